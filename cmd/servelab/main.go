@@ -49,8 +49,8 @@ func newRootCmd() *cobra.Command {
 	}
 	root.SetErrPrefix("servelab:")
 	root.AddCommand(
-	// subcommands: one constructor per file (gateway.go, bench.go, sim.go, report.go)
+		newGatewayCmd(),
+		// subcommands: one constructor per file (gateway.go, bench.go, sim.go, report.go)
 	)
 	return root
 }
-

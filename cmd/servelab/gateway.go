@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/servelab/servelab/internal/gateway"
+)
+
+func newGatewayCmd() *cobra.Command {
+	var (
+		configPath string
+		logLevel   string
+		checkOnly  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run the OpenAI-compatible gateway in front of the framework backends",
+		Long: "Run the OpenAI-compatible gateway: it routes /v1/chat/completions, /v1/completions and\n" +
+			"/v1/embeddings by the request's model to ready backends, and serves /v1/models,\n" +
+			"/healthz, /readyz and /metrics. API keys come from the config's auth.keysFile or\n" +
+			"auth.keysEnv, never from flags. SIGTERM drains in-flight requests.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			cfg, err := gateway.LoadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			if checkOnly {
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d models)\n", configPath, len(cfg.Models))
+				return err
+			}
+			log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			g, err := gateway.New(cfg, gateway.Options{Logger: log})
+			if err != nil {
+				return err
+			}
+			return g.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "gateway config file (JSON, see docs/gateway.md)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.Flags().BoolVar(&checkOnly, "check", false, "validate the config (and nothing else) and exit")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}

@@ -1,0 +1,565 @@
+// Package gateway is servelab's OpenAI-compatible gateway: it routes
+// /v1/chat/completions, /v1/completions and /v1/embeddings by the body's
+// top-level "model" to the framework backends serving that model, with
+// readiness probes, passive ejection, retries, SSE pass-through, an optional
+// response cache, API-key auth and Prometheus metrics.
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/servelab/servelab/internal/engine"
+)
+
+// Routing names a load-balancing policy.
+type Routing string
+
+const (
+	// LeastOutstanding picks the ready backend with the fewest requests in
+	// flight through this gateway (the default).
+	LeastOutstanding Routing = "least-outstanding"
+	// RoundRobin cycles through the ready backends.
+	RoundRobin Routing = "round-robin"
+	// Weighted is smooth weighted round robin over the backends' weights.
+	Weighted Routing = "weighted"
+)
+
+// Routings lists the valid policies.
+var Routings = []Routing{LeastOutstanding, RoundRobin, Weighted}
+
+// MaxBackendsPerModel bounds a model's backend list (retries track the
+// backends already tried in a 64-bit mask).
+const MaxBackendsPerModel = 64
+
+// Config is the gateway's configuration file. The Pulumi gateway component
+// renders it with json.Marshal; ParseConfig reads it back. Start Go values
+// from DefaultConfig: a key absent from the file keeps its default, a key
+// present is validated as given.
+type Config struct {
+	// Listen is the API listener, host:port.
+	Listen string `json:"listen"`
+	// MetricsListen, when not empty, serves /metrics (without auth) on its
+	// own listener instead of the API listener.
+	MetricsListen string `json:"metricsListen"`
+	// Routing is the default policy for models that do not set their own.
+	Routing Routing `json:"routing"`
+	// MaxBodyBytes bounds request bodies (413 above it).
+	MaxBodyBytes int64 `json:"maxBodyBytes"`
+	// MaxIdleConnsPerHost sizes the upstream keep-alive pool per backend.
+	MaxIdleConnsPerHost int `json:"maxIdleConnsPerHost"`
+	// Retries is how many other backends a request may be retried on after a
+	// connect failure or an upstream 502/503 (0 disables retries).
+	Retries int `json:"retries"`
+	// ProbeInterval is the period of the readiness probes.
+	ProbeInterval Duration `json:"probeInterval"`
+	Timeouts      Timeouts `json:"timeouts"`
+	Ejection      Ejection `json:"ejection"`
+	Cache         Cache    `json:"cache"`
+	Auth          Auth     `json:"auth"`
+	Models        []Model  `json:"models"`
+}
+
+// Timeouts bounds every wait of the gateway.
+type Timeouts struct {
+	// Dial bounds a TCP connect to a backend.
+	Dial Duration `json:"dial"`
+	// ResponseHeader bounds the wait for a backend's response headers after
+	// the request was written (prefill of a long prompt happens here).
+	ResponseHeader Duration `json:"responseHeader"`
+	// StreamIdle bounds each wait for response bytes from a backend, and
+	// each write to a client; a stream idle for longer is ended.
+	StreamIdle Duration `json:"streamIdle"`
+	// Probe bounds one readiness probe.
+	Probe Duration `json:"probe"`
+	// Shutdown is how long in-flight requests may drain on shutdown.
+	Shutdown Duration `json:"shutdown"`
+}
+
+// Ejection configures passive health checking.
+type Ejection struct {
+	// ConsecutiveFailures (connect errors, timeouts, 5xx) eject a backend.
+	ConsecutiveFailures int `json:"consecutiveFailures"`
+	// BaseBackoff is the first ejection's length; it doubles with each
+	// ejection that follows within 2×MaxBackoff, up to MaxBackoff.
+	BaseBackoff Duration `json:"baseBackoff"`
+	MaxBackoff  Duration `json:"maxBackoff"`
+}
+
+// Cache configures the response cache for deterministic requests.
+type Cache struct {
+	Enabled    bool     `json:"enabled"`
+	TTL        Duration `json:"ttl"`
+	MaxEntries int      `json:"maxEntries"`
+	MaxBytes   int64    `json:"maxBytes"`
+}
+
+// Auth configures API keys. Auth is off when both fields are empty.
+type Auth struct {
+	// KeysFile holds one key per line; blank lines and # comments are
+	// ignored.
+	KeysFile string `json:"keysFile"`
+	// KeysEnv names an environment variable holding keys separated by
+	// commas or newlines.
+	KeysEnv string `json:"keysEnv"`
+}
+
+// Enabled reports whether API keys are required.
+func (a Auth) Enabled() bool { return a.KeysFile != "" || a.KeysEnv != "" }
+
+// Model is a public model name and the backends serving it.
+type Model struct {
+	// Name is the model name clients send.
+	Name string `json:"name"`
+	// Routing overrides Config.Routing for this model when not empty.
+	Routing  Routing   `json:"routing"`
+	Backends []Backend `json:"backends"`
+}
+
+// Backend is one framework container serving a model.
+type Backend struct {
+	// Name is the framework's name in the stack (metric label "backend").
+	Name string `json:"name"`
+	// Engine is the API flavour (vllm|sglang|ollama|llamacpp; a simulated
+	// engine is given as its flavour). It selects the readiness probe.
+	Engine engine.Kind `json:"engine"`
+	// URL is the backend's base URL, http(s)://host:port[/prefix].
+	URL string `json:"url"`
+	// Model is the upstream's served model name; empty means Model.Name.
+	// When it differs, the gateway rewrites the request's "model".
+	Model string `json:"model"`
+	// Weight is the share for weighted routing; 0 counts as 1.
+	Weight int `json:"weight"`
+}
+
+// Duration is a time.Duration written in JSON as a Go duration string.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// MarshalJSON writes d as a duration string ("1m30s").
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string like \"30s\", got %s", truncate(string(b), 40))
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (want a Go duration like \"30s\")", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// DefaultConfig returns the configuration with every default set and no
+// models.
+func DefaultConfig() Config {
+	return Config{
+		Listen:              "0.0.0.0:8080",
+		MetricsListen:       "",
+		Routing:             LeastOutstanding,
+		MaxBodyBytes:        10 << 20,
+		MaxIdleConnsPerHost: 1024,
+		Retries:             2,
+		ProbeInterval:       Duration(2 * time.Second),
+		Timeouts: Timeouts{
+			Dial:           Duration(5 * time.Second),
+			ResponseHeader: Duration(10 * time.Minute),
+			StreamIdle:     Duration(60 * time.Second),
+			Probe:          Duration(5 * time.Second),
+			Shutdown:       Duration(30 * time.Second),
+		},
+		Ejection: Ejection{
+			ConsecutiveFailures: 3,
+			BaseBackoff:         Duration(time.Second),
+			MaxBackoff:          Duration(30 * time.Second),
+		},
+		Cache: Cache{
+			Enabled:    false,
+			TTL:        Duration(10 * time.Minute),
+			MaxEntries: 1000,
+			MaxBytes:   64 << 20,
+		},
+	}
+}
+
+// LoadConfig reads and validates the configuration file at path.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read gateway config: %w", err)
+	}
+	cfg, err := ParseConfig(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("gateway config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes b over DefaultConfig and validates the result. The
+// error lists every problem, each with its JSON path.
+func ParseConfig(b []byte) (Config, error) {
+	cfg := DefaultConfig()
+	var errs problems
+	if err := checkSyntax(b); err != nil {
+		return Config{}, err
+	}
+	decodeStrict(b, reflect.ValueOf(&cfg).Elem(), "", &errs)
+	if len(errs) == 0 {
+		cfg.validate(&errs)
+	}
+	if err := errs.err(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Check validates a Config built in Go (as the Pulumi component does)
+// exactly as ParseConfig would.
+func (c Config) Check() error {
+	var errs problems
+	c.validate(&errs)
+	return errs.err()
+}
+
+// problems collects configuration errors with their JSON paths.
+type problems []string
+
+func (p *problems) add(path, format string, args ...any) {
+	if path == "" {
+		path = "(root)"
+	}
+	*p = append(*p, path+": "+fmt.Sprintf(format, args...))
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	if len(p) == 1 {
+		return fmt.Errorf("%w: %s", ErrConfig, p[0])
+	}
+	return fmt.Errorf("%w: %d problems:\n  %s", ErrConfig, len(p), strings.Join(p, "\n  "))
+}
+
+func checkSyntax(b []byte) error {
+	var v any
+	err := json.Unmarshal(b, &v)
+	if err == nil {
+		return nil
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		line, col := lineCol(b, se.Offset)
+		return fmt.Errorf("%w: line %d column %d: %s", ErrConfig, line, col, se.Error())
+	}
+	return fmt.Errorf("%w: %s", ErrConfig, err.Error())
+}
+
+func lineCol(b []byte, off int64) (int, int) {
+	if off > int64(len(b)) {
+		off = int64(len(b))
+	}
+	pre := b[:off]
+	line := bytes.Count(pre, []byte("\n")) + 1
+	col := int(off) - bytes.LastIndexByte(pre, '\n')
+	return line, col
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// decodeStrict decodes raw into v like encoding/json, but reports unknown
+// keys and type errors with their JSON paths and goes on after an error.
+func decodeStrict(raw []byte, v reflect.Value, path string, errs *problems) {
+	raw = bytes.TrimSpace(raw)
+	if bytes.Equal(raw, []byte("null")) {
+		return
+	}
+	if reflect.PointerTo(v.Type()).Implements(unmarshalerType) {
+		if err := json.Unmarshal(raw, v.Addr().Interface()); err != nil {
+			errs.add(path, "%s", err.Error())
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			errs.add(path, "want an object, got %s", jsonKind(raw))
+			return
+		}
+		fields := map[string]int{}
+		t := v.Type()
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if name != "" && name != "-" {
+				fields[name] = i
+			}
+		}
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			i, ok := fields[k]
+			if !ok {
+				errs.add(join(path, k), "unknown field")
+				continue
+			}
+			decodeStrict(obj[k], v.Field(i), join(path, k), errs)
+		}
+	case reflect.Slice:
+		var arr []json.RawMessage
+		if err := json.Unmarshal(raw, &arr); err != nil {
+			errs.add(path, "want an array, got %s", jsonKind(raw))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(arr), len(arr))
+		for i, el := range arr {
+			decodeStrict(el, s.Index(i), fmt.Sprintf("%s[%d]", path, i), errs)
+		}
+		v.Set(s)
+	default:
+		p := reflect.New(v.Type())
+		if err := json.Unmarshal(raw, p.Interface()); err != nil {
+			errs.add(path, "want %s, got %s", kindName(v.Type()), jsonKind(raw))
+			return
+		}
+		v.Set(p.Elem())
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "an integer"
+	default:
+		return t.String()
+	}
+}
+
+func jsonKind(raw []byte) string {
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string " + truncate(string(raw), 40)
+	case 't', 'f':
+		return "a boolean"
+	default:
+		return "the number " + truncate(string(raw), 40)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// validate appends every problem of c to errs.
+func (c Config) validate(errs *problems) {
+	checkAddr(errs, "listen", c.Listen, false)
+	checkAddr(errs, "metricsListen", c.MetricsListen, true)
+	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
+		errs.add("metricsListen", "must differ from listen (leave it empty to serve /metrics on the API listener)")
+	}
+	checkRouting(errs, "routing", c.Routing, false)
+	if c.MaxBodyBytes <= 0 {
+		errs.add("maxBodyBytes", "must be > 0, got %d", c.MaxBodyBytes)
+	}
+	if c.MaxIdleConnsPerHost <= 0 {
+		errs.add("maxIdleConnsPerHost", "must be > 0, got %d", c.MaxIdleConnsPerHost)
+	}
+	if c.Retries < 0 || c.Retries >= MaxBackendsPerModel {
+		errs.add("retries", "must be in [0, %d), got %d", MaxBackendsPerModel, c.Retries)
+	}
+	positive(errs, "probeInterval", c.ProbeInterval)
+	positive(errs, "timeouts.dial", c.Timeouts.Dial)
+	positive(errs, "timeouts.responseHeader", c.Timeouts.ResponseHeader)
+	positive(errs, "timeouts.streamIdle", c.Timeouts.StreamIdle)
+	positive(errs, "timeouts.probe", c.Timeouts.Probe)
+	positive(errs, "timeouts.shutdown", c.Timeouts.Shutdown)
+	if c.Ejection.ConsecutiveFailures < 1 {
+		errs.add("ejection.consecutiveFailures", "must be >= 1, got %d", c.Ejection.ConsecutiveFailures)
+	}
+	positive(errs, "ejection.baseBackoff", c.Ejection.BaseBackoff)
+	positive(errs, "ejection.maxBackoff", c.Ejection.MaxBackoff)
+	if c.Ejection.MaxBackoff < c.Ejection.BaseBackoff {
+		errs.add("ejection.maxBackoff", "must be >= ejection.baseBackoff (%s), got %s", c.Ejection.BaseBackoff.D(), c.Ejection.MaxBackoff.D())
+	}
+	positive(errs, "cache.ttl", c.Cache.TTL)
+	if c.Cache.MaxEntries <= 0 {
+		errs.add("cache.maxEntries", "must be > 0, got %d", c.Cache.MaxEntries)
+	}
+	if c.Cache.MaxBytes <= 0 {
+		errs.add("cache.maxBytes", "must be > 0, got %d", c.Cache.MaxBytes)
+	}
+	if c.Auth.KeysEnv != "" && !validEnvName(c.Auth.KeysEnv) {
+		errs.add("auth.keysEnv", "%q is not an environment variable name", c.Auth.KeysEnv)
+	}
+	if len(c.Models) == 0 {
+		errs.add("models", "at least one model is required")
+	}
+	seen := map[string]int{}
+	for i, m := range c.Models {
+		p := fmt.Sprintf("models[%d]", i)
+		switch {
+		case m.Name == "":
+			errs.add(p+".name", "must not be empty")
+		case strings.TrimSpace(m.Name) != m.Name:
+			errs.add(p+".name", "%q has leading or trailing space", m.Name)
+		default:
+			if j, dup := seen[m.Name]; dup {
+				errs.add(p+".name", "%q duplicates models[%d]", m.Name, j)
+			}
+			seen[m.Name] = i
+		}
+		checkRouting(errs, p+".routing", m.Routing, true)
+		if len(m.Backends) == 0 {
+			errs.add(p+".backends", "at least one backend is required")
+		}
+		if len(m.Backends) > MaxBackendsPerModel {
+			errs.add(p+".backends", "at most %d backends, got %d", MaxBackendsPerModel, len(m.Backends))
+		}
+		bseen := map[string]int{}
+		for j, b := range m.Backends {
+			bp := fmt.Sprintf("%s.backends[%d]", p, j)
+			if b.Name == "" {
+				errs.add(bp+".name", "must not be empty")
+			} else {
+				if k, dup := bseen[b.Name]; dup {
+					errs.add(bp+".name", "%q duplicates %s.backends[%d]", b.Name, p, k)
+				}
+				bseen[b.Name] = j
+			}
+			if _, err := engine.ParseFlavour(string(b.Engine)); err != nil {
+				errs.add(bp+".engine", "%v (a simulated engine is given as its flavour)", err)
+			}
+			if err := checkURL(b.URL); err != nil {
+				errs.add(bp+".url", "%v", err)
+			}
+			if b.Weight < 0 {
+				errs.add(bp+".weight", "must be >= 0, got %d", b.Weight)
+			}
+		}
+	}
+}
+
+func positive(errs *problems, path string, d Duration) {
+	if d <= 0 {
+		errs.add(path, "must be a positive duration, got %q", d.D().String())
+	}
+}
+
+func checkAddr(errs *problems, path, addr string, optional bool) {
+	if addr == "" {
+		if !optional {
+			errs.add(path, "must not be empty (host:port)")
+		}
+		return
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		errs.add(path, "%q is not host:port: %v", addr, err)
+	}
+}
+
+func checkRouting(errs *problems, path string, r Routing, optional bool) {
+	if r == "" && optional {
+		return
+	}
+	if !slices.Contains(Routings, r) {
+		errs.add(path, "unknown routing %q (want least-outstanding, round-robin or weighted)", r)
+	}
+}
+
+func checkURL(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("invalid URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q: scheme must be http or https", s)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q: no host", s)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%q: credentials in a URL are not allowed", redactURL(u))
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q: no query or fragment allowed", s)
+	}
+	return nil
+}
+
+func redactURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+func validEnvName(s string) bool {
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// routingOf returns the effective policy of m under c.
+func (c Config) routingOf(m Model) Routing {
+	if m.Routing != "" {
+		return m.Routing
+	}
+	return c.Routing
+}
+
+// upstreamModel returns the model name the backend serves.
+func (b Backend) upstreamModel(public string) string {
+	if b.Model != "" {
+		return b.Model
+	}
+	return public
+}

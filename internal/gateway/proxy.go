@@ -1,0 +1,558 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors that end an upstream exchange early, given as cancel causes.
+var (
+	errStreamIdle = errors.New("upstream idle longer than timeouts.streamIdle")
+	errClientGone = errors.New("client went away")
+)
+
+// exchange is one proxied request, from the client's bytes to the log line.
+type exchange struct {
+	g      *Gateway
+	w      http.ResponseWriter
+	r      *http.Request
+	ep     endpoint
+	rid    string
+	start  time.Time
+	waited time.Duration // blocked on the upstream before the client got headers
+
+	rt     *route
+	info   reqInfo
+	body   *payload
+	series *seriesSet // labels of the final record
+
+	status      int
+	wroteHeader bool
+	overhead    time.Duration
+	cache       string // "", hit, miss, bypass
+	key         cacheKey
+	attempts    int
+	ttft        time.Duration
+	tokens      int64
+	hasTokens   bool
+	upErr       error  // the last upstream failure, for the log only
+	upReason    string // its reason
+}
+
+// proxy serves one API request.
+func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, ep endpoint) {
+	ex := exchange{g: g, w: w, r: r, ep: ep, start: time.Now(), series: g.unknown}
+	ex.rid = g.ids.requestID(r.Header.Get("X-Request-Id"))
+	w.Header()["X-Request-Id"] = []string{ex.rid}
+	err := ex.serve()
+	if err != nil && !ex.wroteHeader {
+		ex.status = writeError(w, err)
+	}
+	ex.finish(err)
+}
+
+func (ex *exchange) serve() error {
+	g, r := ex.g, ex.r
+	if r.Method != http.MethodPost {
+		ex.w.Header().Set("Allow", http.MethodPost)
+		return ErrMethod
+	}
+	if !g.keys.allows(r) {
+		return ErrUnauthorized
+	}
+	rc := http.NewResponseController(ex.w)
+	_ = rc.SetReadDeadline(ex.start.Add(bodyReadTimeout))
+	body, err := readBody(r, g.pool, g.cfg.MaxBodyBytes)
+	_ = rc.SetReadDeadline(time.Time{})
+	if err != nil {
+		return err
+	}
+	ex.body = body
+	if ex.info, err = scanRequest(body.buf); err != nil {
+		return err
+	}
+	rt := g.routes[ex.info.model]
+	if rt == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownModel, truncate(ex.info.model, 128))
+	}
+	ex.rt, ex.series = rt, rt.series.none
+	if g.cache != nil && !ex.info.stream && ex.info.deterministic() {
+		if done, err := ex.lookupCache(); done || err != nil {
+			return err
+		}
+	}
+	return ex.forward()
+}
+
+// lookupCache answers from the cache when it can. done reports that the
+// response was written.
+func (ex *exchange) lookupCache() (done bool, err error) {
+	rs := ex.rt.series
+	if noCache(ex.r.Header) {
+		ex.cache = "bypass"
+		rs.cacheBypass.Inc()
+		return false, nil
+	}
+	sum, err := canonicalHash(ex.body.buf)
+	if err != nil {
+		return false, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	ex.key = cacheKey{model: ex.rt.name, ep: ex.ep, sum: sum}
+	e, ok := ex.g.cache.get(ex.key, time.Now())
+	if !ok {
+		ex.cache = "miss"
+		rs.cacheMiss.Inc()
+		return false, nil
+	}
+	ex.cache = "hit"
+	rs.cacheHit.Inc()
+	ex.series = rs.cached
+	h := ex.w.Header()
+	h["Content-Type"] = []string{e.contentType}
+	h["Content-Length"] = []string{strconv.Itoa(len(e.body))}
+	h["X-Servelab-Cache"] = []string{"hit"}
+	ex.writeHeader(http.StatusOK)
+	_, _ = ex.w.Write(e.body)
+	return true, nil
+}
+
+// writeHeader stamps the overhead header and sends the status line.
+func (ex *exchange) writeHeader(status int) {
+	ex.overhead = time.Since(ex.start) - ex.waited
+	var buf [20]byte
+	ex.w.Header()["X-Servelab-Overhead-Us"] = []string{string(strconv.AppendInt(buf[:0], ex.overhead.Microseconds(), 10))}
+	ex.w.WriteHeader(status)
+	ex.status = status
+	ex.wroteHeader = true
+}
+
+// forward tries backends until one answers, retrying connect failures and
+// 502/503 answers on other backends (at most cfg.Retries times).
+func (ex *exchange) forward() error {
+	rt := ex.rt
+	var (
+		tried   uint64
+		pending *attempt // a 502/503 kept in case no other backend is left
+		lastErr error
+	)
+	for {
+		var u *upstream
+		if ex.attempts <= ex.g.cfg.Retries {
+			u = rt.sel.Pick(rt.backends, tried)
+		}
+		if u == nil {
+			switch {
+			case pending != nil:
+				return ex.respond(pending)
+			case lastErr != nil:
+				return lastErr
+			default:
+				return fmt.Errorf("%w for model %q", ErrNoBackend, rt.name)
+			}
+		}
+		if pending != nil {
+			pending.discard()
+			pending = nil
+		}
+		tried |= 1 << uint(u.idx)
+		ex.attempts++
+		ex.series = u.series
+		a, err := ex.roundTrip(u)
+		if err != nil {
+			retry := ex.upstreamFailed(u, err)
+			a.done()
+			lastErr = ex.wrapUpstream(u, err)
+			if !retry {
+				return lastErr
+			}
+			continue
+		}
+		switch code := a.resp.StatusCode; {
+		case code == http.StatusBadGateway || code == http.StatusServiceUnavailable:
+			ex.noteFailure(u, reasonStatus5xx, fmt.Errorf("backend %s answered %d", u.name, code))
+			pending = a
+			continue
+		case code >= 500:
+			ex.noteFailure(u, reasonStatus5xx, fmt.Errorf("backend %s answered %d", u.name, code))
+		default:
+			u.succeeded()
+		}
+		return ex.respond(a)
+	}
+}
+
+// attempt is one request to one backend.
+type attempt struct {
+	ex     *exchange
+	u      *upstream
+	resp   *http.Response
+	cancel context.CancelCauseFunc
+	ended  bool
+}
+
+// done releases the attempt's backend slot and its context.
+func (a *attempt) done() {
+	if a.ended {
+		return
+	}
+	a.ended = true
+	if a.resp != nil {
+		a.resp.Body.Close()
+	}
+	a.cancel(nil)
+	a.u.outstanding.Add(-1)
+	a.u.series.inFlight.Dec()
+}
+
+// discard drops an answer that will not be relayed.
+func (a *attempt) discard() {
+	_, _ = io.CopyN(io.Discard, a.resp.Body, 4<<10) // lets a small body keep its connection
+	a.done()
+}
+
+// hopHeaders are never forwarded (RFC 9110 §7.6.1), nor are the client's
+// credentials, its encoding wishes (the gateway reads bodies) or lengths
+// (set from the body sent).
+var hopHeaders = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
+	"Proxy-Authenticate": true, "Proxy-Authorization": true, "Te": true,
+	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+}
+
+var requestDrop = map[string]bool{
+	"Authorization": true, "Cookie": true, "Accept-Encoding": true,
+	"Content-Length": true, "X-Request-Id": true, "Expect": true,
+}
+
+func (ex *exchange) outHeader() http.Header {
+	in := ex.r.Header
+	out := make(http.Header, len(in)+2)
+	for k, v := range in {
+		if !hopHeaders[k] && !requestDrop[k] {
+			out[k] = v
+		}
+	}
+	if c, ok := in["Connection"]; ok {
+		for _, v := range c {
+			for f := range strings.SplitSeq(v, ",") {
+				delete(out, http.CanonicalHeaderKey(strings.TrimSpace(f)))
+			}
+		}
+	}
+	out["X-Request-Id"] = []string{ex.rid}
+	// An empty Idempotency-Key is not sent but lets the transport replay
+	// the request on a fresh connection when a pooled one turns out closed.
+	out["X-Idempotency-Key"] = nil
+	return out
+}
+
+// roundTrip sends the request to u and waits for its response headers.
+func (ex *exchange) roundTrip(u *upstream) (*attempt, error) {
+	u.outstanding.Add(1)
+	u.series.inFlight.Inc()
+	ctx, cancel := context.WithCancelCause(ex.r.Context())
+	a := &attempt{ex: ex, u: u, cancel: cancel}
+
+	p := ex.body
+	if u.quoted != nil {
+		p = getPayload(ex.g.pool)
+		p.buf = spliceModel(p.buf, ex.body.buf, ex.info, u.quoted)
+		defer p.release() // after RoundTrip: the transport holds its own references
+	}
+	target := u.urls[ex.ep]
+	req := (&http.Request{
+		Method:        http.MethodPost,
+		URL:           target,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        ex.outHeader(),
+		Body:          p.reader(),
+		GetBody:       func() (io.ReadCloser, error) { return p.reader(), nil },
+		ContentLength: int64(len(p.buf)),
+		Host:          target.Host,
+	}).WithContext(ctx)
+	t0 := time.Now()
+	resp, err := ex.g.rt.RoundTrip(req)
+	ex.waited += time.Since(t0)
+	if err != nil {
+		return a, err
+	}
+	a.resp = resp
+	return a, nil
+}
+
+// upstreamFailed records a failed round trip and reports whether another
+// backend may be tried.
+func (ex *exchange) upstreamFailed(u *upstream, err error) (retry bool) {
+	switch {
+	case ex.r.Context().Err() != nil:
+		ex.noteError(u, reasonCanceled, err)
+		return false
+	case isDialError(err):
+		ex.noteFailure(u, reasonConnect, err)
+		return true
+	case isTimeout(err):
+		ex.noteFailure(u, reasonTimeout, err)
+		return false
+	default:
+		// The connection broke before any response header: the request
+		// did not reach the client, so another backend may take it.
+		ex.noteFailure(u, reasonConnect, err)
+		return true
+	}
+}
+
+// noteFailure counts a failure towards u's ejection and in the metrics.
+func (ex *exchange) noteFailure(u *upstream, reason string, err error) {
+	if u.failed(time.Now()) {
+		ex.g.log.Warn("backend ejected", "model", u.model, "backend", u.name,
+			"engine", string(u.engine), "reason", reason, "err", err)
+	}
+	ex.noteError(u, reason, err)
+}
+
+func (ex *exchange) noteError(u *upstream, reason string, err error) {
+	u.series.upstreamError(reason)
+	ex.upErr, ex.upReason = err, reason
+}
+
+func isDialError(err error) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return true
+	}
+	var de *net.DNSError
+	return errors.As(err, &de)
+}
+
+// wrapUpstream turns a failed round trip into the error the client sees:
+// the sentinel and the backend, without the upstream's address.
+func (ex *exchange) wrapUpstream(u *upstream, err error) error {
+	switch {
+	case ex.r.Context().Err() != nil || errors.Is(err, context.Canceled):
+		return fmt.Errorf("backend %s: %w", u.name, context.Canceled)
+	case isTimeout(err) && !isDialError(err):
+		return fmt.Errorf("%w: backend %s did not answer in time", ErrUpstreamTimeout, u.name)
+	default:
+		return fmt.Errorf("%w: backend %s failed before answering", ErrUpstream, u.name)
+	}
+}
+
+// respond relays a's response to the client and ends the attempt.
+func (ex *exchange) respond(a *attempt) error {
+	defer a.done()
+	resp := a.resp
+	h := ex.w.Header()
+	for k, v := range resp.Header {
+		if !hopHeaders[k] && k != "Content-Length" {
+			h[k] = v
+		}
+	}
+	if ex.cache == "miss" {
+		h["X-Servelab-Cache"] = []string{"miss"}
+	}
+	if isEventStream(resp.Header) {
+		return ex.relayStream(a)
+	}
+	return ex.relayWhole(a)
+}
+
+func isEventStream(h http.Header) bool {
+	v := h["Content-Type"]
+	return len(v) > 0 && strings.HasPrefix(v[0], "text/event-stream")
+}
+
+// idleGuard cancels an attempt when one wait for upstream bytes lasts
+// longer than timeouts.streamIdle.
+type idleGuard struct {
+	t     *time.Timer
+	d     time.Duration
+	fired chan struct{}
+	once  sync.Once
+}
+
+func newIdleGuard(d time.Duration, cancel context.CancelCauseFunc) *idleGuard {
+	g := &idleGuard{d: d, fired: make(chan struct{})}
+	g.t = time.AfterFunc(time.Hour, func() {
+		g.once.Do(func() { close(g.fired) })
+		cancel(errStreamIdle)
+	})
+	g.t.Stop()
+	return g
+}
+
+func (g *idleGuard) arm()    { g.t.Reset(g.d) }
+func (g *idleGuard) disarm() { g.t.Stop() }
+func (g *idleGuard) didFire() bool {
+	select {
+	case <-g.fired:
+		return true
+	default:
+		return false
+	}
+}
+
+// readError classifies an error reading an upstream body.
+func (ex *exchange) readError(a *attempt, guard *idleGuard, err error) error {
+	u := a.u
+	switch {
+	case guard.didFire():
+		ex.noteFailure(u, reasonStreamIdle, err)
+		return fmt.Errorf("%w: backend %s idle for %s", ErrUpstreamTimeout, u.name, guard.d)
+	case ex.r.Context().Err() != nil:
+		ex.noteError(u, reasonCanceled, err)
+		return fmt.Errorf("backend %s: %w", u.name, context.Canceled)
+	default:
+		ex.noteFailure(u, reasonStreamBroken, err)
+		return fmt.Errorf("%w: backend %s broke off its response", ErrUpstream, u.name)
+	}
+}
+
+// maxBuffered bounds a non-streamed response held to be sent in one write
+// (and cached); a larger one is relayed as it comes.
+const maxBuffered = 4 << 20
+
+// relayWhole reads a non-streamed response, then sends it in one write
+// with its Content-Length.
+func (ex *exchange) relayWhole(a *attempt) error {
+	guard := newIdleGuard(ex.g.cfg.Timeouts.StreamIdle.D(), a.cancel)
+	defer guard.disarm()
+	buf := getPayload(ex.g.pool)
+	defer buf.release()
+	t0 := time.Now()
+	var readErr error
+	for len(buf.buf) < maxBuffered {
+		if len(buf.buf) == cap(buf.buf) {
+			buf.buf = append(buf.buf, 0)[:len(buf.buf)]
+		}
+		guard.arm()
+		n, err := a.resp.Body.Read(buf.buf[len(buf.buf):min(cap(buf.buf), maxBuffered)])
+		guard.disarm()
+		buf.buf = buf.buf[:len(buf.buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+	}
+	ex.waited += time.Since(t0)
+	if readErr != nil {
+		return ex.readError(a, guard, readErr)
+	}
+	if n, ok := completionTokens(buf.buf); ok {
+		ex.tokens, ex.hasTokens = n, true
+	}
+	complete := len(buf.buf) < maxBuffered
+	if complete {
+		ex.w.Header()["Content-Length"] = []string{strconv.Itoa(len(buf.buf))}
+	}
+	ex.writeHeader(a.resp.StatusCode)
+	if _, err := ex.w.Write(buf.buf); err != nil {
+		ex.noteError(a.u, reasonCanceled, err)
+		return fmt.Errorf("write response: %w", context.Canceled)
+	}
+	if !complete {
+		return ex.copyRest(a, guard)
+	}
+	if ex.cache == "miss" && a.resp.StatusCode == http.StatusOK {
+		ex.g.cache.put(ex.key, buf.buf, a.resp.Header.Get("Content-Type"), time.Now())
+	}
+	return nil
+}
+
+// copyRest relays the remainder of a large non-streamed body.
+func (ex *exchange) copyRest(a *attempt, guard *idleGuard) error {
+	bp := ex.g.bufs.Get().(*[]byte)
+	defer ex.g.bufs.Put(bp)
+	buf := *bp
+	for {
+		guard.arm()
+		n, err := a.resp.Body.Read(buf)
+		guard.disarm()
+		if n > 0 {
+			if _, werr := ex.w.Write(buf[:n]); werr != nil {
+				a.cancel(errClientGone)
+				ex.noteError(a.u, reasonCanceled, werr)
+				return fmt.Errorf("write response: %w", context.Canceled)
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return ex.readError(a, guard, err)
+		}
+	}
+}
+
+// finish records the request in the metrics and the log, and frees its
+// buffers.
+func (ex *exchange) finish(err error) {
+	dur := time.Since(ex.start)
+	s := ex.series
+	s.request(ex.status)
+	s.duration.Observe(dur.Seconds())
+	if ex.rt != nil && ex.wroteHeader {
+		ex.rt.series.overhead.Observe(ex.overhead.Seconds())
+	}
+	if ex.ttft > 0 && s.ttft != nil {
+		s.ttft.Observe(ex.ttft.Seconds())
+	}
+	if ex.hasTokens && s.outputTokens != nil {
+		s.outputTokens.Add(float64(ex.tokens))
+	}
+	if ex.body != nil {
+		ex.body.release()
+		ex.body = nil
+	}
+	level := slog.LevelInfo
+	if ex.status >= 500 || ex.upErr != nil {
+		level = slog.LevelWarn
+	}
+	ctx := ex.r.Context()
+	if !ex.g.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 16)
+	attrs = append(attrs,
+		slog.String("request_id", ex.rid),
+		slog.String("path", ex.ep.path()),
+		slog.String("model", s.labels[0]),
+		slog.String("backend", s.labels[1]),
+		slog.Int("status", ex.status),
+		slog.Int("attempts", ex.attempts),
+		slog.Float64("duration_ms", float64(dur.Microseconds())/1000),
+		slog.Int64("overhead_us", ex.overhead.Microseconds()),
+	)
+	if ex.info.stream {
+		attrs = append(attrs, slog.Bool("stream", true))
+	}
+	if ex.ttft > 0 {
+		attrs = append(attrs, slog.Float64("ttft_ms", float64(ex.ttft.Microseconds())/1000))
+	}
+	if ex.hasTokens {
+		attrs = append(attrs, slog.Int64("output_tokens", ex.tokens))
+	}
+	if ex.cache != "" {
+		attrs = append(attrs, slog.String("cache", ex.cache))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	if ex.upErr != nil {
+		attrs = append(attrs, slog.String("upstream_reason", ex.upReason), slog.String("upstream_error", ex.upErr.Error()))
+	}
+	ex.g.log.LogAttrs(ctx, level, "request", attrs...)
+}
