@@ -65,7 +65,7 @@ type Result struct {
 	// Dataset is the workload kind: random, multilingual, sharegpt or jsonl.
 	Dataset string `json:"dataset"`
 	// DatasetSHA256 is the hex SHA-256 of the sampled workload: the JSONL
-	// lines {"language","prompt","max_tokens"} of the requests in send
+	// lines {"prompt","language","max_tokens"} of the requests in send
 	// order. Two results with the same value ran the same requests.
 	DatasetSHA256 string `json:"dataset_sha256"`
 	// Config holds the remaining run parameters.
