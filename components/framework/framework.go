@@ -1,0 +1,277 @@
+// Package framework is the Framework component: one inference engine
+// (vLLM, SGLang, Ollama, llama.cpp or the servelab simulator) serving one
+// model in a container on a GpuHost. The engine kind selects the spec
+// (spec.go): argv, environment, volumes, healthcheck and how long to wait.
+// `up` returns only when the engine is ready: the container is created with
+// wait: true on a healthcheck that uses a binary present in the image, and an
+// Ollama model is pulled into the running server before the framework counts
+// as ready.
+package framework
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/components/gpuhost"
+	"github.com/servelab/servelab/internal/engine"
+)
+
+// TypeToken is the component's Pulumi type.
+const TypeToken = "servelab:framework:Framework"
+
+// FrameworkArgs declare one engine instance. The Instance shapes the
+// graph and the argv and is plain data; values produced by other resources
+// or secret are inputs.
+type FrameworkArgs struct {
+	Host     *gpuhost.GpuHost
+	Instance Instance
+	// Image is the engine image reference, pinned by tag or digest.
+	Image pulumi.StringInput
+	// ImageIsLocal: Image was built on the host (the servelab image for a
+	// sim); it is used as is, not pulled.
+	ImageIsLocal bool
+	// PublishedPort is the host port the engine is published on.
+	PublishedPort int
+	// HFToken is the Hugging Face token (a secret), or nil.
+	HFToken pulumi.StringInput
+}
+
+// Framework is a running engine instance.
+type Framework struct {
+	pulumi.ResourceState
+
+	// Engine is the engine kind; API is the engine whose API it speaks
+	// (the flavour of a sim).
+	Engine engine.Kind
+	API    engine.Kind
+	// Name is the instance name and its alias on the lab network.
+	Name string
+	// Host is the host it runs on.
+	Host *gpuhost.GpuHost
+	// Port is the engine's port inside the container.
+	Port int
+	// PublishedPort is its port on the host.
+	PublishedPort int
+
+	// InternalURL is its URL on the host's lab network.
+	InternalURL pulumi.StringOutput
+	// PublishedURL is its URL through the host's published port.
+	PublishedURL pulumi.StringOutput
+	// ServedModelName is the model name clients send.
+	ServedModelName pulumi.StringOutput
+	// MetricsPath is the Prometheus path, "" for engines without metrics.
+	MetricsPath pulumi.StringOutput
+	// EngineKind is Engine as an output.
+	EngineKind pulumi.StringOutput
+	// ContainerName is the Docker container name.
+	ContainerName pulumi.StringOutput
+	// Ready resolves once the engine serves its model: the container is
+	// healthy and, for Ollama, the model is pulled.
+	Ready pulumi.StringOutput
+}
+
+// NewFramework creates the engine's image, volumes, container and, for
+// Ollama, the model pull.
+func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ...pulumi.ResourceOption) (*Framework, error) {
+	a, spec, err := validate(name, args)
+	if err != nil {
+		return nil, err
+	}
+	in := a.Instance
+	f := &Framework{
+		Engine: in.Engine, API: in.API(), Name: in.Name, Host: a.Host,
+		Port: spec.Port, PublishedPort: a.PublishedPort,
+	}
+	if err := ctx.RegisterComponentResource(TypeToken, name, f, opts...); err != nil {
+		return nil, err
+	}
+	onHost := []pulumi.ResourceOption{pulumi.Parent(f), pulumi.Provider(a.Host.Provider)}
+
+	image := a.Image.ToStringOutput()
+	if !a.ImageIsLocal {
+		remote, err := docker.NewRemoteImage(ctx, name+"-image", &docker.RemoteImageArgs{
+			Name:        a.Image,
+			KeepLocally: pulumi.Bool(true),
+		}, onHost...)
+		if err != nil {
+			return nil, fmt.Errorf("framework %s: image: %w", name, err)
+		}
+		image = remote.ImageId
+	}
+
+	labels := docker.ContainerLabelArray{}
+	for _, kv := range [][2]string{
+		{"servelab.stack", ctx.Stack()}, {"servelab.framework", in.Name},
+		{"servelab.engine", string(in.Engine)}, {"servelab.model", in.ServedModelName},
+	} {
+		labels = append(labels, docker.ContainerLabelArgs{Label: pulumi.String(kv[0]), Value: pulumi.String(kv[1])})
+	}
+
+	volumes := docker.ContainerVolumeArray{}
+	for _, v := range spec.Volumes {
+		volName := a.Host.HFCacheName
+		if !v.Shared {
+			vol, err := docker.NewVolume(ctx, name+"-models", &docker.VolumeArgs{
+				Name: pulumi.String(a.Host.DockerName(in.Name + "-models")),
+				Labels: docker.VolumeLabelArray{
+					docker.VolumeLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(ctx.Stack())},
+				},
+			}, append(onHost, pulumi.RetainOnDelete(true))...)
+			if err != nil {
+				return nil, fmt.Errorf("framework %s: volume: %w", name, err)
+			}
+			volName = vol.Name
+		}
+		volumes = append(volumes, docker.ContainerVolumeArgs{VolumeName: volName, ContainerPath: pulumi.String(v.Path)})
+	}
+
+	env := pulumi.StringArray{}
+	for _, e := range spec.Env {
+		env = append(env, pulumi.String(e))
+	}
+	uploads := docker.ContainerUploadArray{}
+	if a.HFToken != nil {
+		token := pulumi.ToSecret(a.HFToken).(pulumi.StringOutput)
+		if spec.UploadHFToken {
+			uploads = append(uploads, docker.ContainerUploadArgs{
+				File:        pulumi.String(HFTokenPath),
+				Content:     token,
+				Permissions: pulumi.String("0400"),
+			})
+		}
+		for _, k := range spec.SecretEnv {
+			env = append(env, pulumi.Sprintf("%s=%s", k, token))
+		}
+	}
+
+	containerName := a.Host.DockerName(in.Name)
+	cargs := &docker.ContainerArgs{
+		Name:    pulumi.String(containerName),
+		Image:   image,
+		Envs:    env,
+		Restart: pulumi.String("unless-stopped"),
+		Labels:  labels,
+		Volumes: volumes,
+		Ports: docker.ContainerPortArray{docker.ContainerPortArgs{
+			Internal: pulumi.Int(spec.Port),
+			External: pulumi.Int(a.PublishedPort),
+			Ip:       pulumi.String(a.Host.BindAddress()),
+		}},
+		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
+			Name:    a.Host.NetworkName,
+			Aliases: pulumi.ToStringArray([]string{in.Name}),
+		}},
+		Healthcheck: docker.ContainerHealthcheckArgs{
+			Tests:         pulumi.ToStringArray(spec.Health),
+			Interval:      pulumi.String("10s"),
+			Timeout:       pulumi.String("25s"),
+			Retries:       pulumi.Int(3),
+			StartPeriod:   pulumi.String(spec.WaitTimeout.String()),
+			StartInterval: pulumi.String("2s"),
+		},
+		Wait:        pulumi.Bool(true),
+		WaitTimeout: pulumi.Int(int(spec.WaitTimeout.Seconds())),
+		LogOpts:     pulumi.StringMap{"max-size": pulumi.String("50m"), "max-file": pulumi.String("3")},
+	}
+	if len(spec.Command) > 0 {
+		cargs.Command = pulumi.ToStringArray(spec.Command)
+	}
+	if spec.IPCHost {
+		cargs.IpcMode = pulumi.String("host")
+	}
+	if spec.Runtime != "" {
+		cargs.Runtime = pulumi.String(spec.Runtime)
+	}
+	if len(uploads) > 0 {
+		cargs.Uploads = uploads
+	}
+	if a.Host.Probed {
+		// Nothing lands on a host whose GPUs failed the probe: this label
+		// exists only once the inventory check has passed, so a failed
+		// check fails the container's inputs instead of creating it.
+		checked := a.Host.Inventory.ApplyT(func(string) string { return "true" }).(pulumi.StringOutput)
+		cargs.Labels = append(labels, docker.ContainerLabelArgs{Label: pulumi.String("servelab.host-checked"), Value: checked})
+	}
+	container, err := docker.NewContainer(ctx, name+"-container", cargs, onHost...)
+	if err != nil {
+		return nil, fmt.Errorf("framework %s: container: %w", name, err)
+	}
+
+	f.Ready = container.ID().ToStringOutput()
+	if spec.NeedsPull {
+		// The pull needs the server up: it runs after the container is
+		// healthy, inside it, and verifies the model is then listed.
+		ready, err := a.Host.Run(ctx, name+"-pull", gpuhost.RunArgs{
+			Pipeline: [][]string{
+				{"docker", "exec", containerName, "ollama", "pull", in.Model},
+				{"docker", "exec", containerName, "ollama", "show", "--modelfile", in.Model},
+			},
+			Triggers:      []string{in.Model},
+			TriggerInputs: []pulumi.Input{container.ID()},
+			Quiet:         true,
+		}, pulumi.Parent(f), pulumi.DependsOn([]pulumi.Resource{container}),
+			pulumi.Timeouts(&pulumi.CustomTimeouts{Create: spec.PullTimeout.String(), Update: spec.PullTimeout.String()}))
+		if err != nil {
+			return nil, fmt.Errorf("framework %s: pull: %w", name, err)
+		}
+		f.Ready = pulumi.All(container.ID(), ready).ApplyT(func(v []any) string { return string(v[0].(pulumi.ID)) }).(pulumi.StringOutput)
+	}
+
+	api := engine.MustSpec(in.API())
+	f.InternalURL = pulumi.String("http://" + in.Name + ":" + strconv.Itoa(spec.Port)).ToStringOutput()
+	f.PublishedURL = pulumi.String(a.Host.PublishedURL(a.PublishedPort)).ToStringOutput()
+	f.ServedModelName = pulumi.String(in.ServedModelName).ToStringOutput()
+	f.MetricsPath = pulumi.String(api.MetricsPath).ToStringOutput()
+	f.EngineKind = pulumi.String(string(in.Engine)).ToStringOutput()
+	f.ContainerName = container.Name
+
+	if err := ctx.RegisterResourceOutputs(f, pulumi.Map{
+		"internalUrl":     f.InternalURL,
+		"publishedUrl":    f.PublishedURL,
+		"servedModelName": f.ServedModelName,
+		"metricsPath":     f.MetricsPath,
+		"engine":          f.EngineKind,
+		"containerName":   f.ContainerName,
+		"ready":           f.Ready,
+	}); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func validate(name string, args *FrameworkArgs) (FrameworkArgs, Spec, error) {
+	if args == nil {
+		return FrameworkArgs{}, Spec{}, fmt.Errorf("framework %s: args are required", name)
+	}
+	a := *args
+	var errs []error
+	if name == "" {
+		errs = append(errs, errors.New("framework: name is empty"))
+	}
+	if a.Host == nil {
+		errs = append(errs, fmt.Errorf("framework %s: host is required", name))
+	}
+	if a.Image == nil {
+		errs = append(errs, fmt.Errorf("framework %s: image is required", name))
+	}
+	if a.PublishedPort < 1 || a.PublishedPort > 65535 {
+		errs = append(errs, fmt.Errorf("framework %s: published port %d out of range 1-65535", name, a.PublishedPort))
+	}
+	if a.Instance.Name == "" {
+		a.Instance.Name = name
+	}
+	a.Instance.HasHFToken = a.HFToken != nil
+	if strings.ContainsAny(a.Instance.Name, " /:") {
+		errs = append(errs, fmt.Errorf("framework %s: instance name %q must be a DNS label", name, a.Instance.Name))
+	}
+	spec, err := BuildSpec(a.Instance)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("framework %s: %w", name, err))
+	}
+	return a, spec, errors.Join(errs...)
+}

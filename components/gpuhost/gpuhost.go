@@ -1,0 +1,366 @@
+// Package gpuhost is the GpuHost component: one machine of the lab, reached
+// through its local Docker socket or over SSH. It owns the host's Docker
+// provider (passed explicitly to every container placed on it), the lab
+// network, the shared Hugging Face cache volume and, where GPUs are
+// declared, a probe that checks them against what the machine really has.
+package gpuhost
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/internal/shellquote"
+)
+
+// SSHArgs reach a remote host. Docker's ssh transport uses the system ssh
+// client, so the Docker provider authenticates with the user's agent or key
+// file; PrivateKey, when set, is used only by probe and bench commands.
+type SSHArgs struct {
+	Host string
+	User string
+	Port int // 22 when zero
+	// Opts are extra ssh options for Docker's transport, e.g.
+	// ["-o", "StrictHostKeyChecking=accept-new"].
+	Opts []string
+	// PrivateKey is a Pulumi secret (servelab:sshPrivateKey); nil = agent.
+	PrivateKey pulumi.StringInput
+}
+
+// GpuHostArgs declare a host.
+type GpuHostArgs struct {
+	// Stack prefixes Docker object names so two stacks share a daemon.
+	Stack string
+	// SSH is nil for the machine running Pulumi.
+	SSH *SSHArgs
+	// DockerHost overrides the local Docker endpoint (default: Docker's own
+	// default, usually unix:///var/run/docker.sock).
+	DockerHost string
+	// GPUs the stack declares; empty = CPU-only host.
+	GPUs []DeclaredGPU
+	// NeedNvidiaRuntime: some engine on this host pins GPUs through
+	// Docker's nvidia runtime, so the probe must find it.
+	NeedNvidiaRuntime bool
+	// BindAddress is where published ports listen; 127.0.0.1 by default.
+	BindAddress string
+	// Address is how other hosts and the user reach published ports: the
+	// SSH host name, or localhost.
+	Address string
+}
+
+// GpuHost is a provisioned host.
+type GpuHost struct {
+	pulumi.ResourceState
+
+	// Name is the host's name in the stack.
+	Name string
+	// Provider is the host's Docker provider: pass it to every resource
+	// placed on the host.
+	Provider *docker.Provider
+	// NetworkName is the lab network's Docker name.
+	NetworkName pulumi.StringOutput
+	// HFCacheName is the shared Hugging Face cache volume's Docker name.
+	HFCacheName pulumi.StringOutput
+	// Inventory is the probe's findings as JSON (an Inventory); it fails
+	// the deployment when a declared GPU is missing. Empty on a CPU-only
+	// local host, which is not probed.
+	Inventory pulumi.StringOutput
+	// Probed is true when the host runs a probe.
+	Probed bool
+
+	stack       string
+	ssh         *SSHArgs
+	bindAddress string
+	address     string
+	dockerHost  string
+}
+
+// TypeToken is the component's Pulumi type.
+const TypeToken = "servelab:gpuhost:GpuHost"
+
+// NewGpuHost registers a host and its provider, network, cache volume and
+// probe.
+func NewGpuHost(ctx *pulumi.Context, name string, args *GpuHostArgs, opts ...pulumi.ResourceOption) (*GpuHost, error) {
+	a, err := validate(name, args)
+	if err != nil {
+		return nil, err
+	}
+	h := &GpuHost{Name: name, stack: a.Stack, ssh: a.SSH, bindAddress: a.BindAddress, address: a.Address, dockerHost: a.DockerHost}
+	if err := ctx.RegisterComponentResource(TypeToken, name, h, opts...); err != nil {
+		return nil, err
+	}
+
+	providerArgs := &docker.ProviderArgs{}
+	if a.SSH != nil {
+		providerArgs.Host = pulumi.String(fmt.Sprintf("ssh://%s@%s:%d", a.SSH.User, a.SSH.Host, a.SSH.Port))
+		if len(a.SSH.Opts) > 0 {
+			providerArgs.SshOpts = pulumi.ToStringArray(a.SSH.Opts)
+		}
+	} else if a.DockerHost != "" {
+		providerArgs.Host = pulumi.String(a.DockerHost)
+	}
+	h.Provider, err = docker.NewProvider(ctx, name+"-docker", providerArgs, pulumi.Parent(h))
+	if err != nil {
+		return nil, fmt.Errorf("host %s: docker provider: %w", name, err)
+	}
+	onHost := []pulumi.ResourceOption{pulumi.Parent(h), pulumi.Provider(h.Provider)}
+
+	network, err := docker.NewNetwork(ctx, name+"-network", &docker.NetworkArgs{
+		Name:   pulumi.String(h.DockerName("lab")),
+		Driver: pulumi.String("bridge"),
+		Labels: docker.NetworkLabelArray{
+			docker.NetworkLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(a.Stack)},
+		},
+	}, onHost...)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: network: %w", name, err)
+	}
+	h.NetworkName = network.Name
+
+	cache, err := docker.NewVolume(ctx, name+"-hf-cache", &docker.VolumeArgs{
+		Name: pulumi.String(h.DockerName("hf-cache")),
+		Labels: docker.VolumeLabelArray{
+			docker.VolumeLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(a.Stack)},
+		},
+	}, onHost...)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: cache volume: %w", name, err)
+	}
+	h.HFCacheName = cache.Name
+
+	h.Inventory = pulumi.String("").ToStringOutput()
+	if a.SSH != nil || len(a.GPUs) > 0 {
+		h.Probed = true
+		stdout, err := h.probe(ctx)
+		if err != nil {
+			return nil, err
+		}
+		declared, needNvidia := a.GPUs, a.NeedNvidiaRuntime
+		h.Inventory = stdout.ApplyT(func(out string) (string, error) {
+			inv, err := ParseProbe(out)
+			if err != nil {
+				return "", fmt.Errorf("host %s: %w", name, err)
+			}
+			if err := Check(name, inv, declared, needNvidia); err != nil {
+				return "", err
+			}
+			b, err := json.Marshal(inv)
+			return string(b), err
+		}).(pulumi.StringOutput)
+	}
+
+	if err := ctx.RegisterResourceOutputs(h, pulumi.Map{
+		"networkName": h.NetworkName,
+		"hfCacheName": h.HFCacheName,
+		"inventory":   h.Inventory,
+	}); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *GpuHost) probe(ctx *pulumi.Context) (pulumi.StringOutput, error) {
+	c, err := h.Run(ctx, h.Name+"-probe", RunArgs{Script: ProbeScript, Triggers: []string{"v1"}})
+	if err != nil {
+		return pulumi.StringOutput{}, fmt.Errorf("host %s: probe: %w", h.Name, err)
+	}
+	return c, nil
+}
+
+// DockerName is a Docker object name unique to this stack: servelab-<stack>-<role>.
+func (h *GpuHost) DockerName(role string) string {
+	return "servelab-" + h.stack + "-" + role
+}
+
+// Remote reports whether the host is reached over SSH.
+func (h *GpuHost) Remote() bool { return h.ssh != nil }
+
+// BindAddress is the address published ports listen on.
+func (h *GpuHost) BindAddress() string { return h.bindAddress }
+
+// Address is how other hosts and the user reach this host's published ports.
+func (h *GpuHost) Address() string { return h.address }
+
+// PublishedURL is the URL of a port published on this host.
+func (h *GpuHost) PublishedURL(port int) string {
+	return "http://" + h.address + ":" + strconv.Itoa(port)
+}
+
+// RunArgs describe a command run on the host by Run.
+type RunArgs struct {
+	// Argv is run as one command, every word shell-quoted. Exactly one of
+	// Argv, Pipeline and Script is set.
+	Argv []string
+	// Pipeline runs several commands joined by &&.
+	Pipeline [][]string
+	// Script is a fixed shell script: it must hold nothing taken from
+	// config (use Argv or Pipeline for that).
+	Script string
+	// Stdin is passed to the command; use it for secrets.
+	Stdin pulumi.StringInput
+	// Environment for local commands. Remote commands get none (sshd's
+	// AcceptEnv rarely allows it); pass values in Argv or Stdin instead.
+	Environment map[string]string
+	// Triggers re-run the command when they change.
+	Triggers []string
+	// TriggerInputs are triggers that are outputs of other resources.
+	TriggerInputs []pulumi.Input
+	// Quiet keeps stdout and stderr out of Pulumi's logs.
+	Quiet bool
+}
+
+// ErrRunArgs is returned for RunArgs that do not set exactly one command.
+var ErrRunArgs = errors.New("set exactly one of Argv, Pipeline, Script")
+
+// Run runs a command on the host — local.Command for the machine running
+// Pulumi, remote.Command over SSH otherwise — as a child of the host (or of
+// the parent given in opts) and returns its stdout.
+func (h *GpuHost) Run(ctx *pulumi.Context, name string, args RunArgs, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	line, err := args.line()
+	if err != nil {
+		return pulumi.StringOutput{}, fmt.Errorf("%s: %w", name, err)
+	}
+	triggers := pulumi.Array{}
+	for _, t := range args.Triggers {
+		triggers = append(triggers, pulumi.String(t))
+	}
+	for _, t := range args.TriggerInputs {
+		triggers = append(triggers, t)
+	}
+	opts = append([]pulumi.ResourceOption{pulumi.Parent(h)}, opts...)
+
+	if h.ssh == nil {
+		logging := local.LoggingStdoutAndStderr
+		if args.Quiet {
+			logging = local.LoggingNone
+		}
+		env := pulumi.StringMap{}
+		for k, v := range args.Environment {
+			env[k] = pulumi.String(v)
+		}
+		if h.dockerHost != "" {
+			env["DOCKER_HOST"] = pulumi.String(h.dockerHost)
+		}
+		cargs := &local.CommandArgs{
+			Create:      pulumi.String(line),
+			Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
+			Triggers:    triggers,
+			Logging:     logging,
+		}
+		if len(env) > 0 {
+			cargs.Environment = env
+		}
+		if args.Stdin != nil {
+			cargs.Stdin = args.Stdin
+		}
+		c, err := local.NewCommand(ctx, name, cargs, opts...)
+		if err != nil {
+			return pulumi.StringOutput{}, err
+		}
+		return c.Stdout, nil
+	}
+
+	logging := remote.LoggingStdoutAndStderr
+	if args.Quiet {
+		logging = remote.LoggingNone
+	}
+	conn := remote.ConnectionArgs{
+		Host:           pulumi.String(h.ssh.Host),
+		User:           pulumi.String(h.ssh.User),
+		Port:           pulumi.Float64(float64(h.ssh.Port)),
+		DialErrorLimit: pulumi.Int(5),
+		PerDialTimeout: pulumi.Int(15),
+	}
+	if h.ssh.PrivateKey != nil {
+		conn.PrivateKey = pulumi.ToSecret(h.ssh.PrivateKey).(pulumi.StringOutput)
+	}
+	cargs := &remote.CommandArgs{
+		Connection: conn,
+		Create:     pulumi.String(line),
+		Triggers:   triggers,
+		Logging:    logging,
+	}
+	if args.Stdin != nil {
+		cargs.Stdin = args.Stdin
+	}
+	c, err := remote.NewCommand(ctx, name, cargs, opts...)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return c.Stdout, nil
+}
+
+func (a RunArgs) line() (string, error) {
+	set := 0
+	for _, ok := range []bool{len(a.Argv) > 0, len(a.Pipeline) > 0, a.Script != ""} {
+		if ok {
+			set++
+		}
+	}
+	if set != 1 {
+		return "", ErrRunArgs
+	}
+	switch {
+	case len(a.Argv) > 0:
+		return shellquote.Join(a.Argv...), nil
+	case len(a.Pipeline) > 0:
+		return shellquote.Pipeline(a.Pipeline...), nil
+	default:
+		return a.Script, nil
+	}
+}
+
+func validate(name string, args *GpuHostArgs) (GpuHostArgs, error) {
+	var a GpuHostArgs
+	if args != nil {
+		a = *args
+	}
+	var errs []error
+	if name == "" {
+		errs = append(errs, errors.New("gpuhost: name is empty"))
+	}
+	if a.Stack == "" {
+		a.Stack = "dev"
+	}
+	if a.SSH != nil {
+		ssh := *a.SSH
+		if ssh.Host == "" {
+			errs = append(errs, fmt.Errorf("host %s: ssh.host is empty", name))
+		}
+		if ssh.User == "" {
+			errs = append(errs, fmt.Errorf("host %s: ssh.user is empty", name))
+		}
+		if ssh.Port == 0 {
+			ssh.Port = 22
+		}
+		if ssh.Port < 1 || ssh.Port > 65535 {
+			errs = append(errs, fmt.Errorf("host %s: ssh.port %d out of range 1-65535", name, ssh.Port))
+		}
+		if strings.ContainsAny(ssh.Host+ssh.User, "@:/ ") {
+			errs = append(errs, fmt.Errorf("host %s: ssh.host and ssh.user must be bare names (got %q, %q)", name, ssh.Host, ssh.User))
+		}
+		a.SSH = &ssh
+		if a.Address == "" {
+			a.Address = ssh.Host
+		}
+	}
+	if a.Address == "" {
+		a.Address = "localhost"
+	}
+	if a.BindAddress == "" {
+		a.BindAddress = "127.0.0.1"
+	}
+	for i, g := range a.GPUs {
+		if g.Count <= 0 || g.MemoryGiB <= 0 || g.Model == "" {
+			errs = append(errs, fmt.Errorf("host %s: gpus[%d]: model, memoryGiB > 0 and count > 0 are required", name, i))
+		}
+	}
+	return a, errors.Join(errs...)
+}

@@ -1,0 +1,20 @@
+package programs
+
+import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+// bench deploys nothing: it benchmarks the endpoints listed in targets.
+func (d *deployment) bench() (pulumi.Map, error) {
+	targets := pulumi.Map{}
+	for _, t := range d.lab.Config.Targets {
+		targets[t.Name] = pulumi.Map{
+			"url":    pulumi.String(t.URL),
+			"model":  pulumi.String(t.Model),
+			"engine": pulumi.String(t.Engine),
+		}
+	}
+	out := pulumi.Map{
+		"program": pulumi.String(string(Bench)),
+		"targets": targets,
+	}
+	return out, d.deployBenchmark(out)
+}

@@ -1,0 +1,20 @@
+package programs
+
+import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+// compare runs several frameworks side by side: hosts, frameworks, then the
+// gateway, monitoring and benchmark that compare them.
+func (d *deployment) compare() (pulumi.Map, error) {
+	if err := d.deployHosts(); err != nil {
+		return nil, err
+	}
+	if err := d.deployFrameworks(); err != nil {
+		return nil, err
+	}
+	out := pulumi.Map{
+		"program":    pulumi.String(string(Compare)),
+		"hosts":      d.hostOutputs(),
+		"frameworks": d.frameworkOutputs(),
+	}
+	return out, d.deployServing(out)
+}

@@ -1,0 +1,134 @@
+package programs
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/gpuhost"
+	"github.com/servelab/servelab/internal/engine"
+)
+
+// Deploy creates the resources of a validated lab and returns the stack
+// outputs. Each program composes components; none inlines them.
+func Deploy(ctx *pulumi.Context, lab *Lab, secrets Secrets) (pulumi.Map, error) {
+	d := &deployment{ctx: ctx, lab: lab, secrets: secrets, hosts: map[string]*gpuhost.GpuHost{}}
+	switch lab.Config.Program {
+	case Compare:
+		return d.compare()
+	case Serve:
+		return d.serve()
+	case Bench:
+		return d.bench()
+	}
+	return nil, fmt.Errorf("program %q has no deployment", lab.Config.Program)
+}
+
+// deployment carries what the programs share while they build a stack.
+type deployment struct {
+	ctx     *pulumi.Context
+	lab     *Lab
+	secrets Secrets
+
+	hosts      map[string]*gpuhost.GpuHost
+	frameworks []*framework.Framework
+}
+
+// deployHosts creates every declared host.
+func (d *deployment) deployHosts() error {
+	for _, hp := range d.lab.Hosts {
+		h := hp.Host
+		args := &gpuhost.GpuHostArgs{
+			Stack:             d.ctx.Stack(),
+			DockerHost:        h.DockerHost,
+			GPUs:              hp.Declared,
+			NeedNvidiaRuntime: hp.NeedNvidiaRuntime,
+			BindAddress:       h.BindAddress,
+			Address:           h.Address,
+		}
+		if h.SSH != nil {
+			args.SSH = &gpuhost.SSHArgs{
+				Host: h.SSH.Host, User: h.SSH.User, Port: h.SSH.Port, Opts: h.SSH.Opts,
+				PrivateKey: d.secrets.SSHPrivateKey,
+			}
+		}
+		host, err := gpuhost.NewGpuHost(d.ctx, h.Name, args)
+		if err != nil {
+			return err
+		}
+		d.hosts[h.Name] = host
+	}
+	return nil
+}
+
+// deployFrameworks creates one Framework per planned instance.
+func (d *deployment) deployFrameworks() error {
+	for _, in := range d.lab.Instances {
+		host := d.hosts[in.Host]
+		args := &framework.FrameworkArgs{
+			Host:          host,
+			Instance:      in.Instance,
+			PublishedPort: in.PublishedPort,
+			HFToken:       d.secrets.HFToken,
+		}
+		if in.Instance.Engine == engine.Sim {
+			img, err := d.servelabImage(in.Host)
+			if err != nil {
+				return err
+			}
+			args.Image, args.ImageIsLocal = img, true
+		} else {
+			args.Image = pulumi.String(in.Framework.Image)
+		}
+		f, err := framework.NewFramework(d.ctx, in.Instance.Name, args)
+		if err != nil {
+			return err
+		}
+		d.frameworks = append(d.frameworks, f)
+	}
+	return nil
+}
+
+// frameworkOutputs describes every framework instance for the stack
+// outputs.
+func (d *deployment) frameworkOutputs() pulumi.Map {
+	out := pulumi.Map{}
+	for i, f := range d.frameworks {
+		in := d.lab.Instances[i]
+		out[in.Instance.Name] = pulumi.Map{
+			"engine":          f.EngineKind,
+			"api":             pulumi.String(string(f.API)),
+			"host":            pulumi.String(in.Host),
+			"model":           pulumi.String(in.Instance.Model),
+			"publicModel":     pulumi.String(in.PublicModel),
+			"servedModelName": f.ServedModelName,
+			"internalUrl":     f.InternalURL,
+			"publishedUrl":    f.PublishedURL,
+			"metricsPath":     f.MetricsPath,
+			"gpus":            pulumi.ToIntArray(orEmpty(in.Instance.Devices)),
+			"memoryFraction":  pulumi.Float64(in.Instance.MemoryFraction),
+			"demandGiB":       pulumi.Float64(in.Instance.DemandGiB),
+		}
+	}
+	return out
+}
+
+func (d *deployment) hostOutputs() pulumi.Map {
+	out := pulumi.Map{}
+	for name, h := range d.hosts {
+		out[name] = pulumi.Map{
+			"address":   pulumi.String(h.Address()),
+			"remote":    pulumi.Bool(h.Remote()),
+			"inventory": h.Inventory,
+		}
+	}
+	return out
+}
+
+func orEmpty(xs []int) []int {
+	if xs == nil {
+		return []int{}
+	}
+	return xs
+}

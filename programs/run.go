@@ -1,0 +1,121 @@
+// Package programs is servelab's Pulumi program. Run reads the servelab:
+// config once into typed structs (config.go, load.go), validates and plans
+// all of it (validate.go) and hands the plan to one of three programs —
+// compare, serve, bench — which compose the components. Components never
+// read config.
+package programs
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Run is the servelab program: main.go calls pulumi.Run(programs.Run).
+func Run(ctx *pulumi.Context) error {
+	cfg, err := Load(ContextGetter(ctx))
+	if err != nil {
+		return configError(err)
+	}
+	lab, err := Validate(cfg)
+	if err != nil {
+		return configError(err)
+	}
+	secrets, err := ReadSecrets(ctx, lab)
+	if err != nil {
+		return configError(err)
+	}
+	outputs, err := Deploy(ctx, lab, secrets)
+	if err != nil {
+		return err
+	}
+	for k, v := range outputs {
+		ctx.Export(k, v)
+	}
+	return nil
+}
+
+// ContextGetter reads servelab: keys from the running stack's config.
+func ContextGetter(ctx *pulumi.Context) Getter {
+	return func(key string) (string, bool) {
+		return ctx.GetConfig(Namespace + ":" + key)
+	}
+}
+
+// ConfigError lists every problem found in a stack's servelab: config.
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "servelab config has %d problem(s):", len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  - servelab:")
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+func configError(err error) error {
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return err
+	}
+	var problems []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if strings.TrimSpace(line) != "" {
+			problems = append(problems, line)
+		}
+	}
+	return &ConfigError{Problems: problems}
+}
+
+// Secrets are the stack's credentials, each a Pulumi secret output (nil
+// when not set).
+type Secrets struct {
+	HFToken       pulumi.StringInput
+	SSHPrivateKey pulumi.StringInput
+	// TargetKeys are bench targets' API keys by target name.
+	TargetKeys map[string]pulumi.StringInput
+}
+
+// ReadSecrets reads servelab:hfToken, servelab:sshPrivateKey and every
+// target's apiKeySecret. A credential set in plain text is an error: it
+// would sit unencrypted in the stack file.
+func ReadSecrets(ctx *pulumi.Context, lab *Lab) (Secrets, error) {
+	var errs []error
+	read := func(key string) pulumi.StringInput {
+		full := Namespace + ":" + key
+		v, ok := ctx.GetConfig(full)
+		if !ok {
+			return nil
+		}
+		if !ctx.IsConfigSecret(full) {
+			errs = append(errs, fmt.Errorf("%s: is stored in plain text; set it with `pulumi config set --secret %s` (and rotate it: it is in the stack file's history)", key, full))
+			return nil
+		}
+		return pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput)
+	}
+	s := Secrets{
+		HFToken:       read("hfToken"),
+		SSHPrivateKey: read("sshPrivateKey"),
+		TargetKeys:    map[string]pulumi.StringInput{},
+	}
+	for i, t := range lab.Config.Targets {
+		if t.APIKeySecret == "" {
+			continue
+		}
+		k := read(t.APIKeySecret)
+		if k == nil {
+			if _, ok := ctx.GetConfig(Namespace + ":" + t.APIKeySecret); !ok {
+				errs = append(errs, fmt.Errorf("targets[%d].apiKeySecret: secret servelab:%s is not set (pulumi config set --secret servelab:%s)", i, t.APIKeySecret, t.APIKeySecret))
+			}
+			continue
+		}
+		s.TargetKeys[t.Name] = k
+	}
+	return s, errors.Join(errs...)
+}

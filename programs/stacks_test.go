@@ -1,0 +1,436 @@
+package programs_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/internal/pulumitest"
+	"github.com/servelab/servelab/programs"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+const (
+	typeContainer = "docker:index/container:Container"
+	typeNetwork   = "docker:index/network:Network"
+	typeVolume    = "docker:index/volume:Volume"
+	typeImage     = "docker:index/remoteImage:RemoteImage"
+	typeProvider  = "pulumi:providers:docker"
+	typeLocalCmd  = "command:local:Command"
+	typeRemoteCmd = "command:remote:Command"
+	typeHost      = "servelab:gpuhost:GpuHost"
+	typeFramework = "servelab:framework:Framework"
+)
+
+// stackFiles lists every stack the repository ships.
+func stackFiles(t *testing.T) map[string]string {
+	t.Helper()
+	paths, err := filepath.Glob("../stacks/Pulumi.*.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no stack files found: %v", err)
+	}
+	out := map[string]string{}
+	for _, p := range paths {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "Pulumi."), ".yaml")
+		out[name] = p
+	}
+	return out
+}
+
+// stackRun is one stack run under Pulumi's mock engine.
+type stackRun struct {
+	mocks   *pulumitest.Mocks
+	lab     *programs.Lab
+	outputs map[string]any
+}
+
+// fakeProbe answers each host's probe with what its declared GPUs would
+// print, so the inventory check passes; missing drops GPUs from the answer.
+func fakeProbe(lab *programs.Lab, missing int) pulumitest.OutputsFunc {
+	return func(args pulumi.MockResourceArgs) resource.PropertyMap {
+		if !strings.HasSuffix(args.Name, "-probe") {
+			return nil
+		}
+		host := strings.TrimSuffix(args.Name, "-probe")
+		var b strings.Builder
+		b.WriteString("### servelab:gpus\n")
+		for _, hp := range lab.Hosts {
+			if hp.Host.Name != host {
+				continue
+			}
+			i := 0
+			for _, g := range hp.Declared {
+				for range g.Count {
+					if i < len(lab.Hosts)*0+countGPUs(hp)-missing {
+						fmt.Fprintf(&b, "%d, NVIDIA %s, %.0f, 575.57.08\n", i, g.Model, g.MemoryGiB*1024*0.99)
+					}
+					i++
+				}
+			}
+		}
+		b.WriteString("### servelab:runtimes\n" + `{"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}` + "\n")
+		return resource.PropertyMap{"stdout": resource.NewProperty(b.String())}
+	}
+}
+
+func countGPUs(hp programs.HostPlan) int {
+	n := 0
+	for _, g := range hp.Declared {
+		n += g.Count
+	}
+	return n
+}
+
+// secretConfig is what a user sets with `pulumi config set --secret`.
+var secretConfig = map[string]string{
+	"servelab:hfToken":       "hf_test_token_do_not_use",
+	"servelab:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n",
+}
+
+func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, error) {
+	t.Helper()
+	cfg, err := pulumitest.LoadStackConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab := planStack(t, cfg)
+	for k, v := range secretConfig {
+		cfg[k] = v
+	}
+	run := &stackRun{mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
+	err = run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), func(ctx *pulumi.Context) error {
+		lab, err := programs.Validate(mustLoad(t, cfg))
+		if err != nil {
+			return err
+		}
+		secrets, err := programs.ReadSecrets(ctx, lab)
+		if err != nil {
+			return err
+		}
+		out, err := programs.Deploy(ctx, lab, secrets)
+		if err != nil {
+			return err
+		}
+		run.outputs, err = awaitMap(out)
+		return err
+	})
+	return run, err
+}
+
+func mapsKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func mustLoad(t *testing.T, cfg map[string]string) *programs.Config {
+	c, err := programs.Load(func(k string) (string, bool) { v, ok := cfg[programs.Namespace+":"+k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func planStack(t *testing.T, cfg map[string]string) *programs.Lab {
+	t.Helper()
+	lab, err := programs.Validate(mustLoad(t, cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lab
+}
+
+// TestStacks runs the whole program under the mock engine for every stack
+// file, checks the resource graph and compares the plan with its golden
+// file (go test ./programs -update rewrites them).
+func TestStacks(t *testing.T) {
+	t.Parallel()
+	for stack, path := range stackFiles(t) {
+		t.Run(stack, func(t *testing.T) {
+			t.Parallel()
+			run, err := runStack(t, stack, path, 0)
+			if err != nil {
+				t.Fatalf("pulumi run: %v", err)
+			}
+			checkGraph(t, run)
+			plan, err := run.mocks.Plan()
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", "plans", stack+".json"), plan)
+		})
+	}
+}
+
+// TestProgramRunReadsStackConfig runs programs.Run itself — the function
+// main.go hands to pulumi.Run — for the local stack.
+func TestProgramRunReadsStackConfig(t *testing.T) {
+	t.Parallel()
+	cfg, err := pulumitest.LoadStackConfig("../stacks/Pulumi.local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := pulumitest.New(nil)
+	if err := m.Run("servelab", "local", cfg, nil, programs.Run); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(m.ByType(typeFramework)); got != 2 {
+		t.Errorf("%d frameworks, want 2", got)
+	}
+}
+
+func TestPlainTextSecretIsRejected(t *testing.T) {
+	t.Parallel()
+	cfg, err := pulumitest.LoadStackConfig("../stacks/Pulumi.local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg["servelab:hfToken"] = "hf_plain"
+	err = pulumitest.New(nil).Run("servelab", "local", cfg, nil, programs.Run)
+	if err == nil || !strings.Contains(err.Error(), "hfToken: is stored in plain text; set it with `pulumi config set --secret servelab:hfToken`") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), "hf_plain") {
+		t.Error("the error repeats the secret")
+	}
+}
+
+func TestBadStackConfigFailsTheRun(t *testing.T) {
+	t.Parallel()
+	cfg, err := pulumitest.LoadStackConfig("../stacks/Pulumi.local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg["servelab:frameworks"] = strings.Replace(cfg["servelab:frameworks"], `"engine":"ollama"`, `"engine":"olama"`, 1)
+	m := pulumitest.New(nil)
+	err = m.Run("servelab", "local", cfg, nil, programs.Run)
+	if err == nil || !strings.Contains(err.Error(), `servelab:frameworks[0].engine: unknown engine "olama"`) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(m.Resources()); n != 0 {
+		t.Errorf("%d resources registered despite the bad config", n)
+	}
+}
+
+func TestMissingGPUFailsUp(t *testing.T) {
+	t.Parallel()
+	_, err := runStack(t, "rtx5090", "../stacks/Pulumi.rtx5090.yaml", 1)
+	if err == nil {
+		t.Fatal("a declared GPU the probe did not find was accepted")
+	}
+	if !strings.Contains(err.Error(), "host rtx5090: declared GPU 0 (RTX 5090, 32 GiB) not found: the probe found 0 GPUs") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func checkGraph(t *testing.T, run *stackRun) {
+	t.Helper()
+	m, lab := run.mocks, run.lab
+
+	hosts := m.ByType(typeHost)
+	if len(hosts) != len(lab.Hosts) {
+		t.Errorf("%d hosts, want %d", len(hosts), len(lab.Hosts))
+	}
+	for _, hp := range lab.Hosts {
+		name := hp.Host.Name
+		p, ok := m.Get(typeProvider, name+"-docker")
+		if !ok {
+			t.Errorf("host %s has no docker provider", name)
+			continue
+		}
+		if p.ParentName() != name {
+			t.Errorf("provider %s parented by %q", p.Name, p.ParentName())
+		}
+		wantHost := ""
+		if hp.Host.SSH != nil {
+			wantHost = fmt.Sprintf("ssh://%s@%s:%d", hp.Host.SSH.User, hp.Host.SSH.Host, hp.Host.SSH.Port)
+		}
+		if got := p.String("host"); got != wantHost {
+			t.Errorf("provider %s host %q, want %q", p.Name, got, wantHost)
+		}
+		if net, ok := m.Get(typeNetwork, name+"-network"); !ok || net.ProviderName() != name+"-docker" {
+			t.Errorf("host %s network missing or on provider %q", name, net.ProviderName())
+		}
+		probeType := typeLocalCmd
+		if hp.Host.SSH != nil {
+			probeType = typeRemoteCmd
+		}
+		probe, probed := m.Get(probeType, name+"-probe")
+		if (hp.Host.SSH != nil || len(hp.Declared) > 0) != probed {
+			t.Errorf("host %s probed = %v", name, probed)
+		}
+		if probed && hp.Host.SSH != nil {
+			if !secretAt(probe, "connection.privateKey") {
+				t.Errorf("probe on %s: private key is not secret (secrets: %v)", name, probe.Secrets())
+			}
+		}
+	}
+
+	containers := map[string]pulumitest.Resource{}
+	for _, c := range m.ByType(typeContainer) {
+		containers[c.Name] = c
+	}
+	for _, in := range lab.Instances {
+		name := in.Instance.Name
+		c, ok := containers[name+"-container"]
+		if !ok {
+			t.Errorf("no container for %s", name)
+			continue
+		}
+		if c.ParentName() != name || c.ProviderName() != in.Host+"-docker" {
+			t.Errorf("%s: parent %q provider %q, want %s and %s-docker", c.Name, c.ParentName(), c.ProviderName(), name, in.Host)
+		}
+		if w, _ := c.Input("wait"); !w.IsBool() || !w.BoolValue() {
+			t.Errorf("%s: wait is not true", c.Name)
+		}
+		if wt, _ := c.Input("waitTimeout"); !wt.IsNumber() || wt.NumberValue() <= 60 {
+			t.Errorf("%s: waitTimeout %v is not sized above the 60 s default", c.Name, wt)
+		}
+		tests := c.Strings("healthcheck.tests")
+		if len(tests) < 2 || tests[0] != "CMD" {
+			t.Errorf("%s: healthcheck %v is not an exec-form CMD", c.Name, tests)
+		}
+		cmd := c.Strings("command")
+		for _, a := range cmd {
+			if strings.Contains(a, "hf_test_token") {
+				t.Errorf("%s: the HF token is in argv", c.Name)
+			}
+		}
+		if strings.HasPrefix(strings.Join(cmd, " "), "serve ") {
+			t.Errorf("%s: vLLM's entrypoint already says serve: %v", c.Name, cmd)
+		}
+		for _, port := range c.Plain("ports").([]any) {
+			p := port.(map[string]any)
+			if p["ip"] == "0.0.0.0" || p["ip"] == "" {
+				t.Errorf("%s: published on all interfaces", c.Name)
+			}
+		}
+		env := c.Strings("envs")
+		devices := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(in.Instance.Devices)), ","), "[]")
+		if len(in.Instance.Devices) > 0 {
+			if c.String("runtime") != "nvidia" || !slices.Contains(env, "NVIDIA_VISIBLE_DEVICES="+devices) {
+				t.Errorf("%s: GPU request runtime %q env %v, want nvidia and devices %s", c.Name, c.String("runtime"), env, devices)
+			}
+		} else if c.String("runtime") != "" {
+			t.Errorf("%s: CPU instance with runtime %q", c.Name, c.String("runtime"))
+		}
+		switch in.Instance.Engine {
+		case "vllm":
+			want := []string{in.Instance.Model, "--served-model-name", in.Instance.ServedModelName}
+			if !slices.Equal(cmd[:3], want) || !slices.Contains(cmd, fmt.Sprintf("%.2f", in.Instance.MemoryFraction)) {
+				t.Errorf("%s: vllm argv %v", c.Name, cmd)
+			}
+			if !secretAt(c, "uploads[0].content") {
+				t.Errorf("%s: HF token upload is not secret (secrets %v)", c.Name, c.Secrets())
+			}
+		case "sglang":
+			if !slices.Equal(cmd[:3], []string{"python3", "-m", "sglang.launch_server"}) || !slices.Contains(cmd, "--enable-metrics") {
+				t.Errorf("%s: sglang argv %v", c.Name, cmd)
+			}
+		case "ollama":
+			pullType := typeLocalCmd
+			if h := hostOf(lab, in.Host); h.SSH != nil {
+				pullType = typeRemoteCmd
+			}
+			pull, ok := m.Get(pullType, name+"-pull")
+			if !ok {
+				t.Errorf("%s: no model pull", name)
+				break
+			}
+			if !slices.Contains(pull.Dependencies, c.URN) && !dependsOnName(pull, c.Name) {
+				t.Errorf("%s: the pull does not wait for the container (deps %v)", name, pull.Dependencies)
+			}
+			if !strings.Contains(pull.String("create"), "ollama pull "+in.Instance.Model) {
+				t.Errorf("%s: pull command %q", name, pull.String("create"))
+			}
+		case "llamacpp":
+			if !slices.Contains(cmd, "--metrics") || !slices.Contains(cmd, "--alias") {
+				t.Errorf("%s: llama.cpp argv %v", c.Name, cmd)
+			}
+		}
+	}
+	frameworks, _ := run.outputs["frameworks"].(map[string]any)
+	if len(frameworks) != len(lab.Instances) {
+		t.Errorf("stack outputs describe %d frameworks, want %d", len(frameworks), len(lab.Instances))
+	}
+}
+
+// secretAt reports whether the input at path, or an object holding it, is
+// secret (the engine may lift a nested secret to its enclosing object).
+func secretAt(r pulumitest.Resource, path string) bool {
+	for _, s := range r.Secrets() {
+		if s == path || strings.HasPrefix(path, s+".") || strings.HasPrefix(path, s+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func dependsOnName(r pulumitest.Resource, name string) bool {
+	for _, d := range r.Dependencies {
+		if strings.HasSuffix(d, "::"+name) {
+			return true
+		}
+	}
+	return false
+}
+
+func hostOf(lab *programs.Lab, name string) programs.Host {
+	for _, h := range lab.Hosts {
+		if h.Host.Name == name {
+			return h.Host
+		}
+	}
+	return programs.Host{}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./programs -update to create it)", err)
+	}
+	if string(want) != string(got) {
+		t.Errorf("%s differs from the generated plan (review, then go test ./programs -update):\n%s", path, diff(string(want), string(got)))
+	}
+}
+
+// diff shows the first differing lines, enough to review a plan change.
+func diff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for i := 0; i < max(len(al), len(bl)) && len(out) < 40; i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			out = append(out, fmt.Sprintf("%d:\n- %s\n+ %s", i+1, x, y))
+		}
+	}
+	return strings.Join(out, "\n")
+}
