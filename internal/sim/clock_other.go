@@ -1,0 +1,9 @@
+//go:build !linux
+
+package sim
+
+import "time"
+
+func setTimerSlack() {}
+
+func preciseSleep(d time.Duration) { time.Sleep(d) }
