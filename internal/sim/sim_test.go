@@ -532,4 +532,3 @@ func TestRunClosesPortUntilReadyForVLLM(t *testing.T) {
 		t.Errorf("Run = %v", err)
 	}
 }
-
