@@ -37,10 +37,11 @@ type Reader struct {
 	has  bool // at least one data line in the pending event
 }
 
-// NewReader returns a Reader of r with a 32 KiB initial buffer.
+// NewReader returns a Reader of r with a 4 KiB initial buffer (it grows up
+// to MaxLine as lines need).
 func NewReader(r io.Reader) *Reader {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 32<<10), MaxLine)
+	sc.Buffer(make([]byte, 0, 4<<10), MaxLine)
 	sc.Split(splitLines)
 	return &Reader{sc: sc, data: make([]byte, 0, 512)}
 }
