@@ -223,4 +223,3 @@ func peaks(recs []record, first time.Time) (float64, int) {
 	}
 	return float64(maxTok), peak
 }
-
