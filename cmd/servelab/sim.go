@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/internal/sim"
+)
+
+func newSimCmd() *cobra.Command {
+	var (
+		cfg      sim.Config
+		flavour  string
+		listen   string
+		logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Run a SIMULATED inference engine (vLLM, SGLang, Ollama or llama.cpp API; no model)",
+		Long: "Serve a simulated engine that speaks --flavour's API, health endpoints and /metrics,\n" +
+			"with synthetic text, exact usage, configurable TTFT/ITL/jitter, a decode capacity with a\n" +
+			"queue, a start-up delay and injected failures. It marks itself as simulated: a banner\n" +
+			"log line, owned_by \"servelab-sim\" and an X-Servelab-Sim response header. See docs/sim.md.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			k, err := engine.ParseFlavour(flavour)
+			if err != nil {
+				return fmt.Errorf("--flavour: %w", err)
+			}
+			cfg.Flavour = k
+			if listen == "" {
+				if listen, err = sim.DefaultAddr(k); err != nil {
+					return err
+				}
+			}
+			cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			return sim.Run(cmd.Context(), cfg, listen)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&flavour, "flavour", "", "engine to simulate: vllm, sglang, ollama or llamacpp")
+	f.StringVar(&listen, "listen", "", "listen address (default 0.0.0.0:<the flavour's port: 8000, 30000, 11434, 8080>)")
+	f.StringVar(&cfg.Model, "model", "sim-model", "served model name")
+	f.DurationVar(&cfg.TTFT, "ttft", 50*time.Millisecond, "time from admission to the first token")
+	f.DurationVar(&cfg.ITL, "itl", 10*time.Millisecond, "time between tokens")
+	f.Float64Var(&cfg.Jitter, "jitter", 0, "scale each delay by a uniform factor in [1−j, 1+j], 0 ≤ j < 1")
+	f.IntVar(&cfg.Capacity, "capacity", 256, "requests decoded at once; more wait in a FIFO queue (0 = unlimited)")
+	f.DurationVar(&cfg.StartupDelay, "startup-delay", 0, "time until the engine is ready (health endpoints behave as while loading)")
+	f.Float64Var(&cfg.FailureRate, "failure-rate", 0, "probability that a generation request fails with HTTP 500")
+	f.Int64Var(&cfg.Seed, "seed", 0, "seed of jitter, failures and generated text")
+	f.IntVar(&cfg.MaxOutputTokens, "max-output-tokens", 128, "completion length when a request sets no max_tokens")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	_ = cmd.MarkFlagRequired("flavour")
+	return cmd
+}
