@@ -178,4 +178,3 @@ func closeWith(f *os.File, err error) error {
 	}
 	return err
 }
-

@@ -50,6 +50,9 @@ func newRootCmd() *cobra.Command {
 	root.SetErrPrefix("servelab:")
 	root.AddCommand(
 		newGatewayCmd(),
+		newBenchCmd(),
+		newSimCmd(),
+		newProbeCmd(),
 		// subcommands: one constructor per file (gateway.go, bench.go, sim.go, report.go)
 	)
 	return root
