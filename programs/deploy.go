@@ -6,14 +6,25 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 )
 
+// Options are what Deploy needs beyond the stack: where the servelab
+// sources are and the tag to build them as.
+type Options struct {
+	// ImageTag is the servelab image reference (see ImageTag).
+	ImageTag string
+	// SourceDir is the repository root, the image's build context.
+	SourceDir string
+}
+
 // Deploy creates the resources of a validated lab and returns the stack
 // outputs. Each program composes components; none inlines them.
-func Deploy(ctx *pulumi.Context, lab *Lab, secrets Secrets) (pulumi.Map, error) {
-	d := &deployment{ctx: ctx, lab: lab, secrets: secrets, hosts: map[string]*gpuhost.GpuHost{}}
+func Deploy(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) (pulumi.Map, error) {
+	d := &deployment{ctx: ctx, lab: lab, secrets: secrets, opts: opts,
+		hosts: map[string]*gpuhost.GpuHost{}, images: map[string]pulumi.StringInput{}}
 	switch lab.Config.Program {
 	case Compare:
 		return d.compare()
@@ -30,9 +41,12 @@ type deployment struct {
 	ctx     *pulumi.Context
 	lab     *Lab
 	secrets Secrets
+	opts    Options
 
 	hosts      map[string]*gpuhost.GpuHost
+	images     map[string]pulumi.StringInput
 	frameworks []*framework.Framework
+	gateway    *gateway.Gateway
 }
 
 // deployHosts creates every declared host.

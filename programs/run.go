@@ -27,7 +27,11 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return configError(err)
 	}
-	outputs, err := Deploy(ctx, lab, secrets)
+	tag, err := ImageTag(".")
+	if err != nil {
+		return fmt.Errorf("hash the servelab sources for the image tag: %w", err)
+	}
+	outputs, err := Deploy(ctx, lab, secrets, Options{ImageTag: tag, SourceDir: "."})
 	if err != nil {
 		return err
 	}

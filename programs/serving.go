@@ -2,8 +2,13 @@ package programs
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/servelabimage"
+	gw "github.com/servelab/servelab/internal/gateway"
 )
 
 // deployServing adds what serves and watches the frameworks: the gateway,
@@ -23,11 +28,89 @@ func (d *deployment) deployServing(out pulumi.Map) error {
 	return d.deployBenchmark(out)
 }
 
-// servelabImage returns the servelab image on a host (built once per host).
+// servelabImage returns the servelab image on a host, built once per host.
 func (d *deployment) servelabImage(host string) (pulumi.StringInput, error) {
-	return nil, fmt.Errorf("host %s: the servelab image is not built yet", host)
+	if img, ok := d.images[host]; ok {
+		return img, nil
+	}
+	h, ok := d.hosts[host]
+	if !ok {
+		return nil, fmt.Errorf("no host %q", host)
+	}
+	img, err := servelabimage.NewServelabImage(d.ctx, host+"-servelab-image", &servelabimage.ImageArgs{
+		Host: h, Context: d.opts.SourceDir, Tag: d.opts.ImageTag,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.images[host] = img.Ref
+	return img.Ref, nil
 }
 
-func (d *deployment) deployGateway(out pulumi.Map) error    { return nil }
+// gatewaySettings maps the stack's gateway keys onto the gateway's config.
+func (d *deployment) gatewaySettings() *gw.Config {
+	g := d.lab.Config.Gateway
+	cfg := gw.DefaultConfig()
+	cfg.Routing = gw.Routing(g.Routing)
+	if g.Retries != nil {
+		cfg.Retries = *g.Retries
+	}
+	if g.MaxBodyBytes > 0 {
+		cfg.MaxBodyBytes = g.MaxBodyBytes
+	}
+	if g.StreamIdleTimeout != "" {
+		idle, _ := time.ParseDuration(g.StreamIdleTimeout) // validated
+		cfg.Timeouts.StreamIdle = gw.Duration(idle)
+	}
+	cfg.Cache.Enabled = g.Cache.Enabled
+	if g.Cache.TTL != "" {
+		ttl, _ := time.ParseDuration(g.Cache.TTL)
+		cfg.Cache.TTL = gw.Duration(ttl)
+	}
+	if g.Cache.MaxEntries > 0 {
+		cfg.Cache.MaxEntries = g.Cache.MaxEntries
+	}
+	if g.Cache.MaxBytes > 0 {
+		cfg.Cache.MaxBytes = g.Cache.MaxBytes
+	}
+	return &cfg
+}
+
+func (d *deployment) deployGateway(out pulumi.Map) error {
+	g := d.lab.Config.Gateway
+	host := d.hosts[g.Host]
+	img, err := d.servelabImage(g.Host)
+	if err != nil {
+		return err
+	}
+	var backends []gateway.Backend
+	for i, f := range d.frameworks {
+		in := d.lab.Instances[i]
+		backends = append(backends, gateway.Backend{Framework: f, PublicModel: in.PublicModel, Weight: g.Weights[in.Framework.Name]})
+	}
+	gwy, err := gateway.NewGateway(d.ctx, "gateway", &gateway.GatewayArgs{
+		Host: host, Image: img, Port: g.Port, BindAddress: g.BindAddress,
+		Backends: backends, Settings: d.gatewaySettings(),
+	})
+	if err != nil {
+		return err
+	}
+	d.gateway = gwy
+	models := pulumi.StringArray{}
+	seen := map[string]bool{}
+	for _, b := range backends {
+		if !seen[b.PublicModel] {
+			seen[b.PublicModel] = true
+			models = append(models, pulumi.String(b.PublicModel))
+		}
+	}
+	out["gateway"] = pulumi.Map{
+		"url":    gwy.URL,
+		"apiKey": gwy.APIKey,
+		"models": models,
+	}
+	return nil
+}
+
 func (d *deployment) deployMonitoring(out pulumi.Map) error { return nil }
 func (d *deployment) deployBenchmark(out pulumi.Map) error  { return nil }

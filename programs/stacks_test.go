@@ -3,7 +3,6 @@ package programs_test
 import (
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/servelab/servelab/components/gateway"
+	gw "github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
 )
@@ -115,7 +116,7 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 		if err != nil {
 			return err
 		}
-		out, err := programs.Deploy(ctx, lab, secrets)
+		out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: "."})
 		if err != nil {
 			return err
 		}
@@ -169,7 +170,10 @@ func TestStacks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", "plans", stack+".json"), plan)
+			pulumitest.Golden(t, filepath.Join("testdata", "plans", stack+".json"), plan, *update)
+			if run.lab.Config.GatewayEnabled() {
+				pulumitest.Golden(t, filepath.Join("testdata", "gateway", stack+".json"), gatewayConfig(t, run), *update)
+			}
 		})
 	}
 }
@@ -349,7 +353,7 @@ func checkGraph(t *testing.T, run *stackRun) {
 				t.Errorf("%s: no model pull", name)
 				break
 			}
-			if !slices.Contains(pull.Dependencies, c.URN) && !dependsOnName(pull, c.Name) {
+			if !dependsOnName(pull, c.Name) {
 				t.Errorf("%s: the pull does not wait for the container (deps %v)", name, pull.Dependencies)
 			}
 			if !strings.Contains(pull.String("create"), "ollama pull "+in.Instance.Model) {
@@ -396,41 +400,47 @@ func hostOf(lab *programs.Lab, name string) programs.Host {
 	return programs.Host{}
 }
 
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./programs -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from the generated plan (review, then go test ./programs -update):\n%s", path, diff(string(want), string(got)))
-	}
-}
 
-// diff shows the first differing lines, enough to review a plan change.
-func diff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	var out []string
-	for i := 0; i < max(len(al), len(bl)) && len(out) < 40; i++ {
-		var x, y string
-		if i < len(al) {
-			x = al[i]
-		}
-		if i < len(bl) {
-			y = bl[i]
-		}
-		if x != y {
-			out = append(out, fmt.Sprintf("%d:\n- %s\n+ %s", i+1, x, y))
+// gatewayConfig is the config the gateway container receives, checked by
+// the gateway's own parser.
+func gatewayConfig(t *testing.T, run *stackRun) []byte {
+	t.Helper()
+	c, ok := run.mocks.Get(typeContainer, "gateway-container")
+	if !ok {
+		t.Fatal("no gateway container")
+	}
+	var cfg, keys string
+	for _, u := range c.Plain("uploads").([]any) {
+		u := u.(map[string]any)
+		switch u["file"] {
+		case gateway.ConfigPath:
+			cfg = u["content"].(string)
+			if u["permissions"] != "0444" {
+				t.Errorf("config mode %v", u["permissions"])
+			}
+		case gateway.KeysPath:
+			keys = u["content"].(string)
+			if u["permissions"] != "0400" {
+				t.Errorf("keys file mode %v, want 0400", u["permissions"])
+			}
 		}
 	}
-	return strings.Join(out, "\n")
+	if keys == "" || !secretAt(c, "uploads[1].content") {
+		t.Errorf("API key upload missing or not secret (secrets %v)", c.Secrets())
+	}
+	parsed, err := gw.ParseConfig([]byte(cfg))
+	if err != nil {
+		t.Fatalf("the gateway rejects its rendered config: %v", err)
+	}
+	var n int
+	for _, m := range parsed.Models {
+		n += len(m.Backends)
+	}
+	if n != len(run.lab.Instances) {
+		t.Errorf("gateway config routes to %d backends, want %d", n, len(run.lab.Instances))
+	}
+	if !parsed.Auth.Enabled() {
+		t.Error("gateway config has auth off")
+	}
+	return []byte(cfg)
 }

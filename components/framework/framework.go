@@ -57,6 +57,9 @@ type Framework struct {
 	Port int
 	// PublishedPort is its port on the host.
 	PublishedPort int
+	// UpstreamModel is the model name the engine itself serves (an Ollama
+	// tag, or the served model name given to vLLM, SGLang, llama.cpp, sim).
+	UpstreamModel string
 
 	// InternalURL is its URL on the host's lab network.
 	InternalURL pulumi.StringOutput
@@ -85,7 +88,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	in := a.Instance
 	f := &Framework{
 		Engine: in.Engine, API: in.API(), Name: in.Name, Host: a.Host,
-		Port: spec.Port, PublishedPort: a.PublishedPort,
+		Port: spec.Port, PublishedPort: a.PublishedPort, UpstreamModel: in.ServedModelName,
 	}
 	if err := ctx.RegisterComponentResource(TypeToken, name, f, opts...); err != nil {
 		return nil, err

@@ -92,6 +92,9 @@ func NewGpuHost(ctx *pulumi.Context, name string, args *GpuHostArgs, opts ...pul
 	if err != nil {
 		return nil, err
 	}
+	if a.Stack == "" {
+		a.Stack = ctx.Stack()
+	}
 	h := &GpuHost{Name: name, stack: a.Stack, ssh: a.SSH, bindAddress: a.BindAddress, address: a.Address, dockerHost: a.DockerHost}
 	if err := ctx.RegisterComponentResource(TypeToken, name, h, opts...); err != nil {
 		return nil, err
@@ -325,9 +328,6 @@ func validate(name string, args *GpuHostArgs) (GpuHostArgs, error) {
 	var errs []error
 	if name == "" {
 		errs = append(errs, errors.New("gpuhost: name is empty"))
-	}
-	if a.Stack == "" {
-		a.Stack = "dev"
 	}
 	if a.SSH != nil {
 		ssh := *a.SSH

@@ -22,7 +22,6 @@ import (
 type Resource struct {
 	Type   string
 	Name   string
-	URN    string
 	Custom bool
 	// Parent is the parent's URN ("" for the stack's direct children).
 	Parent string

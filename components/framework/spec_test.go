@@ -1,0 +1,185 @@
+package framework_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/internal/engine"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestBuildSpec(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      framework.Instance
+		command []string
+		env     []string
+		health  []string
+		port    int
+		check   func(t *testing.T, s framework.Spec)
+	}{
+		{
+			name: "vllm on two GPUs",
+			in: framework.Instance{
+				Name: "vllm", Engine: engine.VLLM, Model: "Qwen/Qwen2.5-7B-Instruct", ServedModelName: "qwen",
+				Devices: []int{0, 1}, MemoryFraction: 0.4, DemandGiB: 40, HasHFToken: true,
+				Args:      framework.EngineArgs{VLLM: &framework.VLLMArgs{MaxModelLen: 8192, EnablePrefixCaching: ptr(false)}},
+				ExtraArgs: []string{"--enforce-eager"},
+			},
+			command: []string{"Qwen/Qwen2.5-7B-Instruct", "--served-model-name", "qwen", "--host", "0.0.0.0", "--port", "8000",
+				"--gpu-memory-utilization", "0.40", "--tensor-parallel-size", "2", "--max-model-len", "8192",
+				"--no-enable-prefix-caching", "--enforce-eager"},
+			env: []string{"HF_HOME=/root/.cache/huggingface", "HF_TOKEN_PATH=/run/servelab/hf_token",
+				"NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_VISIBLE_DEVICES=0,1", "VLLM_NO_USAGE_STATS=1"},
+			health: []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8000/health"},
+			port:   8000,
+			check: func(t *testing.T, s framework.Spec) {
+				if !s.IPCHost || s.Runtime != "nvidia" || !s.UploadHFToken || s.NeedsPull {
+					t.Errorf("spec %+v", s)
+				}
+				if s.WaitTimeout != 5*time.Minute+40*45*time.Second {
+					t.Errorf("wait timeout %v, want 5m + 40 GiB × 45 s", s.WaitTimeout)
+				}
+			},
+		},
+		{
+			name: "sglang",
+			in: framework.Instance{
+				Name: "sglang", Engine: engine.SGLang, Model: "m/m", ServedModelName: "sg", Devices: []int{0}, MemoryFraction: 0.35,
+				Args: framework.EngineArgs{SGLang: &framework.SGLangArgs{ContextLength: 4096, DisableRadixCache: true}},
+			},
+			command: []string{"python3", "-m", "sglang.launch_server", "--model-path", "m/m", "--host", "0.0.0.0", "--port", "30000",
+				"--mem-fraction-static", "0.35", "--tp", "1", "--served-model-name", "sg", "--enable-metrics",
+				"--context-length", "4096", "--disable-radix-cache"},
+			env: []string{"HF_HOME=/root/.cache/huggingface", "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_VISIBLE_DEVICES=0"},
+			health: []string{"CMD", "python3", "-c",
+				"import urllib.request; urllib.request.urlopen('http://127.0.0.1:30000/health_generate', timeout=20)"},
+			port: 30000,
+			check: func(t *testing.T, s framework.Spec) {
+				if s.UploadHFToken {
+					t.Error("token upload without a token")
+				}
+			},
+		},
+		{
+			name: "ollama on CPU",
+			in: framework.Instance{
+				Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
+				Args: framework.EngineArgs{Ollama: &framework.OllamaArgs{NumParallel: 4, KeepAlive: "24h", FlashAttention: ptr(true)}},
+			},
+			command: nil,
+			env: []string{"OLLAMA_FLASH_ATTENTION=true", "OLLAMA_HOST=0.0.0.0:11434", "OLLAMA_KEEP_ALIVE=24h", "OLLAMA_NUM_PARALLEL=4"},
+			health:  []string{"CMD", "ollama", "list"},
+			port:    11434,
+			check: func(t *testing.T, s framework.Spec) {
+				if !s.NeedsPull || s.Runtime != "" || len(s.Volumes) != 1 || s.Volumes[0].Shared || s.Volumes[0].Path != "/root/.ollama" {
+					t.Errorf("spec %+v", s)
+				}
+			},
+		},
+		{
+			name: "llama.cpp from the hub on CPU",
+			in: framework.Instance{
+				Name: "llamacpp", Engine: engine.LlamaCpp, Model: "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M", ServedModelName: "llamacpp",
+				HasHFToken: true,
+				Args:       framework.EngineArgs{LlamaCpp: &framework.LlamaCppArgs{CtxSize: 16384, Parallel: 4}},
+			},
+			command: []string{"-hf", "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M", "--host", "0.0.0.0", "--port", "8080", "--metrics",
+				"-ngl", "0", "--alias", "llamacpp", "-c", "16384", "-np", "4"},
+			env:    []string{"LLAMA_CACHE=/models"},
+			health: []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/health"},
+			port:   8080,
+			check: func(t *testing.T, s framework.Spec) {
+				if !slices.Equal(s.SecretEnv, []string{"HF_TOKEN"}) {
+					t.Errorf("secret env %v", s.SecretEnv)
+				}
+			},
+		},
+		{
+			name: "llama.cpp file on GPU offloads every layer",
+			in: framework.Instance{
+				Name: "l", Engine: engine.LlamaCpp, Model: "/models/m.gguf", ServedModelName: "l", Devices: []int{1},
+				Args: framework.EngineArgs{LlamaCpp: &framework.LlamaCppArgs{}},
+			},
+			command: []string{"-m", "/models/m.gguf", "--host", "0.0.0.0", "--port", "8080", "--metrics", "-ngl", "999", "--alias", "l"},
+			env:     []string{"LLAMA_CACHE=/models", "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_VISIBLE_DEVICES=1"},
+			health:  []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/health"},
+			port:    8080,
+		},
+		{
+			name: "sim with the sglang flavour",
+			in: framework.Instance{
+				Name: "sim-sglang", Engine: engine.Sim, Flavour: engine.SGLang, Model: "sim", ServedModelName: "sim-sglang",
+				Args: framework.EngineArgs{Sim: &framework.SimArgs{TTFT: "50ms", ITL: "10ms", Jitter: 0.1, Capacity: 64, StartupDelay: "3s", Seed: 7}},
+			},
+			command: []string{"sim", "--flavour", "sglang", "--listen", "0.0.0.0:30000", "--model", "sim-sglang",
+				"--ttft", "50ms", "--itl", "10ms", "--jitter", "0.1", "--capacity", "64", "--startup-delay", "3s", "--seed", "7"},
+			env:    []string{},
+			health: []string{"CMD", "/servelab", "probe", "http://127.0.0.1:30000/health_generate"},
+			port:   30000,
+			check: func(t *testing.T, s framework.Spec) {
+				if s.WaitTimeout != time.Minute+3*time.Second {
+					t.Errorf("wait %v", s.WaitTimeout)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := framework.BuildSpec(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(s.Command, tt.command) {
+				t.Errorf("command\n got %q\nwant %q", s.Command, tt.command)
+			}
+			if !slices.Equal(s.Env, tt.env) {
+				t.Errorf("env\n got %q\nwant %q", s.Env, tt.env)
+			}
+			if !slices.Equal(s.Health, tt.health) {
+				t.Errorf("health\n got %q\nwant %q", s.Health, tt.health)
+			}
+			if s.Port != tt.port {
+				t.Errorf("port %d, want %d", s.Port, tt.port)
+			}
+			if tt.check != nil {
+				tt.check(t, s)
+			}
+		})
+	}
+}
+
+func TestBuildSpecErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   framework.Instance
+		want string
+	}{
+		{"empty instance", framework.Instance{}, `instance : no engine spec for ""`},
+		{"no served name", framework.Instance{Name: "o", Engine: engine.Ollama}, "served model name is empty"},
+		{"args of another engine", framework.Instance{Name: "o", Engine: engine.Ollama, ServedModelName: "o", Args: framework.EngineArgs{VLLM: &framework.VLLMArgs{}}}, "ollama: engine arguments missing"},
+		{"vllm without GPUs", framework.Instance{Name: "v", Engine: engine.VLLM, ServedModelName: "v", Args: framework.EngineArgs{VLLM: &framework.VLLMArgs{}}}, "vllm needs GPUs and a memory fraction"},
+		{"sim bad delay", framework.Instance{Name: "s", Engine: engine.Sim, Flavour: engine.VLLM, ServedModelName: "s", Args: framework.EngineArgs{Sim: &framework.SimArgs{StartupDelay: "soon"}}}, `startupDelay: "soon" is not a non-negative duration`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := framework.BuildSpec(tt.in)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	_, err := framework.BuildSpec(framework.Instance{Name: "o", Engine: engine.Ollama, ServedModelName: "o"})
+	if !errors.Is(err, framework.ErrNoArgs) {
+		t.Errorf("err = %v, want ErrNoArgs", err)
+	}
+}

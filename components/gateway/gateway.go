@@ -1,0 +1,226 @@
+// Package gateway is the Gateway component: the servelab gateway container
+// on a host, in front of the frameworks it is given. It renders the
+// gateway's config from those frameworks (URLs, engine kinds, model names),
+// generates the API key with random.RandomPassword, delivers config and key
+// as files (the key with mode 0400, never in argv or env), publishes the
+// port on the configured address and waits until the gateway reports every
+// model ready.
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/gpuhost"
+	gw "github.com/servelab/servelab/internal/gateway"
+)
+
+// TypeToken is the component's Pulumi type.
+const TypeToken = "servelab:gateway:Gateway"
+
+// Paths and ports inside the gateway container.
+const (
+	ConfigPath  = "/etc/servelab/gateway.json"
+	KeysPath    = "/run/servelab/gateway-keys"
+	APIPort     = 8080
+	MetricsPort = 9091
+	// Alias is the gateway's name on the lab network.
+	Alias = "gateway"
+)
+
+// Backend is a framework instance behind the gateway.
+type Backend struct {
+	Framework *framework.Framework
+	// PublicModel is the model name clients send for it.
+	PublicModel string
+	// Weight is its share under weighted routing (0 = 1).
+	Weight int
+}
+
+// GatewayArgs configure the gateway. Everything but Image is known at
+// preview: the rendered config shows up in `pulumi preview --diff`.
+type GatewayArgs struct {
+	Host *gpuhost.GpuHost
+	// Image is the servelab image on Host.
+	Image pulumi.StringInput
+	// Port is the published port; BindAddress overrides the host's.
+	Port        int
+	BindAddress string
+	Backends    []Backend
+	// Settings carries routing, retries, timeouts and cache; the component
+	// fills in listeners, auth and models. Zero value = gateway defaults.
+	Settings *gw.Config
+}
+
+// Gateway is a running gateway.
+type Gateway struct {
+	pulumi.ResourceState
+
+	// URL is the gateway's published URL.
+	URL pulumi.StringOutput
+	// InternalURL is its URL on the lab network.
+	InternalURL pulumi.StringOutput
+	// MetricsTarget is host:port of its /metrics on the lab network.
+	MetricsTarget pulumi.StringOutput
+	// APIKey is the generated bearer key (a secret).
+	APIKey pulumi.StringOutput
+	// Config is the rendered gateway config (JSON, no secrets).
+	Config pulumi.StringOutput
+	// Ready resolves when the gateway answers /readyz.
+	Ready pulumi.StringOutput
+}
+
+// RenderConfig builds the gateway config for backends on a host and checks
+// it with the gateway's own validation.
+func RenderConfig(host *gpuhost.GpuHost, settings *gw.Config, backends []Backend) (gw.Config, error) {
+	cfg := gw.DefaultConfig()
+	if settings != nil {
+		cfg = *settings
+	}
+	cfg.Listen = "0.0.0.0:" + strconv.Itoa(APIPort)
+	cfg.MetricsListen = "0.0.0.0:" + strconv.Itoa(MetricsPort)
+	cfg.Auth = gw.Auth{KeysFile: KeysPath}
+	cfg.Models = nil
+	index := map[string]int{}
+	for _, b := range backends {
+		f := b.Framework
+		url := "http://" + f.Name + ":" + strconv.Itoa(f.Port)
+		if f.Host != host {
+			url = f.Host.PublishedURL(f.PublishedPort)
+		}
+		be := gw.Backend{Name: f.Name, Engine: f.API, URL: url, Weight: b.Weight}
+		if upstream := f.UpstreamModel; upstream != b.PublicModel {
+			be.Model = upstream
+		}
+		i, ok := index[b.PublicModel]
+		if !ok {
+			i = len(cfg.Models)
+			index[b.PublicModel] = i
+			cfg.Models = append(cfg.Models, gw.Model{Name: b.PublicModel})
+		}
+		cfg.Models[i].Backends = append(cfg.Models[i].Backends, be)
+	}
+	if err := cfg.Check(); err != nil {
+		return gw.Config{}, fmt.Errorf("gateway config: %w", err)
+	}
+	return cfg, nil
+}
+
+// NewGateway creates the API key, the config and the gateway container.
+func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pulumi.ResourceOption) (*Gateway, error) {
+	if args == nil {
+		return nil, fmt.Errorf("gateway %s: args are required", name)
+	}
+	a := *args
+	var errs []error
+	if a.Host == nil {
+		errs = append(errs, fmt.Errorf("gateway %s: host is required", name))
+	}
+	if a.Image == nil {
+		errs = append(errs, fmt.Errorf("gateway %s: image is required", name))
+	}
+	if a.Port < 1 || a.Port > 65535 {
+		errs = append(errs, fmt.Errorf("gateway %s: port %d out of range 1-65535", name, a.Port))
+	}
+	if len(a.Backends) == 0 {
+		errs = append(errs, fmt.Errorf("gateway %s: no backends", name))
+	}
+	if a.BindAddress != "" && net.ParseIP(a.BindAddress) == nil {
+		errs = append(errs, fmt.Errorf("gateway %s: bind address %q is not an IP", name, a.BindAddress))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	cfg, err := RenderConfig(a.Host, a.Settings, a.Backends)
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s: %w", name, err)
+	}
+	cfgJSON, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s: %w", name, err)
+	}
+	bind := a.BindAddress
+	if bind == "" {
+		bind = a.Host.BindAddress()
+	}
+
+	g := &Gateway{}
+	if err := ctx.RegisterComponentResource(TypeToken, name, g, opts...); err != nil {
+		return nil, err
+	}
+	key, err := random.NewRandomPassword(ctx, name+"-api-key", &random.RandomPasswordArgs{
+		Length:  pulumi.Int(48),
+		Special: pulumi.Bool(false),
+	}, pulumi.Parent(g))
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s: api key: %w", name, err)
+	}
+
+	var after []pulumi.Resource
+	for _, b := range a.Backends {
+		after = append(after, b.Framework)
+	}
+	container, err := docker.NewContainer(ctx, name+"-container", &docker.ContainerArgs{
+		Name:    pulumi.String(a.Host.DockerName(Alias)),
+		Image:   a.Image,
+		Command: pulumi.ToStringArray([]string{"gateway", "--config", ConfigPath}),
+		Uploads: docker.ContainerUploadArray{
+			docker.ContainerUploadArgs{File: pulumi.String(ConfigPath), Content: pulumi.String(string(cfgJSON) + "\n"), Permissions: pulumi.String("0444")},
+			docker.ContainerUploadArgs{File: pulumi.String(KeysPath), Content: pulumi.Sprintf("%s\n", key.Result), Permissions: pulumi.String("0400")},
+		},
+		Ports: docker.ContainerPortArray{docker.ContainerPortArgs{
+			Internal: pulumi.Int(APIPort), External: pulumi.Int(a.Port), Ip: pulumi.String(bind),
+		}},
+		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
+			Name: a.Host.NetworkName, Aliases: pulumi.ToStringArray([]string{Alias}),
+		}},
+		Healthcheck: docker.ContainerHealthcheckArgs{
+			Tests:         pulumi.ToStringArray([]string{"CMD", framework.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(APIPort) + "/readyz"}),
+			Interval:      pulumi.String("10s"),
+			Timeout:       pulumi.String("5s"),
+			Retries:       pulumi.Int(3),
+			StartPeriod:   pulumi.String("60s"),
+			StartInterval: pulumi.String("1s"),
+		},
+		Wait:        pulumi.Bool(true),
+		WaitTimeout: pulumi.Int(120),
+		Restart:     pulumi.String("unless-stopped"),
+		// The keys file is root-owned (0400), so the process runs as root
+		// inside the container, with every capability dropped.
+		Capabilities: docker.ContainerCapabilitiesArgs{Drops: pulumi.ToStringArray([]string{"ALL"})},
+		SecurityOpts: pulumi.ToStringArray([]string{"no-new-privileges:true"}),
+		Labels: docker.ContainerLabelArray{
+			docker.ContainerLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(ctx.Stack())},
+			docker.ContainerLabelArgs{Label: pulumi.String("servelab.role"), Value: pulumi.String("gateway")},
+		},
+		LogOpts: pulumi.StringMap{"max-size": pulumi.String("50m"), "max-file": pulumi.String("3")},
+	}, pulumi.Parent(g), pulumi.Provider(a.Host.Provider), pulumi.DependsOn(after))
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s: container: %w", name, err)
+	}
+
+	g.URL = pulumi.String(a.Host.PublishedURL(a.Port)).ToStringOutput()
+	g.InternalURL = pulumi.String("http://" + Alias + ":" + strconv.Itoa(APIPort)).ToStringOutput()
+	g.MetricsTarget = pulumi.String(Alias + ":" + strconv.Itoa(MetricsPort)).ToStringOutput()
+	g.APIKey = pulumi.ToSecret(key.Result).(pulumi.StringOutput)
+	g.Config = pulumi.String(string(cfgJSON)).ToStringOutput()
+	g.Ready = container.ID().ToStringOutput()
+	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{
+		"url":           g.URL,
+		"internalUrl":   g.InternalURL,
+		"metricsTarget": g.MetricsTarget,
+		"apiKey":        g.APIKey,
+		"config":        g.Config,
+	}); err != nil {
+		return nil, err
+	}
+	return g, nil
+}

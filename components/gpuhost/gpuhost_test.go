@@ -1,0 +1,171 @@
+package gpuhost_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/components/gpuhost"
+	"github.com/servelab/servelab/internal/pulumitest"
+)
+
+func probeAnswer(stdout string) pulumitest.OutputsFunc {
+	return func(args pulumi.MockResourceArgs) resource.PropertyMap {
+		if strings.HasSuffix(args.Name, "-probe") {
+			return resource.PropertyMap{"stdout": resource.NewProperty(stdout)}
+		}
+		return nil
+	}
+}
+
+const oneRTX = "### servelab:gpus\n0, NVIDIA GeForce RTX 5090, 32607, 575.57.08\n### servelab:runtimes\n{\"nvidia\":{},\"runc\":{}}\n"
+
+func TestNewGpuHost(t *testing.T) {
+	t.Parallel()
+	key := pulumi.ToSecret(pulumi.String("-----BEGIN KEY-----")).(pulumi.StringOutput)
+	tests := []struct {
+		name         string
+		args         *gpuhost.GpuHostArgs
+		wantHost     string
+		wantProbe    string // type of the probe command, "" for none
+		wantErr      string
+		probeStdout  string
+		wantSecret   bool
+		wantRuntimes bool
+	}{
+		{name: "nil args: local CPU host", args: nil, wantHost: ""},
+		{name: "empty args", args: &gpuhost.GpuHostArgs{}, wantHost: ""},
+		{name: "local docker override", args: &gpuhost.GpuHostArgs{DockerHost: "unix:///run/user/1000/docker.sock"}, wantHost: "unix:///run/user/1000/docker.sock"},
+		{
+			name:      "local GPU host is probed locally",
+			args:      &gpuhost.GpuHostArgs{GPUs: []gpuhost.DeclaredGPU{{Model: "RTX 5090", MemoryGiB: 32, Count: 1}}, NeedNvidiaRuntime: true},
+			wantProbe: "command:local:Command", probeStdout: oneRTX,
+		},
+		{
+			name: "ssh host with key",
+			args: &gpuhost.GpuHostArgs{
+				SSH:  &gpuhost.SSHArgs{Host: "gpu1.lan", User: "lab", PrivateKey: key, Opts: []string{"-o", "StrictHostKeyChecking=accept-new"}},
+				GPUs: []gpuhost.DeclaredGPU{{Model: "RTX 5090", MemoryGiB: 32, Count: 1}},
+			},
+			wantHost: "ssh://lab@gpu1.lan:22", wantProbe: "command:remote:Command", probeStdout: oneRTX, wantSecret: true,
+		},
+		{
+			name:      "ssh CPU host without key uses the agent",
+			args:      &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "cpu1", User: "lab", Port: 2222}},
+			wantHost:  "ssh://lab@cpu1:2222", wantProbe: "command:remote:Command",
+			probeStdout: "### servelab:gpus\nsh: nvidia-smi: not found\n### servelab:exit=127\n### servelab:runtimes\n{\"runc\":{}}\n",
+		},
+		{name: "ssh without user", args: &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1"}}, wantErr: "host h: ssh.user is empty"},
+		{name: "bad GPU group", args: &gpuhost.GpuHostArgs{GPUs: []gpuhost.DeclaredGPU{{Model: "H100", MemoryGiB: 0, Count: 1}}}, wantErr: "host h: gpus[0]: model, memoryGiB > 0 and count > 0 are required"},
+		{
+			name:        "declared GPU missing fails the deployment",
+			args:        &gpuhost.GpuHostArgs{GPUs: []gpuhost.DeclaredGPU{{Model: "H100", MemoryGiB: 80, Count: 1}}},
+			probeStdout: oneRTX, wantProbe: "command:local:Command",
+			wantErr: `host h: declared GPU 0 is a H100, the probe found "NVIDIA GeForce RTX 5090"`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := pulumitest.New(probeAnswer(tt.probeStdout))
+			err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
+				h, err := gpuhost.NewGpuHost(ctx, "h", tt.args)
+				if err != nil {
+					return err
+				}
+				if h.Provider == nil {
+					t.Error("no provider")
+				}
+				return nil
+			})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			comp, ok := m.Get(gpuhost.TypeToken, "h")
+			if !ok {
+				t.Fatal("component not registered")
+			}
+			p, _ := m.Get("pulumi:providers:docker", "h-docker")
+			if p.ParentName() != comp.Name || p.String("host") != tt.wantHost {
+				t.Errorf("provider parent %q host %q, want %q", p.ParentName(), p.String("host"), tt.wantHost)
+			}
+			for _, typ := range []string{"docker:index/network:Network", "docker:index/volume:Volume"} {
+				rs := m.ByType(typ)
+				if len(rs) != 1 || rs[0].ProviderName() != "h-docker" || rs[0].ParentName() != comp.Name {
+					t.Errorf("%s: %d resources, provider %q", typ, len(rs), rs[0].ProviderName())
+				}
+				if rs[0].String("name") != "servelab-test-"+map[string]string{"docker:index/network:Network": "lab", "docker:index/volume:Volume": "hf-cache"}[typ] {
+					t.Errorf("%s docker name %q", typ, rs[0].String("name"))
+				}
+			}
+			var probes []pulumitest.Resource
+			for _, typ := range []string{"command:local:Command", "command:remote:Command"} {
+				probes = append(probes, m.ByType(typ)...)
+			}
+			if tt.wantProbe == "" {
+				if len(probes) != 0 {
+					t.Errorf("unexpected probe %+v", probes)
+				}
+				return
+			}
+			if len(probes) != 1 || probes[0].Type != tt.wantProbe || probes[0].Name != "h-probe" {
+				t.Fatalf("probes %+v, want one %s", probes, tt.wantProbe)
+			}
+			if probes[0].String("create") != gpuhost.ProbeScript {
+				t.Errorf("probe runs %q", probes[0].String("create"))
+			}
+			if probes[0].Type == "command:remote:Command" {
+				// The command SDK makes the whole connection secret.
+				if !slices.Contains(probes[0].Secrets(), "connection") {
+					t.Errorf("connection is not secret: %v", probes[0].Secrets())
+				}
+				conn, _ := probes[0].Plain("connection").(map[string]any)
+				if _, hasKey := conn["privateKey"]; hasKey != tt.wantSecret {
+					t.Errorf("connection %v: private key present = %v, want %v", conn, hasKey, tt.wantSecret)
+				}
+			}
+		})
+	}
+}
+
+func TestRunQuotesArgv(t *testing.T) {
+	t.Parallel()
+	m := pulumitest.New(probeAnswer("### servelab:gpus\nNo devices were found\n### servelab:runtimes\n{\"runc\":{}}\n"))
+	err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
+		h, err := gpuhost.NewGpuHost(ctx, "h", &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "x", User: "u"}})
+		if err != nil {
+			return err
+		}
+		_, err = h.Run(ctx, "h-cmd", gpuhost.RunArgs{Argv: []string{"echo", "$(reboot)", "it's"}, Quiet: true})
+		if err != nil {
+			return err
+		}
+		_, err = h.Run(ctx, "h-bad", gpuhost.RunArgs{})
+		if err == nil {
+			t.Error("RunArgs with no command accepted")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := m.Get("command:remote:Command", "h-cmd")
+	if !ok {
+		t.Fatal("no command")
+	}
+	if got, want := c.String("create"), `echo '$(reboot)' 'it'\''s'`; got != want {
+		t.Errorf("create = %q, want %q", got, want)
+	}
+	if c.String("logging") != "none" {
+		t.Errorf("quiet command logs %q", c.String("logging"))
+	}
+}
