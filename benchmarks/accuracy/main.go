@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -107,8 +108,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	fmt.Fprintf(out, "sim (child pid %d): flavour vllm, ttft %s, itl %s, jitter 0, capacity unlimited; %d output tokens per request; %d cores; load average before: %s\n\n",
 		child.Process.Pid, o.ttft, o.itl, o.outputTokens, numCPU(), loadAvg())
-	fmt.Fprintln(out, "| conc | requests | metric | configured ms | mean ms | mean err ms | mean err % | p99 ms | p99 err ms | p99 err % |")
-	fmt.Fprintln(out, "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(out, "| conc | requests | metric | configured ms | mean ms | mean err ms | mean err % | p99 ms | p99 err ms | p99 err % | sim-side mean ms |")
+	fmt.Fprintln(out, "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var cpuRows []string
 	for _, level := range o.levels {
 		n := max(o.waves*level, o.minPrompts)
@@ -122,6 +123,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			Timeout:        5 * time.Minute,
 			Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		}
+		before, err := simMeans(ctx, addr)
+		if err != nil {
+			return err
+		}
 		benchCPU0, simCPU0 := selfCPU(), procCPU(child.Process.Pid)
 		wall0 := time.Now()
 		res, err := benchmarks.Run(ctx, cfg)
@@ -130,16 +135,22 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("level %d: %w", level, err)
 		}
+		after, err := simMeans(ctx, addr)
+		if err != nil {
+			return err
+		}
+		simSide := after.minus(before)
 		r := res[0]
 		for _, m := range []struct {
 			name string
 			l    benchmarks.Latency
 			want time.Duration
-		}{{"TTFT", r.TTFT, o.ttft}, {"ITL", r.ITL, o.itl}, {"TPOT", r.TPOT, o.itl}} {
+			sim  float64
+		}{{"TTFT", r.TTFT, o.ttft, simSide.mean("ttft")}, {"ITL", r.ITL, o.itl, simSide.mean("itl")}, {"TPOT", r.TPOT, o.itl, simSide.mean("tpot")}} {
 			want := float64(m.want) / float64(time.Millisecond)
 			p99, _ := m.l.At(99)
-			fmt.Fprintf(out, "| %d | %d | %s | %.1f | %.3f | %+.3f | %+.2f | %.3f | %+.3f | %+.2f |\n",
-				level, r.Completed, m.name, want, m.l.Mean, m.l.Mean-want, 100*(m.l.Mean-want)/want, p99, p99-want, 100*(p99-want)/want)
+			fmt.Fprintf(out, "| %d | %d | %s | %.1f | %.3f | %+.3f | %+.2f | %.3f | %+.3f | %+.2f | %.3f |\n",
+				level, r.Completed, m.name, want, m.l.Mean, m.l.Mean-want, 100*(m.l.Mean-want)/want, p99, p99-want, 100*(p99-want)/want, m.sim)
 		}
 		// Tokens received in the whole call: warmup plus measured requests.
 		tokens := float64(r.TotalOutputTokens) * float64(n+level) / float64(n)
@@ -283,4 +294,64 @@ func loadAvg() string {
 		return "n/a"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// histSums holds the sum and count of the sim's latency histograms.
+type histSums map[string][2]float64
+
+var simHistograms = map[string]string{
+	"ttft": "vllm:time_to_first_token_seconds",
+	"itl":  "vllm:inter_token_latency_seconds",
+	"tpot": "vllm:request_time_per_output_token_seconds",
+}
+
+// simMeans scrapes the sim's /metrics for the sums and counts of its
+// latency histograms (the sim's own view: request arrival to token write).
+func simMeans(ctx context.Context, addr string) (histSums, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape sim: %w", err)
+	}
+	defer resp.Body.Close()
+	out := histSums{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		for key, name := range simHistograms {
+			for i, suffix := range []string{"_sum", "_count"} {
+				if strings.HasPrefix(line, name+suffix) {
+					f := strings.Fields(line)
+					v, err := strconv.ParseFloat(f[len(f)-1], 64)
+					if err != nil {
+						return nil, fmt.Errorf("scrape sim: %q: %w", line, err)
+					}
+					e := out[key]
+					e[i] = v
+					out[key] = e
+				}
+			}
+		}
+	}
+	return out, sc.Err()
+}
+
+func (h histSums) minus(o histSums) histSums {
+	d := histSums{}
+	for k, v := range h {
+		d[k] = [2]float64{v[0] - o[k][0], v[1] - o[k][1]}
+	}
+	return d
+}
+
+// mean returns the mean in ms of the histogram's observations.
+func (h histSums) mean(key string) float64 {
+	v := h[key]
+	if v[1] == 0 {
+		return 0
+	}
+	return 1000 * v[0] / v[1]
 }
