@@ -32,7 +32,6 @@ const DatasourceName = "Prometheus (servelab)"
 
 type dsFile struct {
 	APIVersion  int       `yaml:"apiVersion"`
-	Prune       bool      `yaml:"prune"`
 	Datasources []dsEntry `yaml:"datasources"`
 }
 
@@ -89,9 +88,6 @@ func GrafanaDatasource(ds Datasource) ([]byte, error) {
 	}
 	f := dsFile{
 		APIVersion: 1,
-		// Remove datasources that were provisioned before and are no
-		// longer in this file.
-		Prune: true,
 		Datasources: []dsEntry{{
 			Name:          DatasourceName,
 			Type:          "prometheus",
