@@ -12,6 +12,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
+	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/monitoring"
 )
 
@@ -63,7 +64,12 @@ func walkExprs(v any, path string, f func(path, expr string)) {
 func TestDashboardExpressions(t *testing.T) {
 	t.Parallel()
 	known := checkedNames()
-	for _, c := range labs() {
+	cases := append(labs(), labCase{"gateway without models", monitoring.Lab{
+		Stack:      "s",
+		Gateway:    &monitoring.Target{Host: "h", Address: "gw:8080"},
+		Frameworks: []monitoring.Framework{{Name: "o", Engine: engine.Ollama, Host: "h"}},
+	}})
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			records, _ := ruleSet(t, c.lab)

@@ -168,8 +168,12 @@ func GrafanaDashboardProvider() ([]byte, error) {
 // files (GrafanaAdminPasswordFile, GrafanaPrometheusPasswordFile) are the
 // component's to write from its secrets.
 func GrafanaFiles(lab Lab, ds Datasource) (map[string][]byte, error) {
+	lab, err := lab.prepare()
+	if err != nil {
+		return nil, err
+	}
 	if ds.ScrapeInterval == 0 {
-		ds.ScrapeInterval = lab.withDefaults().ScrapeInterval
+		ds.ScrapeInterval = lab.ScrapeInterval
 	}
 	dsFile, err := GrafanaDatasource(ds)
 	if err != nil {
