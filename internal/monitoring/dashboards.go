@@ -3,6 +3,7 @@ package monitoring
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
@@ -232,12 +233,11 @@ func frameworkNames(lab Lab) []string {
 // sources describes, for a panel's description, where each engine of the
 // lab gets a signal from.
 func sources(lab Lab, record string) string {
-	var s engineSignal
-	for _, c := range engineSignals {
-		if c.record == record {
-			s = c
-		}
+	i := slices.IndexFunc(engineSignals, func(s engineSignal) bool { return s.record == record })
+	if i < 0 {
+		return ""
 	}
+	s := engineSignals[i]
 	var parts []string
 	for _, k := range labKinds(lab) {
 		switch m := s.fromEngine(engine.MustSpec(k).Metrics); {
