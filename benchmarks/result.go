@@ -383,6 +383,9 @@ func readLatency(obj []byte, m *Metrics) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", k, err)
 			}
+			if p > 100 {
+				return fmt.Errorf("%s: percentile %v out of range [0, 100]", k, p)
+			}
 			l.Percentiles = append(l.Percentiles, Percentile{P: p, Value: f})
 		}
 	}

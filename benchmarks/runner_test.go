@@ -570,3 +570,21 @@ func TestWriteFormats(t *testing.T) {
 		t.Errorf("bad format error = %v", err)
 	}
 }
+
+// FuzzParseTargets: the targets parser never panics and accepts only
+// targets that validate.
+func FuzzParseTargets(f *testing.F) {
+	f.Add([]byte(`{"targets":[{"label":"a","base_url":"http://127.0.0.1:8000","model":"m"}]}`))
+	f.Add([]byte(`{"targets":[{"base_url":"http://x","api_key_env":"K","api_key_file":"f"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ts, err := ParseTargets(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		for _, tg := range ts {
+			if err := tg.validate(EndpointChat, false); err != nil {
+				t.Fatalf("accepted invalid target %+v: %v", tg, err)
+			}
+		}
+	})
+}

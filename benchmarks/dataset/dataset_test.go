@@ -197,3 +197,23 @@ func TestSpecValidate(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseJSONL: the JSONL parser never panics, and whatever it accepts is
+// usable (non-empty prompt, max_tokens ≥ 1, token estimate of the prompt).
+func FuzzParseJSONL(f *testing.F) {
+	f.Add([]byte(`{"prompt":"hello","max_tokens":3,"language":"en"}` + "\n\n" + `{"prompt":"你好","max_tokens":1}`))
+	f.Add([]byte(`{"prompt":"a","max_tokens":0}`))
+	f.Add([]byte(`{"prompt":"a","max_tokens":1,"x":1}`))
+	f.Add(workloads.Multilingual())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		reqs, err := ParseJSONL(bytes.NewReader(data), "fuzz.jsonl", true)
+		if err != nil {
+			return
+		}
+		for _, r := range reqs {
+			if r.Prompt == "" || r.MaxTokens < 1 || r.InputTokens != tokens.Approx(r.Prompt) {
+				t.Fatalf("accepted unusable request %+v", r)
+			}
+		}
+	})
+}
