@@ -33,7 +33,7 @@ stack:
 	@mkdir -p "$(STATE_DIR)"
 	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) stack select --create --secrets-provider passphrase $(STACK)
 
-up: stack
+up: build stack
 	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) up --stack $(STACK)
 
 preview: stack

@@ -18,6 +18,9 @@ type Options struct {
 	ImageTag string
 	// SourceDir is the repository root, the image's build context.
 	SourceDir string
+	// BenchBinary is the servelab binary benchmarks run with on this
+	// machine (benchmark.runOn: local).
+	BenchBinary string
 }
 
 // Deploy creates the resources of a validated lab and returns the stack

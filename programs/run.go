@@ -8,6 +8,7 @@ package programs
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -31,7 +32,12 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("hash the servelab sources for the image tag: %w", err)
 	}
-	outputs, err := Deploy(ctx, lab, secrets, Options{ImageTag: tag, SourceDir: "."})
+	bin, err := filepath.Abs(filepath.Join("bin", "servelab"))
+	if err != nil {
+		return err
+	}
+	// `make up` builds bin/servelab before it runs Pulumi.
+	outputs, err := Deploy(ctx, lab, secrets, Options{ImageTag: tag, SourceDir: ".", BenchBinary: bin})
 	if err != nil {
 		return err
 	}

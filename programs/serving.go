@@ -113,4 +113,3 @@ func (d *deployment) deployGateway(out pulumi.Map) error {
 }
 
 func (d *deployment) deployMonitoring(out pulumi.Map) error { return nil }
-func (d *deployment) deployBenchmark(out pulumi.Map) error  { return nil }

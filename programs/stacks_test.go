@@ -2,6 +2,7 @@ package programs_test
 
 import (
 	"flag"
+	"maps"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -57,6 +58,9 @@ type stackRun struct {
 // print, so the inventory check passes; missing drops GPUs from the answer.
 func fakeProbe(lab *programs.Lab, missing int) pulumitest.OutputsFunc {
 	return func(args pulumi.MockResourceArgs) resource.PropertyMap {
+		if args.Name == "benchmark-run" {
+			return resource.PropertyMap{"stdout": resource.NewProperty(fakeBench(args))}
+		}
 		if !strings.HasSuffix(args.Name, "-probe") {
 			return nil
 		}
@@ -116,7 +120,7 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 		if err != nil {
 			return err
 		}
-		out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: "."})
+		out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: ".", BenchBinary: "/opt/servelab/bin/servelab"})
 		if err != nil {
 			return err
 		}
@@ -186,7 +190,7 @@ func TestProgramRunReadsStackConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := pulumitest.New(nil)
+	m := pulumitest.New(fakeProbe(planStack(t, cfg), 0))
 	if err := m.Run("servelab", "local", cfg, nil, programs.Run); err != nil {
 		t.Fatal(err)
 	}
@@ -365,6 +369,7 @@ func checkGraph(t *testing.T, run *stackRun) {
 			}
 		}
 	}
+	checkBenchmark(t, run)
 	frameworks, _ := run.outputs["frameworks"].(map[string]any)
 	if len(frameworks) != len(lab.Instances) {
 		t.Errorf("stack outputs describe %d frameworks, want %d", len(frameworks), len(lab.Instances))
@@ -443,4 +448,56 @@ func gatewayConfig(t *testing.T, run *stackRun) []byte {
 		t.Error("gateway config has auth off")
 	}
 	return []byte(cfg)
+}
+
+// checkBenchmark: the bench command waits for the gateway and every
+// framework, and its parsed results cover every framework.
+func checkBenchmark(t *testing.T, run *stackRun) {
+	t.Helper()
+	cfg := run.lab.Config
+	var cmd pulumitest.Resource
+	var ok bool
+	for _, typ := range []string{typeLocalCmd, typeRemoteCmd} {
+		if c, found := run.mocks.Get(typ, "benchmark-run"); found {
+			cmd, ok = c, true
+		}
+	}
+	if ok != cfg.Benchmark.Enabled {
+		t.Fatalf("benchmark command present = %v, benchmark.enabled = %v", ok, cfg.Benchmark.Enabled)
+	}
+	if !ok {
+		return
+	}
+	for _, in := range run.lab.Instances {
+		if !dependsOnName(cmd, in.Instance.Name+"-container") {
+			t.Errorf("the benchmark does not wait for %s", in.Instance.Name)
+		}
+	}
+	if cfg.GatewayEnabled() && !dependsOnName(cmd, "gateway-container") {
+		t.Error("the benchmark does not wait for the gateway")
+	}
+	if strings.Contains(cmd.String("create"), "sk-") || !secretAt(cmd, "stdin") {
+		t.Errorf("bench command leaks or stdin not secret: %q", cmd.String("create"))
+	}
+	results, _ := run.outputs["benchmark"].(map[string]any)
+	targets, _ := results["targets"].(map[string]any)
+	for _, in := range run.lab.Instances {
+		name := in.Instance.Name
+		if cfg.Program == programs.Serve {
+			name = "gateway"
+		}
+		if _, ok := targets[name]; !ok {
+			t.Errorf("benchmark outputs lack %s (have %v)", name, maps.Keys(targets))
+		}
+		if cfg.Benchmark.Direct {
+			if _, ok := targets[in.Instance.Name+"-direct"]; !ok {
+				t.Errorf("benchmark outputs lack %s-direct", in.Instance.Name)
+			}
+		}
+	}
+	if cfg.Benchmark.Direct && cfg.Program == programs.Compare {
+		if over, _ := results["gatewayOverhead"].(map[string]any); len(over) != len(run.lab.Instances) {
+			t.Errorf("gateway overhead for %d frameworks, want %d", len(over), len(run.lab.Instances))
+		}
+	}
 }

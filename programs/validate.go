@@ -110,6 +110,9 @@ func Validate(cfg *Config) (*Lab, error) {
 		v.reachability(lab.Instances)
 	}
 	v.benchmark()
+	if cfg.Program != Bench {
+		v.benchReachability(lab.Instances)
+	}
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
 	}
@@ -818,6 +821,35 @@ func (v *validator) reachability(ins []InstancePlan) {
 			reported[in.Host] = true
 			i := slices.IndexFunc(v.cfg.Hosts, func(x Host) bool { return x.Name == in.Host })
 			v.errorf(fmt.Sprintf("hosts[%d].bindAddress", i), "the gateway on host %s cannot reach %s's engines on loopback; set bindAddress to an address %s can reach (e.g. its private IP)", v.cfg.Gateway.Host, in.Host, v.cfg.Gateway.Host)
+		}
+	}
+}
+
+// benchReachability checks that a benchmark run from the machine running
+// Pulumi (runOn: local) can reach what it measures.
+func (v *validator) benchReachability(ins []InstancePlan) {
+	b := v.cfg.Benchmark
+	if !b.Enabled || b.RunOn != "local" {
+		return
+	}
+	unreachable := func(name string) bool {
+		h := v.hosts[name]
+		if h == nil || h.SSH == nil {
+			return false
+		}
+		ip := net.ParseIP(h.BindAddress)
+		return h.BindAddress == "" || (ip != nil && ip.IsLoopback())
+	}
+	if v.cfg.GatewayEnabled() && unreachable(v.cfg.Gateway.Host) && v.cfg.Gateway.BindAddress == "" {
+		v.errorf("benchmark.runOn", "local cannot reach the gateway on %s, which listens on its loopback; use runOn: host (bench inside the lab network) or set a bindAddress", v.cfg.Gateway.Host)
+		return
+	}
+	if b.Direct || !v.cfg.GatewayEnabled() {
+		for _, in := range ins {
+			if unreachable(in.Host) {
+				v.errorf("benchmark.runOn", "local cannot reach %s's engines on its loopback (direct: true); use runOn: host or set hosts[].bindAddress", in.Host)
+				return
+			}
 		}
 	}
 }

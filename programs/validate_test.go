@@ -181,6 +181,10 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 			[]string{"frameworks: program bench deploys nothing", "targets: program bench needs at least one target"}},
 		{"bad benchmark sweep", map[string]string{"benchmark": `{enabled: true, maxConcurrency: [1, 0], requestRate: [2, -1], goodput: {latency: 3}}`},
 			[]string{"benchmark.maxConcurrency[1]: must be at least 1, got 0", "benchmark.requestRate[1]: must be positive", "benchmark.goodput.latency: unknown SLO"}},
+		{"local bench cannot reach a remote loopback gateway", map[string]string{"gateway": `{host: gpu1}`, "benchmark": `{enabled: true, runOn: local}`},
+			[]string{"benchmark.runOn: local cannot reach the gateway on gpu1, which listens on its loopback; use runOn: host"}},
+		{"gpus of the wrong type", map[string]string{"frameworks": `[{name: v, engine: vllm, host: gpu1, model: m, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: 8, gpus: "two"}]`},
+			[]string{`frameworks[0].gpus: want a GPU count or a list of device indices, got "two"`}},
 		{"dcgm without GPUs", map[string]string{"hosts": `[{name: cpu1}, {name: gpu1}]`, "frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2}]`, "monitoring": `{dcgm: true}`},
 			[]string{"monitoring.dcgm: no host declares GPUs to export"}},
 	}

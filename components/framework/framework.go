@@ -226,7 +226,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	}
 
 	api := engine.MustSpec(in.API())
-	f.InternalURL = pulumi.String("http://" + in.Name + ":" + strconv.Itoa(spec.Port)).ToStringOutput()
+	f.InternalURL = pulumi.String(f.InternalBaseURL()).ToStringOutput()
 	f.PublishedURL = pulumi.String(a.Host.PublishedURL(a.PublishedPort)).ToStringOutput()
 	f.ServedModelName = pulumi.String(in.ServedModelName).ToStringOutput()
 	f.MetricsPath = pulumi.String(api.MetricsPath).ToStringOutput()
@@ -245,6 +245,11 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 		return nil, err
 	}
 	return f, nil
+}
+
+// InternalBaseURL is the engine's URL on its host's lab network.
+func (f *Framework) InternalBaseURL() string {
+	return "http://" + f.Name + ":" + strconv.Itoa(f.Port)
 }
 
 func validate(name string, args *FrameworkArgs) (FrameworkArgs, Spec, error) {

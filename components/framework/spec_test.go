@@ -74,7 +74,7 @@ func TestBuildSpec(t *testing.T) {
 				Args: framework.EngineArgs{Ollama: &framework.OllamaArgs{NumParallel: 4, KeepAlive: "24h", FlashAttention: ptr(true)}},
 			},
 			command: nil,
-			env: []string{"OLLAMA_FLASH_ATTENTION=true", "OLLAMA_HOST=0.0.0.0:11434", "OLLAMA_KEEP_ALIVE=24h", "OLLAMA_NUM_PARALLEL=4"},
+			env:     []string{"OLLAMA_FLASH_ATTENTION=true", "OLLAMA_HOST=0.0.0.0:11434", "OLLAMA_KEEP_ALIVE=24h", "OLLAMA_NUM_PARALLEL=4"},
 			health:  []string{"CMD", "ollama", "list"},
 			port:    11434,
 			check: func(t *testing.T, s framework.Spec) {

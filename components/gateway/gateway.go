@@ -34,6 +34,8 @@ const (
 	MetricsPort = 9091
 	// Alias is the gateway's name on the lab network.
 	Alias = "gateway"
+	// InternalBaseURL is the gateway's URL on the lab network.
+	InternalBaseURL = "http://gateway:8080"
 )
 
 // Backend is a framework instance behind the gateway.
@@ -92,7 +94,7 @@ func RenderConfig(host *gpuhost.GpuHost, settings *gw.Config, backends []Backend
 	index := map[string]int{}
 	for _, b := range backends {
 		f := b.Framework
-		url := "http://" + f.Name + ":" + strconv.Itoa(f.Port)
+		url := f.InternalBaseURL()
 		if f.Host != host {
 			url = f.Host.PublishedURL(f.PublishedPort)
 		}
@@ -208,7 +210,7 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	}
 
 	g.URL = pulumi.String(a.Host.PublishedURL(a.Port)).ToStringOutput()
-	g.InternalURL = pulumi.String("http://" + Alias + ":" + strconv.Itoa(APIPort)).ToStringOutput()
+	g.InternalURL = pulumi.String(InternalBaseURL).ToStringOutput()
 	g.MetricsTarget = pulumi.String(Alias + ":" + strconv.Itoa(MetricsPort)).ToStringOutput()
 	g.APIKey = pulumi.ToSecret(key.Result).(pulumi.StringOutput)
 	g.Config = pulumi.String(string(cfgJSON)).ToStringOutput()

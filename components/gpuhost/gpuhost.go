@@ -199,34 +199,60 @@ func (h *GpuHost) PublishedURL(port int) string {
 // RunArgs describe a command run on the host by Run.
 type RunArgs struct {
 	// Argv is run as one command, every word shell-quoted. Exactly one of
-	// Argv, Pipeline and Script is set.
+	// Argv, ArgvInput, Pipeline and Script is set.
 	Argv []string
+	// ArgvInput is Argv when some words are outputs of other resources.
+	ArgvInput pulumi.StringArrayInput
 	// Pipeline runs several commands joined by &&.
 	Pipeline [][]string
 	// Script is a fixed shell script: it must hold nothing taken from
 	// config (use Argv or Pipeline for that).
 	Script string
+	// StdinEnv names environment variables read, one line each, from the
+	// start of Stdin and exported before Argv runs; Argv gets the rest of
+	// Stdin. Secrets travel this way: never in argv, and without relying
+	// on sshd's AcceptEnv.
+	StdinEnv []string
 	// Stdin is passed to the command; use it for secrets.
 	Stdin pulumi.StringInput
 	// Environment for local commands. Remote commands get none (sshd's
-	// AcceptEnv rarely allows it); pass values in Argv or Stdin instead.
+	// AcceptEnv rarely allows it); use StdinEnv instead.
 	Environment map[string]string
 	// Triggers re-run the command when they change.
 	Triggers []string
 	// TriggerInputs are triggers that are outputs of other resources.
 	TriggerInputs []pulumi.Input
-	// Quiet keeps stdout and stderr out of Pulumi's logs.
-	Quiet bool
+	// Quiet keeps stdout and stderr out of Pulumi's logs; StderrOnly keeps
+	// stdout (a result document) out but shows stderr (progress, errors).
+	Quiet      bool
+	StderrOnly bool
 }
 
 // ErrRunArgs is returned for RunArgs that do not set exactly one command.
-var ErrRunArgs = errors.New("set exactly one of Argv, Pipeline, Script")
+var ErrRunArgs = errors.New("set exactly one of Argv, ArgvInput, Pipeline, Script")
 
 // Run runs a command on the host — local.Command for the machine running
 // Pulumi, remote.Command over SSH otherwise — as a child of the host (or of
 // the parent given in opts) and returns its stdout.
 func (h *GpuHost) Run(ctx *pulumi.Context, name string, args RunArgs, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
-	line, err := args.line()
+	if h.dockerHost != "" {
+		env := map[string]string{"DOCKER_HOST": h.dockerHost}
+		for k, v := range args.Environment {
+			env[k] = v
+		}
+		args.Environment = env
+	}
+	opts = append([]pulumi.ResourceOption{pulumi.Parent(h)}, opts...)
+	return run(ctx, name, h.ssh, args, opts...)
+}
+
+// RunLocal runs a command on the machine running Pulumi (no host needed).
+func RunLocal(ctx *pulumi.Context, name string, args RunArgs, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	return run(ctx, name, nil, args, opts...)
+}
+
+func run(ctx *pulumi.Context, name string, ssh *SSHArgs, args RunArgs, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	create, err := args.create()
 	if err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("%s: %w", name, err)
 	}
@@ -237,25 +263,24 @@ func (h *GpuHost) Run(ctx *pulumi.Context, name string, args RunArgs, opts ...pu
 	for _, t := range args.TriggerInputs {
 		triggers = append(triggers, t)
 	}
-	opts = append([]pulumi.ResourceOption{pulumi.Parent(h)}, opts...)
+	logging := "stdoutAndStderr"
+	switch {
+	case args.Quiet:
+		logging = "none"
+	case args.StderrOnly:
+		logging = "stderr"
+	}
 
-	if h.ssh == nil {
-		logging := local.LoggingStdoutAndStderr
-		if args.Quiet {
-			logging = local.LoggingNone
-		}
+	if ssh == nil {
 		env := pulumi.StringMap{}
 		for k, v := range args.Environment {
 			env[k] = pulumi.String(v)
 		}
-		if h.dockerHost != "" {
-			env["DOCKER_HOST"] = pulumi.String(h.dockerHost)
-		}
 		cargs := &local.CommandArgs{
-			Create:      pulumi.String(line),
+			Create:      create,
 			Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
 			Triggers:    triggers,
-			Logging:     logging,
+			Logging:     local.Logging(logging),
 		}
 		if len(env) > 0 {
 			cargs.Environment = env
@@ -270,25 +295,21 @@ func (h *GpuHost) Run(ctx *pulumi.Context, name string, args RunArgs, opts ...pu
 		return c.Stdout, nil
 	}
 
-	logging := remote.LoggingStdoutAndStderr
-	if args.Quiet {
-		logging = remote.LoggingNone
-	}
 	conn := remote.ConnectionArgs{
-		Host:           pulumi.String(h.ssh.Host),
-		User:           pulumi.String(h.ssh.User),
-		Port:           pulumi.Float64(float64(h.ssh.Port)),
+		Host:           pulumi.String(ssh.Host),
+		User:           pulumi.String(ssh.User),
+		Port:           pulumi.Float64(float64(ssh.Port)),
 		DialErrorLimit: pulumi.Int(5),
 		PerDialTimeout: pulumi.Int(15),
 	}
-	if h.ssh.PrivateKey != nil {
-		conn.PrivateKey = pulumi.ToSecret(h.ssh.PrivateKey).(pulumi.StringOutput)
+	if ssh.PrivateKey != nil {
+		conn.PrivateKey = pulumi.ToSecret(ssh.PrivateKey).(pulumi.StringOutput)
 	}
 	cargs := &remote.CommandArgs{
 		Connection: conn,
-		Create:     pulumi.String(line),
+		Create:     create,
 		Triggers:   triggers,
-		Logging:    logging,
+		Logging:    remote.Logging(logging),
 	}
 	if args.Stdin != nil {
 		cargs.Stdin = args.Stdin
@@ -300,24 +321,56 @@ func (h *GpuHost) Run(ctx *pulumi.Context, name string, args RunArgs, opts ...pu
 	return c.Stdout, nil
 }
 
-func (a RunArgs) line() (string, error) {
+// create renders the shell line: the StdinEnv prelude, then the command
+// with every word quoted.
+func (a RunArgs) create() (pulumi.StringInput, error) {
 	set := 0
-	for _, ok := range []bool{len(a.Argv) > 0, len(a.Pipeline) > 0, a.Script != ""} {
+	for _, ok := range []bool{len(a.Argv) > 0, a.ArgvInput != nil, len(a.Pipeline) > 0, a.Script != ""} {
 		if ok {
 			set++
 		}
 	}
 	if set != 1 {
-		return "", ErrRunArgs
+		return nil, ErrRunArgs
 	}
+	var prelude strings.Builder
+	for _, name := range a.StdinEnv {
+		if !validEnvName(name) {
+			return nil, fmt.Errorf("StdinEnv: %q is not an environment variable name", name)
+		}
+		fmt.Fprintf(&prelude, "IFS= read -r %s && export %s && ", name, name)
+	}
+	if len(a.StdinEnv) > 0 && (a.Script != "" || len(a.Pipeline) > 0) {
+		return nil, errors.New("StdinEnv needs Argv or ArgvInput")
+	}
+	if len(a.StdinEnv) > 0 {
+		prelude.WriteString("exec ")
+	}
+	p := prelude.String()
 	switch {
 	case len(a.Argv) > 0:
-		return shellquote.Join(a.Argv...), nil
+		return pulumi.String(p + shellquote.Join(a.Argv...)), nil
+	case a.ArgvInput != nil:
+		return a.ArgvInput.ToStringArrayOutput().ApplyT(func(argv []string) string {
+			return p + shellquote.Join(argv...)
+		}).(pulumi.StringOutput), nil
 	case len(a.Pipeline) > 0:
-		return shellquote.Pipeline(a.Pipeline...), nil
+		return pulumi.String(shellquote.Pipeline(a.Pipeline...)), nil
 	default:
-		return a.Script, nil
+		return pulumi.String(a.Script), nil
 	}
+}
+
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func validate(name string, args *GpuHostArgs) (GpuHostArgs, error) {

@@ -53,9 +53,9 @@ func TestNewGpuHost(t *testing.T) {
 			wantHost: "ssh://lab@gpu1.lan:22", wantProbe: "command:remote:Command", probeStdout: oneRTX, wantSecret: true,
 		},
 		{
-			name:      "ssh CPU host without key uses the agent",
-			args:      &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "cpu1", User: "lab", Port: 2222}},
-			wantHost:  "ssh://lab@cpu1:2222", wantProbe: "command:remote:Command",
+			name:     "ssh CPU host without key uses the agent",
+			args:     &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "cpu1", User: "lab", Port: 2222}},
+			wantHost: "ssh://lab@cpu1:2222", wantProbe: "command:remote:Command",
 			probeStdout: "### servelab:gpus\nsh: nvidia-smi: not found\n### servelab:exit=127\n### servelab:runtimes\n{\"runc\":{}}\n",
 		},
 		{name: "ssh without user", args: &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1"}}, wantErr: "host h: ssh.user is empty"},

@@ -6,6 +6,7 @@
 package pulumitest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -263,11 +264,14 @@ func (m *Mocks) Plan() ([]byte, error) {
 		}
 		return entries[i].Name < entries[j].Name
 	})
-	b, err := json.MarshalIndent(entries, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep && and <> readable in command lines
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(entries); err != nil {
 		return nil, err
 	}
-	return append(b, '\n'), nil
+	return buf.Bytes(), nil
 }
 
 // Secrets returns the dotted paths of every secret input of r.
