@@ -2,8 +2,8 @@ package programs_test
 
 import (
 	"flag"
-	"maps"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -404,7 +404,6 @@ func hostOf(lab *programs.Lab, name string) programs.Host {
 	}
 	return programs.Host{}
 }
-
 
 // gatewayConfig is the config the gateway container receives, checked by
 // the gateway's own parser.
