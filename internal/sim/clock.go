@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -44,8 +45,9 @@ func (h *wakeHeap) Pop() any {
 
 // pacer wakes registered waiters at their deadlines.
 type pacer struct {
-	reg  chan *wake
-	done chan struct{}
+	reg      chan *wake
+	done     chan struct{}
+	stopOnce sync.Once
 }
 
 func newPacer() *pacer {
@@ -54,7 +56,7 @@ func newPacer() *pacer {
 	return p
 }
 
-func (p *pacer) stop() { close(p.done) }
+func (p *pacer) stop() { p.stopOnce.Do(func() { close(p.done) }) }
 
 func (p *pacer) loop() {
 	runtime.LockOSThread()

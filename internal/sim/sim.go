@@ -143,7 +143,8 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the engine's HTTP API.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close stops the server's pacer; in-flight streams then end with an error.
+// Close stops the server's pacer (idempotent); streams still waiting for a
+// token then wait until their request context ends.
 func (s *Server) Close() { s.pacer.stop() }
 
 // Ready reports whether the start-up delay has passed.
