@@ -31,6 +31,7 @@ const (
 	behaveStallHeaders           // never send headers
 	behaveMalformedSSE           // send bytes that are not proper SSE
 	behaveHangup                 // hijack and close before any response
+	behaveFlood                  // stream 64 KiB events until the client goes away
 )
 
 // fakeUpstream imitates an inference engine of one flavour: its readiness
@@ -188,6 +189,12 @@ func (f *fakeUpstream) stream(w http.ResponseWriter, r *http.Request, req fakeRe
 		return true
 	}
 	mode := behaviour(f.mode.Load())
+	if mode == behaveFlood {
+		ev := "data: " + strings.Repeat("x", 64<<10) + "\n\n"
+		for i := 0; i < 4096 && send(ev); i++ {
+		}
+		return
+	}
 	if mode == behaveMalformedSSE {
 		send("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\ngarbage without framing\r\n: comment\n\ndata: {not json\n\n\x00\xff")
 		return
@@ -280,7 +287,7 @@ func (s *syncBuffer) String() string {
 }
 
 // startGateway serves cfg until the test ends; when waitReady, it returns
-// once /readyz answers 200.
+// once every backend is ready.
 func startGateway(t testing.TB, cfg Config, opts Options, waitReady bool) *testGateway {
 	t.Helper()
 	logs := &syncBuffer{}
@@ -315,7 +322,16 @@ func startGateway(t testing.TB, cfg Config, opts Options, waitReady bool) *testG
 	}
 	t.Cleanup(tg.stop)
 	if waitReady {
-		waitFor(t, 5*time.Second, "gateway ready", func() bool { return len(g.NotReady()) == 0 })
+		waitFor(t, 10*time.Second, "every backend ready", func() bool {
+			for _, r := range g.ordered {
+				for _, u := range r.backends {
+					if !u.routable() {
+						return false
+					}
+				}
+			}
+			return true
+		})
 	}
 	return tg
 }

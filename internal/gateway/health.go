@@ -33,6 +33,7 @@ type upstream struct {
 	ready       atomic.Bool // the last probe passed
 	ejected     atomic.Bool // passively ejected until ejectedUntil
 	failures    atomic.Int32
+	probeFails  int // failed probes in a row; only the prober goroutine uses it
 
 	mu           sync.Mutex // guards the ejection bookkeeping below
 	ejectedUntil time.Time
@@ -136,10 +137,23 @@ func (u *upstream) ejectionLeft(now time.Time) time.Duration {
 	return u.ejectedUntil.Sub(now)
 }
 
+// probeFailureThreshold failed probes in a row make a ready backend not
+// ready (as Kubernetes' failureThreshold): one slow answer from a busy
+// engine must not take it out of rotation. One passing probe makes it ready.
+const probeFailureThreshold = 3
+
 // probed records a readiness probe result taken at now and reports whether
 // routability changed. A result that ends before an ejection does is
 // ignored: the probe may have started before the backend was ejected.
 func (u *upstream) probed(ok bool, now time.Time) (changed bool) {
+	if ok {
+		u.probeFails = 0
+	} else {
+		u.probeFails++
+		if u.ready.Load() && u.probeFails < probeFailureThreshold {
+			return false
+		}
+	}
 	before := u.routable()
 	u.mu.Lock()
 	if u.ejected.Load() {
