@@ -178,12 +178,15 @@ type Monitoring struct {
 	Grafana     Grafana    `json:"grafana"`
 	// DCGM runs NVIDIA's exporter on every GPU host.
 	DCGM bool `json:"dcgm,omitempty"`
+	// DCGMImage overrides the pinned dcgm-exporter image.
+	DCGMImage string `json:"dcgmImage,omitempty"`
 	// TTFTSLO is the TTFT p99 alert threshold (default 2s).
 	TTFTSLO string `json:"ttftSlo,omitempty"`
 }
 
 // Prometheus settings.
 type Prometheus struct {
+	Image          string `json:"image,omitempty"`
 	Port           int    `json:"port,omitempty"`
 	Retention      string `json:"retention,omitempty"`
 	ScrapeInterval string `json:"scrapeInterval,omitempty"`
@@ -191,8 +194,9 @@ type Prometheus struct {
 
 // Grafana settings.
 type Grafana struct {
-	Enabled *bool `json:"enabled,omitempty"`
-	Port    int   `json:"port,omitempty"`
+	Enabled *bool  `json:"enabled,omitempty"`
+	Image   string `json:"image,omitempty"`
+	Port    int    `json:"port,omitempty"`
 }
 
 // Benchmark configures the benchmark run whose results become outputs.

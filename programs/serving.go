@@ -112,4 +112,3 @@ func (d *deployment) deployGateway(out pulumi.Map) error {
 	return nil
 }
 
-func (d *deployment) deployMonitoring(out pulumi.Map) error { return nil }

@@ -1,7 +1,9 @@
 package programs_test
 
 import (
+	"encoding/json"
 	"flag"
+	"log/slog"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -9,6 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	commonconfig "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -175,6 +182,9 @@ func TestStacks(t *testing.T) {
 				t.Fatal(err)
 			}
 			pulumitest.Golden(t, filepath.Join("testdata", "plans", stack+".json"), plan, *update)
+			for path, content := range monitoringFiles(t, run) {
+				pulumitest.Golden(t, filepath.Join("testdata", "monitoring", stack, path), content, *update)
+			}
 			if run.lab.Config.GatewayEnabled() {
 				pulumitest.Golden(t, filepath.Join("testdata", "gateway", stack+".json"), gatewayConfig(t, run), *update)
 			}
@@ -370,6 +380,8 @@ func checkGraph(t *testing.T, run *stackRun) {
 		}
 	}
 	checkBenchmark(t, run)
+	checkMonitoring(t, run)
+	checkContainers(t, run)
 	frameworks, _ := run.outputs["frameworks"].(map[string]any)
 	if len(frameworks) != len(lab.Instances) {
 		t.Errorf("stack outputs describe %d frameworks, want %d", len(frameworks), len(lab.Instances))
@@ -499,4 +511,144 @@ func checkBenchmark(t *testing.T, run *stackRun) {
 			t.Errorf("gateway overhead for %d frameworks, want %d", len(over), len(run.lab.Instances))
 		}
 	}
+}
+
+// checkContainers: every container on an SSH host binds its published
+// ports to the host's bindAddress (never 0.0.0.0 unless configured), and
+// every container but the distroless DCGM exporter has a healthcheck and
+// is waited for.
+func checkContainers(t *testing.T, run *stackRun) {
+	t.Helper()
+	for _, c := range run.mocks.ByType(typeContainer) {
+		ports, _ := c.Plain("ports").([]any)
+		for _, p := range ports {
+			ip, _ := p.(map[string]any)["ip"].(string)
+			if ip == "" || ip == "0.0.0.0" || ip == "::" {
+				t.Errorf("%s: published on all interfaces (%q)", c.Name, ip)
+			}
+		}
+		if strings.Contains(c.Name, "-dcgm-") {
+			continue
+		}
+		if w, _ := c.Input("wait"); !w.IsBool() || !w.BoolValue() {
+			t.Errorf("%s: not waited for", c.Name)
+		}
+		if tests := c.Strings("healthcheck.tests"); len(tests) < 2 || tests[0] != "CMD" {
+			t.Errorf("%s: healthcheck %v", c.Name, tests)
+		}
+	}
+}
+
+// checkMonitoring: credentials are generated and secret, Prometheus keeps
+// only the hash, the generated files load with Prometheus's own parsers.
+func checkMonitoring(t *testing.T, run *stackRun) {
+	t.Helper()
+	cfg := run.lab.Config
+	prom, ok := run.mocks.Get(typeContainer, "monitoring-prometheus")
+	if ok != cfg.MonitoringEnabled() {
+		t.Fatalf("prometheus present = %v, monitoring enabled = %v", ok, cfg.MonitoringEnabled())
+	}
+	if !ok {
+		return
+	}
+	for _, name := range []string{"monitoring-prometheus-password", "monitoring-grafana-admin-password"} {
+		pw, ok := run.mocks.Get("random:index/randomPassword:RandomPassword", name)
+		if !ok {
+			t.Errorf("%s is not a generated RandomPassword", name)
+			continue
+		}
+		if pw.Plain("special") != false {
+			t.Errorf("%s may contain $ (Grafana expands it)", name)
+		}
+	}
+	for i, u := range prom.Plain("uploads").([]any) {
+		file := u.(map[string]any)["file"].(string)
+		secret := secretAt(prom, fmt.Sprintf("uploads[%d].content", i))
+		wantSecret := file == "/etc/prometheus/web.yml" || file == "/etc/prometheus/secrets/password"
+		if secret != wantSecret {
+			t.Errorf("prometheus upload %s: secret = %v, want %v", file, secret, wantSecret)
+		}
+	}
+	monOut, _ := run.outputs["monitoring"].(map[string]any)
+	if monOut["prometheusPassword"] == nil || (cfg.GrafanaEnabled() && monOut["grafanaAdminPassword"] == nil) {
+		t.Errorf("monitoring outputs %v", monOut)
+	}
+	grafana, ok := run.mocks.Get(typeContainer, "monitoring-grafana")
+	if ok != cfg.GrafanaEnabled() {
+		t.Fatalf("grafana present = %v", ok)
+	}
+	if ok {
+		env := grafana.Strings("envs")
+		for _, want := range []string{"GF_AUTH_ANONYMOUS_ENABLED=false", "GF_USERS_ALLOW_SIGN_UP=false", "GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/grafana/secrets/admin-password"} {
+			if !slices.Contains(env, want) {
+				t.Errorf("grafana env lacks %s: %v", want, env)
+			}
+		}
+		for _, e := range env {
+			if strings.Contains(strings.ToLower(e), "password=") {
+				t.Errorf("grafana env holds a password: %s", e)
+			}
+		}
+	}
+	dcgm := 0
+	for _, c := range run.mocks.ByType(typeContainer) {
+		if strings.HasPrefix(c.Name, "monitoring-dcgm-") {
+			dcgm++
+		}
+	}
+	if want := map[bool]int{true: gpuHosts(run.lab), false: 0}[cfg.Monitoring.DCGM]; dcgm != want {
+		t.Errorf("%d DCGM exporters, want %d", dcgm, want)
+	}
+}
+
+func gpuHosts(lab *programs.Lab) int {
+	n := 0
+	for _, h := range lab.Hosts {
+		if len(h.Declared) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// monitoringFiles returns the non-secret files uploaded into Prometheus and
+// Grafana, by container path, after loading each with its consumer's
+// parser: prometheus.yml with config.Load, rules with rulefmt, promtool's
+// HTTP config with common/config, dashboards and provisioning as JSON/YAML.
+func monitoringFiles(t *testing.T, run *stackRun) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, name := range []string{"monitoring-prometheus", "monitoring-grafana"} {
+		c, ok := run.mocks.Get(typeContainer, name)
+		if !ok {
+			continue
+		}
+		for i, u := range c.Plain("uploads").([]any) {
+			if secretAt(c, fmt.Sprintf("uploads[%d].content", i)) {
+				continue
+			}
+			u := u.(map[string]any)
+			file, content := u["file"].(string), u["content"].(string)
+			switch {
+			case file == "/etc/prometheus/prometheus.yml":
+				if _, err := promconfig.Load(content, slog.New(slog.DiscardHandler)); err != nil {
+					t.Errorf("prometheus.yml does not load: %v", err)
+				}
+			case strings.HasPrefix(file, "/etc/prometheus/rules/"):
+				if _, errs := rulefmt.Parse([]byte(content), false, model.UTF8Validation, parser.NewParser(parser.Options{}), slog.New(slog.DiscardHandler)); len(errs) > 0 {
+					t.Errorf("%s: %v", file, errs)
+				}
+			case file == "/etc/prometheus/healthcheck-http.yml":
+				if _, err := commonconfig.LoadHTTPConfig(content); err != nil {
+					t.Errorf("%s: %v", file, err)
+				}
+			case strings.HasSuffix(file, ".json"):
+				if !json.Valid([]byte(content)) {
+					t.Errorf("%s is not JSON", file)
+				}
+			}
+			out[strings.TrimPrefix(file, "/")] = []byte(content)
+		}
+	}
+	return out
 }

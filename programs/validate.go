@@ -311,7 +311,12 @@ func (v *validator) image(path string, f *Framework) {
 		v.errorf(path, "a sim runs the servelab image built from this repository; remove image")
 		return
 	}
-	ref := f.Image
+	v.pinned(path, f.Image, exampleImage(f.Engine))
+}
+
+// pinned checks that an image reference names a version: a tag other than
+// latest, or a digest.
+func (v *validator) pinned(path, ref, example string) {
 	if _, digest, ok := strings.Cut(ref, "@"); ok {
 		if !strings.HasPrefix(digest, "sha256:") || len(digest) != len("sha256:")+64 {
 			v.errorf(path, "%q has a malformed digest (want @sha256:<64 hex>)", ref)
@@ -322,9 +327,9 @@ func (v *validator) image(path string, f *Framework) {
 	_, tag, ok := strings.Cut(last, ":")
 	switch {
 	case !ok || tag == "":
-		v.errorf(path, "%q has no tag or digest; pin a version (e.g. %s) so re-runs are comparable", ref, exampleImage(f.Engine))
+		v.errorf(path, "%q has no tag or digest; pin a version (e.g. %s) so re-runs are comparable", ref, example)
 	case tag == "latest":
-		v.errorf(path, "%q floats; pin a version (e.g. %s) so re-runs are comparable", ref, exampleImage(f.Engine))
+		v.errorf(path, "%q floats; pin a version (e.g. %s) so re-runs are comparable", ref, example)
 	}
 }
 
@@ -586,7 +591,19 @@ func (v *validator) monitoring() {
 	} else if !regexp.MustCompile(`^([0-9]+(y|w|d|h|m|s|ms))+$`).MatchString(m.Prometheus.Retention) {
 		v.errorf("monitoring.prometheus.retention", "%q is not a Prometheus duration like 15d", m.Prometheus.Retention)
 	}
-	v.duration("monitoring.prometheus.scrapeInterval", m.Prometheus.ScrapeInterval)
+	if si := m.Prometheus.ScrapeInterval; si != "" {
+		if d, err := time.ParseDuration(si); err != nil || d < time.Second || d > 15*time.Second {
+			v.errorf("monitoring.prometheus.scrapeInterval", "%q must be a duration from 1s to 15s (the rules' 1m rate windows need four samples)", si)
+		}
+	}
+	for path, ref := range map[string]string{"monitoring.prometheus.image": m.Prometheus.Image, "monitoring.grafana.image": m.Grafana.Image, "monitoring.dcgmImage": m.DCGMImage} {
+		if ref != "" {
+			v.pinned(path, ref, "prom/prometheus:v3.7.3")
+		}
+	}
+	if v.cfg.GatewayEnabled() && m.Host != v.cfg.Gateway.Host {
+		v.errorf("monitoring.host", "Prometheus scrapes the gateway on its lab network: run monitoring on the gateway's host %s, not %s", v.cfg.Gateway.Host, m.Host)
+	}
 	v.duration("monitoring.ttftSlo", m.TTFTSLO)
 	if m.DCGM && !slices.ContainsFunc(v.cfg.Hosts, func(h Host) bool { return len(h.GPUs) > 0 }) {
 		v.errorf("monitoring.dcgm", "no host declares GPUs to export")

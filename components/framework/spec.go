@@ -319,7 +319,7 @@ func sim(in Instance, s *Spec, api engine.Spec) error {
 	if err != nil {
 		return err
 	}
-	s.WaitTimeout = time.Minute + startup
+	s.WaitTimeout = 2*time.Minute + startup
 	return nil
 }
 

@@ -124,7 +124,7 @@ func TestBuildSpec(t *testing.T) {
 			health: []string{"CMD", "/servelab", "probe", "http://127.0.0.1:30000/health_generate"},
 			port:   30000,
 			check: func(t *testing.T, s framework.Spec) {
-				if s.WaitTimeout != time.Minute+3*time.Second {
+				if s.WaitTimeout != 2*time.Minute+3*time.Second {
 					t.Errorf("wait %v", s.WaitTimeout)
 				}
 			},

@@ -172,12 +172,27 @@ func DefaultOutputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 	case "random:index/randomPassword:RandomPassword":
 		return resource.PropertyMap{
 			"result":     resource.MakeSecret(resource.NewProperty(args.Name + "-password")),
-			"bcryptHash": resource.MakeSecret(resource.NewProperty("$2a$10$mockhashmockhashmockhu" + args.Name)),
+			"bcryptHash": resource.MakeSecret(resource.NewProperty(mockBcrypt(args.Name))),
 		}
 	case "command:local:Command", "command:remote:Command":
 		return resource.PropertyMap{"stdout": resource.NewProperty(""), "stderr": resource.NewProperty("")}
 	}
 	return nil
+}
+
+// mockBcrypt is a well-formed bcrypt hash ($2a$, cost 10, 53 characters of
+// bcrypt's base64) that depends only on name. It matches no password.
+func mockBcrypt(name string) string {
+	const alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 53)
+	for i := range b {
+		c := byte(i)
+		if len(name) > 0 {
+			c += name[i%len(name)]
+		}
+		b[i] = alphabet[int(c)%len(alphabet)]
+	}
+	return "$2a$10$" + string(b)
 }
 
 // Resources returns every registration, in registration order.
