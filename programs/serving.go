@@ -111,4 +111,3 @@ func (d *deployment) deployGateway(out pulumi.Map) error {
 	}
 	return nil
 }
-

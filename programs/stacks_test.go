@@ -3,8 +3,8 @@ package programs_test
 import (
 	"encoding/json"
 	"flag"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"maps"
 	"path/filepath"
 	"slices"
