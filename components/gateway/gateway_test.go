@@ -10,8 +10,8 @@ import (
 	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/components/gpuhost"
-	gw "github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/engine"
+	gw "github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/pulumitest"
 )
 

@@ -20,7 +20,9 @@ func TestNewServelabImage(t *testing.T) {
 	}{
 		{"nil", func(*gpuhost.GpuHost) *servelabimage.ImageArgs { return nil }, "args are required"},
 		{"empty", func(*gpuhost.GpuHost) *servelabimage.ImageArgs { return &servelabimage.ImageArgs{} }, "host is required"},
-		{"bad tag", func(h *gpuhost.GpuHost) *servelabimage.ImageArgs { return &servelabimage.ImageArgs{Host: h, Tag: "servelab"} }, `tag "servelab" must be name:tag`},
+		{"bad tag", func(h *gpuhost.GpuHost) *servelabimage.ImageArgs {
+			return &servelabimage.ImageArgs{Host: h, Tag: "servelab"}
+		}, `tag "servelab" must be name:tag`},
 		{"ok", func(h *gpuhost.GpuHost) *servelabimage.ImageArgs {
 			return &servelabimage.ImageArgs{Host: h, Tag: "servelab:0.1.0-abc", Context: "/src/servelab"}
 		}, ""},
