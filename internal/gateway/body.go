@@ -1,119 +1,80 @@
 package gateway
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
-	"sync/atomic"
 )
 
-// payload is a pooled request body. The transport may read and close a
-// request body after RoundTrip returned, so the buffer goes back to the
-// pool only when every holder released it: the handler (one reference from
-// newPayload) and each reader handed to the transport.
-type payload struct {
-	buf  []byte
-	refs atomic.Int32
-	pool *sync.Pool
-}
+// Request bodies are read into a fresh slice, not a pooled one: the
+// transport may go on reading a request body after RoundTrip returned, so
+// only the GC knows when it is free. It is handed to the transport as an
+// io.NopCloser(*bytes.Reader), which the transport recognises as in-memory
+// and writes together with the headers in one syscall (any other reader
+// makes it flush the headers first: one more write upstream, one more read
+// there).
 
-// maxPooledBody: larger buffers are left to the GC rather than pooled.
-const maxPooledBody = 1 << 20
-
-func newPayloadPool() *sync.Pool {
-	p := &sync.Pool{}
-	p.New = func() any { return &payload{buf: make([]byte, 0, 4<<10), pool: p} }
-	return p
-}
-
-func getPayload(pool *sync.Pool) *payload {
-	p := pool.Get().(*payload)
-	p.buf = p.buf[:0]
-	p.refs.Store(1)
-	return p
-}
-
-func (p *payload) release() {
-	if p.refs.Add(-1) == 0 && cap(p.buf) <= maxPooledBody {
-		p.pool.Put(p)
-	}
-}
-
-// reader returns a new reader over the payload holding its own reference,
-// dropped on Close.
-func (p *payload) reader() *payloadReader {
-	p.refs.Add(1)
-	return &payloadReader{p: p}
-}
-
-type payloadReader struct {
-	p      *payload
-	off    int
-	closed atomic.Bool
-}
-
-func (r *payloadReader) Read(b []byte) (int, error) {
-	if r.off >= len(r.p.buf) {
-		return 0, io.EOF
-	}
-	n := copy(b, r.p.buf[r.off:])
-	r.off += n
-	return n, nil
-}
-
-// WriteTo lets the transport write the body in one call.
-func (r *payloadReader) WriteTo(w io.Writer) (int64, error) {
-	if r.off >= len(r.p.buf) {
-		return 0, nil
-	}
-	n, err := w.Write(r.p.buf[r.off:])
-	r.off += n
-	return int64(n), err
-}
-
-func (r *payloadReader) Close() error {
-	if r.closed.CompareAndSwap(false, true) {
-		r.p.release()
-	}
-	return nil
-}
-
-// readBody reads the request body into a pooled payload, at most max
-// bytes. A declared Content-Length above max fails before reading.
-func readBody(r *http.Request, pool *sync.Pool, max int64) (*payload, error) {
+// readBody reads the request body, at most max bytes. A declared
+// Content-Length above max fails before reading.
+func readBody(r *http.Request, max int64) ([]byte, error) {
 	if r.ContentLength > max {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, r.ContentLength, max)
 	}
-	p := getPayload(pool)
-	if r.ContentLength > 0 && int64(cap(p.buf)) < r.ContentLength+1 {
-		p.buf = make([]byte, 0, r.ContentLength+1)
+	size := int64(4 << 10)
+	if r.ContentLength >= 0 {
+		size = r.ContentLength + 1 // room to see the EOF without growing
 	}
+	buf := make([]byte, 0, size)
 	limit := max + 1 // one byte more than allowed tells "too large"
-	for int64(len(p.buf)) < limit {
-		if len(p.buf) == cap(p.buf) {
-			p.buf = append(p.buf, 0)[:len(p.buf)]
+	for int64(len(buf)) < limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
 		}
-		end := cap(p.buf)
+		end := cap(buf)
 		if int64(end) > limit {
 			end = int(limit)
 		}
-		n, err := r.Body.Read(p.buf[len(p.buf):end])
-		p.buf = p.buf[:len(p.buf)+n]
+		n, err := r.Body.Read(buf[len(buf):end])
+		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			p.release()
 			if cerr := r.Context().Err(); cerr != nil {
 				return nil, fmt.Errorf("read request body: %w", cerr)
 			}
 			return nil, fmt.Errorf("%w: read request body: %v", ErrBadRequest, err)
 		}
 	}
-	if int64(len(p.buf)) > max {
-		p.release()
+	if int64(len(buf)) > max {
 		return nil, fmt.Errorf("%w: limit %d bytes", ErrBodyTooLarge, max)
 	}
-	return p, nil
+	return buf, nil
+}
+
+// bodyReader returns b as a request body the transport writes with the
+// headers.
+func bodyReader(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
+
+// bufPool recycles response buffers, which the gateway alone uses.
+type bufPool struct{ p sync.Pool }
+
+// maxPooledBuf: larger buffers are left to the GC rather than pooled.
+const maxPooledBuf = 1 << 20
+
+func (bp *bufPool) get() *[]byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		*b = (*b)[:0]
+		return b
+	}
+	b := make([]byte, 0, 8<<10)
+	return &b
+}
+
+func (bp *bufPool) put(b *[]byte) {
+	if cap(*b) <= maxPooledBuf {
+		bp.p.Put(b)
+	}
 }

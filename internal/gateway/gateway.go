@@ -64,7 +64,7 @@ type Gateway struct {
 	unknown *seriesSet // requests for models not configured
 	ids     *idSource
 	created int64
-	pool    *sync.Pool // *payload: request and response bodies
+	resps   bufPool    // non-streamed response bodies
 	bufs    *sync.Pool // *[]byte: stream copy buffers
 
 	probeOnce sync.Once
@@ -106,7 +106,6 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 		m:       newMetrics(),
 		ids:     newIDSource(),
 		created: time.Now().Unix(),
-		pool:    newPayloadPool(),
 		bufs: &sync.Pool{New: func() any {
 			b := make([]byte, streamBufSize)
 			return &b

@@ -32,7 +32,7 @@ type exchange struct {
 
 	rt     *route
 	info   reqInfo
-	body   *payload
+	body   []byte
 	series *seriesSet // labels of the final record
 
 	status      int
@@ -69,15 +69,15 @@ func (ex *exchange) serve() error {
 	if !g.keys.allows(r) {
 		return ErrUnauthorized
 	}
-	rc := http.NewResponseController(ex.w)
-	_ = rc.SetReadDeadline(ex.start.Add(bodyReadTimeout))
-	body, err := readBody(r, g.pool, g.cfg.MaxBodyBytes)
-	_ = rc.SetReadDeadline(time.Time{})
+	// Bound the body read; the server clears the deadline itself once the
+	// body is consumed (its background read) or at the next request.
+	_ = http.NewResponseController(ex.w).SetReadDeadline(ex.start.Add(bodyReadTimeout))
+	body, err := readBody(r, g.cfg.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
 	ex.body = body
-	if ex.info, err = scanRequest(body.buf); err != nil {
+	if ex.info, err = scanRequest(body); err != nil {
 		return err
 	}
 	rt := g.routes[ex.info.model]
@@ -102,7 +102,7 @@ func (ex *exchange) lookupCache() (done bool, err error) {
 		rs.cacheBypass.Inc()
 		return false, nil
 	}
-	sum, err := canonicalHash(ex.body.buf)
+	sum, err := canonicalHash(ex.body)
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
@@ -262,11 +262,9 @@ func (ex *exchange) roundTrip(u *upstream) (*attempt, error) {
 	ctx, cancel := context.WithCancelCause(ex.r.Context())
 	a := &attempt{ex: ex, u: u, cancel: cancel}
 
-	p := ex.body
+	body := ex.body
 	if u.quoted != nil {
-		p = getPayload(ex.g.pool)
-		p.buf = spliceModel(p.buf, ex.body.buf, ex.info, u.quoted)
-		defer p.release() // after RoundTrip: the transport holds its own references
+		body = spliceModel(make([]byte, 0, len(body)+len(u.quoted)), body, ex.info, u.quoted)
 	}
 	target := u.urls[ex.ep]
 	req := (&http.Request{
@@ -276,9 +274,9 @@ func (ex *exchange) roundTrip(u *upstream) (*attempt, error) {
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        ex.outHeader(),
-		Body:          p.reader(),
-		GetBody:       func() (io.ReadCloser, error) { return p.reader(), nil },
-		ContentLength: int64(len(p.buf)),
+		Body:          bodyReader(body),
+		GetBody:       func() (io.ReadCloser, error) { return bodyReader(body), nil },
+		ContentLength: int64(len(body)),
 		Host:          target.Host,
 	}).WithContext(ctx)
 	t0 := time.Now()
@@ -427,18 +425,22 @@ const maxBuffered = 4 << 20
 func (ex *exchange) relayWhole(a *attempt) error {
 	guard := newIdleGuard(ex.g.cfg.Timeouts.StreamIdle.D(), a.cancel)
 	defer guard.disarm()
-	buf := getPayload(ex.g.pool)
-	defer buf.release()
+	bp := ex.g.resps.get()
+	defer ex.g.resps.put(bp)
+	buf := *bp
+	if n := a.resp.ContentLength; n > 0 && n < maxBuffered && int64(cap(buf)) <= n {
+		buf = make([]byte, 0, n+1)
+	}
 	t0 := time.Now()
 	var readErr error
-	for len(buf.buf) < maxBuffered {
-		if len(buf.buf) == cap(buf.buf) {
-			buf.buf = append(buf.buf, 0)[:len(buf.buf)]
+	for len(buf) < maxBuffered {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
 		}
 		guard.arm()
-		n, err := a.resp.Body.Read(buf.buf[len(buf.buf):min(cap(buf.buf), maxBuffered)])
+		n, err := a.resp.Body.Read(buf[len(buf):min(cap(buf), maxBuffered)])
 		guard.disarm()
-		buf.buf = buf.buf[:len(buf.buf)+n]
+		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			break
 		}
@@ -447,19 +449,20 @@ func (ex *exchange) relayWhole(a *attempt) error {
 			break
 		}
 	}
+	*bp = buf
 	ex.waited += time.Since(t0)
 	if readErr != nil {
 		return ex.readError(a, guard, readErr)
 	}
-	if n, ok := completionTokens(buf.buf); ok {
+	if n, ok := completionTokens(buf); ok {
 		ex.tokens, ex.hasTokens = n, true
 	}
-	complete := len(buf.buf) < maxBuffered
+	complete := len(buf) < maxBuffered
 	if complete {
-		ex.w.Header()["Content-Length"] = []string{strconv.Itoa(len(buf.buf))}
+		ex.w.Header()["Content-Length"] = []string{strconv.Itoa(len(buf))}
 	}
 	ex.writeHeader(a.resp.StatusCode)
-	if _, err := ex.w.Write(buf.buf); err != nil {
+	if _, err := ex.w.Write(buf); err != nil {
 		ex.noteError(a.u, reasonCanceled, err)
 		return fmt.Errorf("write response: %w", context.Canceled)
 	}
@@ -467,7 +470,7 @@ func (ex *exchange) relayWhole(a *attempt) error {
 		return ex.copyRest(a, guard)
 	}
 	if ex.cache == "miss" && a.resp.StatusCode == http.StatusOK {
-		ex.g.cache.put(ex.key, buf.buf, a.resp.Header.Get("Content-Type"), time.Now())
+		ex.g.cache.put(ex.key, buf, a.resp.Header.Get("Content-Type"), time.Now())
 	}
 	return nil
 }
@@ -512,10 +515,6 @@ func (ex *exchange) finish(err error) {
 	}
 	if ex.hasTokens && s.outputTokens != nil {
 		s.outputTokens.Add(float64(ex.tokens))
-	}
-	if ex.body != nil {
-		ex.body.release()
-		ex.body = nil
 	}
 	level := slog.LevelInfo
 	if ex.status >= 500 || ex.upErr != nil {
