@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -192,7 +193,6 @@ func (ex *exchange) forward() error {
 
 // attempt is one request to one backend.
 type attempt struct {
-	ex     *exchange
 	u      *upstream
 	resp   *http.Response
 	cancel context.CancelCauseFunc
@@ -260,7 +260,7 @@ func (ex *exchange) roundTrip(u *upstream) (*attempt, error) {
 	u.outstanding.Add(1)
 	u.series.inFlight.Inc()
 	ctx, cancel := context.WithCancelCause(ex.r.Context())
-	a := &attempt{ex: ex, u: u, cancel: cancel}
+	a := &attempt{u: u, cancel: cancel}
 
 	body := ex.body
 	if u.quoted != nil {
@@ -371,33 +371,60 @@ func isEventStream(h http.Header) bool {
 }
 
 // idleGuard cancels an attempt when one wait for upstream bytes lasts
-// longer than timeouts.streamIdle.
+// longer than timeouts.streamIdle. Guards are pooled: the timer is made
+// once, and a guard whose timer may have fired is never reused.
 type idleGuard struct {
-	t     *time.Timer
-	d     time.Duration
-	fired chan struct{}
-	once  sync.Once
+	t       *time.Timer
+	d       time.Duration
+	a       atomic.Pointer[attempt]
+	fired   atomic.Bool
+	stale   bool // the timer fired or may be firing: do not reuse
+	started bool // armed at least once since the last Stop
 }
 
-func newIdleGuard(d time.Duration, cancel context.CancelCauseFunc) *idleGuard {
-	g := &idleGuard{d: d, fired: make(chan struct{})}
-	g.t = time.AfterFunc(time.Hour, func() {
-		g.once.Do(func() { close(g.fired) })
-		cancel(errStreamIdle)
-	})
+var guards = sync.Pool{New: func() any {
+	g := &idleGuard{}
+	g.t = time.AfterFunc(time.Hour, g.fire)
 	g.t.Stop()
+	return g
+}}
+
+func newIdleGuard(d time.Duration, a *attempt) *idleGuard {
+	g := guards.Get().(*idleGuard)
+	g.d = d
+	g.a.Store(a)
 	return g
 }
 
-func (g *idleGuard) arm()    { g.t.Reset(g.d) }
-func (g *idleGuard) disarm() { g.t.Stop() }
-func (g *idleGuard) didFire() bool {
-	select {
-	case <-g.fired:
-		return true
-	default:
-		return false
+func (g *idleGuard) fire() {
+	g.fired.Store(true)
+	if a := g.a.Load(); a != nil {
+		a.cancel(errStreamIdle)
 	}
+}
+
+func (g *idleGuard) arm() {
+	g.t.Reset(g.d)
+	g.started = true
+}
+
+func (g *idleGuard) disarm() {
+	if g.started && !g.t.Stop() {
+		g.stale = true
+	}
+	g.started = false
+}
+
+func (g *idleGuard) didFire() bool { return g.fired.Load() }
+
+// release returns the guard to the pool unless its timer may have fired.
+func (g *idleGuard) release() {
+	g.disarm()
+	if g.stale || g.fired.Load() {
+		return
+	}
+	g.a.Store(nil)
+	guards.Put(g)
 }
 
 // readError classifies an error reading an upstream body.
@@ -423,8 +450,8 @@ const maxBuffered = 4 << 20
 // relayWhole reads a non-streamed response, then sends it in one write
 // with its Content-Length.
 func (ex *exchange) relayWhole(a *attempt) error {
-	guard := newIdleGuard(ex.g.cfg.Timeouts.StreamIdle.D(), a.cancel)
-	defer guard.disarm()
+	guard := newIdleGuard(ex.g.cfg.Timeouts.StreamIdle.D(), a)
+	defer guard.release()
 	bp := ex.g.resps.get()
 	defer ex.g.resps.put(bp)
 	buf := *bp

@@ -16,8 +16,8 @@ import (
 // upstream at once when the client goes away.
 func (ex *exchange) relayStream(a *attempt) error {
 	idle := ex.g.cfg.Timeouts.StreamIdle.D()
-	guard := newIdleGuard(idle, a.cancel)
-	defer guard.disarm()
+	guard := newIdleGuard(idle, a)
+	defer guard.release()
 	rc := http.NewResponseController(ex.w)
 	ex.writeHeader(a.resp.StatusCode)
 	if err := rc.Flush(); err != nil {

@@ -225,6 +225,10 @@ func runHarness(ctx context.Context, o options) error {
 	}
 	fmt.Println(header(o, ngxVersion))
 	fmt.Println()
+	if err := runSerial(ctx, o, targets); err != nil {
+		return err
+	}
+	fmt.Println()
 	if err := runNonStreaming(ctx, o, targets); err != nil {
 		return err
 	}

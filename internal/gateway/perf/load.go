@@ -135,8 +135,51 @@ func closedLoop(ctx context.Context, client *http.Client, url string, conc int, 
 	}
 }
 
+// runSerial measures latency one request at a time, where no queueing
+// hides what each hop adds.
+func runSerial(ctx context.Context, o options, targets []target) error {
+	fmt.Printf("(a1) non-streamed, one request at a time: %d interleaved rounds × %s per target\n", o.rounds, o.serial)
+	clients := map[string]*http.Client{}
+	results := map[string]*nonStreamResult{}
+	for _, t := range targets {
+		clients[t.name] = newClient(1)
+		results[t.name] = &nonStreamResult{}
+		closedLoop(ctx, clients[t.name], t.url, 1, 200*time.Millisecond, nil)
+	}
+	for range o.rounds {
+		for _, t := range targets {
+			closedLoop(ctx, clients[t.name], t.url, 1, o.serial, results[t.name])
+		}
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "target\trequests\tp50 µs\tp99 µs\terrors\t")
+	p50 := map[string]float64{}
+	for _, t := range targets {
+		r := results[t.name]
+		slices.Sort(r.latencies)
+		p50[t.name] = percentile(r.latencies, 50)
+		fmt.Fprintf(w, "%s\t%d\t%.0f\t%.0f\t%d\t\n", t.name, r.requests, p50[t.name], percentile(r.latencies, 99), r.errors)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if d, ok := p50["direct"]; ok {
+		for _, t := range targets {
+			if t.name != "direct" {
+				fmt.Printf("%s added p50 latency vs direct, one at a time: %.0f µs\n", t.name, p50[t.name]-d)
+			}
+		}
+	}
+	if r := results["gateway"]; r != nil && len(r.overheads) > 0 {
+		slices.Sort(r.overheads)
+		fmt.Printf("gateway's own overhead (X-Servelab-Overhead-Us): p50 %.0f µs, p99 %.0f µs\n",
+			percentile(r.overheads, 50), percentile(r.overheads, 99))
+	}
+	return nil
+}
+
 func runNonStreaming(ctx context.Context, o options, targets []target) error {
-	fmt.Printf("(a) non-streamed small responses: %d concurrent clients, %d interleaved rounds × %s per target\n",
+	fmt.Printf("(a2) non-streamed small responses: %d concurrent clients, %d interleaved rounds × %s per target\n",
 		o.concurrency, o.rounds, o.duration)
 	clients := map[string]*http.Client{}
 	results := map[string]*nonStreamResult{}

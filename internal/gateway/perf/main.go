@@ -41,6 +41,7 @@ type options struct {
 	nginx       string
 	only        string
 	profile     string
+	serial      time.Duration
 	gwProcs     int
 	gwGOGC      string
 }
@@ -52,6 +53,7 @@ func main() {
 	flag.StringVar(&o.config, "config", "", "internal: gateway config file")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "non-streamed: concurrent clients")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "non-streamed: length of one measured round per target")
+	flag.DurationVar(&o.serial, "serial-duration", 2*time.Second, "one-at-a-time: length of one measured round per target")
 	flag.IntVar(&o.rounds, "rounds", 3, "non-streamed: rounds per target (interleaved)")
 	flag.IntVar(&o.streams, "streams", 1000, "streaming: concurrent streams")
 	flag.IntVar(&o.tokens, "tokens", 16, "streaming: content chunks per stream")
