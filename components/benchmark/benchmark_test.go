@@ -170,14 +170,8 @@ func TestBenchmarkLocalAndFailures(t *testing.T) {
 				_, err = await(b.Results)
 				return err
 			})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if pulumitest.CheckErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			run, ok := m.Get("command:local:Command", "bench-run")
 			if !ok {

@@ -120,14 +120,8 @@ func TestNewFramework(t *testing.T) {
 				f, err = framework.NewFramework(ctx, "f", tt.args(h))
 				return err
 			})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if pulumitest.CheckErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			comp, ok := m.Get(framework.TypeToken, "f")
 			if !ok {

@@ -115,14 +115,8 @@ func TestNewGateway(t *testing.T) {
 				_, err = gateway.NewGateway(ctx, "gw", tt.args(host, backends))
 				return err
 			})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if pulumitest.CheckErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			key, ok := m.Get("random:index/randomPassword:RandomPassword", "gw-api-key")
 			if !ok || key.ParentName() != "gw" || key.Plain("length") != 48.0 {

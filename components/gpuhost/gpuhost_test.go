@@ -81,14 +81,8 @@ func TestNewGpuHost(t *testing.T) {
 				}
 				return nil
 			})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if pulumitest.CheckErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			comp, ok := m.Get(gpuhost.TypeToken, "h")
 			if !ok {

@@ -126,14 +126,8 @@ func TestNewMonitoring(t *testing.T) {
 				_, err = monitoring.NewMonitoring(ctx, "mon", tt.args(a, b))
 				return err
 			})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if pulumitest.CheckErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			prom, ok := m.Get("docker:index/container:Container", "mon-prometheus")
 			if !ok || prom.ProviderName() != "a-docker" || prom.ParentName() != "mon" {

@@ -1,7 +1,6 @@
 package servelabimage_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -39,14 +38,8 @@ func TestNewServelabImage(t *testing.T) {
 				_, err = servelabimage.NewServelabImage(ctx, "img", tt.args(h))
 				return err
 			})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if pulumitest.CheckErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			b, ok := m.Get("docker:index/image:Image", "img-build")
 			if !ok || b.ProviderName() != "h-docker" || b.ParentName() != "img" {

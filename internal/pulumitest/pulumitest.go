@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -380,4 +381,22 @@ func urnName(urn string) string {
 		return urn[i+2:]
 	}
 	return urn
+}
+
+// CheckErr is the error check of a table-driven component test: with want
+// set, err must contain it; with want empty, err must be nil. It reports
+// whether the case expected an error (the test then has nothing more to
+// check).
+func CheckErr(t testing.TB, err error, want string) (expectedError bool) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want one containing %q", err, want)
+	}
+	return true
 }
