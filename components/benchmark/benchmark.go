@@ -20,6 +20,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/servelab/servelab/benchmarks/summary"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/version"
 )
@@ -146,7 +147,7 @@ func triggers(targetsJSON []byte, bench, provenance []string) []string {
 	return []string{"servelab " + version.Version, "inputs " + hex.EncodeToString(h.Sum(nil))[:16]}
 }
 
-func toMap(r Results) (map[string]any, error) {
+func toMap(r summary.Results) (map[string]any, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
