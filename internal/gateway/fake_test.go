@@ -23,15 +23,18 @@ import (
 type behaviour int32
 
 const (
-	behaveOK           behaviour = iota
-	behave503                    // 503 with an error body
-	behave500                    // 500 with an error body
-	behaveKillMidway             // stream two chunks, then hijack and close
-	behaveStall                  // stream one chunk, then stop writing
-	behaveStallHeaders           // never send headers
-	behaveMalformedSSE           // send bytes that are not proper SSE
-	behaveHangup                 // hijack and close before any response
-	behaveFlood                  // stream 64 KiB events until the client goes away
+	behaveOK            behaviour = iota
+	behave503                     // 503 with an error body
+	behave500                     // 500 with an error body
+	behaveKillMidway              // stream two chunks, then hijack and close
+	behaveStall                   // stream one chunk, then stop writing
+	behaveStallHeaders            // never send headers
+	behaveMalformedSSE            // send bytes that are not proper SSE
+	behaveHangup                  // hijack and close before any response
+	behaveFlood                   // stream 64 KiB events until the client goes away
+	behaveTruncatedJSON           // promise 1000 bytes of JSON, send 10, close
+	behaveStallJSON               // send JSON headers, then nothing
+	behaveHugeJSON                // a 5 MiB JSON answer
 )
 
 // fakeUpstream imitates an inference engine of one flavour: its readiness
@@ -156,6 +159,24 @@ func (f *fakeUpstream) api(w http.ResponseWriter, r *http.Request) {
 		return
 	case behaveHangup:
 		hijackClose(w)
+		return
+	case behaveTruncatedJSON:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(http.StatusOK)
+		fmt.Fprint(w, `{"id":"x",`)
+		w.(http.Flusher).Flush()
+		hijackClose(w)
+		return
+	case behaveStallJSON:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+		return
+	case behaveHugeJSON:
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"object":"list","data":[{"embedding":"%s"}],"usage":{"completion_tokens":0}}`, strings.Repeat("0", 5<<20))
 		return
 	}
 	switch {

@@ -165,9 +165,8 @@ func (u *upstream) probed(ok bool, now time.Time) (changed bool) {
 			u.ejected.Store(false)
 		}
 	}
-	if ok {
-		u.failures.Store(0)
-	}
+	// A passing probe does not clear the passive failure count: an engine
+	// can list its models and still fail every generation.
 	u.ready.Store(ok)
 	u.mu.Unlock()
 	u.publishReady()

@@ -99,8 +99,17 @@ func TestEjectionBackoff(t *testing.T) {
 	if got := eject(); got != time.Second {
 		t.Errorf("after a quiet period ejection lasts %s, want 1s", got)
 	}
-	// A success between failures resets the count.
+	// A passing probe does not reset the count; a successful request does.
 	now = now.Add(time.Second)
+	u.probed(true, now)
+	u.failed(now)
+	u.failed(now)
+	u.probed(true, now)
+	if !u.failed(now) {
+		t.Error("a passing probe cleared the passive failure count")
+	}
+	// A success between failures resets the count.
+	now = now.Add(5 * time.Second) // past the ejection the probe test caused
 	u.probed(true, now)
 	u.failed(now)
 	u.failed(now)

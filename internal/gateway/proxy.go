@@ -118,7 +118,9 @@ func (ex *exchange) lookupCache() (done bool, err error) {
 	rs.cacheHit.Inc()
 	ex.series = rs.cached
 	h := ex.w.Header()
-	h["Content-Type"] = []string{e.contentType}
+	if e.contentType != "" {
+		h["Content-Type"] = []string{e.contentType}
+	}
 	h["Content-Length"] = []string{strconv.Itoa(len(e.body))}
 	h["X-Servelab-Cache"] = []string{"hit"}
 	ex.writeHeader(http.StatusOK)

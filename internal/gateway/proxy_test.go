@@ -143,6 +143,47 @@ func TestRetryLimits(t *testing.T) {
 	}
 }
 
+func TestNonStreamedBodyFaults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mode   behaviour
+		status int
+		reason string
+	}{
+		{"body cut short", behaveTruncatedJSON, 502, reasonStreamBroken},
+		{"body stalled", behaveStallJSON, 504, reasonStreamIdle},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			up := newFakeUpstream(t, "a", engine.VLLM, "m")
+			up.setMode(tc.mode)
+			cfg := testConfig(Model{Name: "m", Backends: []Backend{up.backend()}})
+			cfg.Timeouts.StreamIdle = Duration(200 * time.Millisecond)
+			gw := startGateway(t, cfg, Options{}, true)
+			code, _, body := post(t, gw.URL+"/v1/chat/completions", chatBody)
+			if code != tc.status {
+				t.Fatalf("status %d, want %d: %s", code, tc.status, body)
+			}
+			openAIError(t, body)
+			waitFor(t, 5*time.Second, "upstream error "+tc.reason, func() bool {
+				return upstreamErrors(t, gw, "a", tc.reason) == 1
+			})
+		})
+	}
+	t.Run("larger than the buffer", func(t *testing.T) {
+		t.Parallel()
+		up := newFakeUpstream(t, "a", engine.VLLM, "m")
+		up.setMode(behaveHugeJSON)
+		gw := startGateway(t, testConfig(Model{Name: "m", Backends: []Backend{up.backend()}}), Options{}, true)
+		code, _, body := post(t, gw.URL+"/v1/embeddings", chatBody)
+		if code != 200 || len(body) < 5<<20 || !strings.HasSuffix(body, `"usage":{"completion_tokens":0}}`) {
+			t.Fatalf("status %d, %d bytes", code, len(body))
+		}
+	})
+}
+
 // TestNoRetryAfterStreamStarted: once bytes reached the client, a broken
 // stream is not replayed elsewhere.
 func TestNoRetryAfterStreamStarted(t *testing.T) {

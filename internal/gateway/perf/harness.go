@@ -171,7 +171,7 @@ func writeGatewayConfig(dir, upstream string) (string, error) {
 type target struct {
 	name string
 	url  string
-	pid  int // the proxy's process (0 for direct): its CPU time is measured
+	pid  int // the process answering the client (upstream, gateway, nginx): its CPU time is measured
 }
 
 func runHarness(ctx context.Context, o options) error {
@@ -212,7 +212,7 @@ func runHarness(ctx context.Context, o options) error {
 	}
 	defer ngx.stop()
 
-	targets := []target{{"direct", "http://" + up.addr, 0}, {"gateway", "http://" + gw.addr, gw.cmd.Process.Pid}}
+	targets := []target{{"direct", "http://" + up.addr, up.cmd.Process.Pid}, {"gateway", "http://" + gw.addr, gw.cmd.Process.Pid}}
 	if ngx != nil {
 		targets = append(targets, target{"nginx", "http://" + ngx.addr, ngx.cmd.Process.Pid})
 	}

@@ -201,7 +201,7 @@ func runNonStreaming(ctx context.Context, o options, targets []target) error {
 		}
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "target\tRPS\tp50 µs\tp99 µs\terrors\tproxy CPU µs/req\t")
+	fmt.Fprintln(w, "target\tRPS\tp50 µs\tp99 µs\terrors\tCPU µs/req†\t")
 	p50 := map[string]float64{}
 	for _, t := range targets {
 		r := results[t.name]
@@ -217,6 +217,7 @@ func runNonStreaming(ctx context.Context, o options, targets []target) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	fmt.Println("† CPU time of the process the client talks to (the upstream for direct), per request")
 	if d, ok := p50["direct"]; ok {
 		for _, t := range targets {
 			if t.name != "direct" {
