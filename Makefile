@@ -65,7 +65,7 @@ unit:
 # file against Pulumi.yaml's config schema and sets secrets through it.
 check-stacks:
 	scripts/pulumi-cli.sh
-	scripts/check-stacks.sh
+	scripts/check-stacks.sh --program
 
 ## ---- figures (not tests) -------------------------------------------------
 
