@@ -53,6 +53,7 @@ func newRootCmd() *cobra.Command {
 		newBenchCmd(),
 		newSimCmd(),
 		newProbeCmd(),
+		newReportCmd(),
 		// subcommands: one constructor per file (gateway.go, bench.go, sim.go, report.go)
 	)
 	return root

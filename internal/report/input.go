@@ -1,0 +1,330 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/servelab/servelab/benchmarks"
+)
+
+// Kind is what an input file holds.
+type Kind string
+
+// Input kinds.
+const (
+	// KindBench is `servelab bench` JSON: one Result or {"runs":[...]}.
+	KindBench Kind = "bench result"
+	// KindStack is `pulumi stack output --json` (the Benchmark component's
+	// results under "benchmark"), or `pulumi stack output benchmark --json`
+	// (the component's results alone).
+	KindStack Kind = "stack output"
+)
+
+// ErrEmpty is returned for an input file with nothing but white space.
+var ErrEmpty = errors.New("file is empty")
+
+// ErrUnknownInput is returned for JSON that is neither a bench result nor a
+// stack output.
+var ErrUnknownInput = errors.New(`neither a servelab bench result (a Result or {"runs":[...]}) nor a pulumi stack output with a "benchmark" key`)
+
+// Source is one decoded input file. Its Name prefixes every series it
+// contributes ("rtx5090" in "rtx5090/vllm").
+type Source struct {
+	// Name is the file name without directory and extension, or the
+	// --name override.
+	Name string
+	// Path is the file as given.
+	Path string
+	// Kind is what the file holds.
+	Kind Kind
+
+	bench []benchmarks.Result // KindBench, in file order
+	stack stackBenchmark      // KindStack
+}
+
+// stackBenchmark mirrors components/benchmark.Results as the Pulumi CLI
+// prints the "benchmark" stack output (components/benchmark/outputs.go).
+// The report does not import the component: that would link the Pulumi SDK
+// into the servelab binary. TestStackOutputMirror keeps the two in step.
+type stackBenchmark struct {
+	Targets  map[string][]stackRun      `json:"targets"`
+	Overhead map[string][]stackOverhead `json:"gatewayOverhead,omitempty"`
+}
+
+// stackRun mirrors benchmark.Run.
+type stackRun struct {
+	MaxConcurrency    int                     `json:"maxConcurrency"`
+	RequestRate       string                  `json:"requestRate"`
+	Completed         int                     `json:"completed"`
+	Failed            int                     `json:"failed"`
+	RequestThroughput float64                 `json:"requestThroughput"`
+	OutputThroughput  float64                 `json:"outputThroughput"`
+	Goodput           *float64                `json:"goodput,omitempty"`
+	TTFTMs            stackPercentiles        `json:"ttftMs"`
+	TPOTMs            stackPercentiles        `json:"tpotMs"`
+	ITLMs             stackPercentiles        `json:"itlMs"`
+	E2ELMs            stackPercentiles        `json:"e2elMs"`
+	Languages         map[string]stackLangSum `json:"languages,omitempty"`
+	TokensFrom        string                  `json:"outputTokensSource"`
+}
+
+// stackPercentiles mirrors benchmark.Percentiles.
+type stackPercentiles struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+}
+
+// stackLangSum mirrors benchmark.LanguageSummary.
+type stackLangSum struct {
+	Completed        int              `json:"completed"`
+	Failed           int              `json:"failed"`
+	OutputThroughput float64          `json:"outputThroughput"`
+	TTFTMs           stackPercentiles `json:"ttftMs"`
+	TPOTMs           stackPercentiles `json:"tpotMs"`
+}
+
+// stackOverhead mirrors benchmark.Overhead.
+type stackOverhead struct {
+	MaxConcurrency int     `json:"maxConcurrency"`
+	RequestRate    string  `json:"requestRate"`
+	TTFTP50Ms      float64 `json:"ttftP50Ms"`
+	TTFTP99Ms      float64 `json:"ttftP99Ms"`
+	E2ELP50Ms      float64 `json:"e2elP50Ms"`
+}
+
+// NameOf is the default source name of a file: its base name without the
+// extension ("stacks/rtx5090.json" → "rtx5090").
+func NameOf(path string) string {
+	base := filepath.Base(path)
+	if stem := strings.TrimSuffix(base, filepath.Ext(base)); stem != "" {
+		return stem
+	}
+	return base
+}
+
+// ParseNames reads --name NAME=FILE overrides into a map from file to name.
+// Every FILE must be one of files (compared after filepath.Clean), and no
+// two files may end up with the same name.
+func ParseNames(specs, files []string) (map[string]string, error) {
+	byFile := map[string]string{}
+	var errs []error
+	for _, spec := range specs {
+		name, file, ok := strings.Cut(spec, "=")
+		name, file = strings.TrimSpace(name), strings.TrimSpace(file)
+		if !ok || name == "" || file == "" {
+			errs = append(errs, fmt.Errorf("--name %q: want NAME=FILE", spec))
+			continue
+		}
+		i := slices.IndexFunc(files, func(f string) bool { return filepath.Clean(f) == filepath.Clean(file) })
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("--name %q: %s is not one of the input files", spec, file))
+			continue
+		}
+		if prev, dup := byFile[files[i]]; dup {
+			errs = append(errs, fmt.Errorf("--name %q: %s is already named %q", spec, file, prev))
+			continue
+		}
+		byFile[files[i]] = name
+	}
+	return byFile, errors.Join(errs...)
+}
+
+// ReadFiles reads and decodes every file; names maps a file (as given) to
+// its source name, overriding NameOf. Every bad file is reported, each
+// error naming its file; two files with the same name are an error.
+func ReadFiles(files []string, names map[string]string) ([]Source, error) {
+	if len(files) == 0 {
+		return nil, errors.New("no input files")
+	}
+	var (
+		sources []Source
+		errs    []error
+		owner   = map[string]string{}
+	)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read input: %w", err))
+			continue
+		}
+		name, ok := names[f]
+		if !ok {
+			name = NameOf(f)
+		}
+		if prev, dup := owner[name]; dup {
+			errs = append(errs, fmt.Errorf("%s and %s both get the source name %q: rename one with --name NAME=FILE", prev, f, name))
+			continue
+		}
+		owner[name] = f
+		src, err := Load(name, f, data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		sources = append(sources, src)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return sources, nil
+}
+
+// Load decodes one input file's contents. The error names path and says
+// what is wrong.
+func Load(name, path string, data []byte) (Source, error) {
+	src := Source{Name: name, Path: path}
+	if strings.TrimSpace(name) == "" {
+		return Source{}, fmt.Errorf("%s: empty source name", path)
+	}
+	var err error
+	src.Kind, src.bench, src.stack, err = decode(data)
+	if err != nil {
+		return Source{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return src, nil
+}
+
+func decode(data []byte) (Kind, []benchmarks.Result, stackBenchmark, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return "", nil, stackBenchmark{}, ErrEmpty
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return "", nil, stackBenchmark{}, fmt.Errorf("%w: the top level is a JSON %s, not an object", ErrUnknownInput, typeErr.Value)
+		}
+		return "", nil, stackBenchmark{}, fmt.Errorf("not valid JSON: %w", err)
+	}
+	switch {
+	case top["benchmark"] != nil:
+		sb, err := decodeStack(top["benchmark"], `"benchmark".`)
+		return KindStack, nil, sb, err
+	case top["runs"] != nil:
+		runs, err := decodeBench(data, top["runs"])
+		return KindBench, runs, stackBenchmark{}, err
+	case top["targets"] != nil:
+		sb, err := decodeStack(data, "")
+		return KindStack, nil, sb, err
+	case isResult(top):
+		runs, err := decodeBench(data, nil)
+		return KindBench, runs, stackBenchmark{}, err
+	}
+	return "", nil, stackBenchmark{}, fmt.Errorf("%w (top-level keys: %s)", ErrUnknownInput, keyList(top))
+}
+
+// resultKeys are the fields every bench Result (and vLLM's own result
+// files) has.
+var resultKeys = [...]string{"completed", "duration", "request_throughput"}
+
+func isResult(obj map[string]json.RawMessage) bool {
+	for _, k := range resultKeys {
+		if _, ok := obj[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func keyList(obj map[string]json.RawMessage) string {
+	if len(obj) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, strconv.Quote(k))
+	}
+	slices.Sort(keys)
+	if len(keys) > 8 {
+		keys = append(keys[:8], "…")
+	}
+	return strings.Join(keys, ", ")
+}
+
+// decodeBench checks that runs (nil for a single Result) holds bench
+// results, then decodes data with benchmarks.Decode.
+func decodeBench(data, runs json.RawMessage) ([]benchmarks.Result, error) {
+	if runs != nil {
+		var elems []map[string]json.RawMessage
+		if err := json.Unmarshal(runs, &elems); err != nil {
+			return nil, fmt.Errorf(`"runs" is not an array of bench results: %w`, err)
+		}
+		if len(elems) == 0 {
+			return nil, errors.New(`"runs" is empty: no benchmark results`)
+		}
+		for i, e := range elems {
+			if !isResult(e) {
+				return nil, fmt.Errorf(`runs[%d] is not a bench result: it lacks one of %s`, i, strings.Join(resultKeys[:], ", "))
+			}
+		}
+	}
+	results, err := benchmarks.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range results {
+		if r.MaxConcurrency != nil && *r.MaxConcurrency < 0 {
+			return nil, fmt.Errorf("run %d (%s): max_concurrency %d is negative", i, r.Label, *r.MaxConcurrency)
+		}
+		if rate := float64(r.RequestRate); rate < 0 || math.IsNaN(rate) {
+			return nil, fmt.Errorf("run %d (%s): request_rate %v is negative", i, r.Label, rate)
+		}
+	}
+	return results, nil
+}
+
+// decodeStack decodes the Benchmark component's results; where prefixes
+// field names in errors.
+func decodeStack(raw json.RawMessage, where string) (stackBenchmark, error) {
+	var sb stackBenchmark
+	if err := json.Unmarshal(raw, &sb); err != nil {
+		return sb, fmt.Errorf("%stargets: want {label: [runs]} as the Benchmark component writes it (a `servelab bench --targets` file is not a result): %w", where, err)
+	}
+	if len(sb.Targets) == 0 {
+		return sb, fmt.Errorf("%stargets is empty: the stack has no benchmark results", where)
+	}
+	for label, runs := range sb.Targets {
+		if label == "" {
+			return sb, fmt.Errorf("%stargets has an empty label", where)
+		}
+		if len(runs) == 0 {
+			return sb, fmt.Errorf("%stargets.%s has no runs", where, label)
+		}
+		for i, r := range runs {
+			if _, err := parseRate(r.RequestRate); err != nil {
+				return sb, fmt.Errorf("%stargets.%s[%d].requestRate: %w", where, label, i, err)
+			}
+			if r.MaxConcurrency < 0 {
+				return sb, fmt.Errorf("%stargets.%s[%d].maxConcurrency %d is negative", where, label, i, r.MaxConcurrency)
+			}
+		}
+	}
+	for fw, list := range sb.Overhead {
+		for i, o := range list {
+			if _, err := parseRate(o.RequestRate); err != nil {
+				return sb, fmt.Errorf("%sgatewayOverhead.%s[%d].requestRate: %w", where, fw, i, err)
+			}
+		}
+	}
+	return sb, nil
+}
+
+// parseRate reads a stack output's requestRate: "inf" or a number ≥ 0.
+func parseRate(s string) (float64, error) {
+	if s == "inf" {
+		return math.Inf(1), nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf(`%q is not "inf" or a rate ≥ 0`, s)
+	}
+	return f, nil
+}
