@@ -108,7 +108,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 		Title, Summary  string
 		Warnings, Notes []string
 		Sections        []htmlSection
-	}{r.Title, summary(r), r.Warnings, r.Notes, sections})
+	}{r.Title, subtitle(r), r.Warnings, r.Notes, sections})
 	if err != nil {
 		return fmt.Errorf("render html report: %w", err)
 	}

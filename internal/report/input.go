@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/servelab/servelab/benchmarks"
+	"github.com/servelab/servelab/benchmarks/summary"
 )
 
 // Kind is what an input file holds.
@@ -47,57 +48,7 @@ type Source struct {
 	Kind Kind
 
 	bench []benchmarks.Result // KindBench, in file order
-	stack stackBenchmark      // KindStack
-}
-
-// stackBenchmark mirrors components/benchmark.Results as the Pulumi CLI
-// prints the "benchmark" stack output (components/benchmark/outputs.go).
-// The report does not import the component: that would link the Pulumi SDK
-// into the servelab binary. TestStackOutputMirror keeps the two in step.
-type stackBenchmark struct {
-	Targets  map[string][]stackRun      `json:"targets"`
-	Overhead map[string][]stackOverhead `json:"gatewayOverhead,omitempty"`
-}
-
-// stackRun mirrors benchmark.Run.
-type stackRun struct {
-	MaxConcurrency    int                     `json:"maxConcurrency"`
-	RequestRate       string                  `json:"requestRate"`
-	Completed         int                     `json:"completed"`
-	Failed            int                     `json:"failed"`
-	RequestThroughput float64                 `json:"requestThroughput"`
-	OutputThroughput  float64                 `json:"outputThroughput"`
-	Goodput           *float64                `json:"goodput,omitempty"`
-	TTFTMs            stackPercentiles        `json:"ttftMs"`
-	TPOTMs            stackPercentiles        `json:"tpotMs"`
-	ITLMs             stackPercentiles        `json:"itlMs"`
-	E2ELMs            stackPercentiles        `json:"e2elMs"`
-	Languages         map[string]stackLangSum `json:"languages,omitempty"`
-	TokensFrom        string                  `json:"outputTokensSource"`
-}
-
-// stackPercentiles mirrors benchmark.Percentiles.
-type stackPercentiles struct {
-	P50 float64 `json:"p50"`
-	P99 float64 `json:"p99"`
-}
-
-// stackLangSum mirrors benchmark.LanguageSummary.
-type stackLangSum struct {
-	Completed        int              `json:"completed"`
-	Failed           int              `json:"failed"`
-	OutputThroughput float64          `json:"outputThroughput"`
-	TTFTMs           stackPercentiles `json:"ttftMs"`
-	TPOTMs           stackPercentiles `json:"tpotMs"`
-}
-
-// stackOverhead mirrors benchmark.Overhead.
-type stackOverhead struct {
-	MaxConcurrency int     `json:"maxConcurrency"`
-	RequestRate    string  `json:"requestRate"`
-	TTFTP50Ms      float64 `json:"ttftP50Ms"`
-	TTFTP99Ms      float64 `json:"ttftP99Ms"`
-	E2ELP50Ms      float64 `json:"e2elP50Ms"`
+	stack summary.Results     // KindStack
 }
 
 // NameOf is the default source name of a file: its base name without the
@@ -192,17 +143,17 @@ func Load(name, path string, data []byte) (Source, error) {
 	return src, nil
 }
 
-func decode(data []byte) (Kind, []benchmarks.Result, stackBenchmark, error) {
+func decode(data []byte) (Kind, []benchmarks.Result, summary.Results, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return "", nil, stackBenchmark{}, ErrEmpty
+		return "", nil, summary.Results{}, ErrEmpty
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return "", nil, stackBenchmark{}, fmt.Errorf("%w: the top level is a JSON %s, not an object", ErrUnknownInput, typeErr.Value)
+			return "", nil, summary.Results{}, fmt.Errorf("%w: the top level is a JSON %s, not an object", ErrUnknownInput, typeErr.Value)
 		}
-		return "", nil, stackBenchmark{}, fmt.Errorf("not valid JSON: %w", err)
+		return "", nil, summary.Results{}, fmt.Errorf("not valid JSON: %w", err)
 	}
 	switch {
 	case top["benchmark"] != nil:
@@ -210,15 +161,15 @@ func decode(data []byte) (Kind, []benchmarks.Result, stackBenchmark, error) {
 		return KindStack, nil, sb, err
 	case top["runs"] != nil:
 		runs, err := decodeBench(data, top["runs"])
-		return KindBench, runs, stackBenchmark{}, err
+		return KindBench, runs, summary.Results{}, err
 	case top["targets"] != nil:
 		sb, err := decodeStack(data, "")
 		return KindStack, nil, sb, err
 	case isResult(top):
 		runs, err := decodeBench(data, nil)
-		return KindBench, runs, stackBenchmark{}, err
+		return KindBench, runs, summary.Results{}, err
 	}
-	return "", nil, stackBenchmark{}, fmt.Errorf("%w (top-level keys: %s)", ErrUnknownInput, keyList(top))
+	return "", nil, summary.Results{}, fmt.Errorf("%w (top-level keys: %s)", ErrUnknownInput, keyList(top))
 }
 
 // resultKeys are the fields every bench Result (and vLLM's own result
@@ -283,8 +234,8 @@ func decodeBench(data, runs json.RawMessage) ([]benchmarks.Result, error) {
 
 // decodeStack decodes the Benchmark component's results; where prefixes
 // field names in errors.
-func decodeStack(raw json.RawMessage, where string) (stackBenchmark, error) {
-	var sb stackBenchmark
+func decodeStack(raw json.RawMessage, where string) (summary.Results, error) {
+	var sb summary.Results
 	if err := json.Unmarshal(raw, &sb); err != nil {
 		return sb, fmt.Errorf("%stargets: want {label: [runs]} as the Benchmark component writes it (a `servelab bench --targets` file is not a result): %w", where, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/servelab/servelab/benchmarks/summary"
 )
 
 func readInput(t *testing.T, name string) []byte {
@@ -188,17 +190,17 @@ func TestReadFiles(t *testing.T) {
 	}
 }
 
-// TestStackOutputMirror checks that the report's copy of the Benchmark
-// component's output types keeps every field the component wrote:
-// rtx5090.json was made by components/benchmark.Parse (testdata/record), so
-// decoding and re-encoding its "benchmark" value must give it back whole.
-func TestStackOutputMirror(t *testing.T) {
+// TestStackOutputRoundTrip checks that the report reads every field the
+// Benchmark component writes: rtx5090.json was made by
+// components/benchmark.Parse (testdata/record), so decoding and re-encoding
+// its "benchmark" value must give it back whole.
+func TestStackOutputRoundTrip(t *testing.T) {
 	t.Parallel()
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(readInput(t, "rtx5090.json"), &top); err != nil {
 		t.Fatal(err)
 	}
-	var sb stackBenchmark
+	var sb summary.Results
 	if err := json.Unmarshal(top["benchmark"], &sb); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 // Gateway overhead tables (the last two when there is data).
 func WriteMarkdown(w io.Writer, r *Report) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\n%s\n", mdText(r.Title), summary(r))
+	fmt.Fprintf(&b, "# %s\n\n%s\n", mdText(r.Title), subtitle(r))
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(&b, "\n> **Warning:** %s\n", mdText(warn))
 	}
@@ -32,8 +32,8 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	return nil
 }
 
-// summary is the line under the title: what was compared.
-func summary(r *Report) string {
+// subtitle is the line under the title: what was compared.
+func subtitle(r *Report) string {
 	return fmt.Sprintf("%s from %s, %s.", plural(len(r.Series), "series", "series"),
 		plural(len(r.Sources), "input file", "input files"), plural(len(r.Levels), "load level", "load levels"))
 }
