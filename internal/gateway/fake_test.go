@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -314,6 +315,9 @@ func startGateway(t testing.TB, cfg Config, opts Options, waitReady bool) *testG
 	logs := &syncBuffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if opts.Transport == nil && os.Getenv("SERVELAB_GATEWAY_TEST_TRANSPORT") == "direct" {
+		opts.Transport = NewDirectTransport(cfg)
 	}
 	g, err := New(cfg, opts)
 	if err != nil {

@@ -136,6 +136,12 @@ func (m *metrics) series(model, backend, eng string) *seriesSet {
 	for i, r := range reasons {
 		s.errs[i] = m.upstreamErrors.WithLabelValues(model, backend, eng, r)
 	}
+	// The 200 series exists (at 0) before the first answer, like every
+	// other backend series: a counter that first appears already
+	// incremented hides those first requests from rate() and increase(), so
+	// a short run would show no requests for engines whose request rate
+	// comes from the gateway (Ollama, llama.cpp).
+	s.codeCounter(http.StatusOK)
 	return s
 }
 
@@ -160,13 +166,19 @@ func (s *seriesSet) request(code int) {
 		s.m.requests.WithLabelValues(s.labels[0], s.labels[1], s.labels[2], strconv.Itoa(code)).Inc()
 		return
 	}
+	(*s.codeCounter(code)).Inc()
+}
+
+// codeCounter returns the requests counter of a status code in
+// [0, len(s.codes)), creating the series on first use.
+func (s *seriesSet) codeCounter(code int) *prometheus.Counter {
 	p := s.codes[code].Load()
 	if p == nil {
 		c := s.m.requests.WithLabelValues(s.labels[0], s.labels[1], s.labels[2], strconv.Itoa(code))
 		p = &c
 		s.codes[code].Store(p)
 	}
-	(*p).Inc()
+	return p
 }
 
 func (s *seriesSet) upstreamError(reason string) { s.errs[reasonIndex(reason)].Inc() }

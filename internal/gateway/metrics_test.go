@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -60,5 +61,44 @@ func TestMetricNames(t *testing.T) {
 	}
 	if v := metricValue(t, gw, metricnames.GatewayOutputTokens, map[string]string{"backend": "a"}); v != 4 {
 		t.Errorf("output tokens = %v, want 4", v)
+	}
+}
+
+// TestRequestsCounterExportedBeforeTraffic checks that every backend's
+// requests_total{code="200"} series exists at 0 before any request, as the
+// other backend series do. A counter that first appears already incremented
+// hides those requests from rate(): a short benchmark through the gateway
+// then showed no request rate for Ollama and llama.cpp, whose rate comes
+// from this counter (found by internal/e2e).
+func TestRequestsCounterExportedBeforeTraffic(t *testing.T) {
+	t.Parallel()
+	a := newFakeUpstream(t, "a", engine.Ollama, "m")
+	b := newFakeUpstream(t, "b", engine.LlamaCpp, "n")
+	cfg := testConfig(
+		Model{Name: "m", Backends: []Backend{a.backend()}},
+		Model{Name: "n", Backends: []Backend{b.backend()}},
+	)
+	gw := startGateway(t, cfg, Options{}, false)
+	mfs, err := gw.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, mf := range mfs {
+		if mf.GetName() != metricnames.GatewayRequests {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			got = append(got, fmt.Sprintf("%s/%s/%s/%s=%v", labels["model"], labels["backend"], labels["engine"], labels["code"], m.GetCounter().GetValue()))
+		}
+	}
+	slices.Sort(got)
+	want := []string{"m/a/ollama/200=0", "n/b/llamacpp/200=0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s before any request:\n got %v\nwant %v", metricnames.GatewayRequests, got, want)
 	}
 }

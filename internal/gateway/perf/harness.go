@@ -190,10 +190,6 @@ func runHarness(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	gwArgs := []string{"-config", gwConf}
-	if o.profile != "" {
-		gwArgs = append(gwArgs, "-gateway-cpuprofile", o.profile)
-	}
 	var gwEnv []string
 	if o.gwProcs > 0 {
 		gwEnv = append(gwEnv, fmt.Sprintf("GOMAXPROCS=%d", o.gwProcs))
@@ -201,18 +197,45 @@ func runHarness(ctx context.Context, o options) error {
 	if o.gwGOGC != "" {
 		gwEnv = append(gwEnv, "GOGC="+o.gwGOGC)
 	}
-	gw, err := startRole(ctx, "gateway", gwEnv, gwArgs...)
-	if err != nil {
-		return err
+	startGW := func(transport string) (*proc, error) {
+		args := []string{"-config", gwConf, "-gateway-transport", transport}
+		if o.profile != "" {
+			args = append(args, "-gateway-cpuprofile", o.profile+"."+transport)
+		}
+		return startRole(ctx, "gateway", gwEnv, args...)
 	}
-	defer gw.stop()
+	var gws []*proc
+	var gwNames []string
+	switch o.transport {
+	case "http", "direct":
+		gwNames = []string{o.transport}
+	case "both":
+		gwNames = []string{"http", "direct"}
+	default:
+		return fmt.Errorf("-gateway-transport %q: want http, direct or both", o.transport)
+	}
+	for _, tr := range gwNames {
+		gw, err := startGW(tr)
+		if err != nil {
+			return err
+		}
+		defer gw.stop()
+		gws = append(gws, gw)
+	}
 	ngx, ngxVersion, err := startNginx(ctx, o.nginx, dir, up.addr)
 	if err != nil {
 		return err
 	}
 	defer ngx.stop()
 
-	targets := []target{{"direct", "http://" + up.addr, up.cmd.Process.Pid}, {"gateway", "http://" + gw.addr, gw.cmd.Process.Pid}}
+	targets := []target{{"direct", "http://" + up.addr, up.cmd.Process.Pid}}
+	for i, gw := range gws {
+		name := "gateway"
+		if len(gws) > 1 && gwNames[i] != "http" {
+			name = "gateway-" + gwNames[i]
+		}
+		targets = append(targets, target{name, "http://" + gw.addr, gw.cmd.Process.Pid})
+	}
 	if ngx != nil {
 		targets = append(targets, target{"nginx", "http://" + ngx.addr, ngx.cmd.Process.Pid})
 	}
@@ -220,8 +243,10 @@ func runHarness(ctx context.Context, o options) error {
 		keep := strings.Split(o.only, ",")
 		targets = slices.DeleteFunc(targets, func(t target) bool { return !slices.Contains(keep, t.name) })
 	}
-	if err := waitGatewayReady(ctx, "http://"+gw.addr); err != nil {
-		return err
+	for _, gw := range gws {
+		if err := waitGatewayReady(ctx, "http://"+gw.addr); err != nil {
+			return err
+		}
 	}
 	fmt.Println(header(o, ngxVersion))
 	fmt.Println()

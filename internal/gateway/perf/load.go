@@ -175,6 +175,11 @@ func runSerial(ctx context.Context, o options, targets []target) error {
 		fmt.Printf("gateway's own overhead (X-Servelab-Overhead-Us): p50 %.0f µs, p99 %.0f µs\n",
 			percentile(r.overheads, 50), percentile(r.overheads, 99))
 	}
+	if r := results["gateway-direct"]; r != nil && len(r.overheads) > 0 {
+		slices.Sort(r.overheads)
+		fmt.Printf("gateway-direct's own overhead (X-Servelab-Overhead-Us): p50 %.0f µs, p99 %.0f µs\n",
+			percentile(r.overheads, 50), percentile(r.overheads, 99))
+	}
 	return nil
 }
 

@@ -44,6 +44,7 @@ type options struct {
 	serial      time.Duration
 	gwProcs     int
 	gwGOGC      string
+	transport   string
 }
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 	flag.StringVar(&o.profile, "gateway-cpuprofile", "", "write the gateway process's CPU profile to this file")
 	flag.IntVar(&o.gwProcs, "gateway-gomaxprocs", 0, "GOMAXPROCS of the gateway process (0: Go's default, the CPU count)")
 	flag.StringVar(&o.gwGOGC, "gateway-gogc", "", "GOGC of the gateway process (empty: Go's default, 100)")
+	flag.StringVar(&o.transport, "gateway-transport", "http", "the gateway's upstream client: http (http.Transport, the default), direct (gateway.DirectTransport) or both (two gateway targets)")
 	flag.StringVar(&o.only, "only", "", "comma-separated targets to run (direct,gateway,nginx); empty = all")
 	flag.Parse()
 
@@ -100,6 +102,6 @@ func loadAvg() string {
 }
 
 func header(o options, nginxVersion string) string {
-	return fmt.Sprintf("servelab gateway perf: %s, %d CPUs, GOMAXPROCS %d, load average %s, nginx %s",
-		runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg(), nginxVersion)
+	return fmt.Sprintf("servelab gateway perf: %s, %d CPUs, GOMAXPROCS %d, load average %s, nginx %s, gateway transport %s",
+		runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg(), nginxVersion, o.transport)
 }

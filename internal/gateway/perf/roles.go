@@ -113,7 +113,15 @@ func runGateway(ctx context.Context, o options) error {
 		defer pprof.StopCPUProfile()
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	g, err := gateway.New(cfg, gateway.Options{Logger: log})
+	opts := gateway.Options{Logger: log}
+	switch o.transport {
+	case "http":
+	case "direct":
+		opts.Transport = gateway.NewDirectTransport(cfg)
+	default:
+		return fmt.Errorf("-gateway-transport %q: want http or direct", o.transport)
+	}
+	g, err := gateway.New(cfg, opts)
 	if err != nil {
 		return err
 	}
