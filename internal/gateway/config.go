@@ -221,8 +221,15 @@ func ParseConfig(b []byte) (Config, error) {
 		return Config{}, err
 	}
 	decodeStrict(b, reflect.ValueOf(&cfg).Elem(), "", &errs)
-	if len(errs) == 0 {
-		cfg.validate(&errs)
+	// Validate what did decode too, so that one pass reports everything;
+	// a value that failed to decode is not reported twice.
+	var checks problems
+	cfg.validate(&checks)
+	for _, c := range checks {
+		path, _, _ := strings.Cut(c, ": ")
+		if !slices.ContainsFunc(errs, func(e string) bool { return strings.HasPrefix(e, path+": ") }) {
+			errs = append(errs, c)
+		}
 	}
 	if err := errs.err(); err != nil {
 		return Config{}, err
