@@ -70,35 +70,6 @@ func TestSelectors(t *testing.T) {
 	}
 }
 
-func TestLeastOutstanding(t *testing.T) {
-	t.Parallel()
-	bs := testUpstreams(1, 1, 1)
-	s := &leastOutstanding{}
-	bs[0].outstanding.Store(5)
-	bs[1].outstanding.Store(2)
-	bs[2].outstanding.Store(3)
-	if got := picks(s, bs, 3, 0); got != "bbb" {
-		t.Errorf("got %s, want the least loaded b each time", got)
-	}
-	if got := picks(s, bs, 1, 1<<1); got != "c" {
-		t.Errorf("with b tried got %s, want c", got)
-	}
-}
-
-func TestWeightedSmooth(t *testing.T) {
-	t.Parallel()
-	bs := testUpstreams(5, 1, 1)
-	s := newWeightedRR(bs)
-	// nginx's smooth weighted round robin for weights 5,1,1.
-	if got := picks(s, bs, 14, 0); got != "aabacaaaabacaa" {
-		t.Errorf("got %s, want aabacaa twice", got)
-	}
-	bs0 := testUpstreams(0, 2) // weight 0 counts as 1
-	if got := picks(newWeightedRR(bs0), bs0, 3, 0); strings.Count(got, "a") != 1 {
-		t.Errorf("weight 0: %s", got)
-	}
-}
-
 func TestSelectorsConcurrent(t *testing.T) {
 	t.Parallel()
 	for _, r := range Routings {
