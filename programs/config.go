@@ -155,6 +155,8 @@ type Gateway struct {
 	Cache        GatewayCache `json:"cache"`
 	// StreamIdleTimeout ends a stream whose upstream is silent this long.
 	StreamIdleTimeout string `json:"streamIdleTimeout,omitempty"`
+	// UpstreamClient is http (default) or direct; see docs/gateway.md.
+	UpstreamClient string `json:"upstreamClient,omitempty"`
 	// Weights per framework for weighted routing.
 	Weights map[string]int `json:"weights,omitempty"`
 }

@@ -52,6 +52,9 @@ func (d *deployment) gatewaySettings() *gw.Config {
 	g := d.lab.Config.Gateway
 	cfg := gw.DefaultConfig()
 	cfg.Routing = gw.Routing(g.Routing)
+	if g.UpstreamClient != "" {
+		cfg.UpstreamClient = g.UpstreamClient
+	}
 	if g.Retries != nil {
 		cfg.Retries = *g.Retries
 	}

@@ -538,6 +538,9 @@ func (v *validator) gateway() {
 	if !slices.Contains([]string{"least-outstanding", "round-robin", "weighted"}, g.Routing) {
 		v.errorf("gateway.routing", "unknown routing %q (want least-outstanding, round-robin or weighted)", g.Routing)
 	}
+	if g.UpstreamClient != "" && g.UpstreamClient != "http" && g.UpstreamClient != "direct" {
+		v.errorf("gateway.upstreamClient", "unknown client %q (want http or direct)", g.UpstreamClient)
+	}
 	if g.Retries != nil && *g.Retries < 0 {
 		v.errorf("gateway.retries", "must not be negative, got %d", *g.Retries)
 	}

@@ -165,6 +165,8 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 			[]string{"frameworks[0].image: llama.cpp on a GPU needs a CUDA build"}},
 		{"unknown routing", map[string]string{"gateway": `{routing: random}`},
 			[]string{`gateway.routing: unknown routing "random"`}},
+		{"unknown upstream client", map[string]string{"gateway": `{upstreamClient: fasthttp}`},
+			[]string{`gateway.upstreamClient: unknown client "fasthttp" (want http or direct)`}},
 		{"bad cache ttl", map[string]string{"gateway": `{cache: {enabled: true, ttl: forever}}`},
 			[]string{`gateway.cache.ttl: "forever" is not a positive duration`}},
 		{"replicas below one", map[string]string{"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2, replicas: -1}]`},

@@ -129,6 +129,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"duration bad", `{"timeouts":{"dial":"5 s"},` + models + `}`, []string{`timeouts.dial: invalid duration "5 s"`}},
 		{"duration zero", `{"timeouts":{"shutdown":"0s"},` + models + `}`, []string{"timeouts.shutdown: must be a positive duration"}},
 		{"routing", `{"routing":"random",` + models + `}`, []string{`routing: unknown routing "random"`}},
+		{"upstream client", `{"upstreamClient":"fasthttp",` + models + `}`, []string{`upstreamClient: unknown client "fasthttp" (want http or direct)`}},
 		{"listen", `{"listen":"8080",` + models + `}`, []string{`listen: "8080" is not host:port`}},
 		{"same listeners", `{"listen":"0.0.0.0:1","metricsListen":"0.0.0.0:1",` + models + `}`, []string{"metricsListen: must differ"}},
 		{"limits", `{"maxBodyBytes":0,"maxIdleConnsPerHost":-1,"retries":-1,` + models + `}`,

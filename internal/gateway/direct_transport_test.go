@@ -226,3 +226,21 @@ func TestDirectTransportTLS(t *testing.T) {
 		t.Errorf("untrusted certificate accepted: %v", err)
 	}
 }
+
+// TestUpstreamClientSelectsTransport: upstreamClient "direct" makes New use
+// a DirectTransport, the default an http.Transport.
+func TestUpstreamClientSelectsTransport(t *testing.T) {
+	t.Parallel()
+	for client, want := range map[string]string{UpstreamHTTP: "*http.Transport", UpstreamDirect: "*gateway.DirectTransport"} {
+		cfg := DefaultConfig()
+		cfg.UpstreamClient = client
+		cfg.Models = []Model{{Name: "m", Backends: []Backend{{Name: "b", Engine: "vllm", URL: "http://127.0.0.1:1"}}}}
+		g, err := New(cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%T", g.rt); got != want {
+			t.Errorf("upstreamClient %q: transport %s, want %s", client, got, want)
+		}
+	}
+}

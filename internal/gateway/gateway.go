@@ -42,7 +42,8 @@ func (e endpoint) path() string {
 type Options struct {
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
-	// Transport carries requests to backends; nil means NewTransport(cfg).
+	// Transport carries requests to backends; nil means the client the
+	// config's upstreamClient names (NewTransport or NewDirectTransport).
 	Transport http.RoundTripper
 	// Getenv reads auth.keysEnv; nil means os.Getenv.
 	Getenv func(string) string
@@ -89,6 +90,9 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 	}
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
+	}
+	if opts.Transport == nil && cfg.UpstreamClient == UpstreamDirect {
+		opts.Transport = NewDirectTransport(cfg)
 	}
 	if opts.Transport == nil {
 		opts.Transport = NewTransport(cfg)
