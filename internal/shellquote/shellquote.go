@@ -10,7 +10,11 @@ import "strings"
 
 // Quote returns s as one shell word. Words made only of characters the shell
 // never interprets are returned bare, for readable previews; everything else
-// is wrapped in single quotes, with embedded single quotes written as '\''.
+// is wrapped in single quotes, and each single quote inside becomes
+//
+//	'\''
+//
+// (close the quoted part, an escaped quote, reopen it).
 func Quote(s string) string {
 	if s == "" {
 		return "''"
