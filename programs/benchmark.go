@@ -68,12 +68,12 @@ func (d *deployment) benchHost() string {
 func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, onHost bool) {
 	cfg := d.lab.Config
 	for i, f := range d.frameworks {
-		args.After = append(args.After, f)
+		args.After = append(args.After, f.Waits()...)
 		in := d.lab.Instances[i]
 		args.Provenance = append(args.Provenance, in.Framework.Image, in.Instance.Model)
 	}
 	if d.gateway != nil {
-		args.After = append(args.After, d.gateway)
+		args.After = append(args.After, d.gateway.Waits()...)
 		url := d.hosts[cfg.Gateway.Host].PublishedURL(cfg.Gateway.Port)
 		if onHost {
 			url = gateway.InternalBaseURL

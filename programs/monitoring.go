@@ -39,10 +39,10 @@ func (d *deployment) deployMonitoring(out pulumi.Map) error {
 		}
 	}
 	for _, f := range d.frameworks {
-		args.After = append(args.After, f)
+		args.After = append(args.After, f.Waits()...)
 	}
 	if d.gateway != nil {
-		args.After = append(args.After, d.gateway)
+		args.After = append(args.After, d.gateway.Waits()...)
 	}
 	mo, err := monitoring.NewMonitoring(d.ctx, "monitoring", args)
 	if err != nil {

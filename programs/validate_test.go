@@ -144,7 +144,7 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 		{"ssh port out of range", map[string]string{"hosts": `[{name: gpu1, ssh: {host: gpu1.lan, user: lab, port: 70000}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1}]`},
 			[]string{"hosts[0].ssh.port: 70000 is out of range 1-65535"}},
 		{"wrong type with path", map[string]string{"hosts": `[{name: gpu1, ssh: {host: gpu1.lan, user: lab, port: twenty-two}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1}]`},
-			[]string{"hosts[0].ssh.port: want a whole number, got string"}},
+			[]string{`hosts[0].ssh.port: want a whole number, got the string "twenty-two"`}},
 		{"unknown key with suggestion", map[string]string{"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2, replcas: 2}]`},
 			[]string{`frameworks[0].replcas: unknown key "replcas" (did you mean "replicas"?)`}},
 		{"engine arg of another engine", map[string]string{"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2, args: {maxModelLen: 4096}}]`},

@@ -105,19 +105,20 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 	if len(a.After) > 0 {
 		cmdOpts = append(cmdOpts, pulumi.DependsOn(a.After))
 	}
-	var stdout pulumi.StringOutput
+	var cmd *gpuhost.Command
 	if a.Host == nil {
 		run.Argv = append([]string{a.Binary}, bench...)
-		stdout, err = gpuhost.RunLocal(ctx, name+"-run", run, cmdOpts...)
+		cmd, err = gpuhost.RunLocal(ctx, name+"-run", run, cmdOpts...)
 	} else {
 		run.ArgvInput = pulumi.All(a.Image, a.Host.NetworkName).ApplyT(func(v []any) []string {
 			return dockerArgv(v[0].(string), v[1].(string), len(a.Keys), bench)
 		}).(pulumi.StringArrayOutput)
-		stdout, err = a.Host.Run(ctx, name+"-run", run, cmdOpts...)
+		cmd, err = a.Host.Run(ctx, name+"-run", run, cmdOpts...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("benchmark %s: %w", name, err)
 	}
+	stdout := cmd.Stdout
 
 	targets := a.Targets
 	b.Raw = stdout

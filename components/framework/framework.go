@@ -76,7 +76,15 @@ type Framework struct {
 	// Ready resolves once the engine serves its model: the container is
 	// healthy and, for Ollama, the model is pulled.
 	Ready pulumi.StringOutput
+
+	waits []pulumi.Resource
 }
+
+// Waits are the resources that finish when the engine is ready (the
+// container, waited for healthy, and an Ollama model pull): depend on them
+// to start after it. Depending on the component itself is not enough: it
+// waits only for the children registered by then.
+func (f *Framework) Waits() []pulumi.Resource { return f.waits }
 
 // NewFramework creates the engine's image, volumes, container and, for
 // Ollama, the model pull.
@@ -206,10 +214,11 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	}
 
 	f.Ready = container.ID().ToStringOutput()
+	f.waits = []pulumi.Resource{container}
 	if spec.NeedsPull {
 		// The pull needs the server up: it runs after the container is
 		// healthy, inside it, and verifies the model is then listed.
-		ready, err := a.Host.Run(ctx, name+"-pull", gpuhost.RunArgs{
+		pull, err := a.Host.Run(ctx, name+"-pull", gpuhost.RunArgs{
 			Pipeline: [][]string{
 				{"docker", "exec", containerName, "ollama", "pull", in.Model},
 				{"docker", "exec", containerName, "ollama", "show", "--modelfile", in.Model},
@@ -222,7 +231,8 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 		if err != nil {
 			return nil, fmt.Errorf("framework %s: pull: %w", name, err)
 		}
-		f.Ready = pulumi.All(container.ID(), ready).ApplyT(func(v []any) string { return string(v[0].(pulumi.ID)) }).(pulumi.StringOutput)
+		f.Ready = pulumi.All(container.ID(), pull.Stdout).ApplyT(func(v []any) string { return string(v[0].(pulumi.ID)) }).(pulumi.StringOutput)
+		f.waits = append(f.waits, pull.Resource)
 	}
 
 	api := engine.MustSpec(in.API())

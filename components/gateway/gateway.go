@@ -78,7 +78,12 @@ type Gateway struct {
 	Config pulumi.StringOutput
 	// Ready resolves when the gateway answers /readyz.
 	Ready pulumi.StringOutput
+
+	waits []pulumi.Resource
 }
+
+// Waits are the resources that finish when the gateway is ready.
+func (g *Gateway) Waits() []pulumi.Resource { return g.waits }
 
 // RenderConfig builds the gateway config for backends on a host and checks
 // it with the gateway's own validation.
@@ -168,7 +173,7 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 
 	var after []pulumi.Resource
 	for _, b := range a.Backends {
-		after = append(after, b.Framework)
+		after = append(after, b.Framework.Waits()...)
 	}
 	container, err := docker.NewContainer(ctx, name+"-container", &docker.ContainerArgs{
 		Name:    pulumi.String(a.Host.DockerName(Alias)),
@@ -215,6 +220,7 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	g.APIKey = pulumi.ToSecret(key.Result).(pulumi.StringOutput)
 	g.Config = pulumi.String(string(cfgJSON)).ToStringOutput()
 	g.Ready = container.ID().ToStringOutput()
+	g.waits = []pulumi.Resource{container}
 	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{
 		"url":           g.URL,
 		"internalUrl":   g.InternalURL,

@@ -174,7 +174,7 @@ func (h *GpuHost) probe(ctx *pulumi.Context) (pulumi.StringOutput, error) {
 	if err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("host %s: probe: %w", h.Name, err)
 	}
-	return c, nil
+	return c.Stdout, nil
 }
 
 // DockerName is a Docker object name unique to this stack: servelab-<stack>-<role>.
@@ -231,10 +231,17 @@ type RunArgs struct {
 // ErrRunArgs is returned for RunArgs that do not set exactly one command.
 var ErrRunArgs = errors.New("set exactly one of Argv, ArgvInput, Pipeline, Script")
 
+// Command is a command resource Run created.
+type Command struct {
+	// Resource is the local or remote Command, for dependencies.
+	Resource pulumi.Resource
+	Stdout   pulumi.StringOutput
+}
+
 // Run runs a command on the host — local.Command for the machine running
 // Pulumi, remote.Command over SSH otherwise — as a child of the host (or of
-// the parent given in opts) and returns its stdout.
-func (h *GpuHost) Run(ctx *pulumi.Context, name string, args RunArgs, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+// the parent given in opts).
+func (h *GpuHost) Run(ctx *pulumi.Context, name string, args RunArgs, opts ...pulumi.ResourceOption) (*Command, error) {
 	if h.dockerHost != "" {
 		env := map[string]string{"DOCKER_HOST": h.dockerHost}
 		for k, v := range args.Environment {
@@ -247,14 +254,14 @@ func (h *GpuHost) Run(ctx *pulumi.Context, name string, args RunArgs, opts ...pu
 }
 
 // RunLocal runs a command on the machine running Pulumi (no host needed).
-func RunLocal(ctx *pulumi.Context, name string, args RunArgs, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+func RunLocal(ctx *pulumi.Context, name string, args RunArgs, opts ...pulumi.ResourceOption) (*Command, error) {
 	return run(ctx, name, nil, args, opts...)
 }
 
-func run(ctx *pulumi.Context, name string, ssh *SSHArgs, args RunArgs, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+func run(ctx *pulumi.Context, name string, ssh *SSHArgs, args RunArgs, opts ...pulumi.ResourceOption) (*Command, error) {
 	create, err := args.create()
 	if err != nil {
-		return pulumi.StringOutput{}, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	triggers := pulumi.Array{}
 	for _, t := range args.Triggers {
@@ -290,9 +297,9 @@ func run(ctx *pulumi.Context, name string, ssh *SSHArgs, args RunArgs, opts ...p
 		}
 		c, err := local.NewCommand(ctx, name, cargs, opts...)
 		if err != nil {
-			return pulumi.StringOutput{}, err
+			return nil, err
 		}
-		return c.Stdout, nil
+		return &Command{Resource: c, Stdout: c.Stdout}, nil
 	}
 
 	conn := remote.ConnectionArgs{
@@ -316,9 +323,9 @@ func run(ctx *pulumi.Context, name string, ssh *SSHArgs, args RunArgs, opts ...p
 	}
 	c, err := remote.NewCommand(ctx, name, cargs, opts...)
 	if err != nil {
-		return pulumi.StringOutput{}, err
+		return nil, err
 	}
-	return c.Stdout, nil
+	return &Command{Resource: c, Stdout: c.Stdout}, nil
 }
 
 // create renders the shell line: the StdinEnv prelude, then the command
