@@ -112,10 +112,10 @@ func TestHasAndPrefix(t *testing.T) {
 func TestSyntax(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		`{"a": }`:     "line 1 column 7",
+		`{"a": }`:      "line 1 column 7",
 		"{\n\"a\":\n}": "line 3 column 1",
-		`{} {}`:       "more than one JSON value",
-		`{"a":1}`:     "",
+		`{} {}`:        "more than one JSON value",
+		`{"a":1}`:      "",
 	} {
 		err := strictjson.Syntax([]byte(in))
 		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
