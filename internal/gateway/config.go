@@ -6,20 +6,18 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
-	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/internal/strictjson"
 )
 
 // Routing names a load-balancing policy.
@@ -229,10 +227,12 @@ func LoadConfig(path string) (Config, error) {
 func ParseConfig(b []byte) (Config, error) {
 	cfg := DefaultConfig()
 	var errs problems
-	if err := checkSyntax(b); err != nil {
-		return Config{}, err
+	if err := strictjson.Syntax(b); err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	decodeStrict(b, reflect.ValueOf(&cfg).Elem(), "", &errs)
+	for _, p := range strictjson.Decode(b, &cfg, "") {
+		errs = append(errs, p.String())
+	}
 	// Validate what did decode too, so that one pass reports everything;
 	// a value that failed to decode is not reported twice.
 	var checks problems
@@ -277,132 +277,7 @@ func (p problems) err() error {
 	return fmt.Errorf("%w: %d problems:\n  %s", ErrConfig, len(p), strings.Join(p, "\n  "))
 }
 
-func checkSyntax(b []byte) error {
-	var v any
-	err := json.Unmarshal(b, &v)
-	if err == nil {
-		return nil
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line, col := lineCol(b, se.Offset)
-		return fmt.Errorf("%w: line %d column %d: %s", ErrConfig, line, col, se.Error())
-	}
-	return fmt.Errorf("%w: %s", ErrConfig, err.Error())
-}
-
-func lineCol(b []byte, off int64) (int, int) {
-	if off > int64(len(b)) {
-		off = int64(len(b))
-	}
-	pre := b[:off]
-	line := bytes.Count(pre, []byte("\n")) + 1
-	col := int(off) - bytes.LastIndexByte(pre, '\n')
-	return line, col
-}
-
-var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
-
-// decodeStrict decodes raw into v like encoding/json, but reports unknown
-// keys and type errors with their JSON paths and goes on after an error.
-func decodeStrict(raw []byte, v reflect.Value, path string, errs *problems) {
-	raw = bytes.TrimSpace(raw)
-	if bytes.Equal(raw, []byte("null")) {
-		return
-	}
-	if reflect.PointerTo(v.Type()).Implements(unmarshalerType) {
-		if err := json.Unmarshal(raw, v.Addr().Interface()); err != nil {
-			errs.add(path, "%s", err.Error())
-		}
-		return
-	}
-	switch v.Kind() {
-	case reflect.Struct:
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &obj); err != nil {
-			errs.add(path, "want an object, got %s", jsonKind(raw))
-			return
-		}
-		fields := map[string]int{}
-		t := v.Type()
-		for i := range t.NumField() {
-			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-			if name != "" && name != "-" {
-				fields[name] = i
-			}
-		}
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			i, ok := fields[k]
-			if !ok {
-				errs.add(join(path, k), "unknown field")
-				continue
-			}
-			decodeStrict(obj[k], v.Field(i), join(path, k), errs)
-		}
-	case reflect.Slice:
-		var arr []json.RawMessage
-		if err := json.Unmarshal(raw, &arr); err != nil {
-			errs.add(path, "want an array, got %s", jsonKind(raw))
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), len(arr), len(arr))
-		for i, el := range arr {
-			decodeStrict(el, s.Index(i), fmt.Sprintf("%s[%d]", path, i), errs)
-		}
-		v.Set(s)
-	default:
-		p := reflect.New(v.Type())
-		if err := json.Unmarshal(raw, p.Interface()); err != nil {
-			errs.add(path, "want %s, got %s", kindName(v.Type()), jsonKind(raw))
-			return
-		}
-		v.Set(p.Elem())
-	}
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-func kindName(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int64, reflect.Int32:
-		return "an integer"
-	default:
-		return t.String()
-	}
-}
-
-func jsonKind(raw []byte) string {
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string " + truncate(string(raw), 40)
-	case 't', 'f':
-		return "a boolean"
-	default:
-		return "the number " + truncate(string(raw), 40)
-	}
-}
-
+// truncate shortens s to n bytes for an error message.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
