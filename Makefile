@@ -12,12 +12,13 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*')
 
-.PHONY: test deps fmt-check vet unit check-stacks up preview destroy stack build perf-gateway bench-accuracy help
+.PHONY: test deps fmt-check vet unit check-stacks up preview destroy secret stack build perf-gateway bench-accuracy help
 
 help:
 	@echo "make up STACK=<env>       pulumi up stacks/Pulumi.<env>.yaml (local file backend, passphrase secrets)"
 	@echo "make preview STACK=<env>  pulumi preview"
 	@echo "make destroy STACK=<env>  pulumi destroy"
+	@echo "make secret STACK=<env> KEY=<key> < file   set servelab:<key> as a secret (value from stdin)"
 	@echo "make test                 gofmt, go vet, go test -race ./..., stack files checked by the real Pulumi CLI"
 	@echo "make build                bin/servelab"
 
@@ -41,6 +42,13 @@ preview: stack
 
 destroy: stack
 	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) destroy --stack $(STACK)
+
+# secret stores servelab:$(KEY) as an encrypted secret of the stack; the
+# value comes from stdin (or a prompt), never from the command line:
+#   make secret STACK=rtx5090 KEY=sshPrivateKey < ~/.ssh/id_ed25519
+secret: stack
+	@test -n "$(KEY)" || { echo "make: KEY= names the servelab: key (hfToken, sshPrivateKey, or a target's apiKeySecret)"; exit 1; }
+	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) config set --secret --stack $(STACK) servelab:$(KEY)
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/servelab ./cmd/servelab
