@@ -16,12 +16,6 @@ import (
 // JSON.
 type Getter func(key string) (string, bool)
 
-// Keys lists every non-secret servelab: key, in documentation order.
-var Keys = []string{"program", "hosts", "frameworks", "gateway", "monitoring", "benchmark", "targets"}
-
-// SecretKeys lists the servelab: keys that must be set with --secret.
-var SecretKeys = []string{"hfToken", "sshPrivateKey"}
-
 // Load decodes every servelab: key into a Config. It reports every problem
 // it finds — unknown keys (with a suggestion), wrong types — each prefixed
 // with its key path, in one error.

@@ -15,6 +15,7 @@ import (
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/planner"
+	"github.com/servelab/servelab/internal/shellquote"
 )
 
 // Defaults for ports and sizes a stack does not set.
@@ -76,9 +77,6 @@ func (c *Config) GrafanaEnabled() bool {
 }
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$`)
-
-// envName matches a portable environment variable name.
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // managedFlags are set by servelab from typed config; extraArgs may not
 // repeat them (the engine would take whichever comes last).
@@ -267,7 +265,7 @@ func (v *validator) frameworks() []InstancePlan {
 			fail(".gpus", "device indices pin one instance; with replicas use a count")
 		}
 		for k := range f.Env {
-			if !envName.MatchString(k) {
+			if !shellquote.ValidName(k) {
 				fail(".env."+k, "is not a valid environment variable name")
 			}
 			if slices.Contains(secretEnv, strings.ToUpper(k)) {

@@ -342,7 +342,7 @@ func (a RunArgs) create() (pulumi.StringInput, error) {
 	}
 	var prelude strings.Builder
 	for _, name := range a.StdinEnv {
-		if !validEnvName(name) {
+		if !shellquote.ValidName(name) {
 			return nil, fmt.Errorf("StdinEnv: %q is not an environment variable name", name)
 		}
 		fmt.Fprintf(&prelude, "IFS= read -r %s && export %s && ", name, name)
@@ -366,18 +366,6 @@ func (a RunArgs) create() (pulumi.StringInput, error) {
 	default:
 		return pulumi.String(a.Script), nil
 	}
-}
-
-func validEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 func validate(name string, args *GpuHostArgs) (GpuHostArgs, error) {

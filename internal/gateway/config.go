@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/internal/shellquote"
 	"github.com/servelab/servelab/internal/strictjson"
 )
 
@@ -326,7 +327,7 @@ func (c Config) validate(errs *problems) {
 	if c.Cache.MaxBytes <= 0 {
 		errs.add("cache.maxBytes", "must be > 0, got %d", c.Cache.MaxBytes)
 	}
-	if c.Auth.KeysEnv != "" && !validEnvName(c.Auth.KeysEnv) {
+	if c.Auth.KeysEnv != "" && !shellquote.ValidName(c.Auth.KeysEnv) {
 		errs.add("auth.keysEnv", "%q is not an environment variable name", c.Auth.KeysEnv)
 	}
 	if len(c.Models) == 0 {
@@ -431,18 +432,6 @@ func redactURL(u *url.URL) string {
 	c := *u
 	c.User = nil
 	return c.String()
-}
-
-func validEnvName(s string) bool {
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
-		case r >= '0' && r <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return s != ""
 }
 
 // routingOf returns the effective policy of m under c.

@@ -60,3 +60,18 @@ func isSafe(s string) bool {
 	// variable assignment, not a word.
 	return true
 }
+
+// ValidName reports whether s is a portable shell variable (and
+// environment variable) name: a letter or underscore, then letters, digits
+// and underscores.
+func ValidName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}

@@ -80,3 +80,12 @@ func FuzzQuote(f *testing.F) {
 		}
 	})
 }
+
+func TestValidName(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]bool{"HF_TOKEN": true, "_x1": true, "a": true, "": false, "1A": false, "MY-KEYS": false, "A B": false, "é": false} {
+		if got := shellquote.ValidName(s); got != want {
+			t.Errorf("ValidName(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
