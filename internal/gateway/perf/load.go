@@ -163,24 +163,36 @@ func runSerial(ctx context.Context, o options, targets []target) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if d, ok := p50["direct"]; ok {
-		for _, t := range targets {
-			if t.name != "direct" {
-				fmt.Printf("%s added p50 latency vs direct, one at a time: %.0f µs\n", t.name, p50[t.name]-d)
-			}
+	printAdded(targets, p50, ", one at a time")
+	printOverhead(results, "", "gateway", "gateway-direct")
+	return nil
+}
+
+// printAdded prints each target's p50 latency added over direct.
+func printAdded(targets []target, p50 map[string]float64, note string) {
+	d, ok := p50["direct"]
+	if !ok {
+		return
+	}
+	for _, t := range targets {
+		if t.name != "direct" {
+			fmt.Printf("%s added p50 latency vs direct%s: %.0f µs\n", t.name, note, p50[t.name]-d)
 		}
 	}
-	if r := results["gateway"]; r != nil && len(r.overheads) > 0 {
+}
+
+// printOverhead prints the gateway's own time (X-Servelab-Overhead-Us) as
+// seen by the named targets.
+func printOverhead(results map[string]*nonStreamResult, note string, names ...string) {
+	for _, name := range names {
+		r := results[name]
+		if r == nil || len(r.overheads) == 0 {
+			continue
+		}
 		slices.Sort(r.overheads)
-		fmt.Printf("gateway's own overhead (X-Servelab-Overhead-Us): p50 %.0f µs, p99 %.0f µs\n",
-			percentile(r.overheads, 50), percentile(r.overheads, 99))
+		fmt.Printf("%s's own overhead (X-Servelab-Overhead-Us%s): p50 %.0f µs, p99 %.0f µs\n",
+			name, note, percentile(r.overheads, 50), percentile(r.overheads, 99))
 	}
-	if r := results["gateway-direct"]; r != nil && len(r.overheads) > 0 {
-		slices.Sort(r.overheads)
-		fmt.Printf("gateway-direct's own overhead (X-Servelab-Overhead-Us): p50 %.0f µs, p99 %.0f µs\n",
-			percentile(r.overheads, 50), percentile(r.overheads, 99))
-	}
-	return nil
 }
 
 func runNonStreaming(ctx context.Context, o options, targets []target) error {
@@ -223,18 +235,8 @@ func runNonStreaming(ctx context.Context, o options, targets []target) error {
 		return err
 	}
 	fmt.Println("† CPU time of the process the client talks to (the upstream for direct), per request")
-	if d, ok := p50["direct"]; ok {
-		for _, t := range targets {
-			if t.name != "direct" {
-				fmt.Printf("%s added p50 latency vs direct: %.0f µs\n", t.name, p50[t.name]-d)
-			}
-		}
-	}
-	if r := results["gateway"]; r != nil && len(r.overheads) > 0 {
-		slices.Sort(r.overheads)
-		fmt.Printf("gateway's own overhead (X-Servelab-Overhead-Us, upstream wait excluded): p50 %.0f µs, p99 %.0f µs\n",
-			percentile(r.overheads, 50), percentile(r.overheads, 99))
-	}
+	printAdded(targets, p50, "")
+	printOverhead(results, ", upstream wait excluded", "gateway")
 	return nil
 }
 
