@@ -81,7 +81,7 @@ func fakeProbe(lab *programs.Lab, missing int) pulumitest.OutputsFunc {
 			i := 0
 			for _, g := range hp.Declared {
 				for range g.Count {
-					if i < len(lab.Hosts)*0+countGPUs(hp)-missing {
+					if i < countGPUs(hp)-missing {
 						fmt.Fprintf(&b, "%d, NVIDIA %s, %.0f, 575.57.08\n", i, g.Model, g.MemoryGiB*1024*0.99)
 					}
 					i++

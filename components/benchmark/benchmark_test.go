@@ -2,7 +2,9 @@ package benchmark_test
 
 import (
 	"encoding/json"
+	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,7 +91,7 @@ func TestBenchmarkOnHost(t *testing.T) {
 	if strings.Contains(create, "sk-gateway-key") {
 		t.Error("the API key is in the command line")
 	}
-	if !slicesContains(run.Secrets(), "stdin") {
+	if !slices.Contains(run.Secrets(), "stdin") {
 		t.Errorf("stdin is not secret: %v", run.Secrets())
 	}
 	stdin := run.String("stdin")
@@ -122,10 +124,10 @@ func TestBenchmarkOnHost(t *testing.T) {
 			t.Fatalf("%s at concurrency %d missing from outputs", r.Label, *r.MaxConcurrency)
 		}
 		p99, _ := r.TTFT.At(99)
-		if got := match["ttftMs"].(map[string]any)["p99"].(float64); abs(got-p99) > 0.001 {
+		if got := match["ttftMs"].(map[string]any)["p99"].(float64); math.Abs(got-p99) > 0.001 {
 			t.Errorf("%s c=%d: ttft p99 %v, want %v", r.Label, *r.MaxConcurrency, got, p99)
 		}
-		if got := match["outputThroughput"].(float64); abs(got-r.OutputThroughput) > 0.001 {
+		if got := match["outputThroughput"].(float64); math.Abs(got-r.OutputThroughput) > 0.001 {
 			t.Errorf("%s: output throughput %v, want %v", r.Label, got, r.OutputThroughput)
 		}
 		langs := match["languages"].(map[string]any)
@@ -219,20 +221,4 @@ func dependsOn(r pulumitest.Resource, name string) bool {
 		}
 	}
 	return false
-}
-
-func slicesContains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }
