@@ -38,6 +38,9 @@ type Config struct {
 	Monitoring Monitoring  `json:"monitoring"`
 	Benchmark  Benchmark   `json:"benchmark"`
 	Targets    []Target    `json:"targets"`
+	// Clusters is the Kubernetes cluster a stack deploys to instead of
+	// Docker hosts (cluster.go, docs/kubernetes.md).
+	Clusters []Cluster `json:"clusters"`
 }
 
 // Host is a machine of the lab.
@@ -99,6 +102,11 @@ type Framework struct {
 	Args      json.RawMessage   `json:"args,omitempty"`
 	ExtraArgs []string          `json:"extraArgs,omitempty"`
 	Env       map[string]string `json:"env,omitempty"`
+	// Kubernetes placement (cluster stacks only; cluster.go).
+	NodePool     string            `json:"nodePool,omitempty"`
+	Node         string            `json:"node,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	Tolerations  []Toleration      `json:"tolerations,omitempty"`
 }
 
 // GPUSelector is a GPU count or a list of device indices.

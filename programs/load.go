@@ -31,6 +31,7 @@ func Load(get Getter) (*Config, error) {
 	decodeKey(get, "monitoring", &cfg.Monitoring, &errs)
 	decodeKey(get, "benchmark", &cfg.Benchmark, &errs)
 	decodeKey(get, "targets", &cfg.Targets, &errs)
+	decodeKey(get, "clusters", &cfg.Clusters, &errs)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

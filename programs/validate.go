@@ -32,6 +32,10 @@ type Lab struct {
 	Config    *Config
 	Hosts     []HostPlan
 	Instances []InstancePlan
+	// Cluster is the stack's Kubernetes cluster (defaults applied), nil
+	// for a Docker stack; it then has no Hosts and one instance per
+	// framework (validate_cluster.go).
+	Cluster *Cluster
 }
 
 // HostPlan is a host and what the stack needs of it.
@@ -53,6 +57,8 @@ type InstancePlan struct {
 	PublishedPort int
 	// PublicModel is the model name clients send to the gateway.
 	PublicModel string
+	// Kube is the placement in a cluster stack (nil on Docker hosts).
+	Kube *KubePlacement
 }
 
 // GatewayEnabled reports whether the stack runs a gateway.
@@ -96,6 +102,7 @@ func Validate(cfg *Config) (*Lab, error) {
 	v := &validator{cfg: cfg, hosts: map[string]*Host{}}
 	v.program()
 	v.hostList()
+	v.clusterList()
 	lab := &Lab{Config: cfg}
 	if cfg.Program == Bench {
 		v.targets()
@@ -103,9 +110,13 @@ func Validate(cfg *Config) (*Lab, error) {
 		lab.Instances = v.frameworks()
 		v.gateway()
 		v.monitoring()
-		lab.Hosts = v.plan(lab.Instances)
-		v.ports(lab.Instances)
-		v.reachability(lab.Instances)
+		if cfg.ClusterStack() {
+			v.planCluster(lab.Instances)
+		} else {
+			lab.Hosts = v.plan(lab.Instances)
+			v.ports(lab.Instances)
+			v.reachability(lab.Instances)
+		}
 	}
 	v.benchmark()
 	if cfg.Program != Bench {
@@ -114,6 +125,7 @@ func Validate(cfg *Config) (*Lab, error) {
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
 	}
+	lab.Cluster = v.cluster
 	return lab, nil
 }
 
@@ -121,6 +133,8 @@ type validator struct {
 	cfg   *Config
 	hosts map[string]*Host
 	errs  []error
+	// cluster is the stack's valid cluster (validate_cluster.go).
+	cluster *Cluster
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
@@ -137,7 +151,7 @@ func (v *validator) program() {
 }
 
 func (v *validator) hostList() {
-	if len(v.cfg.Hosts) == 0 && v.cfg.Program != Bench {
+	if len(v.cfg.Hosts) == 0 && v.cfg.Program != Bench && !v.cfg.ClusterStack() {
 		v.errorf("hosts", "at least one host is required")
 	}
 	for i := range v.cfg.Hosts {
@@ -228,10 +242,16 @@ func (v *validator) frameworks() []InstancePlan {
 			fail(".flavour", "only a sim engine has a flavour")
 		}
 		host, known := v.hosts[f.Host]
-		if f.Host == "" {
+		switch {
+		case v.cfg.ClusterStack():
+			ok = v.clusterFramework(p, f) && ok
+		case f.Host == "":
 			fail(".host", "is required")
-		} else if !known {
+		case !known:
 			fail(".host", "no host named %q (hosts: %s)", f.Host, strings.Join(v.hostNames(), ", "))
+		}
+		if !v.cfg.ClusterStack() {
+			ok = v.noKubePlacement(p, f) && ok
 		}
 		if f.Model == "" {
 			fail(".model", "is required")
@@ -284,6 +304,12 @@ func (v *validator) frameworks() []InstancePlan {
 			ok = false
 		}
 		if !ok {
+			continue
+		}
+		if v.cfg.ClusterStack() {
+			if in, placed := v.clusterInstance(p, f, args); placed {
+				out = append(out, in)
+			}
 			continue
 		}
 		v.gpuEngineOnHost(p, f, host)
@@ -516,7 +542,9 @@ func (v *validator) gateway() {
 	if !v.cfg.GatewayEnabled() {
 		return
 	}
-	if g.Host == "" && len(v.cfg.Hosts) > 0 {
+	if v.cfg.ClusterStack() {
+		v.clusterGateway()
+	} else if g.Host == "" && len(v.cfg.Hosts) > 0 {
 		g.Host = v.cfg.Hosts[0].Name
 	} else if _, ok := v.hosts[g.Host]; !ok && g.Host != "" {
 		v.errorf("gateway.host", "no host named %q (hosts: %s)", g.Host, strings.Join(v.hostNames(), ", "))
@@ -565,7 +593,9 @@ func (v *validator) monitoring() {
 	if !v.cfg.MonitoringEnabled() {
 		return
 	}
-	if m.Host == "" {
+	if v.cfg.ClusterStack() {
+		v.clusterMonitoring()
+	} else if m.Host == "" {
 		m.Host = v.cfg.Gateway.Host
 		if m.Host == "" && len(v.cfg.Hosts) > 0 {
 			m.Host = v.cfg.Hosts[0].Name
@@ -602,11 +632,11 @@ func (v *validator) monitoring() {
 			v.pinned(path, ref, "prom/prometheus:v3.7.3")
 		}
 	}
-	if v.cfg.GatewayEnabled() && m.Host != v.cfg.Gateway.Host {
+	if v.cfg.GatewayEnabled() && m.Host != v.cfg.Gateway.Host && !v.cfg.ClusterStack() {
 		v.errorf("monitoring.host", "Prometheus scrapes the gateway on its lab network: run monitoring on the gateway's host %s, not %s", v.cfg.Gateway.Host, m.Host)
 	}
 	v.duration("monitoring.ttftSlo", m.TTFTSLO)
-	if m.DCGM && !slices.ContainsFunc(v.cfg.Hosts, func(h Host) bool { return len(h.GPUs) > 0 }) {
+	if m.DCGM && !v.cfg.ClusterStack() && !slices.ContainsFunc(v.cfg.Hosts, func(h Host) bool { return len(h.GPUs) > 0 }) {
 		v.errorf("monitoring.dcgm", "no host declares GPUs to export")
 	}
 }
@@ -621,8 +651,13 @@ func (v *validator) benchmark() {
 	}
 	if b.RunOn == "" {
 		b.RunOn = "local"
+		if v.cfg.ClusterStack() {
+			b.RunOn = RunOnCluster
+		}
 	}
-	if !slices.Contains([]string{"local", "host"}, b.RunOn) {
+	if v.cfg.ClusterStack() {
+		v.clusterBenchmark()
+	} else if !slices.Contains([]string{"local", "host"}, b.RunOn) {
 		v.errorf("benchmark.runOn", "unknown %q (want local or host)", b.RunOn)
 	}
 	if b.RunOn == "host" && v.cfg.Program == Bench {

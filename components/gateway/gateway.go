@@ -20,6 +20,7 @@ import (
 
 	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gpuhost"
+	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
 )
 
@@ -88,6 +89,38 @@ func (g *Gateway) Waits() []pulumi.Resource { return g.waits }
 // RenderConfig builds the gateway config for backends on a host and checks
 // it with the gateway's own validation.
 func RenderConfig(host *gpuhost.GpuHost, settings *gw.Config, backends []Backend) (gw.Config, error) {
+	ups := make([]Upstream, 0, len(backends))
+	for _, b := range backends {
+		f := b.Framework
+		url := f.InternalBaseURL()
+		if f.Host != host {
+			url = f.Host.PublishedURL(f.PublishedPort)
+		}
+		ups = append(ups, Upstream{Name: f.Name, API: f.API, URL: url, UpstreamModel: f.UpstreamModel, PublicModel: b.PublicModel, Weight: b.Weight})
+	}
+	return Render(settings, ups)
+}
+
+// Upstream is a backend as the gateway reaches it, whatever runs it (a
+// container on a Docker host, a Service in a cluster).
+type Upstream struct {
+	Name string
+	// API is the engine whose API and probes the backend speaks.
+	API engine.Kind
+	// URL is its base URL as the gateway reaches it.
+	URL string
+	// UpstreamModel is the model name the engine serves; PublicModel the
+	// one clients send.
+	UpstreamModel string
+	PublicModel   string
+	// Weight is its share under weighted routing (0 = 1).
+	Weight int
+}
+
+// Render builds the gateway config (listeners, auth, models) for upstreams
+// and checks it with the gateway's own validation. The Docker and the
+// Kubernetes targets both render through it.
+func Render(settings *gw.Config, ups []Upstream) (gw.Config, error) {
 	cfg := gw.DefaultConfig()
 	if settings != nil {
 		cfg = *settings
@@ -97,21 +130,16 @@ func RenderConfig(host *gpuhost.GpuHost, settings *gw.Config, backends []Backend
 	cfg.Auth = gw.Auth{KeysFile: KeysPath}
 	cfg.Models = nil
 	index := map[string]int{}
-	for _, b := range backends {
-		f := b.Framework
-		url := f.InternalBaseURL()
-		if f.Host != host {
-			url = f.Host.PublishedURL(f.PublishedPort)
+	for _, u := range ups {
+		be := gw.Backend{Name: u.Name, Engine: u.API, URL: u.URL, Weight: u.Weight}
+		if u.UpstreamModel != u.PublicModel {
+			be.Model = u.UpstreamModel
 		}
-		be := gw.Backend{Name: f.Name, Engine: f.API, URL: url, Weight: b.Weight}
-		if upstream := f.UpstreamModel; upstream != b.PublicModel {
-			be.Model = upstream
-		}
-		i, ok := index[b.PublicModel]
+		i, ok := index[u.PublicModel]
 		if !ok {
 			i = len(cfg.Models)
-			index[b.PublicModel] = i
-			cfg.Models = append(cfg.Models, gw.Model{Name: b.PublicModel})
+			index[u.PublicModel] = i
+			cfg.Models = append(cfg.Models, gw.Model{Name: u.PublicModel})
 		}
 		cfg.Models[i].Backends = append(cfg.Models[i].Backends, be)
 	}
