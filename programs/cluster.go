@@ -1,6 +1,10 @@
 package programs
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/servelab/servelab/internal/kube"
+)
 
 // Cluster is a Kubernetes cluster a stack deploys to instead of Docker
 // hosts: every framework becomes a Deployment and a Service in Namespace,
@@ -69,13 +73,7 @@ type NodePool struct {
 }
 
 // Toleration is a Kubernetes toleration.
-type Toleration struct {
-	Key               string `json:"key,omitempty"`
-	Operator          string `json:"operator,omitempty"`
-	Value             string `json:"value,omitempty"`
-	Effect            string `json:"effect,omitempty"`
-	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
-}
+type Toleration = kube.Toleration
 
 // Defaults of a cluster.
 const (
