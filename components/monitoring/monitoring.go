@@ -19,7 +19,6 @@ import (
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"gopkg.in/yaml.v3"
 
 	"github.com/servelab/servelab/components/gpuhost"
 	mon "github.com/servelab/servelab/internal/monitoring"
@@ -104,7 +103,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 	if err != nil {
 		return nil, fmt.Errorf("monitoring %s: %w", name, err)
 	}
-	healthCfg, err := healthHTTPConfig()
+	healthCfg, err := HealthHTTPConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -178,8 +177,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		NetworksAdvanced: network(a.Host, PrometheusAlias),
 		// /-/healthy is behind basic auth too; promtool (in the image)
 		// reads the password from a file, never from argv.
-		Healthcheck: healthcheck([]string{"CMD", "promtool", "check", "healthy",
-			"--url=http://127.0.0.1:" + strconv.Itoa(PrometheusPort), "--http.config.file=" + PrometheusHealthHTTPConfig}, "60s"),
+		Healthcheck: healthcheck(append([]string{"CMD"}, PrometheusHealthcheck()...), "60s"),
 		Wait:        pulumi.Bool(true),
 		WaitTimeout: pulumi.Int(180),
 		Restart:     pulumi.String("unless-stopped"),
@@ -230,8 +228,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 			}},
 			NetworksAdvanced: network(a.Host, GrafanaAlias),
 			// /api/health needs no login; the image has busybox wget.
-			Healthcheck: healthcheck([]string{"CMD", "wget", "-q", "-O", "/dev/null",
-				"http://127.0.0.1:" + strconv.Itoa(GrafanaPort) + "/api/health"}, "120s"),
+			Healthcheck: healthcheck(append([]string{"CMD"}, GrafanaHealthcheck()...), "120s"),
 			Wait:        pulumi.Bool(true),
 			WaitTimeout: pulumi.Int(240),
 			Restart:     pulumi.String("unless-stopped"),
@@ -290,13 +287,6 @@ func dcgm(ctx *pulumi.Context, m *Monitoring, name string, h *gpuhost.GpuHost, i
 	}
 	_, err = docker.NewContainer(ctx, name+"-dcgm-"+h.Name, args, onHost...)
 	return err
-}
-
-func healthHTTPConfig() (string, error) {
-	b, err := yaml.Marshal(map[string]any{
-		"basic_auth": map[string]string{"username": PrometheusUser, "password_file": PrometheusPasswordFile},
-	})
-	return string(b), err
 }
 
 func upload(path string, content pulumi.StringInput, mode string) docker.ContainerUploadArgs {

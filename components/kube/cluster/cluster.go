@@ -183,33 +183,22 @@ func (c *Cluster) Opts(parent pulumi.Resource) []pulumi.ResourceOption {
 	return []pulumi.ResourceOption{pulumi.Parent(parent), pulumi.Provider(c.Provider)}
 }
 
-// Claim creates a model-cache (or data) claim named claim, retained on
-// destroy and adopted if it exists, as a child of parent.
+// Claim creates a model-cache claim named claim (the cluster's access
+// mode and size), retained on destroy and adopted if it exists, as a child
+// of parent.
 func (c *Cluster) Claim(ctx *pulumi.Context, parent pulumi.Resource, resName, claim string) (pulumi.StringOutput, error) {
-	spec := &corev1.PersistentVolumeClaimSpecArgs{
-		AccessModes: pulumi.ToStringArray([]string{c.ModelCache.AccessMode}),
-		Resources: &corev1.VolumeResourceRequirementsArgs{
-			Requests: pulumi.StringMap{"storage": pulumi.String(strconv.Itoa(c.ModelCache.SizeGiB) + "Gi")},
-		},
-	}
-	if c.ModelCache.StorageClass != "" {
-		spec.StorageClassName = pulumi.String(c.ModelCache.StorageClass)
-	}
-	pvc, err := corev1.NewPersistentVolumeClaim(ctx, resName, &corev1.PersistentVolumeClaimArgs{
-		Metadata: c.Meta(claim, "model-cache", nil),
-		Spec:     spec,
-	}, pulumi.Parent(parent), pulumi.Provider(c.Retained), pulumi.RetainOnDelete(true))
-	if err != nil {
-		return pulumi.StringOutput{}, fmt.Errorf("claim %s: %w", claim, err)
-	}
-	return pvc.Metadata.Name().Elem(), nil
+	return c.claim(ctx, parent, resName, claim, "model-cache", c.ModelCache.AccessMode, c.ModelCache.SizeGiB)
 }
 
-// DataClaim is Claim for a data volume (Prometheus, Grafana) of its own
-// size, always ReadWriteOnce.
+// DataClaim is Claim for a data volume (Prometheus, Grafana): its own
+// size, ReadWriteOnce.
 func (c *Cluster) DataClaim(ctx *pulumi.Context, parent pulumi.Resource, resName, claim string, sizeGiB int) (pulumi.StringOutput, error) {
+	return c.claim(ctx, parent, resName, claim, "data", ReadWriteOnce, sizeGiB)
+}
+
+func (c *Cluster) claim(ctx *pulumi.Context, parent pulumi.Resource, resName, claim, role, mode string, sizeGiB int) (pulumi.StringOutput, error) {
 	spec := &corev1.PersistentVolumeClaimSpecArgs{
-		AccessModes: pulumi.ToStringArray([]string{ReadWriteOnce}),
+		AccessModes: pulumi.ToStringArray([]string{mode}),
 		Resources: &corev1.VolumeResourceRequirementsArgs{
 			Requests: pulumi.StringMap{"storage": pulumi.String(strconv.Itoa(sizeGiB) + "Gi")},
 		},
@@ -218,7 +207,7 @@ func (c *Cluster) DataClaim(ctx *pulumi.Context, parent pulumi.Resource, resName
 		spec.StorageClassName = pulumi.String(c.ModelCache.StorageClass)
 	}
 	pvc, err := corev1.NewPersistentVolumeClaim(ctx, resName, &corev1.PersistentVolumeClaimArgs{
-		Metadata: c.Meta(claim, "data", nil),
+		Metadata: c.Meta(claim, role, nil),
 		Spec:     spec,
 	}, pulumi.Parent(parent), pulumi.Provider(c.Retained), pulumi.RetainOnDelete(true))
 	if err != nil {
