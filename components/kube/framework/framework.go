@@ -298,7 +298,7 @@ func (f *Framework) pull(ctx *pulumi.Context, c *cluster.Cluster, name, image, m
 				},
 			},
 		},
-	}, append(c.Opts(f), pulumi.DependsOn(f.waits),
+	}, append(c.Opts(f), pulumi.DependsOn(f.waits), pulumi.DeleteBeforeReplace(true),
 		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: (timeout + ImagePullMargin).String(), Update: (timeout + ImagePullMargin).String()}))...)
 	if err != nil {
 		return nil, fmt.Errorf("framework %s: pull: %w", name, err)
