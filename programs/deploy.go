@@ -28,6 +28,9 @@ type Options struct {
 func Deploy(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) (pulumi.Map, error) {
 	d := &deployment{ctx: ctx, lab: lab, secrets: secrets, opts: opts,
 		hosts: map[string]*gpuhost.GpuHost{}, images: map[string]pulumi.StringInput{}}
+	if lab.Cluster != nil {
+		return d.deployCluster() // kube.go
+	}
 	switch lab.Config.Program {
 	case Compare:
 		return d.compare()

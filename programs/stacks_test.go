@@ -117,7 +117,14 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 	for k, v := range secretConfig {
 		cfg[k] = v
 	}
-	run := &stackRun{mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
+	run := &stackRun{lab: lab}
+	probe, kubeResults := fakeProbe(lab, missingGPUs), fakeKubeResults(&run.mocks)
+	run.mocks = pulumitest.New(func(args pulumi.MockResourceArgs) resource.PropertyMap {
+		if out := kubeResults(args); out != nil {
+			return out
+		}
+		return probe(args)
+	})
 	err = run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), func(ctx *pulumi.Context) error {
 		lab, err := programs.Validate(mustLoad(t, cfg))
 		if err != nil {
@@ -175,6 +182,10 @@ func TestStacks(t *testing.T) {
 			run, err := runStack(t, stack, path, 0)
 			if err != nil {
 				t.Fatalf("pulumi run: %v", err)
+			}
+			if run.lab.Cluster != nil {
+				checkKubeStack(t, stack, run) // kube_stacks_test.go
+				return
 			}
 			checkGraph(t, run)
 			plan, err := run.mocks.Plan()

@@ -35,6 +35,10 @@ type Resource struct {
 	// RetainOnDelete and the custom timeouts as requested.
 	RetainOnDelete bool
 	CreateTimeout  string
+	// Read is true for a read of an existing resource (a Get), with the
+	// ID read.
+	Read bool
+	ID   string
 }
 
 // ParentName is the name part of Parent's URN.
@@ -144,6 +148,11 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 			r.CreateTimeout = t.GetCreate()
 		}
 	}
+	if rpc := args.ReadRPC; rpc != nil {
+		r.Read, r.ID = true, args.ID
+		r.Parent = rpc.GetParent()
+		r.Dependencies = slices.Sorted(slices.Values(rpc.GetDependencies()))
+	}
 	state := args.Inputs.Copy()
 	maps.Copy(state, DefaultOutputs(args))
 	if m.outputs != nil {
@@ -246,6 +255,9 @@ type PlanEntry struct {
 	RetainOnDelete bool           `json:"retainOnDelete,omitempty"`
 	CreateTimeout  string         `json:"createTimeout,omitempty"`
 	Inputs         map[string]any `json:"inputs,omitempty"`
+
+	// Read is the ID of a resource read, not created.
+	Read string `json:"read,omitempty"`
 }
 
 // Redacted replaces every secret value in a plan.
@@ -265,6 +277,9 @@ func (m *Mocks) Plan() ([]byte, error) {
 			Provider:       r.ProviderName(),
 			RetainOnDelete: r.RetainOnDelete,
 			CreateTimeout:  r.CreateTimeout,
+		}
+		if r.Read {
+			e.Read = r.ID
 		}
 		for _, d := range r.Dependencies {
 			e.DependsOn = append(e.DependsOn, urnName(d))

@@ -135,7 +135,7 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	keySecret, err := corev1.NewSecret(ctx, name+"-api-key-secret", &corev1.SecretArgs{
 		Metadata:   c.Meta(KeySecret, "gateway", nil),
 		Type:       pulumi.String("Opaque"),
-		StringData: pulumi.StringMap{KeySecretKey: pulumi.Sprintf("%s\n", key.Result)},
+		StringData: pulumi.StringMap{KeySecretKey: key.Result}, // no newline: the bench reads it as an env var too
 	}, c.Opts(g)...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: key secret: %w", name, err)

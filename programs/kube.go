@@ -1,0 +1,284 @@
+package programs
+
+import (
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	kbenchmark "github.com/servelab/servelab/components/benchmark"
+	kbench "github.com/servelab/servelab/components/kube/benchmark"
+	kcluster "github.com/servelab/servelab/components/kube/cluster"
+	kframework "github.com/servelab/servelab/components/kube/framework"
+	kgateway "github.com/servelab/servelab/components/kube/gateway"
+	kmonitoring "github.com/servelab/servelab/components/kube/monitoring"
+	"github.com/servelab/servelab/internal/engine"
+	mon "github.com/servelab/servelab/internal/monitoring"
+)
+
+// kubeDeployment deploys a cluster stack: the same programs (compare,
+// serve), the same planner, gateway config, monitoring files and
+// benchmark as on Docker hosts, as Kubernetes objects (docs/kubernetes.md).
+type kubeDeployment struct {
+	*deployment
+
+	cluster    *kcluster.Cluster
+	frameworks []*kframework.Framework
+	gateway    *kgateway.Gateway
+}
+
+// deployCluster is Deploy for a stack with a cluster.
+func (d *deployment) deployCluster() (pulumi.Map, error) {
+	k := &kubeDeployment{deployment: d}
+	if err := k.deployClusterComponent(); err != nil {
+		return nil, err
+	}
+	if err := k.deployFrameworks(); err != nil {
+		return nil, err
+	}
+	cfg := d.lab.Config
+	out := pulumi.Map{
+		"program":    pulumi.String(string(cfg.Program)),
+		"cluster":    k.clusterOutputs(),
+		"frameworks": k.frameworkOutputs(),
+	}
+	if cfg.Program == Serve {
+		out["model"] = pulumi.String(d.lab.Instances[0].PublicModel)
+		names := pulumi.StringArray{}
+		for _, in := range d.lab.Instances {
+			names = append(names, pulumi.String(in.Instance.Name))
+		}
+		out["replicas"] = names
+	}
+	if cfg.GatewayEnabled() {
+		if err := k.deployGateway(out); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MonitoringEnabled() {
+		if err := k.deployMonitoring(out); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Benchmark.Enabled {
+		if err := k.deployBenchmark(out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ClusterImage is the servelab image in a cluster: the cluster's
+// repository with the tag the program builds (ImageTag's).
+func ClusterImage(repository, imageTag string) string {
+	return repository + ":" + imageTag[strings.LastIndex(imageTag, ":")+1:]
+}
+
+func (k *kubeDeployment) deployClusterComponent() error {
+	c := k.lab.Cluster
+	mc := c.ModelCache
+	cl, err := kcluster.NewCluster(k.ctx, c.Name, &kcluster.ClusterArgs{
+		Stack: k.ctx.Stack(), Context: c.Context, Kubeconfig: k.secrets.Kubeconfig, Namespace: c.Namespace,
+		GPUResource: c.GPUResource, RuntimeClassName: c.RuntimeClassName,
+		Image:      ClusterImage(c.Image, k.opts.ImageTag),
+		ModelCache: kcluster.ModelCache{StorageClass: mc.StorageClass, SizeGiB: mc.SizeGiB, AccessMode: mc.AccessMode},
+		HFToken:    k.secrets.HFToken,
+	})
+	k.cluster = cl
+	return err
+}
+
+// deployFrameworks creates one Deployment (of its replicas) per framework.
+func (k *kubeDeployment) deployFrameworks() error {
+	for _, in := range k.lab.Instances {
+		image := in.Framework.Image
+		if in.Instance.Engine == engine.Sim {
+			image = k.cluster.Image
+		}
+		f, err := kframework.NewFramework(k.ctx, in.Instance.Name, &kframework.FrameworkArgs{
+			Cluster: k.cluster, Instance: in.Instance, Image: image,
+			Replicas: in.Kube.Replicas, ServicePort: in.PublishedPort, GPUs: in.Kube.GPUs,
+			NodeSelector: in.Kube.NodeSelector, Tolerations: in.Kube.Tolerations,
+		})
+		if err != nil {
+			return err
+		}
+		k.frameworks = append(k.frameworks, f)
+	}
+	return nil
+}
+
+func (k *kubeDeployment) clusterOutputs() pulumi.Map {
+	c := k.lab.Cluster
+	return pulumi.Map{
+		"name":        pulumi.String(c.Name),
+		"namespace":   k.cluster.NamespaceName,
+		"context":     pulumi.String(c.Context),
+		"gpuResource": pulumi.String(c.GPUResource),
+		"image":       pulumi.String(k.cluster.Image),
+	}
+}
+
+func (k *kubeDeployment) frameworkOutputs() pulumi.Map {
+	out := pulumi.Map{}
+	for i, f := range k.frameworks {
+		in := k.lab.Instances[i]
+		out[in.Instance.Name] = pulumi.Map{
+			"engine":          f.EngineKind,
+			"api":             pulumi.String(string(f.API)),
+			"host":            pulumi.String(in.Host),
+			"nodePool":        pulumi.String(in.Kube.Pool),
+			"node":            pulumi.String(in.Kube.Node),
+			"replicas":        pulumi.Int(in.Kube.Replicas),
+			"model":           pulumi.String(in.Instance.Model),
+			"publicModel":     pulumi.String(in.PublicModel),
+			"servedModelName": f.ServedModelName,
+			"internalUrl":     f.InternalURL,
+			"serviceUrl":      f.ServiceURL,
+			"metricsPath":     f.MetricsPath,
+			"gpus":            pulumi.Int(in.Kube.GPUs),
+			"sharedGpu":       pulumi.Bool(in.Kube.Shared),
+			"memoryFraction":  pulumi.Float64(in.Instance.MemoryFraction),
+			"demandGiB":       pulumi.Float64(in.Instance.DemandGiB),
+		}
+	}
+	return out
+}
+
+func (k *kubeDeployment) deployGateway(out pulumi.Map) error {
+	g := k.lab.Config.Gateway
+	var backends []kgateway.Backend
+	models := pulumi.StringArray{}
+	seen := map[string]bool{}
+	for i, f := range k.frameworks {
+		in := k.lab.Instances[i]
+		backends = append(backends, kgateway.Backend{Framework: f, PublicModel: in.PublicModel, Weight: g.Weights[in.Framework.Name]})
+		if !seen[in.PublicModel] {
+			seen[in.PublicModel] = true
+			models = append(models, pulumi.String(in.PublicModel))
+		}
+	}
+	gwy, err := kgateway.NewGateway(k.ctx, "gateway", &kgateway.GatewayArgs{
+		Cluster: k.cluster, Port: g.Port, Backends: backends, Settings: k.gatewaySettings(),
+	})
+	if err != nil {
+		return err
+	}
+	k.gateway = gwy
+	out["gateway"] = pulumi.Map{
+		"url":        gwy.URL,
+		"serviceUrl": gwy.ServiceURL,
+		"apiKey":     gwy.APIKey,
+		"models":     models,
+	}
+	return nil
+}
+
+func (k *kubeDeployment) deployMonitoring(out pulumi.Map) error {
+	cfg := k.lab.Config
+	m := cfg.Monitoring
+	lab := mon.Lab{Stack: k.ctx.Stack()}
+	if si := m.Prometheus.ScrapeInterval; si != "" {
+		lab.ScrapeInterval, _ = time.ParseDuration(si) // validated
+	}
+	if slo := m.TTFTSLO; slo != "" {
+		lab.SLO.TTFTP99, _ = time.ParseDuration(slo)
+	}
+	if k.gateway != nil {
+		lab.Gateway = &mon.Target{Host: k.lab.Cluster.Name, Address: kgateway.MetricsAddress()}
+	}
+	seen := map[string]bool{}
+	var after []pulumi.Resource
+	for i, f := range k.frameworks {
+		in := k.lab.Instances[i]
+		fw := mon.Framework{Name: f.Name, Engine: f.Engine, Host: in.Host}
+		if f.Engine == engine.Sim {
+			fw.Flavour = f.API
+		}
+		lab.Frameworks = append(lab.Frameworks, fw)
+		if k.gateway != nil && !seen[in.PublicModel] {
+			seen[in.PublicModel] = true
+			lab.Models = append(lab.Models, in.PublicModel)
+		}
+		after = append(after, f.Waits()...)
+	}
+	if k.gateway != nil {
+		after = append(after, k.gateway.Waits()...)
+	}
+	args := &kmonitoring.MonitoringArgs{
+		Cluster: k.cluster, Lab: lab, PrometheusPort: m.Prometheus.Port, GrafanaPort: m.Grafana.Port,
+		GrafanaEnabled: cfg.GrafanaEnabled(), PrometheusImage: m.Prometheus.Image, GrafanaImage: m.Grafana.Image,
+		After: after,
+	}
+	if r, err := model.ParseDuration(m.Prometheus.Retention); err == nil {
+		args.Retention = time.Duration(r)
+	}
+	mo, err := kmonitoring.NewMonitoring(k.ctx, "monitoring", args)
+	if err != nil {
+		return err
+	}
+	monOut := pulumi.Map{
+		"prometheusUrl":      mo.PrometheusURL,
+		"prometheusUser":     mo.PrometheusUser,
+		"prometheusPassword": mo.PrometheusPassword,
+	}
+	if cfg.GrafanaEnabled() {
+		monOut["grafanaUrl"] = mo.GrafanaURL
+		monOut["grafanaAdminPassword"] = mo.GrafanaAdminPassword
+	}
+	out["monitoring"] = monOut
+	return nil
+}
+
+// deployBenchmark runs the bench as a Job: every framework through the
+// gateway and, with direct: true (or no gateway), directly by its Service.
+func (k *kubeDeployment) deployBenchmark(out pulumi.Map) error {
+	cfg := k.lab.Config
+	args := &kbench.BenchmarkArgs{Cluster: k.cluster, Workload: k.workload(), Timeout: 30 * time.Minute}
+	if cfg.Benchmark.Timeout != "" {
+		args.Timeout, _ = time.ParseDuration(cfg.Benchmark.Timeout) // validated
+	}
+	for i, f := range k.frameworks {
+		in := k.lab.Instances[i]
+		args.After = append(args.After, f.Waits()...)
+		args.Provenance = append(args.Provenance, in.Framework.Image, in.Instance.Model)
+	}
+	if k.gateway != nil {
+		args.After = append(args.After, k.gateway.Waits()...)
+		args.Keys = []kbench.KeyRef{{Secret: kgateway.KeySecret, Key: kgateway.KeySecretKey}}
+		url := k.gateway.InternalBaseURL()
+		if cfg.Program == Serve {
+			args.Targets = append(args.Targets, kbenchmark.Target{
+				Label: "gateway", BaseURL: url, Model: k.lab.Instances[0].PublicModel, Engine: "gateway", KeyIndex: 0,
+			})
+		} else {
+			for i, f := range k.frameworks {
+				in := k.lab.Instances[i]
+				args.Targets = append(args.Targets, kbenchmark.Target{
+					Label: f.Name, BaseURL: url, Model: in.PublicModel, Engine: string(f.Engine),
+					Image: in.Framework.Image, Framework: f.Name, KeyIndex: 0,
+				})
+			}
+		}
+	}
+	if cfg.Benchmark.Direct || k.gateway == nil {
+		for i, f := range k.frameworks {
+			in := k.lab.Instances[i]
+			label := f.Name + "-direct"
+			if k.gateway == nil {
+				label = f.Name
+			}
+			args.Targets = append(args.Targets, kbenchmark.Target{
+				Label: label, BaseURL: f.InternalBaseURL(), Model: f.UpstreamModel, Engine: string(f.Engine),
+				Image: in.Framework.Image, Framework: f.Name, Direct: true, KeyIndex: -1,
+			})
+		}
+	}
+	b, err := kbench.NewBenchmark(k.ctx, "benchmark", args)
+	if err != nil {
+		return err
+	}
+	out["benchmark"] = b.Results
+	return nil
+}
