@@ -259,6 +259,9 @@ func (v *validator) clusterFramework(p string, f *Framework) bool {
 	if f.Host != "" {
 		v.errorf(p+".host", "a cluster stack places frameworks with nodePool (and node), not host")
 	}
+	if f.Name != "" && (f.Name[0] < 'a' || f.Name[0] > 'z') {
+		v.errorf(p+".name", "%q names a Kubernetes Service, which must start with a letter", f.Name)
+	}
 	if f.NodePool != "" && v.cluster != nil && v.pool(f.NodePool) == nil {
 		v.errorf(p+".nodePool", "no node pool named %q (node pools: %s)", f.NodePool, strings.Join(v.poolNames(), ", "))
 	}
