@@ -12,7 +12,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*')
 
-.PHONY: test deps fmt-check vet unit check-stacks up preview destroy secret stack build perf-gateway bench-accuracy help
+.PHONY: test deps fmt-check vet unit check-stacks up preview destroy secret stack build perf-gateway bench-accuracy help kube-image
 
 help:
 	@echo "make up STACK=<env>       pulumi up stacks/Pulumi.<env>.yaml (local file backend, passphrase secrets)"
@@ -21,6 +21,7 @@ help:
 	@echo "make secret STACK=<env> KEY=<key> < file   set servelab:<key> as a secret (value from stdin)"
 	@echo "make test                 gofmt, go vet, go test -race ./..., stack files checked by the real Pulumi CLI"
 	@echo "make build                bin/servelab"
+	@echo "make kube-image REPO=<registry/repo> | KIND=<cluster>   the servelab image for a cluster stack (docs/kubernetes.md)"
 
 ## ---- the lab -------------------------------------------------------------
 
@@ -52,6 +53,17 @@ secret: stack
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/servelab ./cmd/servelab
+
+# kube-image builds the servelab image with the tag the program computes
+# from the sources and makes it available to a cluster stack: pushed to
+# REPO (the stack's clusters[].image), or loaded into the kind cluster KIND
+# (clusters[].image left at its default, servelab). docs/kubernetes.md.
+kube-image:
+	@test -n "$(REPO)$(KIND)" || { echo "make: REPO=<registry/repository> to push, or KIND=<kind cluster name> to load"; exit 1; }
+	@tag=$$($(GO) run tools/imagetag/main.go) && set -x && \
+	docker build -t servelab:$$tag . && \
+	if [ -n "$(KIND)" ]; then kind load docker-image servelab:$$tag --name "$(KIND)"; \
+	else docker tag servelab:$$tag "$(REPO):$$tag" && docker push "$(REPO):$$tag"; fi
 
 ## ---- tests ---------------------------------------------------------------
 
