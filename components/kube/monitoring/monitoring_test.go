@@ -57,7 +57,9 @@ func TestNewMonitoringArgs(t *testing.T) {
 		{"invalid lab", func(c *cluster.Cluster) *kmonitoring.MonitoringArgs {
 			return &kmonitoring.MonitoringArgs{Cluster: c, Lab: mon.Lab{Stack: "s"}}
 		}, "frameworks: at least one framework is required"},
-		{"valid", func(c *cluster.Cluster) *kmonitoring.MonitoringArgs { return &kmonitoring.MonitoringArgs{Cluster: c, Lab: lab} }, ""},
+		{"valid", func(c *cluster.Cluster) *kmonitoring.MonitoringArgs {
+			return &kmonitoring.MonitoringArgs{Cluster: c, Lab: lab}
+		}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
