@@ -38,7 +38,7 @@ func (m *Mocks) KubeObjects() ([]KubeObject, error) {
 		if r.Read || !strings.HasPrefix(r.Type, "kubernetes:") {
 			continue
 		}
-		obj, ok := plain(resource.NewObjectProperty(r.Inputs), true).(map[string]any)
+		obj, ok := manifestValue(resource.NewObjectProperty(r.Inputs), false).(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("%s %s: inputs are not an object", r.Type, r.Name)
 		}
@@ -70,6 +70,42 @@ func (m *Mocks) KubeObjects() ([]KubeObject, error) {
 		return strings.Compare(a.Name, b.Name)
 	})
 	return out, nil
+}
+
+// manifestValue is plain data for a manifest: inside a secret, every
+// string becomes Redacted and maps and lists keep their shape (a Secret's
+// whole stringData is one secret, and the API server wants a map there).
+func manifestValue(v resource.PropertyValue, secret bool) any {
+	switch {
+	case v.IsSecret():
+		return manifestValue(v.SecretValue().Element, true)
+	case v.IsOutput():
+		o := v.OutputValue()
+		if !o.Known {
+			return "[unknown]"
+		}
+		return manifestValue(o.Element, secret || o.Secret)
+	case v.IsString() && secret:
+		return Redacted
+	case v.IsArray():
+		arr := v.ArrayValue()
+		out := make([]any, len(arr))
+		for i, e := range arr {
+			out[i] = manifestValue(e, secret)
+		}
+		return out
+	case v.IsObject():
+		obj := v.ObjectValue()
+		out := make(map[string]any, len(obj))
+		for k, e := range obj {
+			if strings.HasPrefix(string(k), "__") {
+				continue
+			}
+			out[string(k)] = manifestValue(e, secret)
+		}
+		return out
+	}
+	return plain(v, true)
 }
 
 // FileName is the object's golden file name at position i:
