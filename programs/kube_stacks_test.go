@@ -444,3 +444,53 @@ func TestKubeBadConfigAtPreview(t *testing.T) {
 		t.Error("the error repeats the kubeconfig")
 	}
 }
+
+// TestKubeServe: program serve in a cluster is one Deployment of the
+// replicas behind the gateway, benchmarked through it.
+func TestKubeServe(t *testing.T) {
+	t.Parallel()
+	cfg, err := pulumitest.LoadStackConfig("../stacks/Pulumi.kind.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg["servelab:program"] = "serve"
+	cfg["servelab:frameworks"] = `[{"name":"sim","engine":"sim","flavour":"vllm","model":"org/model-8b","replicas":3}]`
+	cfg["servelab:benchmark"] = `{"enabled":true,"numPrompts":10,"maxConcurrency":[4]}`
+	var m *pulumitest.Mocks
+	m = pulumitest.New(fakeKubeResults(&m))
+	var outputs map[string]any
+	err = m.Run("servelab", "kind", cfg, nil, func(ctx *pulumi.Context) error {
+		lab, err := programs.Validate(mustLoad(t, cfg))
+		if err != nil {
+			return err
+		}
+		out, err := programs.Deploy(ctx, lab, programs.Secrets{}, programs.Options{ImageTag: "servelab:test"})
+		if err != nil {
+			return err
+		}
+		outputs, err = awaitMap(out)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outputs["model"] != "org/model-8b" || fmt.Sprint(outputs["replicas"]) != "[sim]" {
+		t.Errorf("outputs model %v replicas %v", outputs["model"], outputs["replicas"])
+	}
+	d, _ := m.Get(typeDeployment, "sim-deployment")
+	if number(at(d.Plain("spec"), "replicas")) != 3 {
+		t.Errorf("deployment spec %v", d.Plain("spec"))
+	}
+	cm, _ := m.Get(typeConfigMap, "gateway-config")
+	cfgJSON, _ := at(cm.Plain("data"), "gateway.json").(string)
+	if !strings.Contains(cfgJSON, `"name": "org/model-8b"`) || !strings.Contains(cfgJSON, `"url": "http://sim:8000"`) {
+		t.Errorf("gateway config:\n%s", cfgJSON)
+	}
+	targets, _ := at(outputs, "benchmark", "targets").(map[string]any)
+	if _, ok := targets["gateway"]; !ok || len(targets) != 1 {
+		t.Errorf("benchmark targets %v, want only the gateway", targets)
+	}
+	if _, ok := m.Get(typeSecret, "kind-hf-token"); ok {
+		t.Error("an HF token Secret without a token")
+	}
+}

@@ -190,21 +190,24 @@ func (v *validator) hostList() {
 			v.errorf(p+".bindAddress", "%q is not an IP address", h.BindAddress)
 		}
 		for j := range h.GPUs {
-			g := &h.GPUs[j]
-			gp := fmt.Sprintf("%s.gpus[%d]", p, j)
-			if g.Model == "" {
-				v.errorf(gp+".model", "is required")
-			}
-			if g.MemoryGiB <= 0 {
-				v.errorf(gp+".memoryGiB", "must be positive, got %v", g.MemoryGiB)
-			}
-			if g.Count == 0 {
-				g.Count = 1
-			}
-			if g.Count < 0 {
-				v.errorf(gp+".count", "must be positive, got %d", g.Count)
-			}
+			v.gpuGroup(fmt.Sprintf("%s.gpus[%d]", p, j), &h.GPUs[j])
 		}
+	}
+}
+
+// gpuGroup checks a GPU group at path and defaults its count to 1.
+func (v *validator) gpuGroup(path string, g *GPUGroup) {
+	if g.Model == "" {
+		v.errorf(path+".model", "is required")
+	}
+	if g.MemoryGiB <= 0 {
+		v.errorf(path+".memoryGiB", "must be positive, got %v", g.MemoryGiB)
+	}
+	if g.Count == 0 {
+		g.Count = 1
+	}
+	if g.Count < 0 {
+		v.errorf(path+".count", "must be positive, got %d", g.Count)
 	}
 }
 

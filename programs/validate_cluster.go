@@ -124,19 +124,8 @@ func (v *validator) clusterList() {
 		pools[np.Name] = true
 		v.nodeSelector(pp+".nodeSelector", np.NodeSelector)
 		v.tolerations(pp+".tolerations", np.Tolerations)
-		if g := np.GPUs; g != nil {
-			if g.Model == "" {
-				v.errorf(pp+".gpus.model", "is required")
-			}
-			if g.MemoryGiB <= 0 {
-				v.errorf(pp+".gpus.memoryGiB", "must be positive, got %v", g.MemoryGiB)
-			}
-			if g.Count == 0 {
-				g.Count = 1
-			}
-			if g.Count < 0 {
-				v.errorf(pp+".gpus.count", "must be positive, got %d", g.Count)
-			}
+		if np.GPUs != nil {
+			v.gpuGroup(pp+".gpus", np.GPUs)
 		}
 		if np.Nodes < 0 {
 			v.errorf(pp+".nodes", "must not be negative, got %d", np.Nodes)
