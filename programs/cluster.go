@@ -72,6 +72,17 @@ type NodePool struct {
 	TimeSlicing int `json:"timeSlicing,omitempty"`
 }
 
+// PrometheusOperator makes a cluster stack describe its scrape targets as
+// ServiceMonitors and its recording rules and alerts as a PrometheusRule,
+// for the cluster's Prometheus Operator, instead of deploying Prometheus
+// and Grafana.
+type PrometheusOperator struct {
+	// Labels go on the ServiceMonitors and the PrometheusRule, so that the
+	// operator's Prometheus selects them (kube-prometheus-stack: its
+	// release label).
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
 // Toleration is a Kubernetes toleration.
 type Toleration = kube.Toleration
 

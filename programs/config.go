@@ -192,6 +192,9 @@ type Monitoring struct {
 	DCGMImage string `json:"dcgmImage,omitempty"`
 	// TTFTSLO is the TTFT p99 alert threshold (default 2s).
 	TTFTSLO string `json:"ttftSlo,omitempty"`
+	// PrometheusOperator (cluster stacks) hands scraping and rules to the
+	// cluster's Prometheus Operator instead (cluster.go).
+	PrometheusOperator *PrometheusOperator `json:"prometheusOperator,omitempty"`
 }
 
 // Prometheus settings.

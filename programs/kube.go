@@ -13,6 +13,7 @@ import (
 	kframework "github.com/servelab/servelab/components/kube/framework"
 	kgateway "github.com/servelab/servelab/components/kube/gateway"
 	kmonitoring "github.com/servelab/servelab/components/kube/monitoring"
+	kservicemonitor "github.com/servelab/servelab/components/kube/servicemonitor"
 	"github.com/servelab/servelab/internal/engine"
 	mon "github.com/servelab/servelab/internal/monitoring"
 )
@@ -205,6 +206,19 @@ func (k *kubeDeployment) deployMonitoring(out pulumi.Map) error {
 	}
 	if k.gateway != nil {
 		after = append(after, k.gateway.Waits()...)
+	}
+	if po := m.PrometheusOperator; po != nil {
+		sm, err := kservicemonitor.NewServiceMonitors(k.ctx, "monitoring", &kservicemonitor.ServiceMonitorsArgs{
+			Cluster: k.cluster, Lab: lab, Labels: po.Labels,
+		})
+		if err != nil {
+			return err
+		}
+		out["monitoring"] = pulumi.Map{
+			"serviceMonitors": pulumi.ToStringArray(sm.Names),
+			"prometheusRule":  pulumi.String(sm.Rule),
+		}
+		return nil
 	}
 	args := &kmonitoring.MonitoringArgs{
 		Cluster: k.cluster, Lab: lab, PrometheusPort: m.Prometheus.Port, GrafanaPort: m.Grafana.Port,

@@ -494,3 +494,46 @@ func TestKubeServe(t *testing.T) {
 		t.Error("an HF token Secret without a token")
 	}
 }
+
+// TestKubePrometheusOperator: with monitoring.prometheusOperator the stack
+// deploys no Prometheus or Grafana but ServiceMonitors and a
+// PrometheusRule for the cluster's operator.
+func TestKubePrometheusOperator(t *testing.T) {
+	t.Parallel()
+	cfg, err := pulumitest.LoadStackConfig("../stacks/Pulumi.kind.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg["servelab:monitoring"] = `{"prometheusOperator":{"labels":{"release":"kube-prometheus-stack"}}}`
+	var m *pulumitest.Mocks
+	m = pulumitest.New(fakeKubeResults(&m))
+	var outputs map[string]any
+	err = m.Run("servelab", "kind", cfg, nil, func(ctx *pulumi.Context) error {
+		lab, err := programs.Validate(mustLoad(t, cfg))
+		if err != nil {
+			return err
+		}
+		out, err := programs.Deploy(ctx, lab, programs.Secrets{}, programs.Options{ImageTag: "servelab:test"})
+		if err != nil {
+			return err
+		}
+		outputs, err = awaitMap(out)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Get(typeDeployment, "monitoring-prometheus"); ok {
+		t.Error("Prometheus deployed next to the operator's")
+	}
+	if got := fmt.Sprint(at(outputs, "monitoring", "serviceMonitors")); got != "[gateway sim-vllm sim-sglang sim-llamacpp]" {
+		t.Errorf("ServiceMonitors %s", got)
+	}
+	if len(m.ByType("kubernetes:monitoring.coreos.com/v1:PrometheusRule")) != 1 {
+		t.Error("no PrometheusRule")
+	}
+	if _, err := load(t, map[string]string{"monitoring": `{prometheusOperator: {}}`}); err == nil ||
+		!strings.Contains(err.Error(), "monitoring.prometheusOperator: hands monitoring to a cluster's Prometheus Operator; this stack has Docker hosts") {
+		t.Errorf("on Docker hosts: err = %v", err)
+	}
+}

@@ -593,6 +593,7 @@ func (v *validator) gateway() {
 
 func (v *validator) monitoring() {
 	m := &v.cfg.Monitoring
+	v.prometheusOperator()
 	if !v.cfg.MonitoringEnabled() {
 		return
 	}

@@ -527,6 +527,19 @@ func (v *validator) clusterMonitoring() {
 	}
 }
 
+// prometheusOperator checks monitoring.prometheusOperator: cluster stacks
+// only, with valid labels.
+func (v *validator) prometheusOperator() {
+	po := v.cfg.Monitoring.PrometheusOperator
+	switch {
+	case po == nil:
+	case !v.cfg.ClusterStack():
+		v.errorf("monitoring.prometheusOperator", "hands monitoring to a cluster's Prometheus Operator; this stack has Docker hosts")
+	default:
+		v.nodeSelector("monitoring.prometheusOperator.labels", po.Labels)
+	}
+}
+
 // clusterBenchmark: the benchmark runs as a Job inside the cluster.
 func (v *validator) clusterBenchmark() {
 	b := v.cfg.Benchmark
