@@ -39,8 +39,8 @@ type Comparison struct {
 	Baseline string `json:"baseline"`
 	// VerdictPct is the change beyond which a figure counts as improved
 	// or regressed: FailOnRegression, or DefaultVerdictPct.
-	VerdictPct       float64                       `json:"verdictPct"`
-	FailOnRegression float64                       `json:"failOnRegressionPct,omitempty"`
+	VerdictPct       float64                      `json:"verdictPct"`
+	FailOnRegression float64                      `json:"failOnRegressionPct,omitempty"`
 	Targets          map[string][]LevelComparison `json:"targets"`
 }
 

@@ -112,6 +112,9 @@ func TestBenchmarkOnHost(t *testing.T) {
 	if run.String("logging") != "stderr" {
 		t.Errorf("logging %q: the result JSON belongs in outputs, not logs", run.String("logging"))
 	}
+	if !slices.Equal(run.IgnoreChanges, []string{"connection.privateKey"}) {
+		t.Errorf("ignoreChanges %v: a rotated SSH key would re-run the bench", run.IgnoreChanges)
+	}
 	trig := run.Strings("triggers")
 	if len(trig) != 3 || trig[0] != "servelab image servelab:0.1.0-abc" || !strings.HasPrefix(trig[1], "workload ") ||
 		!strings.HasPrefix(trig[2], "target vllm-direct ") {
@@ -124,6 +127,9 @@ func TestBenchmarkOnHost(t *testing.T) {
 	}
 	if keys.String("stdin") != "sk-gateway-key\n" || !slices.Contains(keys.Secrets(), "stdin") || keys.String("logging") != "none" {
 		t.Errorf("keys command stdin %q (secrets %v), logging %q", keys.String("stdin"), keys.Secrets(), keys.String("logging"))
+	}
+	if !keys.DeleteBeforeReplace {
+		t.Error("replacing the keys command would delete the file its replacement wrote")
 	}
 	if !strings.HasSuffix(keys.String("create"), " servelab-bench-keys servelab-test") || !strings.Contains(keys.String("delete"), "rm -f") {
 		t.Errorf("keys command create %q delete %q", keys.String("create"), keys.String("delete"))

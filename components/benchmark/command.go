@@ -78,9 +78,9 @@ func keyEnv(i int) string { return "SERVELAB_BENCH_KEY_" + strconv.Itoa(i) }
 // targetsFile is the JSON `servelab bench --targets` reads.
 func targetsFile(targets []Target) ([]byte, error) {
 	type entry struct {
-		Label     string `json:"label"`
-		BaseURL   string `json:"base_url"`
-		Model     string `json:"model"`
+		Label      string `json:"label"`
+		BaseURL    string `json:"base_url"`
+		Model      string `json:"model"`
 		Engine     string `json:"engine,omitempty"`
 		Image      string `json:"image,omitempty"`
 		APIKeyEnv  string `json:"api_key_env,omitempty"`
