@@ -28,9 +28,16 @@ type Options struct {
 // Deploy creates the resources of a validated lab and returns the stack
 // outputs. Each program composes components; none inlines them.
 func Deploy(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) (pulumi.Map, error) {
-	d := &deployment{ctx: ctx, lab: lab, secrets: secrets, opts: opts, engineKey: noEngineKey,
+	return newDeployment(ctx, lab, secrets, opts).deploy()
+}
+
+func newDeployment(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) *deployment {
+	return &deployment{ctx: ctx, lab: lab, secrets: secrets, opts: opts, engineKey: noEngineKey,
 		hosts: map[string]*gpuhost.GpuHost{}, images: map[string]pulumi.StringInput{}}
-	switch lab.Config.Program {
+}
+
+func (d *deployment) deploy() (pulumi.Map, error) {
+	switch d.lab.Config.Program {
 	case Compare:
 		return d.compare()
 	case Serve:
@@ -38,7 +45,7 @@ func Deploy(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) (pulum
 	case Bench:
 		return d.bench()
 	}
-	return nil, fmt.Errorf("program %q has no deployment", lab.Config.Program)
+	return nil, fmt.Errorf("program %q has no deployment", d.lab.Config.Program)
 }
 
 // deployment carries what the programs share while they build a stack.
