@@ -28,28 +28,17 @@ func TestDirectTargetsSendEngineKeys(t *testing.T) {
 	}
 	run := func(suffix string) (bench, keys pulumitest.Resource) {
 		m := pulumitest.New(fakeProbe(planStack(t, cfg), 0))
-		err := m.Run("servelab", "rtx5090", cfg, slices.Collect(mapsKeys(secretConfig)), func(ctx *pulumi.Context) error {
-			lab, err := programs.Validate(mustLoad(t, cfg))
-			if err != nil {
-				return err
-			}
-			secrets, err := programs.ReadSecrets(ctx, lab)
-			if err != nil {
-				return err
-			}
-			out, err := programs.DeployWithEngineKeys(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: "."},
-				func(f *framework.Framework) pulumi.StringInput {
-					if f.Engine == engine.Ollama {
-						return nil // no auth
-					}
-					return pulumi.ToSecret(pulumi.String(f.Name + "-engine-key-" + suffix)).(pulumi.StringOutput)
-				})
-			if err != nil {
-				return err
-			}
-			_, err = awaitMap(out)
-			return err
-		})
+		var out map[string]any
+		err := m.Run("servelab", "rtx5090", cfg, slices.Collect(mapsKeys(secretConfig)), program(t, cfg, &out,
+			func(ctx *pulumi.Context, lab *programs.Lab, secrets programs.Secrets) (pulumi.Map, error) {
+				return programs.DeployWithEngineKeys(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: "."},
+					func(f *framework.Framework) pulumi.StringInput {
+						if f.Engine == engine.Ollama {
+							return nil // no auth
+						}
+						return pulumi.ToSecret(pulumi.String(f.Name + "-engine-key-" + suffix)).(pulumi.StringOutput)
+					})
+			}))
 		if err != nil {
 			t.Fatal(err)
 		}

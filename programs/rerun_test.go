@@ -124,24 +124,12 @@ func benchRun(t *testing.T, stack string, v variant, baseline map[string]any) (b
 		}
 		return probe(args)
 	})
-	var outputs map[string]any
-	err := m.Run("servelab", stack, cfg, slices.Collect(maps.Keys(v.secrets)), func(ctx *pulumi.Context) error {
-		lab, err := programs.Validate(mustLoad(t, cfg))
-		if err != nil {
-			return err
-		}
-		secrets, err := programs.ReadSecrets(ctx, lab)
-		if err != nil {
-			return err
-		}
-		out, err := programs.Deploy(ctx, lab, secrets, v.opts)
-		if err != nil {
-			return err
-		}
-		all, err := awaitMap(out)
-		outputs, _ = all["benchmark"].(map[string]any)
-		return err
-	})
+	var all map[string]any
+	err := m.Run("servelab", stack, cfg, slices.Collect(maps.Keys(v.secrets)), program(t, cfg, &all,
+		func(ctx *pulumi.Context, lab *programs.Lab, secrets programs.Secrets) (pulumi.Map, error) {
+			return programs.Deploy(ctx, lab, secrets, v.opts)
+		}))
+	outputs, _ := all["benchmark"].(map[string]any)
 	if err != nil {
 		t.Fatalf("pulumi run: %v", err)
 	}

@@ -121,7 +121,21 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 		cfg[k] = v
 	}
 	run := &stackRun{mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
-	err = run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), func(ctx *pulumi.Context) error {
+	err = run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), program(t, cfg, &run.outputs,
+		func(ctx *pulumi.Context, lab *programs.Lab, secrets programs.Secrets) (pulumi.Map, error) {
+			return programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: ".",
+				BenchBinary: programs.BenchBinary, BenchBinarySHA256: testBinarySHA256})
+		}))
+	return run, err
+}
+
+// program is the servelab program for cfg as Run runs it once the config
+// is read, with deploy standing for programs.Deploy; it stores the awaited
+// stack outputs in *out.
+func program(t *testing.T, cfg map[string]string, out *map[string]any,
+	deploy func(*pulumi.Context, *programs.Lab, programs.Secrets) (pulumi.Map, error),
+) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
 		lab, err := programs.Validate(mustLoad(t, cfg))
 		if err != nil {
 			return err
@@ -130,15 +144,13 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 		if err != nil {
 			return err
 		}
-		out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: ".",
-			BenchBinary: programs.BenchBinary, BenchBinarySHA256: testBinarySHA256})
+		o, err := deploy(ctx, lab, secrets)
 		if err != nil {
 			return err
 		}
-		run.outputs, err = awaitMap(out)
+		*out, err = awaitMap(o)
 		return err
-	})
-	return run, err
+	}
 }
 
 func mapsKeys(m map[string]string) func(func(string) bool) {

@@ -3,6 +3,7 @@ package benchmark
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -110,12 +111,7 @@ func Compare(b Baseline, baseline any, current map[string]any) (Comparison, erro
 	}
 	c := Comparison{Baseline: b.Stack, VerdictPct: pct, FailOnRegression: b.FailOnRegression, Targets: map[string][]LevelComparison{}}
 	var regressions []string
-	labels := make([]string, 0, len(cur.Targets))
-	for label := range cur.Targets {
-		labels = append(labels, label)
-	}
-	slices.Sort(labels)
-	for _, label := range labels {
+	for _, label := range slices.Sorted(maps.Keys(cur.Targets)) {
 		for _, run := range cur.Targets[label] {
 			i := slices.IndexFunc(base.Targets[label], func(r map[string]any) bool { return sameLevel(r, run) })
 			if i < 0 {
@@ -146,7 +142,7 @@ func Compare(b Baseline, baseline any, current map[string]any) (Comparison, erro
 		}
 	}
 	if len(c.Targets) == 0 {
-		return Comparison{}, fmt.Errorf("%s has no target and load level in common with this stack (its targets: %s)", where, strings.Join(sortedKeys(base.Targets), ", "))
+		return Comparison{}, fmt.Errorf("%s has no target and load level in common with this stack (its targets: %s)", where, strings.Join(slices.Sorted(maps.Keys(base.Targets)), ", "))
 	}
 	if len(regressions) > 0 {
 		return c, fmt.Errorf("benchmark regressed beyond %g%% against %s:\n  %s", b.FailOnRegression, where, strings.Join(regressions, "\n  "))
@@ -238,13 +234,4 @@ func recode(in, out any) error {
 		return err
 	}
 	return json.Unmarshal(b, out)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,7 +2,6 @@ package benchmark_test
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -70,14 +69,8 @@ func TestCompare(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c, err := benchmark.Compare(tt.b, tt.baseline, cur)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if pulumitest.CheckErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			lc := c.Targets["vllm"]
 			if len(lc) != 1 || lc[0].Verdict != tt.verdict || lc[0].Figures[tt.figure].Verdict != tt.figV {
@@ -121,14 +114,8 @@ func TestBenchmarkBaselineUnderMocks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			got, err := runBench(t, &benchmark.Baseline{Stack: "h100", FailOnRegression: tt.failOn}, tt.baseline)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if pulumitest.CheckErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			cmp := got["comparison"].(map[string]any)
 			if cmp["baseline"] != "h100" || len(cmp["targets"].(map[string]any)) != 3 {
