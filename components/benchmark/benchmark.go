@@ -223,6 +223,9 @@ func (b *Benchmark) results(ctx *pulumi.Context, name string, a BenchmarkArgs, s
 		if err != nil {
 			return nil, err
 		}
+		if own, ok := m["provenance"].(map[string]any); ok {
+			p.Bench = own // the summary's copy of the bench's own provenance
+		}
 		m["provenance"], err = toMap(p)
 		return m, err
 	}).(pulumi.MapOutput)

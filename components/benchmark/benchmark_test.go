@@ -316,3 +316,33 @@ func dependsOn(r pulumitest.Resource, name string) bool {
 	}
 	return false
 }
+
+// What the bench records at the top of its output is kept as it wrote it.
+func TestProvenanceKeepsTheBenchsOwn(t *testing.T) {
+	t.Parallel()
+	out := `{"binary_sha256": "feed", "dataset_hash": "0240ab5e", ` + strings.TrimPrefix(strings.TrimSpace(recorded(t)), "{")
+	m := pulumitest.New(stdoutOf(out))
+	var results map[string]any
+	err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
+		b, err := benchmark.NewBenchmark(ctx, "bench", &benchmark.BenchmarkArgs{
+			Binary: "bin/servelab", BinarySHA256: "beef", Targets: targets, Workload: workload,
+			Keys: []pulumi.StringInput{pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput)},
+		})
+		if err != nil {
+			return err
+		}
+		results, err = await(b.Results)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := results["provenance"].(map[string]any)
+	bench, _ := prov["bench"].(map[string]any)
+	if bench["binary_sha256"] != "feed" || bench["dataset_hash"] != "0240ab5e" || bench["runs"] != nil {
+		t.Errorf("bench provenance %v", bench)
+	}
+	if s := prov["servelab"].(map[string]any); s["binarySha256"] != "beef" || s["image"] != nil {
+		t.Errorf("servelab provenance %v", s)
+	}
+}
