@@ -12,12 +12,13 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*')
 
-.PHONY: test deps fmt-check vet unit check-stacks up preview destroy secret stack build perf-gateway bench-accuracy help
+.PHONY: test deps fmt-check vet unit check-stacks up preview destroy secret stack build bench perf-gateway bench-accuracy help
 
 help:
 	@echo "make up STACK=<env>       pulumi up stacks/Pulumi.<env>.yaml (local file backend, passphrase secrets)"
 	@echo "make preview STACK=<env>  pulumi preview"
 	@echo "make destroy STACK=<env>  pulumi destroy"
+	@echo "make bench STACK=<env>    run the stack's benchmark afresh (pulumi up --replace of the bench command)"
 	@echo "make secret STACK=<env> KEY=<key> < file   set servelab:<key> as a secret (value from stdin)"
 	@echo "make test                 gofmt, go vet, go test -race ./..., stack files checked by the real Pulumi CLI"
 	@echo "make build                bin/servelab"
@@ -37,8 +38,17 @@ stack:
 up: build stack
 	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) up --stack $(STACK)
 
-preview: stack
+# preview builds too: a rebuilt bin/servelab re-runs a runOn: local benchmark.
+preview: build stack
 	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) preview --diff --stack $(STACK)
+
+# bench runs the benchmark of an unchanged stack again (it re-runs by itself
+# only when something that decides its results changes): the bench command
+# and the file holding its API keys are replaced, everything else is
+# updated as by `make up`. See docs/bench.md#re-runs.
+bench: build stack
+	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) up --stack $(STACK) \
+		--replace '**::benchmark-keys' --replace '**::benchmark-run'
 
 destroy: stack
 	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) destroy --stack $(STACK)
@@ -50,8 +60,11 @@ secret: stack
 	@test -n "$(KEY)" || { echo "make: KEY= names the servelab: key (hfToken, sshPrivateKey, or a target's apiKeySecret)"; exit 1; }
 	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) config set --secret --stack $(STACK) servelab:$(KEY)
 
+# -trimpath and -buildvcs=false: the same sources give the same binary
+# wherever the checkout is and whatever its commit, so its hash (a
+# benchmark trigger) changes only with the code.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/servelab ./cmd/servelab
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -o bin/servelab ./cmd/servelab
 
 ## ---- tests ---------------------------------------------------------------
 

@@ -223,9 +223,20 @@ type Benchmark struct {
 	Goodput map[string]float64 `json:"goodput,omitempty"`
 	// Direct also benchmarks each framework bypassing the gateway.
 	Direct bool `json:"direct,omitempty"`
-	// Timeout bounds the whole run (default 30m).
+	// Timeout bounds the whole run (default 30m); the bench stops by
+	// itself a margin before it.
 	Timeout string `json:"timeout,omitempty"`
 	Warmup  int    `json:"warmup,omitempty"`
+	// Repeats runs every load level this many times, 1-100 (default 3
+	// when an engine runs on a GPU, else 1); outputs give median and
+	// spread.
+	Repeats *int `json:"repeats,omitempty"`
+	// Baseline is a stack ("h100" or "org/project/stack") whose benchmark
+	// outputs the results are compared with.
+	Baseline string `json:"baseline,omitempty"`
+	// FailOnRegression fails `up` when any figure is worse than the
+	// baseline's by more than this many percent.
+	FailOnRegression *float64 `json:"failOnRegression,omitempty"`
 }
 
 // Target is an existing endpoint for the bench program.

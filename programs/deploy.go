@@ -19,16 +19,25 @@ type Options struct {
 	// SourceDir is the repository root, the image's build context.
 	SourceDir string
 	// BenchBinary is the servelab binary benchmarks run with on this
-	// machine (benchmark.runOn: local).
-	BenchBinary string
+	// machine (benchmark.runOn: local), relative to the project directory
+	// the command runs in, and BenchBinarySHA256 its content's hash.
+	BenchBinary       string
+	BenchBinarySHA256 string
 }
 
 // Deploy creates the resources of a validated lab and returns the stack
 // outputs. Each program composes components; none inlines them.
 func Deploy(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) (pulumi.Map, error) {
-	d := &deployment{ctx: ctx, lab: lab, secrets: secrets, opts: opts,
+	return newDeployment(ctx, lab, secrets, opts).deploy()
+}
+
+func newDeployment(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) *deployment {
+	return &deployment{ctx: ctx, lab: lab, secrets: secrets, opts: opts, engineKey: noEngineKey,
 		hosts: map[string]*gpuhost.GpuHost{}, images: map[string]pulumi.StringInput{}}
-	switch lab.Config.Program {
+}
+
+func (d *deployment) deploy() (pulumi.Map, error) {
+	switch d.lab.Config.Program {
 	case Compare:
 		return d.compare()
 	case Serve:
@@ -36,7 +45,7 @@ func Deploy(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) (pulum
 	case Bench:
 		return d.bench()
 	}
-	return nil, fmt.Errorf("program %q has no deployment", lab.Config.Program)
+	return nil, fmt.Errorf("program %q has no deployment", d.lab.Config.Program)
 }
 
 // deployment carries what the programs share while they build a stack.
@@ -50,6 +59,8 @@ type deployment struct {
 	images     map[string]pulumi.StringInput
 	frameworks []*framework.Framework
 	gateway    *gateway.Gateway
+	// engineKey gives a direct benchmark target its engine's API key.
+	engineKey engineKeyFunc
 }
 
 // deployHosts creates every declared host.

@@ -101,6 +101,9 @@ func countGPUs(hp programs.HostPlan) int {
 	return n
 }
 
+// testBinarySHA256 stands for bin/servelab's hash.
+const testBinarySHA256 = "5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1a"
+
 // secretConfig is what a user sets with `pulumi config set --secret`.
 var secretConfig = map[string]string{
 	"servelab:hfToken":       "hf_test_token_do_not_use",
@@ -118,7 +121,21 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 		cfg[k] = v
 	}
 	run := &stackRun{mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
-	err = run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), func(ctx *pulumi.Context) error {
+	err = run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), program(t, cfg, &run.outputs,
+		func(ctx *pulumi.Context, lab *programs.Lab, secrets programs.Secrets) (pulumi.Map, error) {
+			return programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: ".",
+				BenchBinary: programs.BenchBinary, BenchBinarySHA256: testBinarySHA256})
+		}))
+	return run, err
+}
+
+// program is the servelab program for cfg as Run runs it once the config
+// is read, with deploy standing for programs.Deploy; it stores the awaited
+// stack outputs in *out.
+func program(t *testing.T, cfg map[string]string, out *map[string]any,
+	deploy func(*pulumi.Context, *programs.Lab, programs.Secrets) (pulumi.Map, error),
+) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
 		lab, err := programs.Validate(mustLoad(t, cfg))
 		if err != nil {
 			return err
@@ -127,14 +144,13 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 		if err != nil {
 			return err
 		}
-		out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: ".", BenchBinary: "/opt/servelab/bin/servelab"})
+		o, err := deploy(ctx, lab, secrets)
 		if err != nil {
 			return err
 		}
-		run.outputs, err = awaitMap(out)
+		*out, err = awaitMap(o)
 		return err
-	})
-	return run, err
+	}
 }
 
 func mapsKeys(m map[string]string) func(func(string) bool) {
@@ -200,6 +216,13 @@ func TestProgramRunReadsStackConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Without bin/servelab (the test runs in programs/), the local
+	// benchmark cannot run: the program says how to build it.
+	err = pulumitest.New(fakeProbe(planStack(t, cfg), 0)).Run("servelab", "local", cfg, nil, programs.Run)
+	if err == nil || !strings.Contains(err.Error(), "servelab:benchmark.runOn local runs bin/servelab") || !strings.Contains(err.Error(), "make build") {
+		t.Errorf("err = %v, want the missing binary named", err)
+	}
+	cfg["servelab:benchmark"] = `{"enabled": false}`
 	m := pulumitest.New(fakeProbe(planStack(t, cfg), 0))
 	if err := m.Run("servelab", "local", cfg, nil, programs.Run); err != nil {
 		t.Fatal(err)
@@ -487,8 +510,21 @@ func checkBenchmark(t *testing.T, run *stackRun) {
 	if cfg.GatewayEnabled() && !dependsOnName(cmd, "gateway-container") {
 		t.Error("the benchmark does not wait for the gateway")
 	}
-	if strings.Contains(cmd.String("create"), "sk-") || !secretAt(cmd, "stdin") {
-		t.Errorf("bench command leaks or stdin not secret: %q", cmd.String("create"))
+	// No key in the bench's inputs (a rotated key must not re-run it):
+	// they reach it through the keys command's file.
+	for _, in := range []string{"create", "stdin"} {
+		if strings.Contains(cmd.String(in), "-password") || strings.Contains(cmd.String(in), "hf_test_token") {
+			t.Errorf("the bench command's %s holds a key: %q", in, cmd.String(in))
+		}
+	}
+	if !json.Valid([]byte(cmd.String("stdin"))) {
+		t.Errorf("the bench's stdin is not the targets file: %q", cmd.String("stdin"))
+	}
+	if cfg.GatewayEnabled() || len(cfg.Targets) > 0 {
+		keys, ok := run.mocks.Get(cmd.Type, "benchmark-keys")
+		if !ok || !secretAt(keys, "stdin") || !dependsOnName(cmd, "benchmark-keys") {
+			t.Errorf("keys command missing, its stdin not secret, or not awaited (secrets %v)", keys.Secrets())
+		}
 	}
 	results, _ := run.outputs["benchmark"].(map[string]any)
 	targets, _ := results["targets"].(map[string]any)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/servelab/servelab/components/benchmark"
 	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
@@ -107,7 +108,7 @@ func Validate(cfg *Config) (*Lab, error) {
 		v.ports(lab.Instances)
 		v.reachability(lab.Instances)
 	}
-	v.benchmark()
+	v.benchmark(lab.Instances)
 	if cfg.Program != Bench {
 		v.benchReachability(lab.Instances)
 	}
@@ -611,7 +612,7 @@ func (v *validator) monitoring() {
 	}
 }
 
-func (v *validator) benchmark() {
+func (v *validator) benchmark(ins []InstancePlan) {
 	b := &v.cfg.Benchmark
 	if v.cfg.Program == Bench && !b.Enabled {
 		b.Enabled = true // benchmarking is all a bench stack does
@@ -667,10 +668,37 @@ func (v *validator) benchmark() {
 		}
 	}
 	v.duration("benchmark.timeout", b.Timeout)
+	if d, err := time.ParseDuration(b.Timeout); err == nil && d > 0 && d < benchmark.MinTimeout {
+		v.errorf("benchmark.timeout", "%q is too short: at least %v (the bench stops 10-30s before it)", b.Timeout, benchmark.MinTimeout)
+	}
 	if b.Direct && v.cfg.Program == Bench {
 		v.errorf("benchmark.direct", "a bench stack already targets endpoints directly")
 	}
+	if b.Repeats == nil {
+		n := 1
+		if slices.ContainsFunc(ins, func(in InstancePlan) bool { return len(in.Instance.Devices) > 0 }) {
+			n = 3 // GPU engines vary run to run: give a spread
+		}
+		b.Repeats = &n
+	} else if *b.Repeats < 1 || *b.Repeats > 100 {
+		v.errorf("benchmark.repeats", "must be 1-100, got %d", *b.Repeats)
+	}
+	if b.Baseline != "" && !stackRef.MatchString(b.Baseline) {
+		v.errorf("benchmark.baseline", "%q is not a stack name or org/project/stack", b.Baseline)
+	}
+	if f := b.FailOnRegression; f != nil {
+		switch {
+		case b.Baseline == "":
+			v.errorf("benchmark.failOnRegression", "needs benchmark.baseline: the stack to compare with")
+		case *f <= 0 || math.IsInf(*f, 0) || math.IsNaN(*f):
+			v.errorf("benchmark.failOnRegression", "must be a positive percentage, got %v", *f)
+		}
+	}
 }
+
+// stackRef is a Pulumi stack reference: stack, project/stack or
+// org/project/stack.
+var stackRef = regexp.MustCompile(`^([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$`)
 
 func (v *validator) targets() {
 	if len(v.cfg.Frameworks) > 0 {

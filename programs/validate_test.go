@@ -185,6 +185,16 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 			[]string{"benchmark.maxConcurrency[1]: must be at least 1, got 0", "benchmark.requestRate[1]: must be positive", "benchmark.goodput.latency: unknown SLO"}},
 		{"local bench cannot reach a remote loopback gateway", map[string]string{"gateway": `{host: gpu1}`, "benchmark": `{enabled: true, runOn: local}`},
 			[]string{"benchmark.runOn: local cannot reach the gateway on gpu1, which listens on its loopback; use runOn: host"}},
+		{"repeats out of range", map[string]string{"benchmark": `{enabled: true, repeats: 0}`},
+			[]string{"benchmark.repeats: must be 1-100, got 0"}},
+		{"too many repeats", map[string]string{"benchmark": `{enabled: true, repeats: 101}`},
+			[]string{"benchmark.repeats: must be 1-100, got 101"}},
+		{"timeout shorter than the bench's margin", map[string]string{"benchmark": `{enabled: true, timeout: 30s}`},
+			[]string{`benchmark.timeout: "30s" is too short: at least 1m0s`}},
+		{"bad baseline and threshold", map[string]string{"benchmark": `{enabled: true, baseline: "a/b/c/d", failOnRegression: -3}`},
+			[]string{`benchmark.baseline: "a/b/c/d" is not a stack name or org/project/stack`, "benchmark.failOnRegression: must be a positive percentage, got -3"}},
+		{"threshold without a baseline", map[string]string{"benchmark": `{enabled: true, failOnRegression: 5}`},
+			[]string{"benchmark.failOnRegression: needs benchmark.baseline"}},
 		{"gpus of the wrong type", map[string]string{"frameworks": `[{name: v, engine: vllm, host: gpu1, model: m, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: 8, gpus: "two"}]`},
 			[]string{`frameworks[0].gpus: want a GPU count or a list of device indices, got "two"`}},
 		{"dcgm without GPUs", map[string]string{"hosts": `[{name: cpu1}, {name: gpu1}]`, "frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2}]`, "monitoring": `{dcgm: true}`},
@@ -249,5 +259,29 @@ func TestDefaultsAndReplicas(t *testing.T) {
 	cfg := lab.Config
 	if cfg.Gateway.Port != programs.DefaultGatewayPort || cfg.Gateway.Routing != "least-outstanding" || cfg.Gateway.Host != "gpu1" {
 		t.Errorf("gateway defaults: %+v", cfg.Gateway)
+	}
+}
+
+// benchmark.repeats defaults to 3 when an engine runs on a GPU (its
+// numbers vary run to run), else 1.
+func TestRepeatsDefault(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name      string
+		overrides map[string]string
+		want      int
+	}{
+		{"GPU engines", map[string]string{"benchmark": `{enabled: true, runOn: host}`}, 3},
+		{"CPU only", map[string]string{"hosts": `[{name: cpu1}]`, "benchmark": `{enabled: true}`,
+			"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2}]`}, 1},
+		{"set", map[string]string{"benchmark": `{enabled: true, runOn: host, repeats: 5, baseline: org/servelab/h100, failOnRegression: 10}`}, 5},
+	} {
+		lab, err := load(t, tt.overrides)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := *lab.Config.Benchmark.Repeats; got != tt.want {
+			t.Errorf("%s: repeats %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }

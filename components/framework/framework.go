@@ -60,6 +60,9 @@ type Framework struct {
 	// UpstreamModel is the model name the engine itself serves (an Ollama
 	// tag, or the served model name given to vLLM, SGLang, llama.cpp, sim).
 	UpstreamModel string
+	// Spec is the container the instance runs as (argv, non-secret env,
+	// runtime): with ImageDigest, what decides its benchmark results.
+	Spec Spec
 
 	// InternalURL is its URL on the host's lab network.
 	InternalURL pulumi.StringOutput
@@ -73,6 +76,10 @@ type Framework struct {
 	EngineKind pulumi.StringOutput
 	// ContainerName is the Docker container name.
 	ContainerName pulumi.StringOutput
+	// ImageDigest identifies the image the engine runs: the pulled
+	// image's repo digest (repo@sha256:…), or the reference of an image
+	// built on the host (a sim's servelab image).
+	ImageDigest pulumi.StringOutput
 	// Ready resolves once the engine serves its model: the container is
 	// healthy and, for Ollama, the model is pulled.
 	Ready pulumi.StringOutput
@@ -96,7 +103,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	in := a.Instance
 	f := &Framework{
 		Engine: in.Engine, API: in.API(), Name: in.Name, Host: a.Host,
-		Port: spec.Port, PublishedPort: a.PublishedPort, UpstreamModel: in.ServedModelName,
+		Port: spec.Port, PublishedPort: a.PublishedPort, UpstreamModel: in.ServedModelName, Spec: spec,
 	}
 	if err := ctx.RegisterComponentResource(TypeToken, name, f, opts...); err != nil {
 		return nil, err
@@ -104,6 +111,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	onHost := []pulumi.ResourceOption{pulumi.Parent(f), pulumi.Provider(a.Host.Provider)}
 
 	image := a.Image.ToStringOutput()
+	f.ImageDigest = image
 	if !a.ImageIsLocal {
 		remote, err := docker.NewRemoteImage(ctx, name+"-image", &docker.RemoteImageArgs{
 			Name:        a.Image,
@@ -113,6 +121,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 			return nil, fmt.Errorf("framework %s: image: %w", name, err)
 		}
 		image = remote.ImageId
+		f.ImageDigest = remote.RepoDigest
 	}
 
 	labels := docker.ContainerLabelArray{}

@@ -218,6 +218,9 @@ type RunArgs struct {
 	// Environment for local commands. Remote commands get none (sshd's
 	// AcceptEnv rarely allows it); use StdinEnv instead.
 	Environment map[string]string
+	// Delete is an argv (every word quoted, like Argv) run when the
+	// resource is deleted, e.g. to remove a file the command wrote.
+	Delete []string
 	// Triggers re-run the command when they change.
 	Triggers []string
 	// TriggerInputs are triggers that are outputs of other resources.
@@ -295,6 +298,9 @@ func run(ctx *pulumi.Context, name string, ssh *SSHArgs, args RunArgs, opts ...p
 		if args.Stdin != nil {
 			cargs.Stdin = args.Stdin
 		}
+		if len(args.Delete) > 0 {
+			cargs.Delete = pulumi.String(shellquote.Join(args.Delete...))
+		}
 		c, err := local.NewCommand(ctx, name, cargs, opts...)
 		if err != nil {
 			return nil, err
@@ -320,6 +326,9 @@ func run(ctx *pulumi.Context, name string, ssh *SSHArgs, args RunArgs, opts ...p
 	}
 	if args.Stdin != nil {
 		cargs.Stdin = args.Stdin
+	}
+	if len(args.Delete) > 0 {
+		cargs.Delete = pulumi.String(shellquote.Join(args.Delete...))
 	}
 	c, err := remote.NewCommand(ctx, name, cargs, opts...)
 	if err != nil {

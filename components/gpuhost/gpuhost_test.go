@@ -139,7 +139,7 @@ func TestRunQuotesArgv(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = h.Run(ctx, "h-cmd", gpuhost.RunArgs{Argv: []string{"echo", "$(reboot)", "it's"}, Quiet: true})
+		_, err = h.Run(ctx, "h-cmd", gpuhost.RunArgs{Argv: []string{"echo", "$(reboot)", "it's"}, Delete: []string{"rm", "-f", "a b"}, Quiet: true})
 		if err != nil {
 			return err
 		}
@@ -161,5 +161,8 @@ func TestRunQuotesArgv(t *testing.T) {
 	}
 	if c.String("logging") != "none" {
 		t.Errorf("quiet command logs %q", c.String("logging"))
+	}
+	if got, want := c.String("delete"), `rm -f 'a b'`; got != want {
+		t.Errorf("delete = %q, want %q", got, want)
 	}
 }

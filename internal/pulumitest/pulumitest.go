@@ -35,6 +35,9 @@ type Resource struct {
 	// RetainOnDelete and the custom timeouts as requested.
 	RetainOnDelete bool
 	CreateTimeout  string
+	// IgnoreChanges and DeleteBeforeReplace as requested.
+	IgnoreChanges       []string
+	DeleteBeforeReplace bool
 }
 
 // ParentName is the name part of Parent's URN.
@@ -140,6 +143,8 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.Parent = rpc.GetParent()
 		r.Dependencies = slices.Sorted(slices.Values(rpc.GetDependencies()))
 		r.RetainOnDelete = rpc.GetRetainOnDelete()
+		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 		if t := rpc.GetCustomTimeouts(); t != nil {
 			r.CreateTimeout = t.GetCreate()
 		}
@@ -238,14 +243,16 @@ func (m *Mocks) Run(project, stack string, config map[string]string, secretKeys 
 // PlanEntry is one resource of a Plan: what a reviewer would look for in a
 // `pulumi preview`.
 type PlanEntry struct {
-	Type           string         `json:"type"`
-	Name           string         `json:"name"`
-	Parent         string         `json:"parent,omitempty"`
-	Provider       string         `json:"provider,omitempty"`
-	DependsOn      []string       `json:"dependsOn,omitempty"`
-	RetainOnDelete bool           `json:"retainOnDelete,omitempty"`
-	CreateTimeout  string         `json:"createTimeout,omitempty"`
-	Inputs         map[string]any `json:"inputs,omitempty"`
+	Type                string         `json:"type"`
+	Name                string         `json:"name"`
+	Parent              string         `json:"parent,omitempty"`
+	Provider            string         `json:"provider,omitempty"`
+	DependsOn           []string       `json:"dependsOn,omitempty"`
+	RetainOnDelete      bool           `json:"retainOnDelete,omitempty"`
+	DeleteBeforeReplace bool           `json:"deleteBeforeReplace,omitempty"`
+	IgnoreChanges       []string       `json:"ignoreChanges,omitempty"`
+	CreateTimeout       string         `json:"createTimeout,omitempty"`
+	Inputs              map[string]any `json:"inputs,omitempty"`
 }
 
 // Redacted replaces every secret value in a plan.
@@ -259,12 +266,14 @@ func (m *Mocks) Plan() ([]byte, error) {
 	entries := make([]PlanEntry, 0, len(rs))
 	for _, r := range rs {
 		e := PlanEntry{
-			Type:           r.Type,
-			Name:           r.Name,
-			Parent:         r.ParentName(),
-			Provider:       r.ProviderName(),
-			RetainOnDelete: r.RetainOnDelete,
-			CreateTimeout:  r.CreateTimeout,
+			Type:                r.Type,
+			Name:                r.Name,
+			Parent:              r.ParentName(),
+			Provider:            r.ProviderName(),
+			RetainOnDelete:      r.RetainOnDelete,
+			DeleteBeforeReplace: r.DeleteBeforeReplace,
+			IgnoreChanges:       r.IgnoreChanges,
+			CreateTimeout:       r.CreateTimeout,
 		}
 		for _, d := range r.Dependencies {
 			e.DependsOn = append(e.DependsOn, urnName(d))
