@@ -8,6 +8,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/gpuhost"
 	gw "github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
@@ -88,7 +90,7 @@ func fakeProbe(lab *programs.Lab, missing int) pulumitest.OutputsFunc {
 				}
 			}
 		}
-		b.WriteString("### servelab:runtimes\n" + `{"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}` + "\n")
+		b.WriteString("### servelab:runtimes\n" + `{"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}` + "\n" + pulumitest.ProbeDocker)
 		return resource.PropertyMap{"stdout": resource.NewProperty(b.String())}
 	}
 }
@@ -286,8 +288,8 @@ func checkGraph(t *testing.T, run *stackRun) {
 			probeType = typeRemoteCmd
 		}
 		probe, probed := m.Get(probeType, name+"-probe")
-		if (hp.Host.SSH != nil || len(hp.Declared) > 0) != probed {
-			t.Errorf("host %s probed = %v", name, probed)
+		if !probed {
+			t.Errorf("host %s is not probed", name)
 		}
 		if probed && hp.Host.SSH != nil {
 			if !secretAt(probe, "connection.privateKey") {
@@ -310,11 +312,10 @@ func checkGraph(t *testing.T, run *stackRun) {
 		if c.ParentName() != name || c.ProviderName() != in.Host+"-docker" {
 			t.Errorf("%s: parent %q provider %q, want %s and %s-docker", c.Name, c.ParentName(), c.ProviderName(), name, in.Host)
 		}
-		if w, _ := c.Input("wait"); !w.IsBool() || !w.BoolValue() {
-			t.Errorf("%s: wait is not true", c.Name)
-		}
-		if wt, _ := c.Input("waitTimeout"); !wt.IsNumber() || wt.NumberValue() <= 60 {
-			t.Errorf("%s: waitTimeout %v is not sized above the 60 s default", c.Name, wt)
+		if ready, ok := readinessOf(m, c); !ok {
+			t.Errorf("%s: no readiness command waits for it", c.Name)
+		} else if argv := strings.Fields(ready.String("create")); len(argv) == 0 || atoi(argv[len(argv)-1]) <= 60 {
+			t.Errorf("%s: readiness limit in %q is not sized above a minute", c.Name, ready.String("create"))
 		}
 		tests := c.Strings("healthcheck.tests")
 		if len(tests) < 2 || tests[0] != "CMD" {
@@ -399,6 +400,24 @@ func secretAt(r pulumitest.Resource, path string) bool {
 	return false
 }
 
+// readinessOf finds the command that runs gpuhost.ReadyScript for container
+// c (it depends on c, and c's ID is its trigger).
+func readinessOf(m *pulumitest.Mocks, c pulumitest.Resource) (pulumitest.Resource, bool) {
+	for _, typ := range []string{typeLocalCmd, typeRemoteCmd} {
+		for _, r := range m.ByType(typ) {
+			if r.String("stdin") == gpuhost.ReadyScript && dependsOnName(r, c.Name) && slices.Contains(r.Strings("triggers"), c.Name+"-id") {
+				return r, true
+			}
+		}
+	}
+	return pulumitest.Resource{}, false
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
 func dependsOnName(r pulumitest.Resource, name string) bool {
 	for _, d := range r.Dependencies {
 		if strings.HasSuffix(d, "::"+name) {
@@ -480,11 +499,11 @@ func checkBenchmark(t *testing.T, run *stackRun) {
 		return
 	}
 	for _, in := range run.lab.Instances {
-		if !dependsOnName(cmd, in.Instance.Name+"-container") {
+		if !dependsOnName(cmd, in.Instance.Name+"-ready") {
 			t.Errorf("the benchmark does not wait for %s", in.Instance.Name)
 		}
 	}
-	if cfg.GatewayEnabled() && !dependsOnName(cmd, "gateway-container") {
+	if cfg.GatewayEnabled() && !dependsOnName(cmd, "gateway-ready") {
 		t.Error("the benchmark does not wait for the gateway")
 	}
 	if strings.Contains(cmd.String("create"), "sk-") || !secretAt(cmd, "stdin") {
@@ -516,7 +535,7 @@ func checkBenchmark(t *testing.T, run *stackRun) {
 // checkContainers: every container on an SSH host binds its published
 // ports to the host's bindAddress (never 0.0.0.0 unless configured), and
 // every container but the distroless DCGM exporter has a healthcheck and
-// is waited for.
+// a readiness command that waits for it (gpuhost.AwaitReady).
 func checkContainers(t *testing.T, run *stackRun) {
 	t.Helper()
 	for _, c := range run.mocks.ByType(typeContainer) {
@@ -530,7 +549,7 @@ func checkContainers(t *testing.T, run *stackRun) {
 		if strings.Contains(c.Name, "-dcgm-") {
 			continue
 		}
-		if w, _ := c.Input("wait"); !w.IsBool() || !w.BoolValue() {
+		if _, ok := readinessOf(run.mocks, c); !ok {
 			t.Errorf("%s: not waited for", c.Name)
 		}
 		if tests := c.Strings("healthcheck.tests"); len(tests) < 2 || tests[0] != "CMD" {

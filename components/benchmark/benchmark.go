@@ -102,8 +102,14 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 		pulumi.Parent(b),
 		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: a.Timeout.String(), Update: a.Timeout.String()}),
 	}
-	if len(a.After) > 0 {
-		cmdOpts = append(cmdOpts, pulumi.DependsOn(a.After))
+	after := a.After
+	if a.Host != nil {
+		// The host's own readiness, as explicit resources (never the
+		// GpuHost component: see GpuHost.Waits).
+		after = append(append([]pulumi.Resource{}, a.Host.Waits()...), after...)
+	}
+	if len(after) > 0 {
+		cmdOpts = append(cmdOpts, pulumi.DependsOn(after))
 	}
 	var cmd *gpuhost.Command
 	if a.Host == nil {

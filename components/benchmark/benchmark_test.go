@@ -45,7 +45,7 @@ func stdoutOf(out string) pulumitest.OutputsFunc {
 			return resource.PropertyMap{"stdout": resource.NewProperty(out)}
 		}
 		if strings.HasSuffix(args.Name, "-probe") {
-			return resource.PropertyMap{"stdout": resource.NewProperty("### servelab:gpus\nNo devices were found\n### servelab:runtimes\n{}\n")}
+			return resource.PropertyMap{"stdout": resource.NewProperty("### servelab:gpus\nNo devices were found\n### servelab:runtimes\n{}\n" + pulumitest.ProbeDocker)}
 		}
 		return nil
 	}
@@ -63,7 +63,7 @@ func TestBenchmarkOnHost(t *testing.T) {
 		key := pulumi.ToSecret(pulumi.String("sk-gateway-key")).(pulumi.StringOutput)
 		b, err := benchmark.NewBenchmark(ctx, "bench", &benchmark.BenchmarkArgs{
 			Host: h, Image: pulumi.String("servelab:0.1.0-abc"), Targets: targets, Keys: []pulumi.StringInput{key},
-			Workload: workload, Provenance: []string{"vllm/vllm-openai:v0.32.1"}, After: []pulumi.Resource{h},
+			Workload: workload, Provenance: []string{"vllm/vllm-openai:v0.32.1"},
 		})
 		if err != nil {
 			return err

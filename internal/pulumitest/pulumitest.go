@@ -35,6 +35,10 @@ type Resource struct {
 	// RetainOnDelete and the custom timeouts as requested.
 	RetainOnDelete bool
 	CreateTimeout  string
+	// IgnoreChanges are the input paths Pulumi is told to ignore in diffs.
+	IgnoreChanges []string
+	// PropertyDependencies are, per input, the URNs its value came from.
+	PropertyDependencies map[string][]string
 }
 
 // ParentName is the name part of Parent's URN.
@@ -143,6 +147,13 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		if t := rpc.GetCustomTimeouts(); t != nil {
 			r.CreateTimeout = t.GetCreate()
 		}
+		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		for k, deps := range rpc.GetPropertyDependencies() {
+			if r.PropertyDependencies == nil {
+				r.PropertyDependencies = map[string][]string{}
+			}
+			r.PropertyDependencies[k] = slices.Sorted(slices.Values(deps.GetUrns()))
+		}
 	}
 	state := args.Inputs.Copy()
 	maps.Copy(state, DefaultOutputs(args))
@@ -160,10 +171,21 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	return nil, fmt.Errorf("unexpected call to %s", args.Token)
 }
 
+// ProbeDocker is the docker section of a host probe's output (gpuhost's
+// ProbeScript) from Docker 28.2 (Engine API 1.50); tests append it to the
+// GPU and runtime sections they need.
+const ProbeDocker = "### servelab:docker\n" +
+	`{"Version":"28.2.2","ApiVersion":"1.50","MinAPIVersion":"1.24","Components":[{"Name":"Engine","Version":"28.2.2"}]}` + "\n"
+
+// CPUProbe is a whole probe output of a CPU-only host with Docker 28.2.
+const CPUProbe = "### servelab:gpus\nsh: nvidia-smi: not found\n### servelab:exit=127\n" +
+	"### servelab:runtimes\n" + `{"runc":{"path":"runc"}}` + "\n" + ProbeDocker
+
 // DefaultOutputs are the computed outputs servelab reads from provider
 // resources, made deterministic: a remote image's id is its name, a
 // generated password is "<name>-password" (the real provider makes it
-// secret), a command prints nothing.
+// secret), a host probe (a command named "<host>-probe") answers CPUProbe,
+// any other command prints nothing.
 func DefaultOutputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 	switch args.TypeToken {
 	case "docker:index/remoteImage:RemoteImage":
@@ -176,7 +198,11 @@ func DefaultOutputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 			"bcryptHash": resource.MakeSecret(resource.NewProperty(mockBcrypt(args.Name))),
 		}
 	case "command:local:Command", "command:remote:Command":
-		return resource.PropertyMap{"stdout": resource.NewProperty(""), "stderr": resource.NewProperty("")}
+		stdout := ""
+		if strings.HasSuffix(args.Name, "-probe") {
+			stdout = CPUProbe
+		}
+		return resource.PropertyMap{"stdout": resource.NewProperty(stdout), "stderr": resource.NewProperty("")}
 	}
 	return nil
 }
@@ -245,6 +271,7 @@ type PlanEntry struct {
 	DependsOn      []string       `json:"dependsOn,omitempty"`
 	RetainOnDelete bool           `json:"retainOnDelete,omitempty"`
 	CreateTimeout  string         `json:"createTimeout,omitempty"`
+	IgnoreChanges  []string       `json:"ignoreChanges,omitempty"`
 	Inputs         map[string]any `json:"inputs,omitempty"`
 }
 
@@ -265,6 +292,7 @@ func (m *Mocks) Plan() ([]byte, error) {
 			Provider:       r.ProviderName(),
 			RetainOnDelete: r.RetainOnDelete,
 			CreateTimeout:  r.CreateTimeout,
+			IgnoreChanges:  r.IgnoreChanges,
 		}
 		for _, d := range r.Dependencies {
 			e.DependsOn = append(e.DependsOn, urnName(d))
