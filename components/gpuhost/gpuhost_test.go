@@ -49,7 +49,7 @@ func TestNewGpuHost(t *testing.T) {
 		{
 			name: "docker too old fails the deployment", args: nil, wantProbe: "command:local:Command",
 			probeStdout: "### servelab:gpus\n### servelab:runtimes\n{}\n### servelab:docker\n" + `{"Version":"19.03.15","ApiVersion":"1.40"}` + "\n",
-			wantErr: "host h: docker 19.03.15 speaks Docker Engine API 1.40; servelab needs 1.41 or later (Docker 20.10+ or podman 4+)",
+			wantErr:     "host h: docker 19.03.15 speaks Docker Engine API 1.40; servelab needs 1.41 or later (Docker 20.10+ or podman 4+)",
 		},
 		{
 			name:      "local GPU host is probed locally",
