@@ -15,7 +15,17 @@ import (
 )
 
 // Run is the servelab program: main.go calls pulumi.Run(programs.Run).
-func Run(ctx *pulumi.Context) error {
+// Pulumi runs it from the repository root (DefaultPaths).
+func Run(ctx *pulumi.Context) error { return RunWith(DefaultPaths())(ctx) }
+
+// RunWith is the program with the repository and binary at p.
+func RunWith(p Paths) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		return run(ctx, p)
+	}
+}
+
+func run(ctx *pulumi.Context, p Paths) error {
 	cfg, err := Load(ContextGetter(ctx))
 	if err != nil {
 		return configError(err)
@@ -24,20 +34,24 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return configError(err)
 	}
+	// `make up` builds bin/servelab before it runs Pulumi; a plain
+	// `pulumi up` must say so before it creates anything.
+	if err := CheckLocalBinary(lab, p.Binary); err != nil {
+		return err
+	}
 	secrets, err := ReadSecrets(ctx, lab)
 	if err != nil {
 		return configError(err)
 	}
-	tag, err := ImageTag(".")
-	if err != nil {
-		return fmt.Errorf("hash the servelab sources for the image tag: %w", err)
-	}
-	bin, err := filepath.Abs(filepath.Join("bin", "servelab"))
+	contextDir, tag, err := ImageSource(p)
 	if err != nil {
 		return err
 	}
-	// `make up` builds bin/servelab before it runs Pulumi.
-	outputs, err := Deploy(ctx, lab, secrets, Options{ImageTag: tag, SourceDir: ".", BenchBinary: bin})
+	bin, err := filepath.Abs(p.Binary)
+	if err != nil {
+		return err
+	}
+	outputs, err := Deploy(ctx, lab, secrets, Options{ImageTag: tag, SourceDir: contextDir, BenchBinary: bin})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -129,7 +130,7 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 		if err != nil {
 			return err
 		}
-		out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: ".", BenchBinary: "/opt/servelab/bin/servelab"})
+		out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "localhost/servelab:test", SourceDir: "bin/image-context/test", BenchBinary: "/opt/servelab/bin/servelab"})
 		if err != nil {
 			return err
 		}
@@ -203,11 +204,49 @@ func TestProgramRunReadsStackConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := pulumitest.New(fakeProbe(planStack(t, cfg), 0))
-	if err := m.Run("servelab", "local", cfg, nil, programs.Run); err != nil {
+	if err := m.Run("servelab", "local", cfg, nil, programs.RunWith(testPaths(t))); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(m.ByType(typeFramework)); got != 2 {
 		t.Errorf("%d frameworks, want 2", got)
+	}
+}
+
+// testPaths is the repository with a stand-in bin/servelab and a scratch
+// directory for the image's build context.
+func testPaths(t *testing.T) programs.Paths {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "servelab")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return programs.Paths{Root: "..", Binary: bin, ContextDir: t.TempDir()}
+}
+
+// A plain `pulumi up` without `make build` fails at once, naming `make
+// build`, when the benchmark runs bin/servelab on this machine; nothing is
+// created.
+func TestMissingLocalBinaryFailsFirst(t *testing.T) {
+	t.Parallel()
+	cfg, err := pulumitest.LoadStackConfig("../stacks/Pulumi.local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testPaths(t)
+	p.Binary = filepath.Join(t.TempDir(), "bin", "servelab")
+	m := pulumitest.New(nil)
+	err = m.Run("servelab", "local", cfg, nil, programs.RunWith(p))
+	if err == nil || !strings.Contains(err.Error(), "benchmark.runOn: local runs "+p.Binary+" on this machine, and it does not exist: run `make build` first") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(m.Resources()); n != 0 {
+		t.Errorf("%d resources registered before the check", n)
+	}
+
+	// runOn: host does not need it.
+	cfg["servelab:benchmark"] = strings.Replace(cfg["servelab:benchmark"], "{", `{"runOn":"host",`, 1)
+	if err := pulumitest.New(fakeProbe(planStack(t, cfg), 0)).Run("servelab", "local", cfg, nil, programs.RunWith(p)); err != nil {
+		t.Errorf("runOn: host: %v", err)
 	}
 }
 
@@ -218,7 +257,7 @@ func TestPlainTextSecretIsRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg["servelab:hfToken"] = "hf_plain"
-	err = pulumitest.New(nil).Run("servelab", "local", cfg, nil, programs.Run)
+	err = pulumitest.New(nil).Run("servelab", "local", cfg, nil, programs.RunWith(testPaths(t)))
 	if err == nil || !strings.Contains(err.Error(), "hfToken: is stored in plain text; set it with `pulumi config set --secret servelab:hfToken`") {
 		t.Fatalf("err = %v", err)
 	}
