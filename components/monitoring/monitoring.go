@@ -298,7 +298,7 @@ func dcgm(ctx *pulumi.Context, m *Monitoring, name string, h *gpuhost.GpuHost, i
 		}}
 	}
 	_, err = docker.NewContainer(ctx, name+"-dcgm-"+h.Name, args,
-		append(onHost, pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))...)
+		append(onHost, pulumi.DependsOn(h.Waits()), pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))...)
 	return err
 }
 
