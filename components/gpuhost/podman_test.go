@@ -180,7 +180,9 @@ func TestReadinessOnPodman(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = e.API("DELETE", "/v1.41/networks/"+name, nil, nil) })
-		var got struct{ IPAM struct{ Options map[string]string } }
+		var got struct {
+			IPAM struct{ Options map[string]string }
+		}
 		if err := e.API("GET", "/v1.41/networks/"+name, nil, &got); err != nil {
 			t.Fatal(err)
 		}

@@ -59,8 +59,8 @@ func Sources(root string) (*Source, error) {
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
 		var p struct {
-			Dir    string
-			Module *struct{ Main bool }
+			Dir                                                                              string
+			Module                                                                           *struct{ Main bool }
 			GoFiles, CgoFiles, IgnoredGoFiles, SFiles, HFiles, CFiles, SysoFiles, EmbedFiles []string
 		}
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
