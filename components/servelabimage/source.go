@@ -58,11 +58,7 @@ func Sources(root string) (*Source, error) {
 	files := []string{"go.mod", "go.sum", "Dockerfile"}
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
-		var p struct {
-			Dir                                                                              string
-			Module                                                                           *struct{ Main bool }
-			GoFiles, CgoFiles, IgnoredGoFiles, SFiles, HFiles, CFiles, SysoFiles, EmbedFiles []string
-		}
+		var p listedPackage
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
@@ -75,10 +71,8 @@ func Sources(root string) (*Source, error) {
 		if err != nil || strings.HasPrefix(rel, "..") {
 			return nil, fmt.Errorf("package dir %s is outside %s", p.Dir, absRoot)
 		}
-		for _, list := range [][]string{p.GoFiles, p.CgoFiles, p.IgnoredGoFiles, p.SFiles, p.HFiles, p.CFiles, p.SysoFiles, p.EmbedFiles} {
-			for _, f := range list {
-				files = append(files, filepath.ToSlash(filepath.Join(rel, f)))
-			}
+		for _, f := range p.files() {
+			files = append(files, filepath.ToSlash(filepath.Join(rel, f)))
 		}
 	}
 	slices.Sort(files)
@@ -94,6 +88,25 @@ func Sources(root string) (*Source, error) {
 		h.Write(b)
 	}
 	return &Source{Root: root, Files: files, Hash: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// listedPackage is what Sources reads of one package from `go list -json`.
+type listedPackage struct {
+	Dir    string
+	Module *struct{ Main bool }
+	// The package's files, relative to Dir, by kind.
+	GoFiles        []string
+	CgoFiles       []string
+	IgnoredGoFiles []string // excluded by build constraints (kept: the list must not depend on the machine)
+	SFiles         []string
+	HFiles         []string
+	CFiles         []string
+	SysoFiles      []string
+	EmbedFiles     []string
+}
+
+func (p listedPackage) files() []string {
+	return slices.Concat(p.GoFiles, p.CgoFiles, p.IgnoredGoFiles, p.SFiles, p.HFiles, p.CFiles, p.SysoFiles, p.EmbedFiles)
 }
 
 // Tag is the image reference for these sources:
