@@ -177,3 +177,58 @@ func TestEverythingOnAHostWaitsForItsProbe(t *testing.T) {
 		}
 	}
 }
+
+// Everything a destroy keeps is in README's "What destroy keeps" table:
+// volumes marked retainOnDelete (by their Docker name pattern), images
+// pulled with keepLocally, and the servelab image the provider never
+// deletes.
+func TestEveryRetainedResourceIsDocumented(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n### What `destroy` keeps\n")
+	if !ok {
+		t.Fatal("README has no \"What `destroy` keeps\" section")
+	}
+	section, _, _ = strings.Cut(section, "\n#")
+	var rows []string
+	for line := range strings.Lines(section) {
+		if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| kept ") {
+			rows = append(rows, line)
+		}
+	}
+	documented := func(s string) bool {
+		return slices.ContainsFunc(rows, func(row string) bool { return strings.Contains(row, s) })
+	}
+	for stack, plan := range goldenPlans(t) {
+		frameworks := map[string]bool{}
+		for _, r := range plan {
+			if r.Type == typeFramework {
+				frameworks[r.Name] = true
+			}
+		}
+		for _, r := range plan {
+			var want string
+			switch {
+			case r.Type == typeVolume && r.RetainOnDelete:
+				name, _ := r.Inputs["name"].(string)
+				role := strings.TrimPrefix(name, "servelab-"+stack+"-")
+				if frameworks[r.Parent] {
+					role = "<framework>" + strings.TrimPrefix(role, r.Parent)
+				}
+				want = "`servelab-<stack>-" + role + "`"
+			case r.Type == typeImage && r.Inputs["keepLocally"] == true:
+				want = "pulled images"
+			case r.Type == "docker:index/image:Image":
+				want = "`localhost/servelab:<version>-<hash>`"
+			default:
+				continue
+			}
+			if !documented(want) {
+				t.Errorf("%s: %s %s is kept by destroy, and README's table has no row with %s", stack, r.Type, r.Name, want)
+			}
+		}
+	}
+}
