@@ -116,12 +116,19 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runConfig(t, stack, cfg, missingGPUs)
+}
+
+// runConfig runs the program for a stack's config (as LoadStackConfig
+// returns it) under the mock engine.
+func runConfig(t *testing.T, stack string, cfg map[string]string, missingGPUs int) (*stackRun, error) {
+	t.Helper()
 	lab := planStack(t, cfg)
 	for k, v := range secretConfig {
 		cfg[k] = v
 	}
 	run := &stackRun{mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
-	err = run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), func(ctx *pulumi.Context) error {
+	err := run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), func(ctx *pulumi.Context) error {
 		lab, err := programs.Validate(mustLoad(t, cfg))
 		if err != nil {
 			return err
