@@ -213,12 +213,16 @@ func TestEveryRetainedResourceIsDocumented(t *testing.T) {
 			var want string
 			switch {
 			case r.Type == typeVolume && r.RetainOnDelete:
+				// A stack's own volume as servelab-<stack>-<role> (a
+				// framework's with <framework>), any other by its name.
 				name, _ := r.Inputs["name"].(string)
-				role := strings.TrimPrefix(name, "servelab-"+stack+"-")
-				if frameworks[r.Parent] {
-					role = "<framework>" + strings.TrimPrefix(role, r.Parent)
+				want = "`" + name + "`"
+				if role, ok := strings.CutPrefix(name, "servelab-"+stack+"-"); ok {
+					if frameworks[r.Parent] {
+						role = "<framework>" + strings.TrimPrefix(role, r.Parent)
+					}
+					want = "`servelab-<stack>-" + role + "`"
 				}
-				want = "`servelab-<stack>-" + role + "`"
 			case r.Type == typeImage && r.Inputs["keepLocally"] == true:
 				want = "pulled images"
 			case r.Type == "docker:index/image:Image":
