@@ -17,7 +17,7 @@ GOFILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -p
 help:
 	@echo "make up STACK=<env>       pulumi up stacks/Pulumi.<env>.yaml (local file backend, passphrase secrets)"
 	@echo "make preview STACK=<env>  pulumi preview"
-	@echo "make destroy STACK=<env>  pulumi destroy"
+	@echo "make destroy STACK=<env>  pulumi destroy, then list what it kept (volumes, images) and how to remove it"
 	@echo "make bench STACK=<env>    run the stack's benchmark afresh (pulumi up --replace of the bench command)"
 	@echo "make secret STACK=<env> KEY=<key> < file   set servelab:<key> as a secret (value from stdin)"
 	@echo "make test                 gofmt, go vet, go test -race ./..., stack files checked by the real Pulumi CLI"
@@ -50,8 +50,14 @@ bench: build stack
 	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) up --stack $(STACK) \
 		--replace '**::benchmark-keys' --replace '**::benchmark-run'
 
+# destroy keeps some things on purpose (README, "What destroy keeps"):
+# the state is exported first, and what the destroy left behind is
+# printed afterwards with the command that removes each item.
 destroy: stack
-	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) destroy --stack $(STACK)
+	@state=$$(mktemp) && trap 'rm -f "$$state"' EXIT && \
+	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) stack export --stack $(STACK) >"$$state" && \
+	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) destroy --stack $(STACK) && \
+	$(GO) run ./scripts/retained <"$$state"
 
 # secret stores servelab:$(KEY) as an encrypted secret of the stack; the
 # value comes from stdin (or a prompt), never from the command line:

@@ -16,7 +16,8 @@ import (
 type Options struct {
 	// ImageTag is the servelab image reference (see ImageTag).
 	ImageTag string
-	// SourceDir is the repository root, the image's build context.
+	// SourceDir is the image's build context: a directory holding only
+	// what the binary is built from, and its Dockerfile (ImageSource).
 	SourceDir string
 	// BenchBinary is the servelab binary benchmarks run with on this
 	// machine (benchmark.runOn: local), relative to the project directory

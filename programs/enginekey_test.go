@@ -31,7 +31,7 @@ func TestDirectTargetsSendEngineKeys(t *testing.T) {
 		var out map[string]any
 		err := m.Run("servelab", "rtx5090", cfg, slices.Collect(mapsKeys(secretConfig)), program(t, cfg, &out,
 			func(ctx *pulumi.Context, lab *programs.Lab, secrets programs.Secrets) (pulumi.Map, error) {
-				return programs.DeployWithEngineKeys(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: "."},
+				return programs.DeployWithEngineKeys(ctx, lab, secrets, programs.Options{ImageTag: "localhost/servelab:test", SourceDir: "."},
 					func(f *framework.Framework) pulumi.StringInput {
 						if f.Engine == engine.Ollama {
 							return nil // no auth

@@ -48,7 +48,7 @@ func TestBenchReRunsExactlyWhenResultsCanChange(t *testing.T) {
 				t.Fatal(err)
 			}
 			base := variant{cfg: cfg, secrets: maps.Clone(secretConfig), gatewayKey: "gateway-key-1",
-				opts: programs.Options{ImageTag: "servelab:0.1.0-aaaaaaaaaaaa", SourceDir: "/home/alice/src/servelab",
+				opts: programs.Options{ImageTag: "localhost/servelab:0.1.0-aaaaaaaaaaaa", SourceDir: "/home/alice/src/servelab",
 					BenchBinary: programs.BenchBinary, BenchBinarySHA256: testBinarySHA256}}
 			want, outputs := benchRun(t, stack, base, nil)
 			if strings.Contains(want.text(), "/home/alice") {
@@ -340,7 +340,7 @@ func decidingMutations(base variant) []mutation {
 	}
 	if base.hasGateway() || slices.ContainsFunc(base.frameworks(), func(f map[string]any) bool { return f["engine"] == "sim" }) || b["runOn"] == "host" {
 		ms = append(ms, mutation{"the servelab image (its source-hash tag)", func(v *variant) bool {
-			v.opts.ImageTag = "servelab:0.1.0-bbbbbbbbbbbb"
+			v.opts.ImageTag = "localhost/servelab:0.1.0-bbbbbbbbbbbb"
 			return true
 		}})
 	}

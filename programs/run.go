@@ -14,7 +14,17 @@ import (
 )
 
 // Run is the servelab program: main.go calls pulumi.Run(programs.Run).
-func Run(ctx *pulumi.Context) error {
+// Pulumi runs it from the repository root (DefaultPaths).
+func Run(ctx *pulumi.Context) error { return RunWith(DefaultPaths())(ctx) }
+
+// RunWith is the program with the repository and binary at p.
+func RunWith(p Paths) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		return run(ctx, p)
+	}
+}
+
+func run(ctx *pulumi.Context, p Paths) error {
 	cfg, err := Load(ContextGetter(ctx))
 	if err != nil {
 		return configError(err)
@@ -23,23 +33,28 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return configError(err)
 	}
+	// `make up` builds bin/servelab before it runs Pulumi; a plain
+	// `pulumi up` must say so before it creates anything.
+	if err := CheckLocalBinary(lab, p.Binary); err != nil {
+		return err
+	}
 	secrets, err := ReadSecrets(ctx, lab)
 	if err != nil {
 		return configError(err)
 	}
-	tag, err := ImageTag(".")
+	contextDir, tag, err := ImageSource(p)
 	if err != nil {
-		return fmt.Errorf("hash the servelab sources for the image tag: %w", err)
+		return err
 	}
-	opts := Options{ImageTag: tag, SourceDir: "."}
+	opts := Options{ImageTag: tag, SourceDir: contextDir}
 	if b := lab.Config.Benchmark; b.Enabled && b.RunOn == "local" {
-		// `make up` builds bin/servelab before it runs Pulumi. The command
-		// runs it by this relative path (pulumi-command runs in the project
-		// directory, as this program does), so the checkout's location is
-		// not among its inputs; its hash is.
+		// The command runs bin/servelab by this relative path
+		// (pulumi-command runs in the project directory, as this program
+		// does), so the checkout's location is not among its inputs; the
+		// binary's hash is. CheckLocalBinary made sure it exists.
 		opts.BenchBinary = BenchBinary
-		if opts.BenchBinarySHA256, err = FileSHA256(BenchBinary); err != nil {
-			return fmt.Errorf("servelab:benchmark.runOn local runs %s: %w (run `make build` first)", BenchBinary, err)
+		if opts.BenchBinarySHA256, err = FileSHA256(p.Binary); err != nil {
+			return fmt.Errorf("servelab:benchmark.runOn local runs %s: %w (run `make build` first)", p.Binary, err)
 		}
 	}
 	outputs, err := Deploy(ctx, lab, secrets, opts)

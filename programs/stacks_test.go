@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/gpuhost"
 	gw "github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
@@ -88,7 +91,7 @@ func fakeProbe(lab *programs.Lab, missing int) pulumitest.OutputsFunc {
 				}
 			}
 		}
-		b.WriteString("### servelab:runtimes\n" + `{"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}` + "\n")
+		b.WriteString("### servelab:runtimes\n" + `{"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}` + "\n" + pulumitest.ProbeDocker)
 		return resource.PropertyMap{"stdout": resource.NewProperty(b.String())}
 	}
 }
@@ -116,14 +119,21 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runConfig(t, stack, cfg, missingGPUs)
+}
+
+// runConfig runs the program for a stack's config (as LoadStackConfig
+// returns it) under the mock engine.
+func runConfig(t *testing.T, stack string, cfg map[string]string, missingGPUs int) (*stackRun, error) {
+	t.Helper()
 	lab := planStack(t, cfg)
 	for k, v := range secretConfig {
 		cfg[k] = v
 	}
 	run := &stackRun{mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
-	err = run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), program(t, cfg, &run.outputs,
+	err := run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), program(t, cfg, &run.outputs,
 		func(ctx *pulumi.Context, lab *programs.Lab, secrets programs.Secrets) (pulumi.Map, error) {
-			return programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: ".",
+			return programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "localhost/servelab:test", SourceDir: "bin/image-context/test",
 				BenchBinary: programs.BenchBinary, BenchBinarySHA256: testBinarySHA256})
 		}))
 	return run, err
@@ -216,19 +226,50 @@ func TestProgramRunReadsStackConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Without bin/servelab (the test runs in programs/), the local
-	// benchmark cannot run: the program says how to build it.
-	err = pulumitest.New(fakeProbe(planStack(t, cfg), 0)).Run("servelab", "local", cfg, nil, programs.Run)
-	if err == nil || !strings.Contains(err.Error(), "servelab:benchmark.runOn local runs bin/servelab") || !strings.Contains(err.Error(), "make build") {
-		t.Errorf("err = %v, want the missing binary named", err)
-	}
-	cfg["servelab:benchmark"] = `{"enabled": false}`
 	m := pulumitest.New(fakeProbe(planStack(t, cfg), 0))
-	if err := m.Run("servelab", "local", cfg, nil, programs.Run); err != nil {
+	if err := m.Run("servelab", "local", cfg, nil, programs.RunWith(testPaths(t))); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(m.ByType(typeFramework)); got != 2 {
 		t.Errorf("%d frameworks, want 2", got)
+	}
+}
+
+// testPaths is the repository with a stand-in bin/servelab and a scratch
+// directory for the image's build context.
+func testPaths(t *testing.T) programs.Paths {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "servelab")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return programs.Paths{Root: "..", Binary: bin, ContextDir: t.TempDir()}
+}
+
+// A plain `pulumi up` without `make build` fails at once, naming `make
+// build`, when the benchmark runs bin/servelab on this machine; nothing is
+// created.
+func TestMissingLocalBinaryFailsFirst(t *testing.T) {
+	t.Parallel()
+	cfg, err := pulumitest.LoadStackConfig("../stacks/Pulumi.local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testPaths(t)
+	p.Binary = filepath.Join(t.TempDir(), "bin", "servelab")
+	m := pulumitest.New(nil)
+	err = m.Run("servelab", "local", cfg, nil, programs.RunWith(p))
+	if err == nil || !strings.Contains(err.Error(), "benchmark.runOn: local runs "+p.Binary+" on this machine, and it does not exist: run `make build` first") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(m.Resources()); n != 0 {
+		t.Errorf("%d resources registered before the check", n)
+	}
+
+	// runOn: host does not need it.
+	cfg["servelab:benchmark"] = strings.Replace(cfg["servelab:benchmark"], "{", `{"runOn":"host",`, 1)
+	if err := pulumitest.New(fakeProbe(planStack(t, cfg), 0)).Run("servelab", "local", cfg, nil, programs.RunWith(p)); err != nil {
+		t.Errorf("runOn: host: %v", err)
 	}
 }
 
@@ -239,7 +280,7 @@ func TestPlainTextSecretIsRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg["servelab:hfToken"] = "hf_plain"
-	err = pulumitest.New(nil).Run("servelab", "local", cfg, nil, programs.Run)
+	err = pulumitest.New(nil).Run("servelab", "local", cfg, nil, programs.RunWith(testPaths(t)))
 	if err == nil || !strings.Contains(err.Error(), "hfToken: is stored in plain text; set it with `pulumi config set --secret servelab:hfToken`") {
 		t.Fatalf("err = %v", err)
 	}
@@ -309,8 +350,8 @@ func checkGraph(t *testing.T, run *stackRun) {
 			probeType = typeRemoteCmd
 		}
 		probe, probed := m.Get(probeType, name+"-probe")
-		if (hp.Host.SSH != nil || len(hp.Declared) > 0) != probed {
-			t.Errorf("host %s probed = %v", name, probed)
+		if !probed {
+			t.Errorf("host %s is not probed", name)
 		}
 		if probed && hp.Host.SSH != nil {
 			if !secretAt(probe, "connection.privateKey") {
@@ -333,11 +374,10 @@ func checkGraph(t *testing.T, run *stackRun) {
 		if c.ParentName() != name || c.ProviderName() != in.Host+"-docker" {
 			t.Errorf("%s: parent %q provider %q, want %s and %s-docker", c.Name, c.ParentName(), c.ProviderName(), name, in.Host)
 		}
-		if w, _ := c.Input("wait"); !w.IsBool() || !w.BoolValue() {
-			t.Errorf("%s: wait is not true", c.Name)
-		}
-		if wt, _ := c.Input("waitTimeout"); !wt.IsNumber() || wt.NumberValue() <= 60 {
-			t.Errorf("%s: waitTimeout %v is not sized above the 60 s default", c.Name, wt)
+		if ready, ok := readinessOf(m, c); !ok {
+			t.Errorf("%s: no readiness command waits for it", c.Name)
+		} else if argv := strings.Fields(ready.String("create")); len(argv) == 0 || atoi(argv[len(argv)-1]) <= 60 {
+			t.Errorf("%s: readiness limit in %q is not sized above a minute", c.Name, ready.String("create"))
 		}
 		tests := c.Strings("healthcheck.tests")
 		if len(tests) < 2 || tests[0] != "CMD" {
@@ -422,6 +462,24 @@ func secretAt(r pulumitest.Resource, path string) bool {
 	return false
 }
 
+// readinessOf finds the command that runs gpuhost.ReadyScript for container
+// c (it depends on c, and c's ID is its trigger).
+func readinessOf(m *pulumitest.Mocks, c pulumitest.Resource) (pulumitest.Resource, bool) {
+	for _, typ := range []string{typeLocalCmd, typeRemoteCmd} {
+		for _, r := range m.ByType(typ) {
+			if r.String("stdin") == gpuhost.ReadyScript && dependsOnName(r, c.Name) && slices.Contains(r.Strings("triggers"), c.Name+"-id") {
+				return r, true
+			}
+		}
+	}
+	return pulumitest.Resource{}, false
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
 func dependsOnName(r pulumitest.Resource, name string) bool {
 	for _, d := range r.Dependencies {
 		if strings.HasSuffix(d, "::"+name) {
@@ -503,11 +561,11 @@ func checkBenchmark(t *testing.T, run *stackRun) {
 		return
 	}
 	for _, in := range run.lab.Instances {
-		if !dependsOnName(cmd, in.Instance.Name+"-container") {
+		if !dependsOnName(cmd, in.Instance.Name+"-ready") {
 			t.Errorf("the benchmark does not wait for %s", in.Instance.Name)
 		}
 	}
-	if cfg.GatewayEnabled() && !dependsOnName(cmd, "gateway-container") {
+	if cfg.GatewayEnabled() && !dependsOnName(cmd, "gateway-ready") {
 		t.Error("the benchmark does not wait for the gateway")
 	}
 	// No key in the bench's inputs (a rotated key must not re-run it):
@@ -552,7 +610,7 @@ func checkBenchmark(t *testing.T, run *stackRun) {
 // checkContainers: every container on an SSH host binds its published
 // ports to the host's bindAddress (never 0.0.0.0 unless configured), and
 // every container but the distroless DCGM exporter has a healthcheck and
-// is waited for.
+// a readiness command that waits for it (gpuhost.AwaitReady).
 func checkContainers(t *testing.T, run *stackRun) {
 	t.Helper()
 	for _, c := range run.mocks.ByType(typeContainer) {
@@ -566,7 +624,7 @@ func checkContainers(t *testing.T, run *stackRun) {
 		if strings.Contains(c.Name, "-dcgm-") {
 			continue
 		}
-		if w, _ := c.Input("wait"); !w.IsBool() || !w.BoolValue() {
+		if _, ok := readinessOf(run.mocks, c); !ok {
 			t.Errorf("%s: not waited for", c.Name)
 		}
 		if tests := c.Strings("healthcheck.tests"); len(tests) < 2 || tests[0] != "CMD" {

@@ -104,10 +104,6 @@ else
 	cp Pulumi.yaml "$TMP/project/"
 	cp -r stacks "$TMP/project/"
 fi
-# `make up` builds bin/servelab before the program runs; the program hashes it
-# (a runOn: local benchmark re-runs when it changes). A stand-in does here:
-# nothing runs it before the missing provider plugins stop the preview.
-mkdir -p "$TMP/project/bin" && echo "stand-in for bin/servelab" >"$TMP/project/bin/servelab"
 # Stack files must carry no encryptionsalt of their own: we use a fresh passphrase.
 for f in "$TMP"/project/stacks/Pulumi.*.yaml; do
 	if grep -q '^encryptionsalt:' "$f"; then
@@ -162,6 +158,10 @@ build_preview_driver() {
 		fail "--program" "could not build tools/pulumi/preview against the work tree (does the program compile?)" "$TMP/build.out"
 	flock -u 8
 	PREVIEW="$ROOT/tools/bin/servelab-preview"
+	# benchmark.runOn: local stacks need bin/servelab to exist (the program
+	# checks before anything else); a preview never runs it, so a stand-in
+	# saves building the binary here.
+	mkdir -p "$TMP/stub" && printf '#!/bin/sh\nexit 1\n' >"$TMP/stub/servelab" && chmod +x "$TMP/stub/servelab"
 	echo "check-stacks: built $PREVIEW from the work tree ($(since "$t0"))"
 }
 PLUGIN_MISSING_RE="error: no resource plugin 'pulumi-resource-[a-z0-9-]+' found in the workspace"
@@ -169,7 +169,8 @@ PLUGIN_MISSING_RE="error: no resource plugin 'pulumi-resource-[a-z0-9-]+' found 
 # program_preview STACK: run programs.Run under the engine; output in $out, exit code echoed.
 program_preview() {
 	set +e
-	(cd "$TMP/project" && isolated "$PREVIEW" -pulumi "$PULUMI" -dir "$TMP/project" -stack "$1") >"$out" 2>&1
+	(cd "$TMP/project" && isolated "$PREVIEW" -pulumi "$PULUMI" -dir "$TMP/project" -stack "$1" \
+		-repo "$ROOT" -binary "$TMP/stub/servelab" -context "$TMP/image-context") >"$out" 2>&1
 	echo $?
 	set -e
 }

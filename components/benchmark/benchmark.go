@@ -117,6 +117,11 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 		pulumi.Parent(b),
 		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: a.Timeout.String(), Update: a.Timeout.String()}),
 	}
+	if a.Host != nil {
+		// The host's own readiness, as explicit resources (never the
+		// GpuHost component: see GpuHost.Waits).
+		after = append(slices.Clone(a.Host.Waits()), after...)
+	}
 	if len(after) > 0 {
 		cmdOpts = append(cmdOpts, pulumi.DependsOn(after))
 	}

@@ -48,7 +48,7 @@ func stdoutOf(out string) pulumitest.OutputsFunc {
 			return resource.PropertyMap{"stdout": resource.NewProperty(out)}
 		}
 		if strings.HasSuffix(args.Name, "-probe") {
-			return resource.PropertyMap{"stdout": resource.NewProperty("### servelab:gpus\nNo devices were found\n### servelab:runtimes\n{}\n")}
+			return resource.PropertyMap{"stdout": resource.NewProperty("### servelab:gpus\nNo devices were found\n### servelab:runtimes\n{}\n" + pulumitest.ProbeDocker)}
 		}
 		return nil
 	}
@@ -69,7 +69,7 @@ func TestBenchmarkOnHost(t *testing.T) {
 		tgs[1].MetricsURL = "http://vllm:8000/metrics"
 		b, err := benchmark.NewBenchmark(ctx, "bench", &benchmark.BenchmarkArgs{
 			Host: h, Image: pulumi.String("servelab:0.1.0-abc"), Targets: tgs, Keys: []pulumi.StringInput{key},
-			Workload: workload, After: []pulumi.Resource{h},
+			Workload: workload,
 		})
 		if err != nil {
 			return err

@@ -2,10 +2,11 @@
 // (vLLM, SGLang, Ollama, llama.cpp or the servelab simulator) serving one
 // model in a container on a GpuHost. The engine kind selects the spec
 // (spec.go): argv, environment, volumes, healthcheck and how long to wait.
-// `up` returns only when the engine is ready: the container is created with
-// wait: true on a healthcheck that uses a binary present in the image, and an
-// Ollama model is pulled into the running server before the framework counts
-// as ready.
+// `up` returns only when the engine is ready: a readiness command
+// (gpuhost.AwaitReady) waits for the container's healthcheck, which uses a
+// binary present in the image, and fails at the first crash with the
+// container's logs; an Ollama model is pulled into the running server before
+// the framework counts as ready.
 package framework
 
 import (
@@ -13,12 +14,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/internal/imageref"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -88,8 +91,8 @@ type Framework struct {
 }
 
 // Waits are the resources that finish when the engine is ready (the
-// container, waited for healthy, and an Ollama model pull): depend on them
-// to start after it. Depending on the component itself is not enough: it
+// readiness command that watched the container become healthy, and an
+// Ollama model pull): depend on them to start after it. Depending on the component itself is not enough: it
 // waits only for the children registered by then.
 func (f *Framework) Waits() []pulumi.Resource { return f.waits }
 
@@ -114,9 +117,9 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	f.ImageDigest = image
 	if !a.ImageIsLocal {
 		remote, err := docker.NewRemoteImage(ctx, name+"-image", &docker.RemoteImageArgs{
-			Name:        a.Image,
+			Name:        a.Image.ToStringOutput().ApplyT(imageref.Qualify).(pulumi.StringOutput),
 			KeepLocally: pulumi.Bool(true),
-		}, onHost...)
+		}, append(onHost, pulumi.DependsOn(a.Host.Waits()))...)
 		if err != nil {
 			return nil, fmt.Errorf("framework %s: image: %w", name, err)
 		}
@@ -186,17 +189,12 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 			Name:    a.Host.NetworkName,
 			Aliases: pulumi.ToStringArray([]string{in.Name}),
 		}},
-		Healthcheck: docker.ContainerHealthcheckArgs{
-			Tests:         pulumi.ToStringArray(spec.Health),
-			Interval:      pulumi.String("10s"),
-			Timeout:       pulumi.String("25s"),
-			Retries:       pulumi.Int(3),
-			StartPeriod:   pulumi.String(spec.WaitTimeout.String()),
-			StartInterval: pulumi.String("2s"),
-		},
-		Wait:        pulumi.Bool(true),
-		WaitTimeout: pulumi.Int(int(spec.WaitTimeout.Seconds())),
-		LogOpts:     pulumi.StringMap{"max-size": pulumi.String("50m"), "max-file": pulumi.String("3")},
+		Healthcheck: a.Host.Healthcheck(gpuhost.Healthcheck{
+			Test:     spec.Health,
+			Interval: 10 * time.Second, Timeout: 25 * time.Second, Retries: 3,
+			StartPeriod: spec.WaitTimeout, StartInterval: 2 * time.Second,
+		}),
+		LogOpts: pulumi.StringMap{"max-size": pulumi.String("50m"), "max-file": pulumi.String("3")},
 	}
 	if len(spec.Command) > 0 {
 		cargs.Command = pulumi.ToStringArray(spec.Command)
@@ -217,13 +215,20 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 		checked := a.Host.Inventory.ApplyT(func(string) string { return "true" }).(pulumi.StringOutput)
 		cargs.Labels = append(labels, docker.ContainerLabelArgs{Label: pulumi.String("servelab.host-checked"), Value: checked})
 	}
-	container, err := docker.NewContainer(ctx, name+"-container", cargs, onHost...)
+	container, err := docker.NewContainer(ctx, name+"-container", cargs,
+		append(onHost, pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))...)
 	if err != nil {
 		return nil, fmt.Errorf("framework %s: container: %w", name, err)
 	}
+	ready, err := a.Host.AwaitReady(ctx, name+"-ready", gpuhost.ReadyArgs{
+		Container: container, ContainerName: containerName, Timeout: spec.WaitTimeout,
+	}, pulumi.Parent(f))
+	if err != nil {
+		return nil, fmt.Errorf("framework %s: %w", name, err)
+	}
 
-	f.Ready = container.ID().ToStringOutput()
-	f.waits = []pulumi.Resource{container}
+	f.Ready = pulumi.All(container.ID(), ready.Stdout).ApplyT(func(v []any) string { return string(v[0].(pulumi.ID)) }).(pulumi.StringOutput)
+	f.waits = []pulumi.Resource{ready.Resource}
 	if spec.NeedsPull {
 		// The pull needs the server up: it runs after the container is
 		// healthy, inside it, and verifies the model is then listed.
@@ -235,7 +240,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 			Triggers:      []string{in.Model},
 			TriggerInputs: []pulumi.Input{container.ID()},
 			Quiet:         true,
-		}, pulumi.Parent(f), pulumi.DependsOn([]pulumi.Resource{container}),
+		}, pulumi.Parent(f), pulumi.DependsOn([]pulumi.Resource{ready.Resource}),
 			pulumi.Timeouts(&pulumi.CustomTimeouts{Create: spec.PullTimeout.String(), Update: spec.PullTimeout.String()}))
 		if err != nil {
 			return nil, fmt.Errorf("framework %s: pull: %w", name, err)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
@@ -36,6 +37,9 @@ const (
 	Alias = "gateway"
 	// InternalBaseURL is the gateway's URL on the lab network.
 	InternalBaseURL = "http://gateway:8080"
+	// ReadyTimeout bounds the wait for the gateway to report every model
+	// ready (its backends are ready before it starts).
+	ReadyTimeout = 2 * time.Minute
 )
 
 // Backend is a framework instance behind the gateway.
@@ -189,17 +193,12 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
 			Name: a.Host.NetworkName, Aliases: pulumi.ToStringArray([]string{Alias}),
 		}},
-		Healthcheck: docker.ContainerHealthcheckArgs{
-			Tests:         pulumi.ToStringArray([]string{"CMD", framework.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(APIPort) + "/readyz"}),
-			Interval:      pulumi.String("10s"),
-			Timeout:       pulumi.String("5s"),
-			Retries:       pulumi.Int(3),
-			StartPeriod:   pulumi.String("60s"),
-			StartInterval: pulumi.String("1s"),
-		},
-		Wait:        pulumi.Bool(true),
-		WaitTimeout: pulumi.Int(120),
-		Restart:     pulumi.String("unless-stopped"),
+		Healthcheck: a.Host.Healthcheck(gpuhost.Healthcheck{
+			Test:     []string{"CMD", framework.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(APIPort) + "/readyz"},
+			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 3,
+			StartPeriod: time.Minute, StartInterval: time.Second,
+		}),
+		Restart: pulumi.String("unless-stopped"),
 		// The keys file is root-owned (0400), so the process runs as root
 		// inside the container, with every capability dropped.
 		Capabilities: docker.ContainerCapabilitiesArgs{Drops: pulumi.ToStringArray([]string{"ALL"})},
@@ -209,9 +208,16 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 			docker.ContainerLabelArgs{Label: pulumi.String("servelab.role"), Value: pulumi.String("gateway")},
 		},
 		LogOpts: pulumi.StringMap{"max-size": pulumi.String("50m"), "max-file": pulumi.String("3")},
-	}, pulumi.Parent(g), pulumi.Provider(a.Host.Provider), pulumi.DependsOn(after))
+	}, pulumi.Parent(g), pulumi.Provider(a.Host.Provider), pulumi.DependsOn(after),
+		pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: container: %w", name, err)
+	}
+	ready, err := a.Host.AwaitReady(ctx, name+"-ready", gpuhost.ReadyArgs{
+		Container: container, ContainerName: a.Host.DockerName(Alias), Timeout: ReadyTimeout,
+	}, pulumi.Parent(g))
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s: %w", name, err)
 	}
 
 	g.URL = pulumi.String(a.Host.PublishedURL(a.Port)).ToStringOutput()
@@ -219,8 +225,8 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	g.MetricsTarget = pulumi.String(Alias + ":" + strconv.Itoa(MetricsPort)).ToStringOutput()
 	g.APIKey = pulumi.ToSecret(key.Result).(pulumi.StringOutput)
 	g.Config = pulumi.String(string(cfgJSON)).ToStringOutput()
-	g.Ready = container.ID().ToStringOutput()
-	g.waits = []pulumi.Resource{container}
+	g.Ready = pulumi.All(container.ID(), ready.Stdout).ApplyT(func(v []any) string { return string(v[0].(pulumi.ID)) }).(pulumi.StringOutput)
+	g.waits = []pulumi.Resource{ready.Resource}
 	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{
 		"url":           g.URL,
 		"internalUrl":   g.InternalURL,

@@ -126,7 +126,7 @@ func TestNewGateway(t *testing.T) {
 			if !ok || c.ProviderName() != "a-docker" || c.ParentName() != "gw" {
 				t.Fatalf("container %+v", c)
 			}
-			for _, fw := range []string{"ollama-container", "ollama-pull", "sim-container", "llama-container"} {
+			for _, fw := range []string{"ollama-ready", "ollama-pull", "sim-ready", "llama-ready"} {
 				if !slices.ContainsFunc(c.Dependencies, func(d string) bool { return strings.HasSuffix(d, "::"+fw) }) {
 					t.Errorf("gateway does not wait for %s: %v", fw, c.Dependencies)
 				}

@@ -1,8 +1,9 @@
 // Package gpuhost is the GpuHost component: one machine of the lab, reached
 // through its local Docker socket or over SSH. It owns the host's Docker
 // provider (passed explicitly to every container placed on it), the lab
-// network, the shared Hugging Face cache volume and, where GPUs are
-// declared, a probe that checks them against what the machine really has.
+// network, the shared Hugging Face cache volume and a probe that checks the
+// machine against the stack — the Docker Engine API its daemon speaks and,
+// where GPUs are declared, the GPUs it really has.
 package gpuhost
 
 import (
@@ -69,11 +70,18 @@ type GpuHost struct {
 	// HFCacheName is the shared Hugging Face cache volume's Docker name.
 	HFCacheName pulumi.StringOutput
 	// Inventory is the probe's findings as JSON (an Inventory); it fails
-	// the deployment when a declared GPU is missing. Empty on a CPU-only
-	// local host, which is not probed.
+	// the deployment when a declared GPU is missing or the Docker endpoint
+	// is unreachable or too old (MinDockerAPI).
 	Inventory pulumi.StringOutput
-	// Probed is true when the host runs a probe.
+	// DockerAPIVersion is the Docker Engine API the host's daemon speaks,
+	// from the probe; container inputs that depend on it (Healthcheck)
+	// wait for the probe.
+	DockerAPIVersion pulumi.StringOutput
+	// Probed is true when the host runs a probe: every host does.
 	Probed bool
+
+	// waits are the resources that finish when the host is ready.
+	waits []pulumi.Resource
 
 	stack       string
 	ssh         *SSHArgs
@@ -121,7 +129,7 @@ func NewGpuHost(ctx *pulumi.Context, name string, args *GpuHostArgs, opts ...pul
 		Labels: docker.NetworkLabelArray{
 			docker.NetworkLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(a.Stack)},
 		},
-	}, onHost...)
+	}, append(onHost, pulumi.IgnoreChanges(EngineFilledNetworkFields()))...)
 	if err != nil {
 		return nil, fmt.Errorf("host %s: network: %w", name, err)
 	}
@@ -138,43 +146,70 @@ func NewGpuHost(ctx *pulumi.Context, name string, args *GpuHostArgs, opts ...pul
 	}
 	h.HFCacheName = cache.Name
 
-	h.Inventory = pulumi.String("").ToStringOutput()
-	if a.SSH != nil || len(a.GPUs) > 0 {
-		h.Probed = true
-		stdout, err := h.probe(ctx)
-		if err != nil {
-			return nil, err
-		}
-		declared, needNvidia := a.GPUs, a.NeedNvidiaRuntime
-		h.Inventory = stdout.ApplyT(func(out string) (string, error) {
-			inv, err := ParseProbe(out)
-			if err != nil {
-				return "", fmt.Errorf("host %s: %w", name, err)
-			}
-			if err := Check(name, inv, declared, needNvidia); err != nil {
-				return "", err
-			}
-			b, err := json.Marshal(inv)
-			return string(b), err
-		}).(pulumi.StringOutput)
+	// Every host is probed: the Docker API version decides container
+	// inputs (Healthcheck), and a host that fails the probe gets nothing.
+	h.Probed = true
+	probe, err := h.probe(ctx)
+	if err != nil {
+		return nil, err
 	}
+	h.waits = []pulumi.Resource{network, probe.Resource}
+	declared, needNvidia := a.GPUs, a.NeedNvidiaRuntime
+	h.Inventory = probe.Stdout.ApplyT(func(out string) (string, error) {
+		inv, err := ParseProbe(out)
+		if err != nil {
+			return "", fmt.Errorf("host %s: %w", name, err)
+		}
+		if err := Check(name, inv, declared, needNvidia); err != nil {
+			return "", err
+		}
+		b, err := json.Marshal(inv)
+		return string(b), err
+	}).(pulumi.StringOutput)
+	h.DockerAPIVersion = h.Inventory.ApplyT(func(js string) (string, error) {
+		var inv Inventory
+		err := json.Unmarshal([]byte(js), &inv)
+		return inv.Docker.APIVersion, err
+	}).(pulumi.StringOutput)
 
 	if err := ctx.RegisterResourceOutputs(h, pulumi.Map{
-		"networkName": h.NetworkName,
-		"hfCacheName": h.HFCacheName,
-		"inventory":   h.Inventory,
+		"networkName":      h.NetworkName,
+		"hfCacheName":      h.HFCacheName,
+		"inventory":        h.Inventory,
+		"dockerApiVersion": h.DockerAPIVersion,
 	}); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
-func (h *GpuHost) probe(ctx *pulumi.Context) (pulumi.StringOutput, error) {
+func (h *GpuHost) probe(ctx *pulumi.Context) (*Command, error) {
 	c, err := h.Run(ctx, h.Name+"-probe", RunArgs{Script: ProbeScript, Triggers: []string{"v1"}})
 	if err != nil {
-		return pulumi.StringOutput{}, fmt.Errorf("host %s: probe: %w", h.Name, err)
+		return nil, fmt.Errorf("host %s: probe: %w", h.Name, err)
 	}
-	return c.Stdout, nil
+	return c, nil
+}
+
+// Waits are the resources that finish when the host is ready for
+// containers and commands: its lab network and its probe (which fails on
+// a host that does not match the stack). Depend on them, never on the
+// GpuHost component itself: a dependency on a component covers only the
+// children registered by the time the dependent registers, which races
+// the probe's registration.
+func (h *GpuHost) Waits() []pulumi.Resource { return h.waits }
+
+// Healthcheck renders a container healthcheck for this host's Docker
+// daemon (see Healthcheck.Render). It resolves after the probe, so a
+// container using it is created only on a host that passed the probe.
+func (h *GpuHost) Healthcheck(hc Healthcheck) docker.ContainerHealthcheckPtrOutput {
+	return h.DockerAPIVersion.ApplyT(func(api string) (*docker.ContainerHealthcheck, error) {
+		out, err := hc.Render(api)
+		if err != nil {
+			return nil, fmt.Errorf("host %s: %w", h.Name, err)
+		}
+		return out, nil
+	}).(docker.ContainerHealthcheckPtrOutput)
 }
 
 // DockerName is a Docker object name unique to this stack: servelab-<stack>-<role>.
@@ -291,6 +326,10 @@ func run(ctx *pulumi.Context, name string, ssh *SSHArgs, args RunArgs, opts ...p
 			Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
 			Triggers:    triggers,
 			Logging:     local.Logging(logging),
+			// Off: the previous stdout would be passed in the environment
+			// (PULUMI_COMMAND_STDOUT), and Linux refuses to exec with one
+			// environment string over 128 KiB (a bench result grows past it).
+			AddPreviousOutputInEnv: pulumi.Bool(false),
 		}
 		if len(env) > 0 {
 			cargs.Environment = env
@@ -323,6 +362,9 @@ func run(ctx *pulumi.Context, name string, ssh *SSHArgs, args RunArgs, opts ...p
 		Create:     create,
 		Triggers:   triggers,
 		Logging:    remote.Logging(logging),
+		// Off, as for local commands: the previous stdout in the
+		// environment breaks the exec once it passes 128 KiB.
+		AddPreviousOutputInEnv: pulumi.Bool(false),
 	}
 	if args.Stdin != nil {
 		cargs.Stdin = args.Stdin

@@ -14,14 +14,14 @@ import (
 
 func probeAnswer(stdout string) pulumitest.OutputsFunc {
 	return func(args pulumi.MockResourceArgs) resource.PropertyMap {
-		if strings.HasSuffix(args.Name, "-probe") {
+		if strings.HasSuffix(args.Name, "-probe") && stdout != "" {
 			return resource.PropertyMap{"stdout": resource.NewProperty(stdout)}
 		}
 		return nil
 	}
 }
 
-const oneRTX = "### servelab:gpus\n0, NVIDIA GeForce RTX 5090, 32607, 575.57.08\n### servelab:runtimes\n{\"nvidia\":{},\"runc\":{}}\n"
+const oneRTX = "### servelab:gpus\n0, NVIDIA GeForce RTX 5090, 32607, 575.57.08\n### servelab:runtimes\n{\"nvidia\":{},\"runc\":{}}\n" + pulumitest.ProbeDocker
 
 func TestNewGpuHost(t *testing.T) {
 	t.Parallel()
@@ -30,15 +30,27 @@ func TestNewGpuHost(t *testing.T) {
 		name         string
 		args         *gpuhost.GpuHostArgs
 		wantHost     string
-		wantProbe    string // type of the probe command, "" for none
+		wantProbe    string // type of the probe command
 		wantErr      string
 		probeStdout  string
 		wantSecret   bool
 		wantRuntimes bool
 	}{
-		{name: "nil args: local CPU host", args: nil, wantHost: ""},
-		{name: "empty args", args: &gpuhost.GpuHostArgs{}, wantHost: ""},
-		{name: "local docker override", args: &gpuhost.GpuHostArgs{DockerHost: "unix:///run/user/1000/docker.sock"}, wantHost: "unix:///run/user/1000/docker.sock"},
+		{name: "nil args: local CPU host", args: nil, wantHost: "", wantProbe: "command:local:Command"},
+		{name: "empty args", args: &gpuhost.GpuHostArgs{}, wantHost: "", wantProbe: "command:local:Command"},
+		{name: "local docker override", args: &gpuhost.GpuHostArgs{DockerHost: "unix:///run/user/1000/docker.sock"},
+			wantHost: "unix:///run/user/1000/docker.sock", wantProbe: "command:local:Command"},
+		{
+			name: "docker endpoint unreachable fails the deployment", args: nil, wantProbe: "command:local:Command",
+			probeStdout: "### servelab:gpus\n### servelab:runtimes\n### servelab:exit=1\n### servelab:docker\nnull\n" +
+				"Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n### servelab:exit=1\n",
+			wantErr: "host h: cannot read the Docker Engine API version (servelab needs 1.41 or later: Docker 20.10+ or podman 4+): docker version: null; Cannot connect to the Docker daemon",
+		},
+		{
+			name: "docker too old fails the deployment", args: nil, wantProbe: "command:local:Command",
+			probeStdout: "### servelab:gpus\n### servelab:runtimes\n{}\n### servelab:docker\n" + `{"Version":"19.03.15","ApiVersion":"1.40"}` + "\n",
+			wantErr:     "host h: docker 19.03.15 speaks Docker Engine API 1.40; servelab needs 1.41 or later (Docker 20.10+ or podman 4+)",
+		},
 		{
 			name:      "local GPU host is probed locally",
 			args:      &gpuhost.GpuHostArgs{GPUs: []gpuhost.DeclaredGPU{{Model: "RTX 5090", MemoryGiB: 32, Count: 1}}, NeedNvidiaRuntime: true},
@@ -56,7 +68,7 @@ func TestNewGpuHost(t *testing.T) {
 			name:     "ssh CPU host without key uses the agent",
 			args:     &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "cpu1", User: "lab", Port: 2222}},
 			wantHost: "ssh://lab@cpu1:2222", wantProbe: "command:remote:Command",
-			probeStdout: "### servelab:gpus\nsh: nvidia-smi: not found\n### servelab:exit=127\n### servelab:runtimes\n{\"runc\":{}}\n",
+			probeStdout: "### servelab:gpus\nsh: nvidia-smi: not found\n### servelab:exit=127\n### servelab:runtimes\n{\"runc\":{}}\n" + pulumitest.ProbeDocker,
 		},
 		{name: "ssh without user", args: &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1"}}, wantErr: "host h: ssh.user is empty"},
 		{name: "bad GPU group", args: &gpuhost.GpuHostArgs{GPUs: []gpuhost.DeclaredGPU{{Model: "H100", MemoryGiB: 0, Count: 1}}}, wantErr: "host h: gpus[0]: model, memoryGiB > 0 and count > 0 are required"},
@@ -105,17 +117,14 @@ func TestNewGpuHost(t *testing.T) {
 			for _, typ := range []string{"command:local:Command", "command:remote:Command"} {
 				probes = append(probes, m.ByType(typ)...)
 			}
-			if tt.wantProbe == "" {
-				if len(probes) != 0 {
-					t.Errorf("unexpected probe %+v", probes)
-				}
-				return
-			}
 			if len(probes) != 1 || probes[0].Type != tt.wantProbe || probes[0].Name != "h-probe" {
 				t.Fatalf("probes %+v, want one %s", probes, tt.wantProbe)
 			}
 			if probes[0].String("create") != gpuhost.ProbeScript {
 				t.Errorf("probe runs %q", probes[0].String("create"))
+			}
+			if net, _ := m.Get("docker:index/network:Network", "h-network"); !slices.Equal(net.IgnoreChanges, gpuhost.EngineFilledNetworkFields()) {
+				t.Errorf("network ignores %v, want the engine-filled %v", net.IgnoreChanges, gpuhost.EngineFilledNetworkFields())
 			}
 			if probes[0].Type == "command:remote:Command" {
 				// The command SDK makes the whole connection secret.
@@ -133,7 +142,7 @@ func TestNewGpuHost(t *testing.T) {
 
 func TestRunQuotesArgv(t *testing.T) {
 	t.Parallel()
-	m := pulumitest.New(probeAnswer("### servelab:gpus\nNo devices were found\n### servelab:runtimes\n{\"runc\":{}}\n"))
+	m := pulumitest.New(probeAnswer("### servelab:gpus\nNo devices were found\n### servelab:runtimes\n{\"runc\":{}}\n" + pulumitest.ProbeDocker))
 	err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
 		h, err := gpuhost.NewGpuHost(ctx, "h", &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "x", User: "u"}})
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/servelab/servelab/components/gpuhost"
+	"github.com/servelab/servelab/internal/imageref"
 	mon "github.com/servelab/servelab/internal/monitoring"
 )
 
@@ -178,16 +179,20 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		NetworksAdvanced: network(a.Host, PrometheusAlias),
 		// /-/healthy is behind basic auth too; promtool (in the image)
 		// reads the password from a file, never from argv.
-		Healthcheck: healthcheck([]string{"CMD", "promtool", "check", "healthy",
-			"--url=http://127.0.0.1:" + strconv.Itoa(PrometheusPort), "--http.config.file=" + PrometheusHealthHTTPConfig}, "60s"),
-		Wait:        pulumi.Bool(true),
-		WaitTimeout: pulumi.Int(180),
-		Restart:     pulumi.String("unless-stopped"),
-		Labels:      labels(ctx, "prometheus"),
-		LogOpts:     logOpts(),
-	}, promOpts...)
+		Healthcheck: a.Host.Healthcheck(healthcheck([]string{"CMD", "promtool", "check", "healthy",
+			"--url=http://127.0.0.1:" + strconv.Itoa(PrometheusPort), "--http.config.file=" + PrometheusHealthHTTPConfig}, time.Minute)),
+		Restart: pulumi.String("unless-stopped"),
+		Labels:  labels(ctx, "prometheus"),
+		LogOpts: logOpts(),
+	}, append(promOpts, pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))...)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring %s: prometheus: %w", name, err)
+	}
+	promReady, err := a.Host.AwaitReady(ctx, name+"-prometheus-ready", gpuhost.ReadyArgs{
+		Container: prom, ContainerName: a.Host.DockerName(PrometheusAlias), Timeout: 3 * time.Minute,
+	}, child...)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring %s: %w", name, err)
 	}
 	m.PrometheusURL = pulumi.String(a.Host.PublishedURL(a.PrometheusPort)).ToStringOutput()
 	m.PrometheusUser = pulumi.String(PrometheusUser).ToStringOutput()
@@ -217,7 +222,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		if err != nil {
 			return nil, err
 		}
-		_, err = docker.NewContainer(ctx, name+"-grafana", &docker.ContainerArgs{
+		graf, err := docker.NewContainer(ctx, name+"-grafana", &docker.ContainerArgs{
 			Name:    pulumi.String(a.Host.DockerName(GrafanaAlias)),
 			Image:   gImage,
 			Envs:    pulumi.ToStringArray(mon.GrafanaEnv()),
@@ -230,16 +235,20 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 			}},
 			NetworksAdvanced: network(a.Host, GrafanaAlias),
 			// /api/health needs no login; the image has busybox wget.
-			Healthcheck: healthcheck([]string{"CMD", "wget", "-q", "-O", "/dev/null",
-				"http://127.0.0.1:" + strconv.Itoa(GrafanaPort) + "/api/health"}, "120s"),
-			Wait:        pulumi.Bool(true),
-			WaitTimeout: pulumi.Int(240),
-			Restart:     pulumi.String("unless-stopped"),
-			Labels:      labels(ctx, "grafana"),
-			LogOpts:     logOpts(),
-		}, append(slices.Clone(onHost), pulumi.DependsOn([]pulumi.Resource{prom}))...)
+			Healthcheck: a.Host.Healthcheck(healthcheck([]string{"CMD", "wget", "-q", "-O", "/dev/null",
+				"http://127.0.0.1:" + strconv.Itoa(GrafanaPort) + "/api/health"}, 2*time.Minute)),
+			Restart: pulumi.String("unless-stopped"),
+			Labels:  labels(ctx, "grafana"),
+			LogOpts: logOpts(),
+		}, append(slices.Clone(onHost), pulumi.DependsOn([]pulumi.Resource{promReady.Resource}),
+			pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))...)
 		if err != nil {
 			return nil, fmt.Errorf("monitoring %s: grafana: %w", name, err)
+		}
+		if _, err := a.Host.AwaitReady(ctx, name+"-grafana-ready", gpuhost.ReadyArgs{
+			Container: graf, ContainerName: a.Host.DockerName(GrafanaAlias), Timeout: 4 * time.Minute,
+		}, child...); err != nil {
+			return nil, fmt.Errorf("monitoring %s: %w", name, err)
 		}
 		m.GrafanaURL = pulumi.String(a.Host.PublishedURL(a.GrafanaPort)).ToStringOutput()
 		m.GrafanaAdminPassword = pulumi.ToSecret(admin.Result).(pulumi.StringOutput)
@@ -288,7 +297,8 @@ func dcgm(ctx *pulumi.Context, m *Monitoring, name string, h *gpuhost.GpuHost, i
 			Internal: pulumi.Int(DCGMPort), External: pulumi.Int(DCGMPort), Ip: pulumi.String(h.BindAddress()),
 		}}
 	}
-	_, err = docker.NewContainer(ctx, name+"-dcgm-"+h.Name, args, onHost...)
+	_, err = docker.NewContainer(ctx, name+"-dcgm-"+h.Name, args,
+		append(onHost, pulumi.DependsOn(h.Waits()), pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))...)
 	return err
 }
 
@@ -317,7 +327,8 @@ func volume(ctx *pulumi.Context, h *gpuhost.GpuHost, name, role string, opts []p
 }
 
 func image(ctx *pulumi.Context, h *gpuhost.GpuHost, name, ref string, opts []pulumi.ResourceOption) (pulumi.StringOutput, error) {
-	img, err := docker.NewRemoteImage(ctx, name, &docker.RemoteImageArgs{Name: pulumi.String(ref), KeepLocally: pulumi.Bool(true)}, opts...)
+	img, err := docker.NewRemoteImage(ctx, name, &docker.RemoteImageArgs{Name: pulumi.String(imageref.Qualify(ref)), KeepLocally: pulumi.Bool(true)},
+		append(slices.Clone(opts), pulumi.DependsOn(h.Waits()))...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
@@ -330,10 +341,10 @@ func network(h *gpuhost.GpuHost, alias string) docker.ContainerNetworksAdvancedA
 	}}
 }
 
-func healthcheck(test []string, start string) docker.ContainerHealthcheckArgs {
-	return docker.ContainerHealthcheckArgs{
-		Tests: pulumi.ToStringArray(test), Interval: pulumi.String("15s"), Timeout: pulumi.String("10s"),
-		Retries: pulumi.Int(3), StartPeriod: pulumi.String(start), StartInterval: pulumi.String("2s"),
+func healthcheck(test []string, start time.Duration) gpuhost.Healthcheck {
+	return gpuhost.Healthcheck{
+		Test: test, Interval: 15 * time.Second, Timeout: 10 * time.Second, Retries: 3,
+		StartPeriod: start, StartInterval: 2 * time.Second,
 	}
 }
 

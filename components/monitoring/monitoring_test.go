@@ -18,7 +18,7 @@ import (
 
 func probe(args pulumi.MockResourceArgs) resource.PropertyMap {
 	if strings.HasSuffix(args.Name, "-probe") {
-		return resource.PropertyMap{"stdout": resource.NewProperty("### servelab:gpus\n0, NVIDIA H100 80GB HBM3, 81559, 550.54.15\n### servelab:runtimes\n{\"nvidia\":{}}\n")}
+		return resource.PropertyMap{"stdout": resource.NewProperty("### servelab:gpus\n0, NVIDIA H100 80GB HBM3, 81559, 550.54.15\n### servelab:runtimes\n{\"nvidia\":{}}\n" + pulumitest.ProbeDocker)}
 	}
 	return nil
 }
@@ -87,8 +87,8 @@ func TestNewMonitoring(t *testing.T) {
 				if !ok {
 					t.Fatal("no grafana")
 				}
-				if !slices.ContainsFunc(g.Dependencies, func(d string) bool { return strings.HasSuffix(d, "::mon-prometheus") }) {
-					t.Error("grafana does not wait for prometheus")
+				if !slices.ContainsFunc(g.Dependencies, func(d string) bool { return strings.HasSuffix(d, "::mon-prometheus-ready") }) {
+					t.Error("grafana does not wait for prometheus to be ready")
 				}
 				if p := g.Plain("ports").([]any)[0].(map[string]any); p["external"] != 13000.0 || p["ip"] != "127.0.0.1" {
 					t.Errorf("grafana ports %v", p)

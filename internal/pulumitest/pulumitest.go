@@ -35,9 +35,11 @@ type Resource struct {
 	// RetainOnDelete and the custom timeouts as requested.
 	RetainOnDelete bool
 	CreateTimeout  string
-	// IgnoreChanges and DeleteBeforeReplace as requested.
+	// IgnoreChanges are the input paths Pulumi is told to ignore in diffs.
 	IgnoreChanges       []string
 	DeleteBeforeReplace bool
+	// PropertyDependencies are, per input, the URNs its value came from.
+	PropertyDependencies map[string][]string
 }
 
 // ParentName is the name part of Parent's URN.
@@ -148,6 +150,12 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		if t := rpc.GetCustomTimeouts(); t != nil {
 			r.CreateTimeout = t.GetCreate()
 		}
+		for k, deps := range rpc.GetPropertyDependencies() {
+			if r.PropertyDependencies == nil {
+				r.PropertyDependencies = map[string][]string{}
+			}
+			r.PropertyDependencies[k] = slices.Sorted(slices.Values(deps.GetUrns()))
+		}
 	}
 	state := args.Inputs.Copy()
 	maps.Copy(state, DefaultOutputs(args))
@@ -165,10 +173,21 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	return nil, fmt.Errorf("unexpected call to %s", args.Token)
 }
 
+// ProbeDocker is the docker section of a host probe's output (gpuhost's
+// ProbeScript) from Docker 28.2 (Engine API 1.50); tests append it to the
+// GPU and runtime sections they need.
+const ProbeDocker = "### servelab:docker\n" +
+	`{"Version":"28.2.2","ApiVersion":"1.50","MinAPIVersion":"1.24","Components":[{"Name":"Engine","Version":"28.2.2"}]}` + "\n"
+
+// CPUProbe is a whole probe output of a CPU-only host with Docker 28.2.
+const CPUProbe = "### servelab:gpus\nsh: nvidia-smi: not found\n### servelab:exit=127\n" +
+	"### servelab:runtimes\n" + `{"runc":{"path":"runc"}}` + "\n" + ProbeDocker
+
 // DefaultOutputs are the computed outputs servelab reads from provider
 // resources, made deterministic: a remote image's id is its name, a
 // generated password is "<name>-password" (the real provider makes it
-// secret), a command prints nothing.
+// secret), a host probe (a command named "<host>-probe") answers CPUProbe,
+// any other command prints nothing.
 func DefaultOutputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 	switch args.TypeToken {
 	case "docker:index/remoteImage:RemoteImage":
@@ -181,7 +200,11 @@ func DefaultOutputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 			"bcryptHash": resource.MakeSecret(resource.NewProperty(mockBcrypt(args.Name))),
 		}
 	case "command:local:Command", "command:remote:Command":
-		return resource.PropertyMap{"stdout": resource.NewProperty(""), "stderr": resource.NewProperty("")}
+		stdout := ""
+		if strings.HasSuffix(args.Name, "-probe") {
+			stdout = CPUProbe
+		}
+		return resource.PropertyMap{"stdout": resource.NewProperty(stdout), "stderr": resource.NewProperty("")}
 	}
 	return nil
 }
