@@ -16,11 +16,7 @@ import (
 
 // Run is the servelab program: main.go calls pulumi.Run(programs.Run).
 func Run(ctx *pulumi.Context) error {
-	cfg, err := Load(ContextGetter(ctx))
-	if err != nil {
-		return configError(err)
-	}
-	lab, err := Validate(cfg)
+	lab, err := Check(ContextGetter(ctx))
 	if err != nil {
 		return configError(err)
 	}
