@@ -65,11 +65,14 @@ func (d *deployment) deployHosts() error {
 			Address:           h.Address,
 		}
 		if h.SSH != nil {
-			args.SSH = &gpuhost.SSHArgs{
-				Host: h.SSH.Host, User: h.SSH.User, Port: h.SSH.Port, Opts: h.SSH.Opts,
-				PrivateKey: d.secrets.SSHPrivateKey,
-			}
+			args.SSH = sshArgs(d.ctx.Stack(), h.Name, h.SSH)
+			args.SSH.PrivateKey = d.secrets.SSHPrivateKey
 		}
+		needed, err := d.needsModelCache(h.Name)
+		if err != nil {
+			return err
+		}
+		args.ModelCache = gpuhost.ModelCacheArgs{Needed: needed, HostPath: h.ModelCache}
 		host, err := gpuhost.NewGpuHost(d.ctx, h.Name, args)
 		if err != nil {
 			return err
@@ -77,6 +80,24 @@ func (d *deployment) deployHosts() error {
 		d.hosts[h.Name] = host
 	}
 	return nil
+}
+
+// needsModelCache reports whether an engine on host mounts the host's
+// model cache: only then is it created.
+func (d *deployment) needsModelCache(host string) (bool, error) {
+	for _, in := range d.lab.Instances {
+		if in.Host != host {
+			continue
+		}
+		spec, err := framework.BuildSpec(in.Instance)
+		if err != nil {
+			return false, err
+		}
+		if spec.UsesModelCache() {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // deployFrameworks creates one Framework per planned instance.

@@ -8,6 +8,7 @@ package programs
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -23,6 +24,13 @@ func Run(ctx *pulumi.Context) error {
 	secrets, err := ReadSecrets(ctx, lab)
 	if err != nil {
 		return configError(err)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return fmt.Errorf("known_hosts files: %w", err)
+	}
+	if err := WriteKnownHosts(home, ctx.Stack(), lab); err != nil {
+		return err
 	}
 	tag, err := ImageTag(".")
 	if err != nil {

@@ -19,8 +19,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gateway"
 	gw "github.com/servelab/servelab/internal/gateway"
+	mon "github.com/servelab/servelab/internal/monitoring"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
 )
@@ -56,6 +58,7 @@ func stackFiles(t *testing.T) map[string]string {
 
 // stackRun is one stack run under Pulumi's mock engine.
 type stackRun struct {
+	stack   string
 	mocks   *pulumitest.Mocks
 	lab     *programs.Lab
 	outputs map[string]any
@@ -113,12 +116,18 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runStackConfig(t, stack, cfg, missingGPUs)
+}
+
+// runStackConfig runs a stack's config (as LoadStackConfig returns it).
+func runStackConfig(t *testing.T, stack string, cfg map[string]string, missingGPUs int) (*stackRun, error) {
+	t.Helper()
 	lab := planStack(t, cfg)
 	for k, v := range secretConfig {
 		cfg[k] = v
 	}
-	run := &stackRun{mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
-	err = run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), func(ctx *pulumi.Context) error {
+	run := &stackRun{stack: stack, mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
+	err := run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), func(ctx *pulumi.Context) error {
 		lab, err := programs.Validate(mustLoad(t, cfg))
 		if err != nil {
 			return err
@@ -346,8 +355,8 @@ func checkGraph(t *testing.T, run *stackRun) {
 		}
 		switch in.Instance.Engine {
 		case "vllm":
-			want := []string{in.Instance.Model, "--served-model-name", in.Instance.ServedModelName}
-			if !slices.Equal(cmd[:3], want) || !slices.Contains(cmd, fmt.Sprintf("%.2f", in.Instance.MemoryFraction)) {
+			want := []string{in.Instance.Model, "--config", framework.EngineAuthPath, "--served-model-name", in.Instance.ServedModelName}
+			if !slices.Equal(cmd[:5], want) || !slices.Contains(cmd, fmt.Sprintf("%.2f", in.Instance.MemoryFraction)) {
 				t.Errorf("%s: vllm argv %v", c.Name, cmd)
 			}
 			if !secretAt(c, "uploads[0].content") {
@@ -382,6 +391,9 @@ func checkGraph(t *testing.T, run *stackRun) {
 	checkBenchmark(t, run)
 	checkMonitoring(t, run)
 	checkContainers(t, run)
+	checkEngineKeys(t, run)
+	checkSSH(t, run)
+	checkModelCache(t, run)
 	frameworks, _ := run.outputs["frameworks"].(map[string]any)
 	if len(frameworks) != len(lab.Instances) {
 		t.Errorf("stack outputs describe %d frameworks, want %d", len(frameworks), len(lab.Instances))
@@ -564,7 +576,8 @@ func checkMonitoring(t *testing.T, run *stackRun) {
 	for i, u := range prom.Plain("uploads").([]any) {
 		file := u.(map[string]any)["file"].(string)
 		secret := secretAt(prom, fmt.Sprintf("uploads[%d].content", i))
-		wantSecret := file == "/etc/prometheus/web.yml" || file == "/etc/prometheus/secrets/password"
+		wantSecret := file == "/etc/prometheus/web.yml" || file == "/etc/prometheus/secrets/password" ||
+			strings.HasPrefix(file, mon.PrometheusEngineKeysDir+"/")
 		if secret != wantSecret {
 			t.Errorf("prometheus upload %s: secret = %v, want %v", file, secret, wantSecret)
 		}

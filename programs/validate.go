@@ -375,15 +375,18 @@ func engineArgs(path string, f *Framework) (framework.EngineArgs, error) {
 		a.Sim = &framework.SimArgs{}
 		err = Strict(path, f.Args, a.Sim)
 		if err == nil {
-			err = simArgs(path, a.Sim)
+			err = simArgs(path, f.Flavour, a.Sim)
 		}
 	}
 	return a, err
 }
 
-func simArgs(path string, a *framework.SimArgs) error {
+func simArgs(path string, flavour engine.Kind, a *framework.SimArgs) error {
 	var errs []error
-	for key, d := range map[string]string{"ttft": a.TTFT, "itl": a.ITL, "startupDelay": a.StartupDelay} {
+	if a.LoadDelay != "" && flavour != engine.Ollama {
+		errs = append(errs, fmt.Errorf("%s.loadDelay: is Ollama's lazy model load; a %s sim loads at start (startupDelay)", path, flavour))
+	}
+	for key, d := range map[string]string{"ttft": a.TTFT, "itl": a.ITL, "startupDelay": a.StartupDelay, "loadDelay": a.LoadDelay} {
 		if d == "" {
 			continue
 		}
