@@ -26,7 +26,7 @@ func (d *deployment) deployMonitoring(out pulumi.Map) error {
 
 	args := &monitoring.MonitoringArgs{
 		EngineKeys: keys,
-		Host: host, Lab: lab, BindAddress: m.BindAddress,
+		Host:       host, Lab: lab, BindAddress: m.BindAddress,
 		PrometheusPort: m.Prometheus.Port, GrafanaPort: m.Grafana.Port, GrafanaEnabled: cfg.GrafanaEnabled(),
 		PrometheusImage: m.Prometheus.Image, GrafanaImage: m.Grafana.Image, DCGMImage: m.DCGMImage,
 	}

@@ -131,9 +131,9 @@ func TestBuildSpec(t *testing.T) {
 			},
 			command: []string{"-m", "/models/m.gguf", "--host", "0.0.0.0", "--port", "8080", "--metrics",
 				"--api-key-file", "/run/servelab/engine-api-key", "-ngl", "999", "--alias", "l"},
-			env: []string{"LLAMA_CACHE=/root/.cache/llama.cpp", "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_VISIBLE_DEVICES=1"},
-			health:  []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/health"},
-			port:    8080,
+			env:    []string{"LLAMA_CACHE=/root/.cache/llama.cpp", "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_VISIBLE_DEVICES=1"},
+			health: []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/health"},
+			port:   8080,
 		},
 		{
 			name: "sim with the sglang flavour",

@@ -29,13 +29,13 @@ const TypeToken = "servelab:gateway:Gateway"
 
 // Paths and ports inside the gateway container.
 const (
-	ConfigPath  = "/etc/servelab/gateway.json"
-	KeysPath    = "/run/servelab/gateway-keys"
+	ConfigPath = "/etc/servelab/gateway.json"
+	KeysPath   = "/run/servelab/gateway-keys"
 	// BackendKeysDir holds one key file per backend with an API key,
 	// named after the backend (mode 0400).
 	BackendKeysDir = "/run/servelab/backend-keys"
-	APIPort     = 8080
-	MetricsPort = 9091
+	APIPort        = 8080
+	MetricsPort    = 9091
 	// Alias is the gateway's name on the lab network.
 	Alias = "gateway"
 	// InternalBaseURL is the gateway's URL on the lab network.
