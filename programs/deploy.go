@@ -2,6 +2,7 @@ package programs
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -100,32 +101,62 @@ func (d *deployment) needsModelCache(host string) (bool, error) {
 	return false, nil
 }
 
-// deployFrameworks creates one Framework per planned instance.
+// deployFrameworks creates one Framework per planned instance, each after
+// the instances the planner starts before it on its GPUs.
 func (d *deployment) deployFrameworks() error {
+	made := map[string]*framework.Framework{}
 	for _, in := range d.lab.Instances {
-		host := d.hosts[in.Host]
-		args := &framework.FrameworkArgs{
-			Host:          host,
-			Instance:      in.Instance,
-			PublishedPort: in.PublishedPort,
-			HFToken:       d.secrets.HFToken,
-		}
-		if in.Instance.Engine == engine.Sim {
-			img, err := d.servelabImage(in.Host)
-			if err != nil {
-				return err
-			}
-			args.Image, args.ImageIsLocal = img, true
-		} else {
-			args.Image = pulumi.String(in.Framework.Image)
-		}
-		f, err := framework.NewFramework(d.ctx, in.Instance.Name, args)
-		if err != nil {
+		if _, err := d.deployFramework(in, made); err != nil {
 			return err
 		}
-		d.frameworks = append(d.frameworks, f)
+	}
+	for _, in := range d.lab.Instances {
+		d.frameworks = append(d.frameworks, made[in.Instance.Name])
 	}
 	return nil
+}
+
+// deployFramework creates the instance, first creating (once) the ones it
+// starts after, so that it can wait for them to be ready.
+func (d *deployment) deployFramework(in InstancePlan, made map[string]*framework.Framework) (*framework.Framework, error) {
+	if f, ok := made[in.Instance.Name]; ok {
+		return f, nil
+	}
+	var after []pulumi.Resource
+	for _, name := range in.StartAfter {
+		i := slices.IndexFunc(d.lab.Instances, func(x InstancePlan) bool { return x.Instance.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("instance %s starts after unknown instance %s", in.Instance.Name, name)
+		}
+		prev, err := d.deployFramework(d.lab.Instances[i], made)
+		if err != nil {
+			return nil, err
+		}
+		after = append(after, prev.Waits()...)
+	}
+	host := d.hosts[in.Host]
+	args := &framework.FrameworkArgs{
+		Host:          host,
+		Instance:      in.Instance,
+		PublishedPort: in.PublishedPort,
+		HFToken:       d.secrets.HFToken,
+		After:         after,
+	}
+	if in.Instance.Engine == engine.Sim {
+		img, err := d.servelabImage(in.Host)
+		if err != nil {
+			return nil, err
+		}
+		args.Image, args.ImageIsLocal = img, true
+	} else {
+		args.Image = pulumi.String(in.Framework.Image)
+	}
+	f, err := framework.NewFramework(d.ctx, in.Instance.Name, args)
+	if err != nil {
+		return nil, err
+	}
+	made[in.Instance.Name] = f
+	return f, nil
 }
 
 // frameworkOutputs describes every framework instance for the stack

@@ -394,6 +394,7 @@ func checkGraph(t *testing.T, run *stackRun) {
 	checkEngineKeys(t, run)
 	checkSSH(t, run)
 	checkModelCache(t, run)
+	checkStartOrder(t, run)
 	frameworks, _ := run.outputs["frameworks"].(map[string]any)
 	if len(frameworks) != len(lab.Instances) {
 		t.Errorf("stack outputs describe %d frameworks, want %d", len(frameworks), len(lab.Instances))

@@ -52,6 +52,9 @@ type InstancePlan struct {
 	PublishedPort int
 	// PublicModel is the model name clients send to the gateway.
 	PublicModel string
+	// StartAfter names the instances that must be ready before this one
+	// starts: the planner's start order on shared GPUs.
+	StartAfter []string
 }
 
 // GatewayEnabled reports whether the stack runs a gateway.
@@ -752,6 +755,7 @@ func (v *validator) plan(ins []InstancePlan) []HostPlan {
 		for i, p := range placements {
 			onHost[i].Instance.Devices = p.Devices
 			onHost[i].Instance.MemoryFraction = p.Fraction
+			onHost[i].StartAfter = p.After
 			if len(p.Devices) > 0 {
 				hp.NeedNvidiaRuntime = true
 			}

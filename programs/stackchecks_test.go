@@ -186,3 +186,40 @@ func TestSecurityOfSSHStackVariants(t *testing.T) {
 		t.Errorf("vllm volumes %v, want the bind-mounted model cache", vols)
 	}
 }
+
+// checkStartOrder: an engine that shares a GPU starts only when the one the
+// planner puts before it is ready (its container, and for Ollama its model
+// load), so memory fractions mean the same in every run.
+func checkStartOrder(t *testing.T, run *stackRun) {
+	t.Helper()
+	for _, in := range run.lab.Instances {
+		c, _ := run.mocks.Get(typeContainer, in.Instance.Name+"-container")
+		for _, a := range in.StartAfter {
+			if !dependsOnName(c, a+"-container") {
+				t.Errorf("%s starts without waiting for %s (deps %v)", in.Instance.Name, a, c.Dependencies)
+			}
+		}
+	}
+}
+
+// TestOriginBoxStartOrder: on the rtx5090 stack SGLang starts first, vLLM
+// once SGLang is ready, Ollama once vLLM is.
+func TestOriginBoxStartOrder(t *testing.T) {
+	t.Parallel()
+	run, err := runStack(t, "rtx5090", "../stacks/Pulumi.rtx5090.yaml", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, after string }{{"vllm", "sglang"}, {"ollama", "vllm"}} {
+		ct, _ := run.mocks.Get(typeContainer, c.name+"-container")
+		if !dependsOnName(ct, c.after+"-container") {
+			t.Errorf("%s does not wait for %s: %v", c.name, c.after, ct.Dependencies)
+		}
+	}
+	sg, _ := run.mocks.Get(typeContainer, "sglang-container")
+	for _, d := range sg.Dependencies {
+		if strings.HasSuffix(d, "-container") {
+			t.Errorf("sglang waits for %s; it starts first", d)
+		}
+	}
+}
