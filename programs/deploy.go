@@ -183,6 +183,20 @@ func (d *deployment) frameworkOutputs() pulumi.Map {
 	return out
 }
 
+// engineKeyOutputs is the stack output engineKeys: each keyed engine's own
+// API key, by instance (a secret: `pulumi stack output --show-secrets
+// engineKeys`), for reaching an engine directly. It is its own output so
+// that frameworks stays readable without --show-secrets.
+func (d *deployment) engineKeyOutputs() pulumi.Map {
+	out := pulumi.Map{}
+	for _, f := range d.frameworks {
+		if f.HasAPIKey {
+			out[f.Name] = f.APIKey
+		}
+	}
+	return out
+}
+
 func (d *deployment) hostOutputs() pulumi.Map {
 	out := pulumi.Map{}
 	for name, h := range d.hosts {

@@ -51,10 +51,16 @@ func checkEngineKeys(t *testing.T, run *stackRun) {
 			}
 		}
 	}
+	keys, _ := run.outputs["engineKeys"].(map[string]any)
 	for _, in := range run.lab.Instances {
 		name := in.Instance.Name
 		c, _ := run.mocks.Get(typeContainer, name+"-container")
 		api := engine.MustSpec(in.Instance.API())
+		if _, ok := keys[name]; ok != api.Auth.Supported {
+			t.Errorf("%s: in the engineKeys output = %v, want %v", name, ok, api.Auth.Supported)
+		} else if ok && !run.engineKeysSecret {
+			t.Error("the engineKeys output is not secret")
+		}
 		_, hasKey := run.mocks.Get(typePassword, name+"-api-key")
 		if hasKey != api.Auth.Supported {
 			t.Errorf("%s: generated key = %v, but %s takes keys = %v", name, hasKey, api.Kind, api.Auth.Supported)

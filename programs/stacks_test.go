@@ -1,6 +1,7 @@
 package programs_test
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
 	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gateway"
@@ -58,10 +60,12 @@ func stackFiles(t *testing.T) map[string]string {
 
 // stackRun is one stack run under Pulumi's mock engine.
 type stackRun struct {
-	stack   string
-	mocks   *pulumitest.Mocks
-	lab     *programs.Lab
-	outputs map[string]any
+	stack string
+	// engineKeysSecret: the engineKeys output is secret.
+	engineKeysSecret bool
+	mocks            *pulumitest.Mocks
+	lab              *programs.Lab
+	outputs          map[string]any
 }
 
 // fakeProbe answers each host's probe with what its declared GPUs would
@@ -139,6 +143,13 @@ func runStackConfig(t *testing.T, stack string, cfg map[string]string, missingGP
 		out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: ".", BenchBinary: "/opt/servelab/bin/servelab"})
 		if err != nil {
 			return err
+		}
+		if keys, ok := out["engineKeys"].(pulumi.Map); ok && len(keys) > 0 {
+			res, err := internals.UnsafeAwaitOutput(context.Background(), keys.ToMapOutput())
+			if err != nil {
+				return err
+			}
+			run.engineKeysSecret = res.Secret
 		}
 		run.outputs, err = awaitMap(out)
 		return err
