@@ -36,7 +36,7 @@ func (v *validator) loopbackOnly(ins []InstancePlan) {
 		if !LoopbackOnly(in) {
 			continue
 		}
-		name := engineTitle(in.Instance.API())
+		name := engine.MustSpec(in.Instance.API()).Title
 		if v.cfg.GatewayEnabled() && v.cfg.Gateway.Host != "" && in.Host != v.cfg.Gateway.Host {
 			report(in, "%s has no API key, so servelab publishes it on 127.0.0.1 only: the gateway on %s cannot reach it on %s; run it on %s", name, v.cfg.Gateway.Host, in.Host, v.cfg.Gateway.Host)
 			continue
@@ -64,20 +64,6 @@ func (v *validator) benchHost(ins []InstancePlan) string {
 		return ins[0].Host
 	}
 	return ""
-}
-
-func engineTitle(k engine.Kind) string {
-	switch k {
-	case engine.Ollama:
-		return "Ollama"
-	case engine.VLLM:
-		return "vLLM"
-	case engine.SGLang:
-		return "SGLang"
-	case engine.LlamaCpp:
-		return "llama.cpp"
-	}
-	return string(k)
 }
 
 // hostDataset checks that a benchmark running in a container on a lab host

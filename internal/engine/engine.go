@@ -97,7 +97,9 @@ type Metrics struct {
 
 // Spec is everything servelab relies on about one engine.
 type Spec struct {
-	Kind        Kind
+	Kind Kind
+	// Title is the engine's name as its project spells it, for messages.
+	Title       string
 	DefaultPort int
 	// Live answers 200 once the server process is up (it may still load).
 	Live Probe
@@ -116,6 +118,7 @@ func (s Spec) HasMetrics() bool { return s.MetricsPath != "" }
 var specs = map[Kind]Spec{
 	VLLM: {
 		Kind:        VLLM,
+		Title:       "vLLM",
 		DefaultPort: 8000,
 		Live:        Probe{Path: "/health", Kind: ProbeStatus},
 		Ready:       Probe{Path: "/v1/models", Kind: ProbeOpenAIModels},
@@ -137,6 +140,7 @@ var specs = map[Kind]Spec{
 	},
 	SGLang: {
 		Kind:        SGLang,
+		Title:       "SGLang",
 		DefaultPort: 30000,
 		Live:        Probe{Path: "/health", Kind: ProbeStatus},
 		// /v1/models answers during warmup: it is not a readiness signal.
@@ -160,6 +164,7 @@ var specs = map[Kind]Spec{
 	},
 	Ollama: {
 		Kind:        Ollama,
+		Title:       "Ollama",
 		DefaultPort: 11434,
 		Live:        Probe{Path: "/api/version", Kind: ProbeStatus},
 		Ready:       Probe{Path: "/api/tags", Kind: ProbeOllamaTags},
@@ -167,6 +172,7 @@ var specs = map[Kind]Spec{
 	},
 	LlamaCpp: {
 		Kind:        LlamaCpp,
+		Title:       "llama.cpp",
 		DefaultPort: 8080,
 		Live:        Probe{Path: "/health", Kind: ProbeStatus},
 		Ready:       Probe{Path: "/health", Kind: ProbeStatus},

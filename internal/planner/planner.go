@@ -158,7 +158,7 @@ func order(byIndex map[int]GPU, placements []Placement) {
 		return startRank(placements[a].Engine) - startRank(placements[b].Engine)
 	})
 	started := map[int]float64{} // GiB held on each GPU by the engines started so far
-	last := map[int]string{}      // the last engine started on each GPU
+	last := map[int]string{}     // the last engine started on each GPU
 	for _, i := range idx {
 		p := &placements[i]
 		if len(p.Devices) == 0 {
