@@ -116,7 +116,7 @@ func NewGpuHost(ctx *pulumi.Context, name string, args *GpuHostArgs, opts ...pul
 
 	providerArgs := &docker.ProviderArgs{}
 	if a.SSH != nil {
-		providerArgs.Host = pulumi.String(fmt.Sprintf("ssh://%s@%s:%d", a.SSH.User, a.SSH.Host, a.SSH.Port))
+		providerArgs.Host = pulumi.String(a.SSH.dockerHost())
 		if opts := a.SSH.dockerSSHOpts(); len(opts) > 0 {
 			providerArgs.SshOpts = pulumi.ToStringArray(opts)
 		}

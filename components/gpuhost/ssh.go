@@ -63,6 +63,11 @@ func (s *SSHArgs) KnownHosts() string {
 	return out
 }
 
+// dockerHost is the docker provider's host: ssh://user@host:port.
+func (s *SSHArgs) dockerHost() string {
+	return "ssh://" + s.User + "@" + net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+}
+
 // dockerSSHOpts are the ssh options of Docker's transport: the pinned
 // host keys, the bastion, then the user's Opts.
 func (s *SSHArgs) dockerSSHOpts() []string {
@@ -147,7 +152,7 @@ func (s *SSHArgs) validate(name string) error {
 	if s.Port < 1 || s.Port > 65535 {
 		errs = append(errs, fmt.Errorf("host %s: ssh.port %d out of range 1-65535", name, s.Port))
 	}
-	if strings.ContainsAny(s.Host+s.User, "@:/ #") && net.ParseIP(s.Host) == nil {
+	if (strings.ContainsAny(s.Host, "@:/ #") && net.ParseIP(s.Host) == nil) || strings.ContainsAny(s.User, "@:/ #") {
 		errs = append(errs, fmt.Errorf("host %s: ssh.host and ssh.user must be bare names (got %q, %q)", name, s.Host, s.User))
 	}
 	switch {

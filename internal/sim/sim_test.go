@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -437,11 +438,22 @@ func regexpLine(body, name, v string) bool {
 
 func TestCapacityQueuesRequests(t *testing.T) {
 	t.Parallel()
-	_, ts := newSim(t, sim.Config{Flavour: engine.VLLM, Capacity: 1, TTFT: time.Millisecond, ITL: time.Millisecond})
-	type span struct{ first, last time.Time }
-	spans := make([]span, 3)
+	s, err := sim.New(sim.Config{Flavour: engine.VLLM, Model: "test-model", MaxOutputTokens: 16, Capacity: 1, TTFT: time.Millisecond, ITL: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Record, on the server side and in the order they happen, which
+	// request wrote each token: what the sim did, not when the clients
+	// happened to read it.
+	var mu sync.Mutex
+	var writes []int
+	var next atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.Handler().ServeHTTP(&tokenRecorder{ResponseWriter: w, id: int(next.Add(1)), mu: &mu, writes: &writes}, r)
+	}))
+	t.Cleanup(func() { ts.Close(); s.Close() })
 	var wg sync.WaitGroup
-	for i := range spans {
+	for range 3 {
 		wg.Go(func() {
 			resp, err := http.Post(ts.URL+"/v1/chat/completions", "application/json",
 				strings.NewReader(`{"messages":[{"role":"user","content":"x"}],"max_tokens":5,"stream":true}`))
@@ -450,25 +462,45 @@ func TestCapacityQueuesRequests(t *testing.T) {
 				return
 			}
 			defer resp.Body.Close()
-			sc := bufio.NewScanner(resp.Body)
-			for sc.Scan() {
-				if strings.Contains(sc.Text(), `"content":"`) {
-					now := time.Now()
-					if spans[i].first.IsZero() {
-						spans[i].first = now
-					}
-					spans[i].last = now
-				}
-			}
+			_, _ = io.Copy(io.Discard, resp.Body)
 		})
 	}
 	wg.Wait()
-	sort.Slice(spans, func(a, b int) bool { return spans[a].first.Before(spans[b].first) })
-	// With one decode slot, no request's tokens interleave with another's.
-	for i := 1; i < len(spans); i++ {
-		if spans[i].first.Before(spans[i-1].last) {
-			t.Errorf("request %d started streaming before request %d finished: capacity not enforced", i, i-1)
+	// With one decode slot, no request's tokens interleave with another's:
+	// each request's writes form one unbroken run.
+	seen := map[int]bool{}
+	for i, id := range writes {
+		if i > 0 && writes[i-1] != id && seen[id] {
+			t.Fatalf("request %d wrote tokens again after another request's: capacity not enforced (%v)", id, writes)
 		}
+		seen[id] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("%d requests streamed tokens, want 3", len(seen))
+	}
+}
+
+// tokenRecorder notes the request id of every written SSE chunk that
+// carries content.
+type tokenRecorder struct {
+	http.ResponseWriter
+	id     int
+	mu     *sync.Mutex
+	writes *[]int
+}
+
+func (r *tokenRecorder) Write(b []byte) (int, error) {
+	if strings.Contains(string(b), `"content":"`) {
+		r.mu.Lock()
+		*r.writes = append(*r.writes, r.id)
+		r.mu.Unlock()
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *tokenRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
 	}
 }
 
