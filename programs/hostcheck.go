@@ -14,6 +14,9 @@ import (
 // letters, digits and inner dashes.
 var hostnamePattern = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
 
+// userPattern is a login name ssh and Go's SSH client take as is.
+var userPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
 // isHostOrIP reports whether s is a bare host name or IP address: no
 // scheme, port, path, user or fragment. Such a value is put into URLs the
 // gateway and the bench connect to, and into ssh's destination.
@@ -57,6 +60,9 @@ func (v *validator) sshHost(p string, s *SSH) {
 	if s.Host != "" && !isHostOrIP(s.Host) {
 		v.errorf(p+".host", "%q is not a host name or IP address", s.Host)
 	}
+	if s.User != "" && !userPattern.MatchString(s.User) {
+		v.errorf(p+".user", "%q is not a user name (letters, digits, . _ -)", s.User)
+	}
 	switch {
 	case s.HostKey != "" && s.InsecureIgnoreHostKey:
 		v.errorf(p+".insecureIgnoreHostKey", "contradicts ssh.hostKey; keep one")
@@ -76,8 +82,8 @@ func (v *validator) sshHost(p string, s *SSH) {
 		}
 		if j.User == "" {
 			v.errorf(jp+".user", "is required")
-		} else if strings.ContainsAny(j.User, "@:/ #") {
-			v.errorf(jp+".user", "%q must be a bare user name", j.User)
+		} else if !userPattern.MatchString(j.User) {
+			v.errorf(jp+".user", "%q is not a user name (letters, digits, . _ -)", j.User)
 		}
 		if j.Port == 0 {
 			j.Port = 22

@@ -177,6 +177,8 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 			[]string{`hosts[0].address: "evil.example/#" is not a host name or IP address`}},
 		{"ssh host with a fragment", map[string]string{"hosts": `[{name: gpu1, ssh: {host: "gpu1#x", user: lab, hostKey: "` + hostKey + `"}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
 			[]string{`hosts[0].ssh.host: "gpu1#x" is not a host name or IP address`}},
+		{"ssh user with a fragment", map[string]string{"hosts": `[{name: gpu1, ssh: {host: gpu1.lan, user: "lab#x", hostKey: "` + hostKey + `"}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
+			[]string{`hosts[0].ssh.user: "lab#x" is not a user name`}},
 		{"unbounded replicas", map[string]string{"frameworks": `[{name: l, engine: llamacpp, host: cpu1, model: a/b, image: ghcr.io/ggml-org/llama.cpp:server-b7100, replicas: 2000000}]`},
 			[]string{"frameworks[0].replicas: 2000000 is more than 64"}},
 		{"derived port past 65535", map[string]string{"frameworks": `[{name: l, engine: llamacpp, host: cpu1, model: a/b, image: ghcr.io/ggml-org/llama.cpp:server-b7100, port: 65530, replicas: 10}]`},
