@@ -38,6 +38,10 @@ type Config struct {
 	Monitoring Monitoring  `json:"monitoring"`
 	Benchmark  Benchmark   `json:"benchmark"`
 	Targets    []Target    `json:"targets"`
+
+	// undecoded names the top-level keys Load could not decode at all (not
+	// the right shape): Validate does not report references to them again.
+	undecoded map[string]bool
 }
 
 // Host is a machine of the lab.
@@ -54,16 +58,38 @@ type Host struct {
 	// nothing is exposed unless the stack says so).
 	BindAddress string `json:"bindAddress,omitempty"`
 	// Address is how other hosts reach this one's published ports
-	// (default: ssh.host, or localhost).
+	// (default: ssh.host, or localhost): a host name or an IP address.
 	Address string `json:"address,omitempty"`
+	// ModelCache is a directory on the host holding the model cache
+	// (Hugging Face downloads, vLLM's compile cache, llama.cpp's GGUF
+	// files); empty = a Docker volume shared by every stack on the host.
+	ModelCache string `json:"modelCache,omitempty"`
 }
 
 // SSH reaches a remote Docker daemon. The private key is never here.
 type SSH struct {
-	Host string   `json:"host"`
-	User string   `json:"user"`
-	Port int      `json:"port,omitempty"`
+	Host string `json:"host"`
+	User string `json:"user"`
+	Port int    `json:"port,omitempty"`
+	// Opts are extra options for Docker's ssh transport (the system ssh
+	// client); the commands' SSH client does not read them.
 	Opts []string `json:"opts,omitempty"`
+	// HostKey is the host's public key ("ssh-ed25519 AAAA..."), checked by
+	// both SSH transports. Required unless InsecureIgnoreHostKey.
+	HostKey string `json:"hostKey,omitempty"`
+	// InsecureIgnoreHostKey accepts any host key: the probe, pull and bench
+	// commands then send their secrets to whoever answers at Host.
+	InsecureIgnoreHostKey bool `json:"insecureIgnoreHostKey,omitempty"`
+	// ProxyJump reaches Host through a bastion.
+	ProxyJump *ProxyJump `json:"proxyJump,omitempty"`
+}
+
+// ProxyJump is a bastion host both SSH transports go through.
+type ProxyJump struct {
+	Host    string `json:"host"`
+	User    string `json:"user"`
+	Port    int    `json:"port,omitempty"`
+	HostKey string `json:"hostKey,omitempty"`
 }
 
 // GPUGroup is Count identical GPUs.

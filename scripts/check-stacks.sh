@@ -169,7 +169,10 @@ PLUGIN_MISSING_RE="error: no resource plugin 'pulumi-resource-[a-z0-9-]+' found 
 # program_preview STACK: run programs.Run under the engine; output in $out, exit code echoed.
 program_preview() {
 	set +e
-	(cd "$TMP/project" && isolated "$PREVIEW" -pulumi "$PULUMI" -dir "$TMP/project" -stack "$1" \
+	# HOME is throw-away too: the program writes the stacks' known_hosts files
+	# (placeholder host keys) under ~/.servelab/known_hosts.
+	mkdir -p "$TMP/userhome"
+	(cd "$TMP/project" && HOME="$TMP/userhome" isolated "$PREVIEW" -pulumi "$PULUMI" -dir "$TMP/project" -stack "$1" \
 		-repo "$ROOT" -binary "$TMP/stub/servelab" -context "$TMP/image-context") >"$out" 2>&1
 	echo $?
 	set -e

@@ -150,6 +150,10 @@ type Backend struct {
 	Model string `json:"model"`
 	// Weight is the share for weighted routing; 0 counts as 1.
 	Weight int `json:"weight"`
+	// APIKeyFile is a file (one line) holding the backend's own API key,
+	// sent upstream as "Authorization: Bearer KEY" on proxied requests and
+	// readiness probes; empty for engines without keys (Ollama).
+	APIKeyFile string `json:"apiKeyFile,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string.
