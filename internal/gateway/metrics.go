@@ -32,6 +32,12 @@ func reasonIndex(r string) int {
 	return len(reasons) - 1
 }
 
+// Listener labels of the connection metrics.
+const (
+	listenerAPI     = "api"
+	listenerMetrics = "metrics"
+)
+
 // Pseudo backends for responses no backend produced.
 const (
 	// backendCache labels responses served from the cache.
@@ -57,6 +63,9 @@ type metrics struct {
 	cache          *prometheus.CounterVec
 	ready          *prometheus.GaugeVec
 	overhead       *prometheus.HistogramVec
+
+	connections        *prometheus.GaugeVec
+	connectionsRefused *prometheus.CounterVec
 }
 
 var backendLabels = []string{"model", "backend", "engine"}
@@ -104,8 +113,20 @@ func newMetrics() *metrics {
 			Buckets: []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 0.1},
 		}, []string{"model"}),
 	}
+	m.connections = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: metricnames.GatewayConnections,
+		Help: "Client connections open now, by listener (api, metrics).",
+	}, []string{"listener"})
+	m.connectionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: metricnames.GatewayConnectionsRefused,
+		Help: "Client connections answered 503 and closed at accept because maxConnections were open, by listener.",
+	}, []string{"listener"})
+	for _, l := range []string{listenerAPI, listenerMetrics} {
+		m.connections.WithLabelValues(l)
+		m.connectionsRefused.WithLabelValues(l)
+	}
 	m.reg.MustRegister(m.requests, m.duration, m.ttft, m.outputTokens, m.inFlight,
-		m.upstreamErrors, m.cache, m.ready, m.overhead)
+		m.upstreamErrors, m.cache, m.ready, m.overhead, m.connections, m.connectionsRefused)
 	return m
 }
 
