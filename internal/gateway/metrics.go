@@ -80,12 +80,12 @@ func newMetrics() *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    metricnames.GatewayRequestDuration,
 			Help:    "Request wall time as the client sees it, in seconds.",
-			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 600},
+			Buckets: durationBuckets,
 		}, backendLabels),
 		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    metricnames.GatewayTTFT,
 			Help:    "Time to the first SSE chunk carrying content of streamed responses, in seconds.",
-			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+			Buckets: ttftBuckets,
 		}, backendLabels),
 		outputTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricnames.GatewayOutputTokens,
@@ -110,7 +110,7 @@ func newMetrics() *metrics {
 		overhead: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    metricnames.GatewayOverhead,
 			Help:    "Time spent inside the gateway, upstream time excluded, in seconds.",
-			Buckets: []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 0.1},
+			Buckets: overheadBuckets,
 		}, []string{"model"}),
 	}
 	m.connections = prometheus.NewGaugeVec(prometheus.GaugeOpts{
