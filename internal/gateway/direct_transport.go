@@ -60,6 +60,7 @@ type directConn struct {
 	t      *DirectTransport
 	key    string
 	c      net.Conn
+	peek   *socketPeeker
 	in     headerBudget
 	br     *bufio.Reader
 	bw     *bufio.Writer
@@ -110,7 +111,7 @@ func (t *DirectTransport) get(ctx context.Context, req *http.Request) (*directCo
 		t.idle[key] = list[:len(list)-1]
 		// A connection on which the backend sent anything (or hung up)
 		// while idle is not reused: those bytes answer no request.
-		if now.Sub(pc.idleAt) < t.idleTimeout && !pendingInput(pc.c) {
+		if now.Sub(pc.idleAt) < t.idleTimeout && !pc.peek.pending() {
 			t.mu.Unlock()
 			return pc, true, nil
 		}
@@ -142,7 +143,7 @@ func (t *DirectTransport) get(ctx context.Context, req *http.Request) (*directCo
 		}
 		c = tc
 	}
-	pc := &directConn{t: t, key: key, c: c, in: headerBudget{c: c, left: -1}, bw: bufio.NewWriterSize(c, 16<<10)}
+	pc := &directConn{t: t, key: key, c: c, peek: newSocketPeeker(c), in: headerBudget{c: c, left: -1}, bw: bufio.NewWriterSize(c, 16<<10)}
 	pc.br = bufio.NewReaderSize(&pc.in, 16<<10)
 	return pc, false, nil
 }

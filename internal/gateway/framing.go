@@ -1,9 +1,6 @@
 package gateway
 
-import (
-	"bytes"
-	"strconv"
-)
+import "bytes"
 
 // respFramer follows the framing of the HTTP/1.1 responses on one upstream
 // connection as their bytes go by, to tell where a response ends: after
@@ -117,8 +114,8 @@ func (f *respFramer) endOfLine() {
 			return
 		}
 		size, _, _ := bytes.Cut(bytes.TrimRight(line[:len(line)-2], " \t"), []byte(";"))
-		v, err := strconv.ParseUint(string(size), 16, 63)
-		if err != nil || len(size) == 0 || len(size) > 16 {
+		v, ok := parseHex(size)
+		if !ok {
 			f.unknown = true
 			return
 		}
@@ -135,20 +132,28 @@ func (f *respFramer) endOfLine() {
 	}
 }
 
-// headerDone reads the framing of a complete header block.
+// headerDone reads the framing of a complete header block. It allocates
+// nothing: it runs for every response on the proxy path.
 func (f *respFramer) headerDone(block []byte) {
-	lines := bytes.Split(bytes.TrimRight(block, "\r\n"), []byte("\n"))
-	status := bytes.Fields(lines[0])
-	if len(status) < 2 || !bytes.Equal(status[0], []byte("HTTP/1.1")) || len(status[1]) != 3 {
+	statusLine, rest, _ := bytes.Cut(bytes.TrimRight(block, "\r\n"), []byte("\n"))
+	proto, status, _ := bytes.Cut(bytes.TrimSpace(statusLine), []byte(" "))
+	status, _, _ = bytes.Cut(bytes.TrimLeft(status, " "), []byte(" "))
+	if !bytes.Equal(proto, []byte("HTTP/1.1")) || len(status) != 3 {
 		f.unknown = true // HTTP/1.0 and anything else: not reused
 		return
 	}
-	code, err := strconv.Atoi(string(status[1]))
-	if err != nil || code < 100 {
-		f.unknown = true
-		return
+	code := 0
+	for _, c := range status {
+		if c < '0' || c > '9' {
+			f.unknown = true
+			return
+		}
+		code = code*10 + int(c-'0')
 	}
 	switch {
+	case code < 100:
+		f.unknown = true
+		return
 	case code == 101:
 		f.unknown = true // an upgrade: the connection is no longer HTTP
 		return
@@ -158,8 +163,14 @@ func (f *respFramer) headerDone(block []byte) {
 		f.state = fsDone
 		return
 	}
-	var te, cl [][]byte
-	for _, l := range lines[1:] {
+	var (
+		te, cl   []byte // the first value of each
+		nte, ncl int
+		clDiffer bool
+	)
+	for len(rest) > 0 {
+		var l []byte
+		l, rest, _ = bytes.Cut(rest, []byte("\n"))
 		name, value, ok := bytes.Cut(l, []byte(":"))
 		if !ok {
 			continue
@@ -167,25 +178,32 @@ func (f *respFramer) headerDone(block []byte) {
 		value = bytes.TrimSpace(value)
 		switch {
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			te = append(te, value)
+			if nte++; nte == 1 {
+				te = value
+			}
 		case bytes.EqualFold(name, []byte("Content-Length")):
-			cl = append(cl, value)
+			if ncl++; ncl == 1 {
+				cl = value
+			} else if !bytes.Equal(value, cl) {
+				clDiffer = true
+			}
 		}
 	}
 	switch {
-	case len(te) == 1 && bytes.EqualFold(te[0], []byte("chunked")):
+	case nte == 1 && bytes.EqualFold(te, []byte("chunked")):
 		f.state = fsChunkLine
-	case len(te) > 0 || len(cl) == 0:
-		f.unknown = true // an unsupported encoding, or a body that ends at close
+	case nte > 0 || ncl == 0 || clDiffer:
+		f.unknown = true // an unsupported encoding, a body that ends at close, conflicting lengths
 	default:
-		for _, v := range cl[1:] {
-			if !bytes.Equal(v, cl[0]) {
+		var n int64
+		for _, c := range cl {
+			if c < '0' || c > '9' || n > (1<<62)/10 {
 				f.unknown = true
 				return
 			}
+			n = n*10 + int64(c-'0')
 		}
-		n, err := strconv.ParseUint(string(cl[0]), 10, 63)
-		if err != nil || cl[0][0] == '+' {
+		if len(cl) == 0 {
 			f.unknown = true
 			return
 		}
@@ -193,6 +211,28 @@ func (f *respFramer) headerDone(block []byte) {
 			f.state = fsDone
 			return
 		}
-		f.remain, f.state = int64(n), fsLength
+		f.remain, f.state = n, fsLength
 	}
+}
+
+// parseHex reads a chunk size: 1 to 15 hex digits, nothing else.
+func parseHex(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 15 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | int64(c)
+	}
+	return v, true
 }

@@ -36,6 +36,7 @@ var errDirtyConn = errors.New("upstream connection: the backend sent bytes outsi
 // answer, as they would be by any HTTP/1.1 client.
 type guardedConn struct {
 	net.Conn
+	peek *socketPeeker
 
 	mu          sync.Mutex
 	cond        sync.Cond
@@ -49,7 +50,7 @@ type guardedConn struct {
 }
 
 func newGuardedConn(c net.Conn) *guardedConn {
-	g := &guardedConn{Conn: c}
+	g := &guardedConn{Conn: c, peek: newSocketPeeker(c)}
 	g.cond.L = &g.mu
 	return g
 }
@@ -83,7 +84,7 @@ func (c *guardedConn) settle(head bool) {
 		_ = c.Conn.SetReadDeadline(time.Time{})
 		c.interrupted = false
 	}
-	if !c.dirty && (c.noReuse || pendingInput(c.Conn)) {
+	if !c.dirty && (c.noReuse || c.peek.pending()) {
 		c.dirty = true
 	}
 	if !c.dirty {

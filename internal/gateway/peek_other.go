@@ -4,6 +4,10 @@ package gateway
 
 import "net"
 
-// pendingInput cannot look at the socket here: the read-side checks
-// (bytes after a response's end) still apply.
-func pendingInput(net.Conn) bool { return false }
+// socketPeeker cannot look at the socket here: only the read-side checks
+// (bytes after a response's end) apply.
+type socketPeeker struct{}
+
+func newSocketPeeker(net.Conn) *socketPeeker { return &socketPeeker{} }
+
+func (*socketPeeker) pending() bool { return false }

@@ -9,34 +9,46 @@ import (
 	"syscall"
 )
 
-// pendingInput reports whether the peer has sent anything, or closed the
-// connection, that nobody has read yet. It never blocks: it peeks at the
-// socket's receive queue. On a TLS connection it looks at the TCP socket
-// below (any record, data or alert, counts).
-func pendingInput(c net.Conn) bool {
+// socketPeeker tells whether the peer has sent anything, or closed the
+// connection, that nobody has read yet. It never blocks and reads nothing:
+// it peeks at the socket's receive queue (below TLS on a TLS connection:
+// any record, data or alert, counts). Made once per connection, so that a
+// peek allocates nothing.
+type socketPeeker struct {
+	rc   syscall.RawConn // nil: cannot peek
+	fn   func(fd uintptr) bool
+	seen bool
+	buf  [1]byte
+}
+
+func newSocketPeeker(c net.Conn) *socketPeeker {
+	p := &socketPeeker{}
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
-	sc, ok := c.(syscall.Conn)
-	if !ok {
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			p.rc = rc
+		}
+	}
+	p.fn = func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), p.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// nil: a byte waits, or (0 bytes) the peer closed; EAGAIN: nothing;
+		// any other error: a broken socket is no better than a dirty one.
+		p.seen = !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR)
+		return true // never wait for readiness
+	}
+	return p
+}
+
+// pending reports whether unread input (or the peer's close) waits. It
+// must not run while a Read on the connection is in progress.
+func (p *socketPeeker) pending() bool {
+	if p.rc == nil {
 		return false
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	if err := p.rc.Read(p.fn); err != nil {
 		return true
 	}
-	pending := false
-	var buf [1]byte
-	cerr := rc.Read(func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		switch {
-		case err == nil: // a byte waits, or (0 bytes) the peer closed
-			pending = true
-		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EWOULDBLOCK), errors.Is(err, syscall.EINTR):
-		default:
-			pending = true // a broken socket is no better than a dirty one
-		}
-		return true // never wait for readiness
-	})
-	return pending || cerr != nil
+	return p.seen
 }
