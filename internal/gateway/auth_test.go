@@ -74,6 +74,30 @@ func bearer(k string) *http.Request {
 	return &http.Request{Header: http.Header{"Authorization": {"Bearer " + k}}}
 }
 
+// keyedRequest sends body (none when empty) with key as a bearer token
+// (none when empty) and returns the status and body.
+func keyedRequest(t *testing.T, method, url, key, body string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func TestAuthThroughGateway(t *testing.T) {
 	t.Parallel()
 	up := newFakeUpstream(t, "a", engine.VLLM, "m")
@@ -85,19 +109,6 @@ func TestAuthThroughGateway(t *testing.T) {
 		}
 		return ""
 	}}, true)
-	do := func(method, path, key string) (int, string) {
-		req, _ := http.NewRequest(method, gw.URL+path, strings.NewReader(chatBody))
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	for _, tc := range []struct {
 		method, path, key string
 		status            int
@@ -112,7 +123,7 @@ func TestAuthThroughGateway(t *testing.T) {
 		{"GET", "/healthz", "", 200},
 		{"GET", "/readyz", "", 200},
 	} {
-		code, body := do(tc.method, tc.path, tc.key)
+		code, body := keyedRequest(t, tc.method, gw.URL+tc.path, tc.key, chatBody)
 		if code != tc.status {
 			t.Errorf("%s %s key %q: %d, want %d", tc.method, tc.path, tc.key, code, tc.status)
 		}
@@ -185,19 +196,7 @@ func TestReadyzDetailsNeedKey(t *testing.T) {
 	cfg.Auth.KeysEnv = "K"
 	gw := startGateway(t, cfg, Options{Getenv: func(string) string { return testKey }}, false)
 	waitFor(t, 5*time.Second, "m ready", func() bool { return gw.routes["m"].ready() })
-	get := func(key string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, gw.URL+"/readyz", nil)
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(key string) (int, string) { return keyedRequest(t, http.MethodGet, gw.URL+"/readyz", key, "") }
 	for _, key := range []string{"", "wrong"} {
 		if code, body := get(key); code != http.StatusServiceUnavailable || body != "{\"ready\":false}\n" {
 			t.Errorf("/readyz with key %q = %d %q, want 503 {\"ready\":false}", key, code, body)

@@ -28,6 +28,16 @@ func authGateway(t *testing.T, tweak func(*Config)) (*testGateway, *fakeUpstream
 	return gw, up
 }
 
+// noUpstreamRequests checks, when the test and its subtests are done, that
+// no request reached up.
+func noUpstreamRequests(t *testing.T, up *fakeUpstream) {
+	t.Cleanup(func() {
+		if n := up.hits.Load(); n != 0 {
+			t.Errorf("upstream got %d requests", n)
+		}
+	})
+}
+
 // TestEarlyAnswersDoNotWaitForTheBody: an answer the gateway gives without
 // needing the body (no key, wrong method or path, declared length over the
 // limit, or an endpoint that ignores bodies) is sent as soon as the headers
@@ -76,11 +86,7 @@ func TestEarlyAnswersDoNotWaitForTheBody(t *testing.T) {
 			}
 		})
 	}
-	t.Cleanup(func() {
-		if n := up.hits.Load(); n != 0 {
-			t.Errorf("upstream got %d requests", n)
-		}
-	})
+	noUpstreamRequests(t, up)
 }
 
 // TestRequestDeadlineFromFirstByte: headers and body must arrive within
@@ -140,11 +146,7 @@ func TestRequestDeadlineFromFirstByte(t *testing.T) {
 			}
 		})
 	}
-	t.Cleanup(func() {
-		if n := up.hits.Load(); n != 0 {
-			t.Errorf("upstream got %d requests", n)
-		}
-	})
+	noUpstreamRequests(t, up)
 }
 
 // TestConnectionCap: beyond maxConnections open connections a new one is
@@ -212,9 +214,7 @@ func TestBodyMemoryFollowsArrivingBytes(t *testing.T) {
 	if grown > conns<<20 {
 		t.Errorf("live heap grew by %.1f MiB for %d bodies of which no byte arrived (want < 1 MiB each)", float64(grown)/(1<<20), conns)
 	}
-	if n := up.hits.Load(); n != 0 {
-		t.Errorf("upstream got %d requests", n)
-	}
+	noUpstreamRequests(t, up)
 }
 
 func liveHeap() uint64 {

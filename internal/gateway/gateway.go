@@ -190,7 +190,12 @@ func (g *Gateway) Handler() http.Handler { return http.HandlerFunc(g.serveHTTP) 
 func (g *Gateway) MetricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", g.m.handler())
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 {
+			earlyAnswer(w) // nothing here reads a body
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {

@@ -16,7 +16,9 @@ import (
 // only, no proxy from the environment and no transparent compression (the
 // gateway passes bytes through and reads SSE chunks itself). Every
 // connection is a guardedConn, so that one request never gets bytes a
-// backend sent outside the answer to it.
+// backend sent outside the answer to it; for https backends the TLS layer
+// is set up below the guard, from TLSClientConfig, so that the guard sees
+// the plaintext.
 func NewTransport(cfg Config) *http.Transport {
 	backends := 0
 	for _, m := range cfg.Models {
@@ -25,7 +27,7 @@ func NewTransport(cfg Config) *http.Transport {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	dialer := &net.Dialer{Timeout: cfg.Timeouts.Dial.D(), KeepAlive: 30 * time.Second}
-	return &http.Transport{
+	tr := &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := dialer.DialContext(ctx, network, addr)
@@ -34,23 +36,7 @@ func NewTransport(cfg Config) *http.Transport {
 			}
 			return newGuardedConn(c), nil
 		},
-		// TLS is set up here rather than by the transport so that the guard
-		// sees the plaintext responses.
-		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			host, _, _ := net.SplitHostPort(addr)
-			tc := tls.Client(c, &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host, NextProtos: []string{"http/1.1"}})
-			hctx, cancel := context.WithTimeout(ctx, cfg.Timeouts.Dial.D())
-			defer cancel()
-			if err := tc.HandshakeContext(hctx); err != nil {
-				c.Close()
-				return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
-			}
-			return newGuardedConn(tc), nil
-		},
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}},
 		MaxIdleConns:          cfg.MaxIdleConnsPerHost * max(backends, 1),
 		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
@@ -62,4 +48,21 @@ func NewTransport(cfg Config) *http.Transport {
 		WriteBufferSize:       16 << 10,
 		ReadBufferSize:        16 << 10,
 	}
+	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		conf := tr.TLSClientConfig.Clone()
+		conf.ServerName, _, _ = net.SplitHostPort(addr)
+		tc := tls.Client(c, conf)
+		hctx, cancel := context.WithTimeout(ctx, cfg.Timeouts.Dial.D())
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
+		}
+		return newGuardedConn(tc), nil
+	}
+	return tr
 }
