@@ -15,6 +15,7 @@ import (
 	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
+	gw "github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/planner"
 )
 
@@ -556,8 +557,8 @@ func (v *validator) gateway() {
 	if g.Retries != nil && *g.Retries < 0 {
 		v.errorf("gateway.retries", "must not be negative, got %d", *g.Retries)
 	}
-	if g.MaxBodyBytes < 0 {
-		v.errorf("gateway.maxBodyBytes", "must not be negative, got %d", g.MaxBodyBytes)
+	if g.MaxBodyBytes < 0 || g.MaxBodyBytes > gw.MaxBodyBytesLimit {
+		v.errorf("gateway.maxBodyBytes", "must be in [0, %d] (64 MiB; 0 = the default), got %d", gw.MaxBodyBytesLimit, g.MaxBodyBytes)
 	}
 	v.duration("gateway.streamIdleTimeout", g.StreamIdleTimeout)
 	v.duration("gateway.cache.ttl", g.Cache.TTL)

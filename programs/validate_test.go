@@ -224,6 +224,8 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 			[]string{`gateway.routing: unknown routing "random"`}},
 		{"unknown upstream client", map[string]string{"gateway": `{upstreamClient: fasthttp}`},
 			[]string{`gateway.upstreamClient: unknown client "fasthttp" (want http or direct)`}},
+		{"body limit above the gateway's bound", map[string]string{"gateway": `{maxBodyBytes: 1000000000000000}`},
+			[]string{"gateway.maxBodyBytes: must be in [0, 67108864] (64 MiB; 0 = the default), got 1000000000000000"}},
 		{"bad cache ttl", map[string]string{"gateway": `{cache: {enabled: true, ttl: forever}}`},
 			[]string{`gateway.cache.ttl: "forever" is not a positive duration`}},
 		{"replicas below one", map[string]string{"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2, replicas: -1}]`},

@@ -143,3 +143,23 @@ func writeJSON(t *testing.T, path string, v any) {
 		t.Fatal(err)
 	}
 }
+
+// TestExampleGatewayConfig: the quick-start config shipped in examples/
+// passes `servelab gateway --check`, and teaches the safe setup: a
+// loopback listener and API keys on.
+func TestExampleGatewayConfig(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join("..", "..", "examples", "gateway.json")
+	out, _, err := servelab(context.Background(), "gateway", "--config", path, "--check")
+	if err != nil || !strings.Contains(out, "ok (2 models)") {
+		t.Fatalf("gateway --check %s: %q %v", path, out, err)
+	}
+	cfg, err := gateway.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || !cfg.Auth.Enabled() {
+		t.Errorf("example listens on %q with auth %+v: want loopback and keys", cfg.Listen, cfg.Auth)
+	}
+}

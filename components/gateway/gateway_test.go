@@ -82,8 +82,10 @@ func TestRenderConfig(t *testing.T) {
 	if b := cfg.Models[0].Backends[0]; b.Model != "qwen2.5:0.5b" || b.URL != "http://ollama:11434" || b.Engine != engine.Ollama || b.APIKeyFile != "" {
 		t.Errorf("ollama backend %+v", b)
 	}
-	if cfg.Auth.KeysFile != gateway.KeysPath || cfg.MetricsListen != "0.0.0.0:9091" {
-		t.Errorf("auth %+v metrics %q", cfg.Auth, cfg.MetricsListen)
+	// The container listens on every interface (the gateway's own default
+	// is loopback); the published port's bind address decides exposure.
+	if cfg.Auth.KeysFile != gateway.KeysPath || cfg.MetricsListen != "0.0.0.0:9091" || cfg.Listen != "0.0.0.0:8080" {
+		t.Errorf("auth %+v metrics %q listen %q", cfg.Auth, cfg.MetricsListen, cfg.Listen)
 	}
 }
 
