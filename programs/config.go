@@ -181,6 +181,12 @@ type Gateway struct {
 	Cache        GatewayCache `json:"cache"`
 	// StreamIdleTimeout ends a stream whose upstream is silent this long.
 	StreamIdleTimeout string `json:"streamIdleTimeout,omitempty"`
+	// MaxConnections caps client connections open at once (default 4096);
+	// more are refused with 503.
+	MaxConnections int `json:"maxConnections,omitempty"`
+	// RequestReadTimeout bounds the arrival of a whole request, headers and
+	// body, from its first byte (default 60s; at least 10s).
+	RequestReadTimeout string `json:"requestReadTimeout,omitempty"`
 	// UpstreamClient is http (default) or direct; see docs/gateway.md.
 	UpstreamClient string `json:"upstreamClient,omitempty"`
 	// Weights per framework for weighted routing.

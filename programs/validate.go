@@ -561,6 +561,13 @@ func (v *validator) gateway() {
 		v.errorf("gateway.maxBodyBytes", "must be in [0, %d] (64 MiB; 0 = the default), got %d", gw.MaxBodyBytesLimit, g.MaxBodyBytes)
 	}
 	v.duration("gateway.streamIdleTimeout", g.StreamIdleTimeout)
+	if g.MaxConnections < 0 || g.MaxConnections > maxGatewayConnections {
+		v.errorf("gateway.maxConnections", "must be in [0, %d] (0 = the default, %d), got %d", maxGatewayConnections, gw.DefaultConfig().MaxConnections, g.MaxConnections)
+	}
+	v.duration("gateway.requestReadTimeout", g.RequestReadTimeout)
+	if d, err := time.ParseDuration(g.RequestReadTimeout); err == nil && d > 0 && d < gw.DefaultConfig().Timeouts.RequestHeader.D() {
+		v.errorf("gateway.requestReadTimeout", "%q is shorter than the gateway's %v for request headers", g.RequestReadTimeout, gw.DefaultConfig().Timeouts.RequestHeader.D())
+	}
 	v.duration("gateway.cache.ttl", g.Cache.TTL)
 	if g.Cache.MaxEntries < 0 || g.Cache.MaxBytes < 0 {
 		v.errorf("gateway.cache", "maxEntries and maxBytes must not be negative")
@@ -685,6 +692,7 @@ func (v *validator) benchmark(ins []InstancePlan) {
 	if d, err := time.ParseDuration(b.Timeout); err == nil && d > 0 && d < benchmark.MinTimeout {
 		v.errorf("benchmark.timeout", "%q is too short: at least %v (the bench stops 10-30s before it)", b.Timeout, benchmark.MinTimeout)
 	}
+	v.benchConnections()
 	if b.Direct && v.cfg.Program == Bench {
 		v.errorf("benchmark.direct", "a bench stack already targets endpoints directly")
 	}
@@ -930,4 +938,37 @@ func (v *validator) hostNames() []string {
 		names = append(names, h.Name)
 	}
 	return names
+}
+
+// maxGatewayConnections bounds gateway.maxConnections: each connection
+// holds a file descriptor and buffers.
+const maxGatewayConnections = 1 << 20
+
+// benchConnections: a benchmark through the gateway opens one connection
+// per request in flight (every prompt at once when concurrency is
+// unlimited); the gateway refuses those over its cap, which would show as
+// failed requests instead of the engines' numbers.
+func (v *validator) benchConnections() {
+	b := v.cfg.Benchmark
+	if !v.cfg.GatewayEnabled() || v.cfg.Program == Bench {
+		return
+	}
+	limit := v.cfg.Gateway.MaxConnections
+	if limit == 0 {
+		limit = gw.DefaultConfig().MaxConnections
+	}
+	levels := []int(b.MaxConcurrency)
+	if len(levels) == 0 {
+		levels = []int{b.NumPrompts} // unlimited: every prompt at once
+	}
+	for i, c := range levels {
+		if c <= limit {
+			continue
+		}
+		key := "benchmark.maxConcurrency"
+		if len(b.MaxConcurrency) > 0 {
+			key = fmt.Sprintf("benchmark.maxConcurrency[%d]", i)
+		}
+		v.errorf(key, "%d requests in flight through the gateway exceed gateway.maxConnections (%d): raise gateway.maxConnections or lower the concurrency", c, limit)
+	}
 }
