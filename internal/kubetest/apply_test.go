@@ -27,15 +27,22 @@ var rejections = map[string]struct {
 	code int
 	want string
 }{
-	"deployment-unknown-field.json":           {400, `unknown field "spec.template.spec.containers[0].resource"`},
+	// Server-side apply builds a typed patch from the schema first: a field
+	// the schema lacks, a malformed quantity or base64 string fail there,
+	// and v1.37 answers those with 500 (not 400) and the field's path.
+	"deployment-unknown-field.json":           {500, `.spec.template.spec.containers[name="vllm"].resource: field not declared in schema`},
+	"persistentvolumeclaim-bad-quantity.json": {500, "quantities must match the regular expression"},
+	"secret-not-base64.json":                  {500, "illegal base64 data"},
+	// fieldValidation=Strict: a key given twice is an error, not "last wins".
+	// (With fieldValidation=Ignore or Warn the second value wins silently.)
+	"deployment-duplicate-field.json": {400, `line 14: key "replicas" already set in map`},
+	// Validation.
 	"deployment-fractional-gpu.json":          {422, `spec.template.spec.containers[0].resources.limits[nvidia.com/gpu]: Invalid value: "500m": must be an integer`},
-	"deployment-gpu-request-above-limit.json": {422, `must be equal to nvidia.com/gpu limit of 1`},
-	"deployment-two-probe-handlers.json":      {422, `spec.template.spec.containers[0].readinessProbe.exec: Forbidden: may not specify more than 1 handler type`},
-	"deployment-selector-mismatch.json":       {422, "spec.template.metadata.labels: Invalid value"},
-	"persistentvolumeclaim-bad-quantity.json": {400, "quantities must match the regular expression"},
-	"secret-not-base64.json":                  {400, "illegal base64 data"},
+	"deployment-gpu-request-above-limit.json": {422, `spec.template.spec.containers[0].resources.requests: Invalid value: "2": must be equal to nvidia.com/gpu limit of 1`},
+	"deployment-two-probe-handlers.json":      {422, `spec.template.spec.containers[0].readinessProbe.httpGet: Forbidden: may not specify more than 1 handler type`},
+	"deployment-selector-mismatch.json":       {422, "spec.template.metadata.labels: Invalid value: {\"app.kubernetes.io/name\":\"vllm-0\"}: `selector` does not match template `labels`"},
 	"service-port-name.json":                  {422, `spec.ports[0].name: Invalid value: "HTTP_API"`},
-	"job-restart-always.json":                 {422, `spec.template.spec.restartPolicy: Unsupported value: "Always"`},
+	"job-restart-always.json":                 {422, `spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never"`},
 	"namespace-not-dns-label.json":            {422, `metadata.name: Invalid value: "Servelab_Lab"`},
 }
 
@@ -57,11 +64,15 @@ func TestServerSideApply(t *testing.T) {
 		}
 	}
 
+	// The namespaces of the representative objects (the rejected ones use
+	// the same), created for real.
+	accepted := readDir(t, "testdata/accepted")
+	if err := c.EnsureNamespaces(ctx, accepted); err != nil {
+		t.Fatalf("create the namespaces: %v", err)
+	}
+
 	t.Run("accepted", func(t *testing.T) {
-		objs := readDir(t, "testdata/accepted")
-		if err := c.EnsureNamespaces(ctx, objs); err != nil {
-			t.Fatalf("create the namespaces: %v", err)
-		}
+		objs := accepted
 		for _, o := range objs {
 			if o.Kind == "Namespace" {
 				continue // created for real above

@@ -168,6 +168,10 @@ func startAPIServer(ctx context.Context, bin, dir, etcdURL string, p *pki, clien
 			"--etcd-servers="+etcdURL,
 			"--bind-address=127.0.0.1",
 			"--advertise-address=127.0.0.1",
+			// The reconciler that publishes the advertise address as the
+			// kubernetes Service's endpoints refuses a loopback address;
+			// nothing here reaches the API server through that Service.
+			"--endpoint-reconciler-type=none",
 			"--secure-port="+port,
 			"--cert-dir="+certDir,
 			"--tls-cert-file="+p.certFile,
