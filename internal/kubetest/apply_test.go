@@ -4,8 +4,12 @@ package kubetest_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,6 +74,16 @@ func TestServerSideApply(t *testing.T) {
 	if err := c.EnsureNamespaces(ctx, accepted); err != nil {
 		t.Fatalf("create the namespaces: %v", err)
 	}
+
+	t.Run("kubeconfig", func(t *testing.T) {
+		raw, err := c.Kubeconfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := serverVersion(t, ctx, raw), pinnedKubernetes(t); got != want {
+			t.Errorf("GET /version with the kubeconfig's credentials: gitVersion %q, want %s (tools/kube/go.mod's pin)", got, want)
+		}
+	})
 
 	t.Run("accepted", func(t *testing.T) {
 		objs := accepted
@@ -185,6 +199,72 @@ func TestServerSideApply(t *testing.T) {
 		}
 		t.Logf("%d objects of %d stacks applied", n, len(stacks))
 	})
+}
+
+// serverVersion reads /version with nothing but what the kubeconfig holds:
+// its server, CA and client certificate (the kubeconfig is JSON, []byte
+// fields base64 as kubeconfig's *-data fields are).
+func serverVersion(t *testing.T, ctx context.Context, kubeconfig []byte) string {
+	t.Helper()
+	var cfg struct {
+		Clusters []struct {
+			Cluster struct {
+				Server string `json:"server"`
+				CA     []byte `json:"certificate-authority-data"`
+			} `json:"cluster"`
+		} `json:"clusters"`
+		Users []struct {
+			User struct {
+				Cert []byte `json:"client-certificate-data"`
+				Key  []byte `json:"client-key-data"`
+			} `json:"user"`
+		} `json:"users"`
+	}
+	if err := json.Unmarshal(kubeconfig, &cfg); err != nil || len(cfg.Clusters) != 1 || len(cfg.Users) != 1 {
+		t.Fatalf("kubeconfig: want one cluster and one user: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(cfg.Clusters[0].Cluster.CA) {
+		t.Fatal("kubeconfig: certificate-authority-data holds no PEM certificate")
+	}
+	cert, err := tls.X509KeyPair(cfg.Users[0].User.Cert, cfg.Users[0].User.Key)
+	if err != nil {
+		t.Fatalf("kubeconfig: client certificate: %v", err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Clusters[0].Cluster.Server+"/version", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v struct {
+		GitVersion string `json:"gitVersion"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /version: %s: %v", resp.Status, err)
+	}
+	return v.GitVersion
+}
+
+// pinnedKubernetes is the k8s.io/kubernetes version tools/kube/go.mod requires.
+func pinnedKubernetes(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../tools/kube/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "k8s.io/kubernetes" {
+			return f[1]
+		}
+	}
+	t.Fatal("tools/kube/go.mod requires no k8s.io/kubernetes")
+	return ""
 }
 
 // readDir reads every object under dir, failing the test on any bad file.

@@ -52,6 +52,7 @@ type Cluster struct {
 	URL string
 
 	client    *http.Client
+	pki       *pki
 	etcd      *proc
 	apiserver *proc
 
@@ -84,7 +85,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		_ = etcd.stop(stopGrace)
 		return nil, fmt.Errorf("kubetest: %w", err)
 	}
-	return &Cluster{URL: url, client: client, etcd: etcd, apiserver: apiserver, discovery: map[string]map[string]apiResource{}}, nil
+	return &Cluster{URL: url, client: client, pki: p, etcd: etcd, apiserver: apiserver, discovery: map[string]map[string]apiResource{}}, nil
 }
 
 // Close stops the API server, then etcd, and reports a process that

@@ -28,6 +28,8 @@ type pki struct {
 	saPubFile, saKeyFile      string // service-account token verification and signing keys
 	rootCAs                   *x509.CertPool
 	client                    tls.Certificate // the admin identity
+	// PEM forms for a kubeconfig.
+	caPEM, clientCertPEM, clientKeyPEM []byte
 }
 
 // Admin identity of the generated client certificate.
@@ -65,6 +67,7 @@ func newPKI(dir string) (*pki, error) {
 		rootCAs:   x509.NewCertPool(),
 	}
 	p.rootCAs.AddCert(caCert)
+	p.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	if err := writePEM(p.caFile, "CERTIFICATE", caDER); err != nil {
 		return nil, err
 	}
@@ -95,6 +98,12 @@ func newPKI(dir string) (*pki, error) {
 		return nil, fmt.Errorf("sign client certificate: %w", err)
 	}
 	p.client = tls.Certificate{Certificate: [][]byte{clientDER}, PrivateKey: clientKey}
+	clientKeyDER, err := x509.MarshalPKCS8PrivateKey(clientKey)
+	if err != nil {
+		return nil, fmt.Errorf("marshal client key: %w", err)
+	}
+	p.clientCertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: clientDER})
+	p.clientKeyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: clientKeyDER})
 
 	// Service-account token keys (ES256).
 	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
