@@ -104,6 +104,13 @@ func TestServerSideApply(t *testing.T) {
 			if !managedBy(meta, kubetest.FieldManager) {
 				t.Errorf("%s: managedFields of the answer lack manager %s (not a server-side apply?): %v", o, kubetest.FieldManager, meta["managedFields"])
 			}
+			// PodSecurity ran on the pod template: the namespace asks for
+			// warnings above "baseline", which vLLM's hostIPC exceeds.
+			if hostIPC := slices.ContainsFunc(got.Warnings, func(w string) bool {
+				return strings.Contains(w, `violate PodSecurity "baseline:latest": host namespaces (hostIPC=true)`)
+			}); hostIPC != (o.Kind == "Deployment" && o.Name == "vllm") {
+				t.Errorf("%s: warnings %q: a baseline hostIPC warning is wanted for the vllm Deployment only", o, got.Warnings)
+			}
 			// Mutating admission ran: DefaultStorageClass filled in the
 			// class the claim does not name.
 			if o.Kind == "PersistentVolumeClaim" {
