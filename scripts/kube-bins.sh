@@ -56,7 +56,11 @@ current() {
 	[ -x "$APISERVER" ] && [ -x "$ETCD" ] && [ -f "$PIN" ] || return 1
 	[ "$(cat "$PIN")" = "$PIN_SUM" ] || return 1
 	[ "$("$APISERVER" --version 2>/dev/null)" = "Kubernetes $KUBE_VERSION" ] || return 1
-	"$ETCD" --version 2>/dev/null | grep -qxF "etcd Version: ${ETCD_VERSION#v}" || return 1
+	# Read the whole output first: `etcd --version | grep -q` under pipefail fails
+	# whenever grep exits before etcd has written its last line (SIGPIPE).
+	local etcd_version
+	etcd_version=$("$ETCD" --version 2>/dev/null) || return 1
+	grep -qxF "etcd Version: ${ETCD_VERSION#v}" <<<"$etcd_version" || return 1
 }
 
 mkdir -p "$BIN_DIR"
