@@ -12,7 +12,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*')
 
-.PHONY: test deps fmt-check vet kube-bins unit check-stacks up preview destroy secret stack build perf-gateway bench-accuracy help
+.PHONY: test deps fmt-check vet kube-bins unit check-stacks kube-preview up preview destroy secret stack build perf-gateway bench-accuracy help
 
 help:
 	@echo "make up STACK=<env>       pulumi up stacks/Pulumi.<env>.yaml (local file backend, passphrase secrets)"
@@ -81,6 +81,12 @@ unit: kube-bins
 check-stacks:
 	scripts/pulumi-cli.sh
 	scripts/check-stacks.sh --program
+
+# Not part of test: the k8s objects through the real Pulumi engine and a
+# pulumi-kubernetes provider built from its module (~14 CPU-minutes cold),
+# previewed against kube-apiserver. See docs/kubernetes-check.md.
+kube-preview:
+	scripts/kube-preview.sh
 
 ## ---- figures (not tests) -------------------------------------------------
 

@@ -55,5 +55,20 @@ export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION
 export PATH="$(dirname "$PLUGIN"):$PATH"
 unset PULUMI_ACCESS_TOKEN PULUMI_CONFIG_PASSPHRASE_FILE 2>/dev/null || true
 
-cd "$TMP"
-"$ROOT/tools/bin/kube-preview" -pulumi "$PULUMI" -bins "$BINS" -prereqs "$ROOT/internal/kubetest/testdata/cluster" "${dirs[@]}"
+preview() { (cd "$TMP" && "$ROOT/tools/bin/kube-preview" -pulumi "$PULUMI" -bins "$BINS" -prereqs "$ROOT/internal/kubetest/testdata/cluster" "$@"); }
+
+preview "${dirs[@]}" || die "the preview failed (output above)"
+
+# Negative check, so this script can fail: a GPU Deployment asking for half a
+# GPU must be refused by the API server through the provider's dry-run.
+neg="$TMP/negative/objects"
+mkdir -p "$neg"
+cp "$ROOT/internal/kubetest/testdata/accepted/00-namespace-servelab-kubetest.json" \
+	"$ROOT/internal/kubetest/testdata/rejected/deployment-fractional-gpu.json" "$neg/"
+want='resources.limits[nvidia.com/gpu]: Invalid value: "500m": must be an integer'
+if preview "$neg" >"$TMP/negative/out" 2>&1; then
+	sed 's/^/    | /' "$TMP/negative/out" >&2
+	die "negative check: the preview accepted a Deployment with nvidia.com/gpu: 0.5"
+fi
+grep -qF "$want" "$TMP/negative/out" || { sed 's/^/    | /' "$TMP/negative/out" >&2; die "negative check: the preview failed, but not with: $want"; }
+echo "kube-preview: ok (negative) nvidia.com/gpu: 0.5 refused by the API server through the provider: $(grep -m1 -oF "$want" "$TMP/negative/out")"
