@@ -302,7 +302,8 @@ func managedBy(meta map[string]any, manager string) bool {
 	})
 }
 
-// kubernetesStacks lists the stack files that mention Kubernetes.
+// kubernetesStacks lists the stack files that target a cluster: they set
+// servelab:clusters (or at least mention Kubernetes).
 func kubernetesStacks(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob("../../stacks/Pulumi.*.yaml")
@@ -315,7 +316,7 @@ func kubernetesStacks(t *testing.T) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(strings.ToLower(string(b)), "kubernetes") {
+		if strings.Contains(string(b), "servelab:clusters:") || strings.Contains(strings.ToLower(string(b)), "kubernetes") {
 			out = append(out, filepath.Base(f))
 		}
 	}
