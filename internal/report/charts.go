@@ -117,8 +117,7 @@ func levelIndex(levels []Level, l Level) int {
 // lineChart draws one figure per level, a line per series, with min–max
 // whiskers where a level ran several times.
 func lineChart(id, title, yLabel, xLabel string, ticks []string, r *Report, path string) (chart, error) {
-	c := chart{ID: id, Title: title, Caption: "One line per series across the load levels; the markers are the medians and " +
-		"the whiskers the min–max over repeats."}
+	c := chart{ID: id, Title: title, Caption: "One line per series across the load levels" + whiskerNote(r, "; the markers are medians and ")}
 	f, ok := figureByPath(path)
 	if !ok {
 		return c, fmt.Errorf("no figure %q", path)
@@ -133,7 +132,7 @@ func lineChart(id, title, yLabel, xLabel string, ticks []string, r *Report, path
 			if !ok || math.IsInf(v, 0) {
 				continue
 			}
-			x := float64(levelIndex(r.Levels, pt.Level))
+			x := float64(levelIndex(r.Levels, pt.Level)) + dodge(i, len(r.Series))
 			xys = append(xys, plotter.XY{X: x, Y: v})
 			values = append(values, v)
 			if mm, ok := pt.Spread[path]; ok {
@@ -205,8 +204,8 @@ func latencyChart(id, metric, key, xLabel string, ticks []string, r *Report) (ch
 		series = append(series, rs)
 	}
 	svg, err := rangeChart(title, xLabel, metric+", ms", ticks, series)
-	return chart{ID: id, Title: title, SVG: svg, Caption: "Each series has one slot per load level: the marker is the median " +
-		"latency (p50), the light bar reaches up to p99; whiskers are the min–max over repeats."}, err
+	return chart{ID: id, Title: title, SVG: svg, Caption: "Each series has one slot per load level: the marker is p50, " +
+		"the light bar reaches up to p99" + whiskerNote(r, "; ")}, err
 }
 
 // languageChart draws per-language TTFT p50/p99 at one level; ok is false
@@ -308,7 +307,7 @@ func rangeChart(title, xLabel, yLabel string, groups []string, series []rangeSer
 func latencyThroughputChart(r *Report) (chart, error) {
 	const title = "E2EL p50 against output throughput"
 	c := chart{ID: "latency-throughput", Title: title, Caption: "One line per series through its load levels, in level " +
-		"order: down and to the right is better. Whiskers are the min–max over repeats."}
+		"order: down and to the right is better" + whiskerNote(r, "; ")}
 	tput, _ := figureByPath(figOutputThroughput)
 	lat, _ := figureByPath("e2elMs.p50")
 	p, leg := newPlot(title, "")
@@ -357,6 +356,24 @@ func latencyThroughputChart(r *Report) (chart, error) {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// whiskerNote ends a caption: how to read the whiskers, when a level ran
+// several times.
+func whiskerNote(r *Report, sep string) string {
+	if !r.HasSpread() {
+		return "."
+	}
+	return sep + "whiskers span the min–max over repeats."
+}
+
+// dodge shifts series i of n a little along a category axis, so that
+// their markers and whiskers at one level do not hide each other.
+func dodge(i, n int) float64 {
+	if n < 2 {
+		return 0
+	}
+	return 0.12 * (float64(i)/float64(n-1) - 0.5)
+}
 
 // newPlot makes a plot with a horizontal grid, sans-serif text and an
 // empty legend (drawn beside the plot by drawSVG, not over the data).
