@@ -109,6 +109,9 @@ func TestSubcommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "bench/") || !strings.Contains(out, "TTFT") {
 		t.Errorf("report: %v\n%s", err, out)
 	}
+	if _, _, err := servelab(ctx, "report", "--baseline", "other/x", result); err == nil || !strings.Contains(err.Error(), `--baseline "other/x"`) {
+		t.Errorf("report --baseline with an unknown series: %v", err)
+	}
 }
 
 func TestSubcommandErrors(t *testing.T) {
