@@ -57,9 +57,16 @@ type promGlobal struct {
 type scrapeConfig struct {
 	JobName             string          `yaml:"job_name"`
 	MetricsPath         string          `yaml:"metrics_path"`
+	Authorization       *authorization  `yaml:"authorization,omitempty"`
 	StaticConfigs       []staticConfig  `yaml:"static_configs,omitempty"`
 	KubernetesSDConfigs []kubernetesSD  `yaml:"kubernetes_sd_configs,omitempty"`
 	RelabelConfigs      []relabelConfig `yaml:"relabel_configs,omitempty"`
+}
+
+// authorization sends a bearer token read from a file.
+type authorization struct {
+	Type            string `yaml:"type"`
+	CredentialsFile string `yaml:"credentials_file"`
 }
 
 type kubernetesSD struct {
@@ -130,15 +137,18 @@ func PrometheusConfig(lab Lab) ([]byte, error) {
 		if f.IsSim() {
 			labels[LabelSim] = "true"
 		}
-		if lab.Kubernetes != nil {
-			cfg.ScrapeConfigs = append(cfg.ScrapeConfigs, podScrapeConfig(*lab.Kubernetes, f, spec.MetricsPath, labels))
-			continue
-		}
-		cfg.ScrapeConfigs = append(cfg.ScrapeConfigs, scrapeConfig{
+		sc := scrapeConfig{
 			JobName:       FrameworkJob(f.Name),
 			MetricsPath:   spec.MetricsPath,
 			StaticConfigs: []staticConfig{{Targets: []string{f.Address}, Labels: labels}},
-		})
+		}
+		if lab.Kubernetes != nil {
+			sc = podScrapeConfig(*lab.Kubernetes, f, spec.MetricsPath, labels)
+		}
+		if f.CredentialsFile != "" {
+			sc.Authorization = &authorization{Type: "Bearer", CredentialsFile: f.CredentialsFile}
+		}
+		cfg.ScrapeConfigs = append(cfg.ScrapeConfigs, sc)
 	}
 	for _, t := range lab.DCGM {
 		cfg.ScrapeConfigs = append(cfg.ScrapeConfigs, scrapeConfig{

@@ -105,7 +105,7 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 	if err != nil {
 		return nil, fmt.Errorf("benchmark %s: %w", name, err)
 	}
-	triggers, err := benchmark.Triggers(a.Targets, a.Workload, append(slices.Clone(a.Provenance), c.Image))
+	triggers, err := benchmark.Triggers(a.Targets, a.Workload, a.Timeout, append(slices.Clone(a.Provenance), c.Image))
 	if err != nil {
 		return nil, fmt.Errorf("benchmark %s: %w", name, err)
 	}
@@ -114,7 +114,7 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 		run[i] = []byte(t)
 	}
 	jobName := kube.HashName(Name, run...)
-	bench := Argv(a.Workload)
+	bench := Argv(a.Workload, a.Timeout)
 
 	b := &Benchmark{JobName: jobName}
 	if err := ctx.RegisterComponentResource(TypeToken, name, b, opts...); err != nil {
@@ -247,8 +247,8 @@ func Results(data map[string]string, job string, targets []benchmark.Target) (ma
 
 // Argv is the bench's argv in the Job: the Docker target's, reading the
 // targets file from its ConfigMap and writing results to a file.
-func Argv(w benchmark.Workload) []string {
-	argv := benchmark.Args(w)
+func Argv(w benchmark.Workload, timeout time.Duration) []string {
+	argv := benchmark.Args(w, timeout)
 	for i := 0; i+1 < len(argv); i++ {
 		if argv[i] == "--targets" {
 			argv[i+1] = path.Join(TargetsDir, TargetsFile)

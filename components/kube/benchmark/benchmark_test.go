@@ -74,8 +74,8 @@ func TestResults(t *testing.T) {
 // mounted ConfigMap and writing results for the publish container.
 func TestArgv(t *testing.T) {
 	t.Parallel()
-	docker := benchmark.Args(workload)
-	got := kbench.Argv(workload)
+	docker := benchmark.Args(workload, 30*time.Minute)
+	got := kbench.Argv(workload, 30*time.Minute)
 	i := slices.Index(docker, "/dev/stdin")
 	want := slices.Clone(docker)
 	want[i] = "/etc/servelab/bench/targets.json"

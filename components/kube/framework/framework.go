@@ -192,8 +192,8 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	}
 	f.waits = []pulumi.Resource{deployment, service}
 
-	if spec.NeedsPull {
-		job, err := f.pull(ctx, c, name, a.Image, in.Model, spec.PullTimeout)
+	if in.Engine == engine.Ollama {
+		job, err := f.pull(ctx, c, name, a.Image, in.Model, spec.ReadyTimeout)
 		if err != nil {
 			return nil, err
 		}
