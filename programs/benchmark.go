@@ -19,18 +19,9 @@ func (d *deployment) deployBenchmark(out pulumi.Map) error {
 	if !b.Enabled {
 		return nil
 	}
-	args := &benchmark.BenchmarkArgs{Workload: d.workload()}
-	if b.Timeout != "" {
-		args.Timeout, _ = time.ParseDuration(b.Timeout) // validated
-	}
-	if b.Baseline != "" {
-		if b.Baseline == d.ctx.Stack() {
-			return fmt.Errorf("servelab:benchmark.baseline: %q is this stack; name the stack to compare with", b.Baseline)
-		}
-		args.Baseline = &benchmark.Baseline{Stack: b.Baseline}
-		if b.FailOnRegression != nil {
-			args.Baseline.FailOnRegression = *b.FailOnRegression
-		}
+	args, err := d.benchmarkArgs()
+	if err != nil {
+		return err
 	}
 	onHost := b.RunOn == "host"
 	if onHost {
@@ -54,7 +45,7 @@ func (d *deployment) deployBenchmark(out pulumi.Map) error {
 			args.Targets = append(args.Targets, tg)
 		}
 	} else {
-		d.servingTargets(args, onHost)
+		d.servingTargets(args, d.served(onHost))
 	}
 
 	bench, err := benchmark.NewBenchmark(d.ctx, "benchmark", args)
@@ -65,6 +56,26 @@ func (d *deployment) deployBenchmark(out pulumi.Map) error {
 	return nil
 }
 
+// benchmarkArgs are the stack's benchmark settings, whichever target runs
+// it: workload, timeout and baseline.
+func (d *deployment) benchmarkArgs() (*benchmark.BenchmarkArgs, error) {
+	b := d.lab.Config.Benchmark
+	args := &benchmark.BenchmarkArgs{Workload: d.workload()}
+	if b.Timeout != "" {
+		args.Timeout, _ = time.ParseDuration(b.Timeout) // validated
+	}
+	if b.Baseline != "" {
+		if b.Baseline == d.ctx.Stack() {
+			return nil, fmt.Errorf("servelab:benchmark.baseline: %q is this stack; name the stack to compare with", b.Baseline)
+		}
+		args.Baseline = &benchmark.Baseline{Stack: b.Baseline}
+		if b.FailOnRegression != nil {
+			args.Baseline.FailOnRegression = *b.FailOnRegression
+		}
+	}
+	return args, nil
+}
+
 // benchHost is where a runOn: host benchmark runs: next to the gateway.
 func (d *deployment) benchHost() string {
 	if d.lab.Config.GatewayEnabled() {
@@ -73,58 +84,112 @@ func (d *deployment) benchHost() string {
 	return d.lab.Instances[0].Host
 }
 
-// servingTargets measures every framework through the gateway and, with
-// direct: true, directly — so the outputs show the gateway's overhead.
-// Each target carries the spec of what it measures (specs.go), so that a
-// change there re-runs the bench.
-func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, onHost bool) {
-	cfg := d.lab.Config
-	for _, f := range d.frameworks {
-		args.After = append(args.After, f.Waits()...)
-	}
+// servedLab is what the benchmark of a compare or serve stack measures,
+// whichever target deployed it (Docker hosts: deployment.served; a
+// cluster: kubeDeployment.served): every framework instance, in
+// lab.Instances order, and the gateway (nil without one).
+type servedLab struct {
+	frameworks []servedFramework
+	gateway    *servedGateway
+}
+
+// servedFramework is one framework instance as the bench reaches it.
+type servedFramework struct {
+	name          string
+	engine, api   engine.Kind
+	upstreamModel string
+	// directURL is its URL bypassing the gateway, from where the bench
+	// runs.
+	directURL string
+	// key is the engine's own API key (nil: it takes none).
+	key pulumi.StringInput
+	// imageDigest identifies the image it runs (nil: not known).
+	imageDigest pulumi.StringInput
+	// spec decides its results (specs.go); waits finish when it is ready.
+	spec  pulumi.StringOutput
+	waits []pulumi.Resource
+}
+
+// servedGateway is the gateway as the bench reaches it.
+type servedGateway struct {
+	url   string
+	key   pulumi.StringInput
+	waits []pulumi.Resource
+	// spec is the spec of a target through the gateway to the instances
+	// idx (specs.go).
+	spec func(idx ...int) pulumi.StringOutput
+}
+
+// served describes the Docker target's lab for the bench: on the lab
+// network when it runs on a host (onHost), else by published ports.
+func (d *deployment) served(onHost bool) servedLab {
+	var s servedLab
 	bench := d.benchHost()
+	for i, f := range d.frameworks {
+		s.frameworks = append(s.frameworks, servedFramework{
+			name: f.Name, engine: f.Engine, api: f.API, upstreamModel: f.UpstreamModel,
+			directURL: d.directURL(i, onHost, bench), key: d.engineKey(f), imageDigest: f.ImageDigest,
+			spec: d.engineSpec(i), waits: f.Waits(),
+		})
+	}
 	if d.gateway != nil {
-		args.After = append(args.After, d.gateway.Waits()...)
-		url := d.hosts[cfg.Gateway.Host].PublishedURL(cfg.Gateway.Port)
+		url := d.hosts[d.lab.Config.Gateway.Host].PublishedURL(d.lab.Config.Gateway.Port)
 		if onHost {
 			url = gateway.InternalBaseURL
 		}
-		args.Keys = []pulumi.StringInput{d.gateway.APIKey}
+		s.gateway = &servedGateway{url: url, key: d.gateway.APIKey, waits: d.gateway.Waits(), spec: d.gatewaySpec}
+	}
+	return s
+}
+
+// servingTargets measures every framework through the gateway and, with
+// direct: true (or no gateway), directly with the engine's own key — so
+// the outputs show the gateway's overhead. Each target carries the spec of
+// what it measures (specs.go), so that a change there re-runs the bench.
+// Both targets build their benchmark with it.
+func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, s servedLab) {
+	cfg := d.lab.Config
+	for _, f := range s.frameworks {
+		args.After = append(args.After, f.waits...)
+	}
+	if g := s.gateway; g != nil {
+		args.After = append(args.After, g.waits...)
+		args.Keys = []pulumi.StringInput{g.key}
 		if cfg.Program == Serve {
-			all := make([]int, len(d.frameworks))
+			all := make([]int, len(s.frameworks))
 			for i := range all {
 				all[i] = i
 			}
 			args.Targets = append(args.Targets, benchmark.Target{
-				Label: "gateway", BaseURL: url, Model: d.lab.Instances[0].PublicModel, Engine: "gateway", KeyIndex: 0,
-				MetricsURL: d.metricsURL(0, onHost, bench), Spec: d.gatewaySpec(all...), ImageDigest: d.frameworks[0].ImageDigest,
+				Label: "gateway", BaseURL: g.url, Model: d.lab.Instances[0].PublicModel, Engine: "gateway", KeyIndex: 0,
+				MetricsURL: metricsURL(s.frameworks[0]), Spec: g.spec(all...), ImageDigest: s.frameworks[0].imageDigest,
 			})
 		} else {
-			for i, f := range d.frameworks {
+			for i, f := range s.frameworks {
 				in := d.lab.Instances[i]
 				args.Targets = append(args.Targets, benchmark.Target{
-					Label: f.Name, BaseURL: url, Model: in.PublicModel, Engine: string(f.Engine),
-					Image: in.Framework.Image, Framework: f.Name, KeyIndex: 0,
-					MetricsURL: d.metricsURL(i, onHost, bench), Spec: d.gatewaySpec(i), ImageDigest: f.ImageDigest,
+					Label: f.name, BaseURL: g.url, Model: in.PublicModel, Engine: string(f.engine),
+					Image: in.Framework.Image, Framework: f.name, KeyIndex: 0,
+					MetricsURL: metricsURL(f), Spec: g.spec(i), ImageDigest: f.imageDigest,
 				})
 			}
 		}
 	}
-	if cfg.Benchmark.Direct || d.gateway == nil {
-		for i, f := range d.frameworks {
+	if cfg.Benchmark.Direct || s.gateway == nil {
+		for i, f := range s.frameworks {
 			in := d.lab.Instances[i]
-			label := f.Name + "-direct"
-			if d.gateway == nil {
-				label = f.Name
+			label := f.name + "-direct"
+			if s.gateway == nil {
+				label = f.name
 			}
 			t := benchmark.Target{
-				Label: label, BaseURL: d.directURL(i, onHost, bench), Model: f.UpstreamModel, Engine: string(f.Engine),
-				Image: in.Framework.Image, Framework: f.Name, Direct: true, KeyIndex: -1,
-				MetricsURL: d.metricsURL(i, onHost, bench), Spec: d.engineSpec(i), ImageDigest: f.ImageDigest,
+				Label: label, BaseURL: f.directURL, Model: f.upstreamModel, Engine: string(f.engine),
+				Image: in.Framework.Image, Framework: f.name, Direct: true, KeyIndex: -1,
+				MetricsURL: metricsURL(f), Spec: f.spec, ImageDigest: f.imageDigest,
 			}
-			if key := d.engineKey(f); key != nil {
+			if f.key != nil {
 				t.KeyIndex = len(args.Keys)
-				args.Keys = append(args.Keys, key)
+				args.Keys = append(args.Keys, f.key)
 			}
 			args.Targets = append(args.Targets, t)
 		}
@@ -142,14 +207,14 @@ func (d *deployment) directURL(i int, onHost bool, bench string) string {
 	return f.Host.PublishedURL(f.PublishedPort)
 }
 
-// metricsURL is framework i's Prometheus endpoint as the bench reaches
+// metricsURL is a framework's Prometheus endpoint as the bench reaches
 // it, "" for engines without metrics (Ollama).
-func (d *deployment) metricsURL(i int, onHost bool, bench string) string {
-	path := engine.MustSpec(d.frameworks[i].API).MetricsPath
+func metricsURL(f servedFramework) string {
+	path := engine.MustSpec(f.api).MetricsPath
 	if path == "" {
 		return ""
 	}
-	return d.directURL(i, onHost, bench) + path
+	return f.directURL + path
 }
 
 func (d *deployment) workload() benchmark.Workload {

@@ -1,13 +1,14 @@
 package programs
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	kbenchmark "github.com/servelab/servelab/components/benchmark"
 	kbench "github.com/servelab/servelab/components/kube/benchmark"
 	kcluster "github.com/servelab/servelab/components/kube/cluster"
 	kframework "github.com/servelab/servelab/components/kube/framework"
@@ -43,6 +44,7 @@ func (d *deployment) deployCluster() (pulumi.Map, error) {
 		"program":    pulumi.String(string(cfg.Program)),
 		"cluster":    k.clusterOutputs(),
 		"frameworks": k.frameworkOutputs(),
+		"engineKeys": k.engineKeyOutputs(),
 	}
 	if cfg.Program == Serve {
 		out["model"] = pulumi.String(d.lab.Instances[0].PublicModel)
@@ -90,24 +92,65 @@ func (k *kubeDeployment) deployClusterComponent() error {
 	return err
 }
 
-// deployFrameworks creates one Deployment (of its replicas) per framework.
+// deployFrameworks creates one Deployment (of its replicas) per framework,
+// each after the ones the planner starts before it on a shared GPU.
 func (k *kubeDeployment) deployFrameworks() error {
+	made := map[string]*kframework.Framework{}
 	for _, in := range k.lab.Instances {
-		image := in.Framework.Image
-		if in.Instance.Engine == engine.Sim {
-			image = k.cluster.Image
-		}
-		f, err := kframework.NewFramework(k.ctx, in.Instance.Name, &kframework.FrameworkArgs{
-			Cluster: k.cluster, Instance: in.Instance, Image: image,
-			Replicas: in.Kube.Replicas, ServicePort: in.PublishedPort, GPUs: in.Kube.GPUs,
-			NodeSelector: in.Kube.NodeSelector, Tolerations: in.Kube.Tolerations,
-		})
-		if err != nil {
+		if _, err := k.deployFramework(in, made); err != nil {
 			return err
 		}
-		k.frameworks = append(k.frameworks, f)
+	}
+	for _, in := range k.lab.Instances {
+		k.frameworks = append(k.frameworks, made[in.Instance.Name])
 	}
 	return nil
+}
+
+// deployFramework creates the framework, first creating (once) the ones it
+// starts after, so that it can wait for them to be ready.
+func (k *kubeDeployment) deployFramework(in InstancePlan, made map[string]*kframework.Framework) (*kframework.Framework, error) {
+	if f, ok := made[in.Instance.Name]; ok {
+		return f, nil
+	}
+	var after []pulumi.Resource
+	for _, name := range in.StartAfter {
+		i := slices.IndexFunc(k.lab.Instances, func(x InstancePlan) bool { return x.Instance.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("framework %s starts after unknown framework %s", in.Instance.Name, name)
+		}
+		prev, err := k.deployFramework(k.lab.Instances[i], made)
+		if err != nil {
+			return nil, err
+		}
+		after = append(after, prev.Waits()...)
+	}
+	image := in.Framework.Image
+	if in.Instance.Engine == engine.Sim {
+		image = k.cluster.Image
+	}
+	f, err := kframework.NewFramework(k.ctx, in.Instance.Name, &kframework.FrameworkArgs{
+		Cluster: k.cluster, Instance: in.Instance, Image: image,
+		Replicas: in.Kube.Replicas, ServicePort: in.PublishedPort, GPUs: in.Kube.GPUs,
+		NodeSelector: in.Kube.NodeSelector, Tolerations: in.Kube.Tolerations, After: after,
+	})
+	if err != nil {
+		return nil, err
+	}
+	made[in.Instance.Name] = f
+	return f, nil
+}
+
+// engineKeyOutputs are the keyed engines' own API keys (secrets), as on
+// Docker hosts.
+func (k *kubeDeployment) engineKeyOutputs() pulumi.Map {
+	out := pulumi.Map{}
+	for _, f := range k.frameworks {
+		if f.HasAPIKey {
+			out[f.Name] = f.APIKey
+		}
+	}
+	return out
 }
 
 func (k *kubeDeployment) clusterOutputs() pulumi.Map {
@@ -197,6 +240,9 @@ func (k *kubeDeployment) deployMonitoring(out pulumi.Map) error {
 		if f.Engine == engine.Sim {
 			fw.Flavour = f.API
 		}
+		if metricsNeedKey(f.API, f.HasAPIKey) {
+			fw.CredentialsFile = mon.EngineKeyFile(f.Name)
+		}
 		lab.Frameworks = append(lab.Frameworks, fw)
 		if k.gateway != nil && !seen[in.PublicModel] {
 			seen[in.PublicModel] = true
@@ -245,54 +291,62 @@ func (k *kubeDeployment) deployMonitoring(out pulumi.Map) error {
 	return nil
 }
 
-// deployBenchmark runs the bench as a Job: every framework through the
-// gateway and, with direct: true (or no gateway), directly by its Service.
+// deployBenchmark runs the bench as a Job: the Docker target's targets
+// (servingTargets), reached by Service name inside the namespace.
 func (k *kubeDeployment) deployBenchmark(out pulumi.Map) error {
-	cfg := k.lab.Config
-	args := &kbench.BenchmarkArgs{Cluster: k.cluster, Workload: k.workload(), Timeout: 30 * time.Minute}
-	if cfg.Benchmark.Timeout != "" {
-		args.Timeout, _ = time.ParseDuration(cfg.Benchmark.Timeout) // validated
+	args, err := k.benchmarkArgs()
+	if err != nil {
+		return err
 	}
-	for i, f := range k.frameworks {
-		in := k.lab.Instances[i]
-		args.After = append(args.After, f.Waits()...)
-		args.Provenance = append(args.Provenance, in.Framework.Image, in.Instance.Model)
-	}
-	if k.gateway != nil {
-		args.After = append(args.After, k.gateway.Waits()...)
-		args.Keys = []kbench.KeyRef{{Secret: kgateway.KeySecret, Key: kgateway.KeySecretKey}}
-		url := k.gateway.InternalBaseURL()
-		if cfg.Program == Serve {
-			args.Targets = append(args.Targets, kbenchmark.Target{
-				Label: "gateway", BaseURL: url, Model: k.lab.Instances[0].PublicModel, Engine: "gateway", KeyIndex: 0,
-			})
-		} else {
-			for i, f := range k.frameworks {
-				in := k.lab.Instances[i]
-				args.Targets = append(args.Targets, kbenchmark.Target{
-					Label: f.Name, BaseURL: url, Model: in.PublicModel, Engine: string(f.Engine),
-					Image: in.Framework.Image, Framework: f.Name, KeyIndex: 0,
-				})
-			}
-		}
-	}
-	if cfg.Benchmark.Direct || k.gateway == nil {
-		for i, f := range k.frameworks {
-			in := k.lab.Instances[i]
-			label := f.Name + "-direct"
-			if k.gateway == nil {
-				label = f.Name
-			}
-			args.Targets = append(args.Targets, kbenchmark.Target{
-				Label: label, BaseURL: f.InternalBaseURL(), Model: f.UpstreamModel, Engine: string(f.Engine),
-				Image: in.Framework.Image, Framework: f.Name, Direct: true, KeyIndex: -1,
-			})
-		}
-	}
-	b, err := kbench.NewBenchmark(k.ctx, "benchmark", args)
+	k.servingTargets(args, k.served())
+	b, err := kbench.NewBenchmark(k.ctx, "benchmark", &kbench.BenchmarkArgs{Cluster: k.cluster, Run: *args})
 	if err != nil {
 		return err
 	}
 	out["benchmark"] = b.Results
 	return nil
+}
+
+// served describes the cluster's lab for the bench, which runs in the
+// namespace.
+func (k *kubeDeployment) served() servedLab {
+	var s servedLab
+	for i, f := range k.frameworks {
+		sf := servedFramework{
+			name: f.Name, engine: f.Engine, api: f.API, upstreamModel: f.UpstreamModel,
+			directURL: f.InternalBaseURL(), spec: k.engineSpec(i), waits: f.Waits(),
+		}
+		if f.HasAPIKey {
+			sf.key = f.APIKey
+		}
+		s.frameworks = append(s.frameworks, sf)
+	}
+	if k.gateway != nil {
+		s.gateway = &servedGateway{url: k.gateway.InternalBaseURL(), key: k.gateway.APIKey, waits: k.gateway.Waits(), spec: k.gatewaySpec}
+	}
+	return s
+}
+
+// engineSpec is framework i's spec: the Docker target's, with where its
+// pods run. The kubelet resolves the image, so no digest is known.
+func (k *kubeDeployment) engineSpec(i int) pulumi.StringOutput {
+	f, in := k.frameworks[i], k.lab.Instances[i]
+	s := specDoc(in, f.Spec.Command, f.Spec.Env, f.Spec.IPCHost, in.Kube.Replicas)
+	s.Image = f.Image
+	s.GPUResource, s.GPUs, s.SharedGPU = k.cluster.GPUResource, in.Kube.GPUs, in.Kube.Shared
+	if in.Kube.GPUs > 0 {
+		s.RuntimeClass = k.cluster.RuntimeClassName
+	}
+	s.NodeSelector, s.Tolerations = in.Kube.NodeSelector, in.Kube.Tolerations
+	return s.render(nil)
+}
+
+// gatewaySpec is the spec of a target through the gateway to frameworks
+// idx.
+func (k *kubeDeployment) gatewaySpec(idx ...int) pulumi.StringOutput {
+	engines := make([]pulumi.StringOutput, len(idx))
+	for j, i := range idx {
+		engines[j] = k.engineSpec(i)
+	}
+	return gatewaySpec(k.gateway.Config, pulumi.String(k.cluster.Image), engines)
 }

@@ -21,23 +21,28 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/gateway"
 	kbench "github.com/servelab/servelab/components/kube/benchmark"
+	kframework "github.com/servelab/servelab/components/kube/framework"
+	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/kube"
+	mon "github.com/servelab/servelab/internal/monitoring"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
 )
 
 const (
-	typeKubeProvider = "pulumi:providers:kubernetes"
-	typeNamespace    = "kubernetes:core/v1:Namespace"
-	typeDeployment   = "kubernetes:apps/v1:Deployment"
-	typeService      = "kubernetes:core/v1:Service"
-	typeConfigMap    = "kubernetes:core/v1:ConfigMap"
-	typeSecret       = "kubernetes:core/v1:Secret"
-	typePVC          = "kubernetes:core/v1:PersistentVolumeClaim"
-	typeJob          = "kubernetes:batch/v1:Job"
-	typeRole         = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+	typeKubeProvider  = "pulumi:providers:kubernetes"
+	typeNamespace     = "kubernetes:core/v1:Namespace"
+	typeDeployment    = "kubernetes:apps/v1:Deployment"
+	typeService       = "kubernetes:core/v1:Service"
+	typeConfigMap     = "kubernetes:core/v1:ConfigMap"
+	typeSecret        = "kubernetes:core/v1:Secret"
+	typePVC           = "kubernetes:core/v1:PersistentVolumeClaim"
+	typeJob           = "kubernetes:batch/v1:Job"
+	typeRole          = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+	typeNetworkPolicy = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 )
 
 // fakeKubeResults answers the read of the benchmark's results ConfigMap
@@ -49,7 +54,7 @@ func fakeKubeResults(m **pulumitest.Mocks) pulumitest.OutputsFunc {
 		if args.ReadRPC == nil || args.Name != "benchmark-results-read" {
 			return nil
 		}
-		job, _ := (*m).Get(typeJob, "benchmark-job")
+		job, _ := (*m).Get(typeJob, "benchmark-run")
 		targets, _ := (*m).Get(typeConfigMap, "benchmark-targets")
 		pod := podSpec(job)
 		bench := stringsAt(pod, "initContainers", 0, "args")
@@ -67,6 +72,9 @@ func fakeKubeResults(m **pulumitest.Mocks) pulumitest.OutputsFunc {
 			if v, ok := strings.CutPrefix(a, kbench.RunKey+"="); ok {
 				run = v
 			}
+		}
+		if run == "" || run != job.String("metadata.name") {
+			panic(fmt.Sprintf("the Job %q publishes as run %q", job.String("metadata.name"), run))
 		}
 		return resource.PropertyMap{"data": resource.NewProperty(resource.PropertyMap{
 			kbench.ResultsKey: resource.NewProperty(fakeRuns(fmt.Sprint(at(targets.Plain("data"), kbench.TargetsFile)), levels)),
@@ -122,6 +130,7 @@ func number(v any) int {
 func checkKubeStack(t *testing.T, stack string, run *stackRun) {
 	t.Helper()
 	checkKubeGraph(t, run)
+	checkKubeEngineKeys(t, run)
 	plan, err := run.mocks.Plan()
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +282,7 @@ func checkKubeGraph(t *testing.T, run *stackRun) {
 				t.Errorf("%s: the Deployment holds %s", name, leak)
 			}
 		}
-		if want.UploadHFToken && !strings.Contains(string(b), `"secretName":"hf-token"`) {
+		if want.UploadHFToken && !strings.Contains(string(b), `{"secret":{"items":[{"key":"token","path":"hf_token"}],"name":"hf-token"}}`) {
 			t.Errorf("%s: the HF token Secret is not mounted", name)
 		}
 		svc, ok := m.Get(typeService, name+"-service")
@@ -294,7 +303,7 @@ func checkKubeGraph(t *testing.T, run *stackRun) {
 	}
 
 	if lab.Config.Benchmark.Enabled {
-		job, ok := m.Get(typeJob, "benchmark-job")
+		job, ok := m.Get(typeJob, "benchmark-run")
 		if !ok {
 			t.Fatal("no benchmark Job")
 		}
@@ -536,4 +545,184 @@ func TestKubePrometheusOperator(t *testing.T) {
 		!strings.Contains(err.Error(), "monitoring.prometheusOperator: hands monitoring to a cluster's Prometheus Operator; this stack has Docker hosts") {
 		t.Errorf("on Docker hosts: err = %v", err)
 	}
+}
+
+// checkKubeEngineKeys is checkEngineKeys for a cluster: every engine that
+// takes an API key runs with a generated one of its own, in its Secret,
+// mounted as the Docker target's key file (0400; 0440 with the non-root
+// sim's fsGroup) and named in its argv; the gateway's config points each
+// such backend at a file mounted from that Secret; Prometheus scrapes a
+// keyed /metrics with the key; direct bench targets send it, read from the
+// benchmark's keys Secret, never from the Job; engines without keys are
+// reachable only from the stack's pods.
+func checkKubeEngineKeys(t *testing.T, run *stackRun) {
+	t.Helper()
+	m := run.mocks
+	keys, _ := run.outputs["engineKeys"].(map[string]any)
+	var gwCfg gw.Config
+	gwPod := map[string]any{}
+	if cm, ok := m.Get(typeConfigMap, "gateway-config"); ok {
+		parsed, err := gw.ParseConfig([]byte(at(cm.Plain("data"), "gateway.json").(string)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gwCfg = parsed
+		d, _ := m.Get(typeDeployment, "gateway-deployment")
+		gwPod = podSpec(d)
+	}
+	backends := map[string]gw.Backend{}
+	for _, mdl := range gwCfg.Models {
+		for _, b := range mdl.Backends {
+			backends[b.Name] = b
+		}
+	}
+	promPod := map[string]any{}
+	if d, ok := m.Get(typeDeployment, "monitoring-prometheus"); ok {
+		promPod = podSpec(d)
+	}
+	promCfg := ""
+	if cm, ok := m.Get(typeConfigMap, "monitoring-prometheus-config"); ok {
+		promCfg, _ = at(cm.Plain("data"), "prometheus.yml").(string)
+	}
+	for _, in := range run.lab.Instances {
+		name := in.Instance.Name
+		api := engine.MustSpec(in.Instance.API())
+		spec, err := framework.BuildSpec(in.Instance)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := m.Get(typeDeployment, name+"-deployment")
+		pod := podSpec(d)
+		_, generated := m.Get(typePassword, name+"-api-key")
+		_, inOutputs := keys[name]
+		if generated != api.Auth.Supported || inOutputs != api.Auth.Supported {
+			t.Errorf("%s: generated key %v, in engineKeys %v; %s takes keys: %v", name, generated, inOutputs, api.Kind, api.Auth.Supported)
+		}
+		if inOutputs && !run.engineKeysSecret {
+			t.Error("the engineKeys output is not secret")
+		}
+		_, restricted := m.Get(typeNetworkPolicy, name+"-ingress")
+		if restricted == api.Auth.Supported {
+			t.Errorf("%s: NetworkPolicy %v, but it takes keys: %v", name, restricted, api.Auth.Supported)
+		}
+		if !api.Auth.Supported {
+			if b, ok := backends[name]; ok && b.APIKeyFile != "" {
+				t.Errorf("%s: gateway sends a key to an engine without one", name)
+			}
+			continue
+		}
+		secret, ok := m.Get(typeSecret, name+"-api-key-secret")
+		if !ok || secret.String("metadata.name") != kframework.KeySecret(name) || !secretAt(secret, "stringData") {
+			t.Errorf("%s: key Secret missing, misnamed or not secret (secrets %v)", name, secret.Secrets())
+		}
+		if !slices.Contains(stringsAt(pod, "containers", 0, "args"), spec.APIKeyFile) {
+			t.Errorf("%s: key file %s not in argv", name, spec.APIKeyFile)
+		}
+		mode := 0o400
+		if in.Instance.Engine == engine.Sim {
+			mode = 0o440 // non-root: group-readable by the fsGroup only
+		}
+		if !mountsSecretItem(pod, kframework.KeySecret(name), kframework.KeySecretFile, spec.APIKeyFile, mode) {
+			t.Errorf("%s: its key Secret is not mounted at %s (mode %o): %v", name, spec.APIKeyFile, mode, pod["volumes"])
+		}
+		if len(d.Secrets()) > 0 {
+			t.Errorf("%s: the Deployment holds secrets at %v", name, d.Secrets())
+		}
+		if len(gwCfg.Models) > 0 {
+			b := backends[name]
+			if b.APIKeyFile != gateway.BackendKeyFile(name) || !mountsSecretItem(gwPod, kframework.KeySecret(name), kframework.KeySecretKey, b.APIKeyFile, 0o440) {
+				t.Errorf("%s: gateway backend %+v: key not mounted from its Secret", name, b)
+			}
+		}
+		if promCfg != "" && api.HasMetrics() && api.Auth.Protects(api.MetricsPath) {
+			file := mon.EngineKeyFile(name)
+			if !strings.Contains(promCfg, "credentials_file: "+file) || !mountsSecretItem(promPod, kframework.KeySecret(name), kframework.KeySecretKey, file, 0o440) {
+				t.Errorf("%s: Prometheus does not scrape its keyed /metrics with the key at %s", name, file)
+			}
+		}
+	}
+	if !run.lab.Config.Benchmark.Enabled {
+		return
+	}
+	job, _ := m.Get(typeJob, "benchmark-run")
+	if len(job.Secrets()) > 0 {
+		t.Errorf("the benchmark Job holds secrets at %v", job.Secrets())
+	}
+	targets, _ := m.Get(typeConfigMap, "benchmark-targets")
+	var doc struct {
+		Targets []struct {
+			Label     string `json:"label"`
+			APIKeyEnv string `json:"api_key_env"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal([]byte(at(targets.Plain("data"), kbench.TargetsFile).(string)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{} // variable -> key in the keys Secret
+	for _, e := range at(podSpec(job), "initContainers", 0, "env").([]any) {
+		if at(e, "valueFrom", "secretKeyRef", "name") != kbench.KeysSecret {
+			t.Errorf("bench variable %v is not read from %s", e, kbench.KeysSecret)
+		}
+		env[at(e, "name").(string)] = at(e, "valueFrom", "secretKeyRef", "key").(string)
+	}
+	keySecret, _ := m.Get(typeSecret, "benchmark-keys")
+	stored, _ := keySecret.Plain("stringData").(map[string]any)
+	if !secretAt(keySecret, "stringData") {
+		t.Error("the benchmark's keys Secret is not secret")
+	}
+	for _, tg := range doc.Targets {
+		fw := strings.TrimSuffix(tg.Label, "-direct")
+		keyed := tg.Label == fw || engine.MustSpec(instanceAPI(run.lab, fw)).Auth.Supported
+		if keyed != (tg.APIKeyEnv != "") {
+			t.Errorf("bench target %s: key variable %q", tg.Label, tg.APIKeyEnv)
+			continue
+		}
+		if tg.APIKeyEnv != "" {
+			if _, ok := stored[env[tg.APIKeyEnv]]; !ok {
+				t.Errorf("bench target %s: %s is not in the keys Secret (%v)", tg.Label, tg.APIKeyEnv, env)
+			}
+		}
+	}
+}
+
+// instanceAPI is the API of framework instance name.
+func instanceAPI(lab *programs.Lab, name string) engine.Kind {
+	for _, in := range lab.Instances {
+		if in.Instance.Name == name {
+			return in.Instance.API()
+		}
+	}
+	return ""
+}
+
+// mountsSecretItem reports whether a pod mounts key of Secret secret as
+// file, read-only, with mode.
+func mountsSecretItem(pod map[string]any, secret, key, file string, mode int) bool {
+	vols, _ := pod["volumes"].([]any)
+	mounts, _ := at(pod, "containers", 0, "volumeMounts").([]any)
+	for _, v := range vols {
+		proj, _ := at(v, "projected").(map[string]any)
+		if proj == nil {
+			continue
+		}
+		for _, mt := range mounts {
+			if at(mt, "name") != at(v, "name") || at(mt, "readOnly") != true {
+				continue
+			}
+			dir, _ := at(mt, "mountPath").(string)
+			srcs, _ := proj["sources"].([]any)
+			for _, src := range srcs {
+				if at(src, "secret", "name") != secret {
+					continue
+				}
+				items, _ := at(src, "secret", "items").([]any)
+				for _, it := range items {
+					if at(it, "key") == key && dir+"/"+at(it, "path").(string) == file && number(proj["defaultMode"]) == mode {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }

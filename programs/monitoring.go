@@ -88,7 +88,7 @@ func (d *deployment) monitoringLab(host *gpuhost.GpuHost) (mon.Lab, map[string]p
 			addr = net.JoinHostPort(f.Host.Address(), strconv.Itoa(f.PublishedPort))
 		}
 		mf := mon.Framework{Name: f.Name, Engine: f.Engine, Flavour: f.API, Host: in.Host, Address: addr}
-		if spec := engine.MustSpec(f.API); f.HasAPIKey && spec.HasMetrics() && spec.Auth.Protects(spec.MetricsPath) {
+		if metricsNeedKey(f.API, f.HasAPIKey) {
 			mf.CredentialsFile = mon.EngineKeyFile(f.Name)
 			keys[f.Name] = f.APIKey
 		}
@@ -102,4 +102,12 @@ func (d *deployment) monitoringLab(host *gpuhost.GpuHost) (mon.Lab, map[string]p
 		}
 	}
 	return lab, keys
+}
+
+// metricsNeedKey reports whether Prometheus must send a framework's API key
+// to scrape it: the engine (api) has a key and checks it on its metrics
+// path (llama.cpp; vLLM and SGLang leave /metrics open).
+func metricsNeedKey(api engine.Kind, hasKey bool) bool {
+	spec := engine.MustSpec(api)
+	return hasKey && spec.HasMetrics() && spec.Auth.Protects(spec.MetricsPath)
 }

@@ -41,12 +41,28 @@ func goldenPlans(t *testing.T) map[string][]pulumitest.PlanEntry {
 	return plans
 }
 
+// clusterPlan reports whether a plan deploys to a Kubernetes cluster. Its
+// objects follow the rules of checkKubeGraph (kube_stacks_test.go): the
+// Docker-only rules here scope themselves out, each saying why.
+func clusterPlan(plan []pulumitest.PlanEntry) bool {
+	return slices.ContainsFunc(plan, func(r pulumitest.PlanEntry) bool { return r.Type == typeKubeProvider })
+}
+
 // pulumi-command passes the previous stdout in the environment unless told
 // not to, and Linux refuses an exec with one environment string over
-// 128 KiB: a benchmark's output passes that.
+// 128 KiB: a benchmark's output passes that. A cluster stack runs no
+// command (its benchmark is a Job, its output read from a ConfigMap).
 func TestEveryCommandKeepsItsPreviousOutputOutOfTheEnvironment(t *testing.T) {
 	t.Parallel()
 	for stack, plan := range goldenPlans(t) {
+		if clusterPlan(plan) {
+			for _, r := range plan {
+				if r.Type == typeLocalCmd || r.Type == typeRemoteCmd {
+					t.Errorf("%s: cluster stack runs command %s", stack, r.Name)
+				}
+			}
+			continue
+		}
 		n := 0
 		for _, r := range plan {
 			if r.Type != typeLocalCmd && r.Type != typeRemoteCmd {
@@ -97,7 +113,9 @@ func TestEveryContainerDurationIsCanonical(t *testing.T) {
 
 // Docker and podman report image names fully qualified; the engine-filled
 // fields are ignored (gpuhost.EngineFilled*), so an `up` against podman
-// changes nothing it did not change.
+// changes nothing it did not change. A cluster's pods name their images
+// fully qualified too (a runtime in CRI-O's enforcing short-name mode
+// refuses short names); engine-filled fields are Docker's.
 func TestEveryImageIsQualifiedAndEngineFilledFieldsAreIgnored(t *testing.T) {
 	t.Parallel()
 	for stack, plan := range goldenPlans(t) {
@@ -118,6 +136,17 @@ func TestEveryImageIsQualifiedAndEngineFilledFieldsAreIgnored(t *testing.T) {
 			case typeNetwork:
 				if !slices.Equal(r.IgnoreChanges, gpuhost.EngineFilledNetworkFields()) {
 					t.Errorf("%s: %s: ignoreChanges %v, want %v", stack, r.Name, r.IgnoreChanges, gpuhost.EngineFilledNetworkFields())
+				}
+			case typeDeployment, typeJob:
+				pod := at(r.Inputs, "spec", "template", "spec")
+				for _, list := range []string{"initContainers", "containers"} {
+					cs, _ := at(pod, list).([]any)
+					for _, c := range cs {
+						refs = append(refs, at(c, "image"))
+					}
+				}
+				if len(refs) == 0 {
+					t.Errorf("%s: %s runs no container", stack, r.Name)
 				}
 			}
 			for _, ref := range refs {

@@ -444,6 +444,13 @@ func (v *validator) planCluster(ins []InstancePlan) {
 				sharing[dev] = append(sharing[dev], pl.Name)
 				used[dev] = true
 			}
+			for _, a := range pl.After {
+				// The planner names replicas name#r; a Deployment starts
+				// its replicas together, so only other frameworks order.
+				if name, _, _ := strings.Cut(a, "#"); name != in.Instance.Name && !slices.Contains(in.StartAfter, name) {
+					in.StartAfter = append(in.StartAfter, name)
+				}
+			}
 			if in.Instance.Devices != nil {
 				continue // replica 0 decided it; replicas are alike
 			}

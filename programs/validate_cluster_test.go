@@ -2,8 +2,11 @@ package programs_test
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
@@ -97,6 +100,31 @@ func TestClusterOriginBox(t *testing.T) {
 		if !in.Kube.Shared || in.Kube.GPUs != 1 || in.Kube.NodeSelector["kubernetes.io/hostname"] != "box1" {
 			t.Errorf("%s: %+v, want one shared GPU slice on node box1", in.Instance.Name, *in.Kube)
 		}
+		if !slices.Equal(in.StartAfter, w.StartAfter) {
+			t.Errorf("%s starts after %v, on Docker after %v", in.Instance.Name, in.StartAfter, w.StartAfter)
+		}
+	}
+
+	// The start order as on Docker: SGLang first, vLLM once SGLang is
+	// ready, Ollama once vLLM is (its Deployment waits for theirs).
+	var m *pulumitest.Mocks
+	m = pulumitest.New(fakeKubeResults(&m))
+	err = m.Run("servelab", "box", nil, nil, func(ctx *pulumi.Context) error {
+		_, err := programs.Deploy(ctx, lab, programs.Secrets{}, programs.Options{ImageTag: "localhost/servelab:test"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, after string }{{"vllm", "sglang"}, {"ollama", "vllm"}} {
+		d, _ := m.Get(typeDeployment, c.name+"-deployment")
+		if !dependsOnName(d, c.after+"-deployment") {
+			t.Errorf("%s does not wait for %s: %v", c.name, c.after, d.Dependencies)
+		}
+	}
+	sg, _ := m.Get(typeDeployment, "sglang-deployment")
+	if slices.ContainsFunc(sg.Dependencies, func(d string) bool { return strings.HasSuffix(d, "-deployment") }) {
+		t.Errorf("sglang waits for %v; it starts first", sg.Dependencies)
 	}
 }
 
@@ -222,7 +250,7 @@ func TestClusterNeedsAContextOrKubeconfig(t *testing.T) {
 	// providers get it as a secret.
 	cfg["servelab:kubeconfig"] = "apiVersion: v1\nkind: Config\n"
 	m = pulumitest.New(fakeKubeResults(&m))
-	if err := m.Run("servelab", "kind", cfg, []string{"servelab:kubeconfig"}, programs.Run); err != nil {
+	if err := m.Run("servelab", "kind", cfg, []string{"servelab:kubeconfig"}, programs.RunWith(testPaths(t))); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range m.ByType(typeKubeProvider) {

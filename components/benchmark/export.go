@@ -1,36 +1,47 @@
 package benchmark
 
 import (
-	"strings"
-	"time"
-
-	"github.com/servelab/servelab/benchmarks/summary"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// What another runner of the same benchmark needs to run it exactly as
-// this component does — the Kubernetes target runs it as a Job
-// (components/kube/benchmark) and must give the bench the same targets
-// file, argv and re-run rule, and the stack the same output.
+// What another runner of the same benchmark uses to run it exactly as this
+// component does. The Kubernetes target runs the bench as a Job
+// (components/kube/benchmark): the same checks, targets file, argv and
+// --deadline, the same named triggers and spec hash deciding re-runs, and
+// the same stack output — results, provenance and baseline comparison.
+// Such a runner sets Image (the servelab image the bench runs in) and
+// leaves Host and Binary empty.
+
+// Check validates the runner-independent part of args — targets, keys,
+// workload, repeats, timeout, baseline — and fills in the defaults
+// (Timeout DefaultTimeout, dataset random).
+func Check(name string, args BenchmarkArgs) (BenchmarkArgs, error) { return check(name, args) }
+
+// Argv is the bench's argv after `servelab` (or the servelab image's
+// entrypoint) for a checked args: its workload, --repeats, and
+// --deadline Deadline(a.Timeout); it reads the targets file from
+// /dev/stdin.
+func Argv(a BenchmarkArgs) []string { return benchArgs(a.Workload, Deadline(a.Timeout)) }
 
 // TargetsFile is the JSON `servelab bench --targets` reads for targets.
 func TargetsFile(targets []Target) ([]byte, error) { return targetsFile(targets) }
 
-// Args is the bench argv after `servelab` for a workload bounded by
-// timeout; it reads the targets file from /dev/stdin.
-func Args(w Workload, timeout time.Duration) []string { return benchArgs(w, Deadline(timeout)) }
-
-// KeyEnv names the environment variable of the i-th API key.
+// KeyEnv names the environment variable the bench reads the i-th API key
+// from (the targets file names it).
 func KeyEnv(i int) string { return keyEnv(i) }
 
-// Triggers are the values whose change re-runs the benchmark.
-func Triggers(targets []Target, w Workload, timeout time.Duration, provenance []string) ([]string, error) {
-	tj, err := targetsFile(targets)
-	if err != nil {
-		return nil, err
-	}
-	bench := benchArgs(w, Deadline(timeout))
-	return append([]string{"workload " + digest(strings.Join(bench, "\x00"), string(tj))}, provenance...), nil
+// Triggers are the run's named trigger digests (triggers.go) for a checked
+// args, the argv it runs and its targets file, and the spec hash: the
+// SHA-256 of all of them, recorded in the provenance. A runner re-runs the
+// bench exactly when one of them changes.
+func Triggers(a BenchmarkArgs, argv []string, targetsJSON []byte) ([]pulumi.StringOutput, pulumi.StringOutput) {
+	return triggerInputs(a, argv, targetsJSON)
 }
 
-// Output is the stack output of parsed results, as NewBenchmark exports it.
-func Output(r summary.Results) (map[string]any, error) { return toMap(r) }
+// Results is the stack output of a run: raw, the bench's JSON output,
+// parsed (a failed or partial run is an error naming the target and load
+// level), with its provenance and, with a.Baseline, the comparison (read
+// through a StackReference named <name>-baseline, a child of parent).
+func Results(ctx *pulumi.Context, name string, parent pulumi.Resource, a BenchmarkArgs, raw, specHash pulumi.StringOutput) (pulumi.MapOutput, error) {
+	return results(ctx, name, parent, a, raw, specHash)
+}

@@ -40,6 +40,8 @@ type Resource struct {
 	DeleteBeforeReplace bool
 	// PropertyDependencies are, per input, the URNs its value came from.
 	PropertyDependencies map[string][]string
+	// ReplaceWith are the URNs whose replacement replaces this resource.
+	ReplaceWith []string
 	// Read is true for a read of an existing resource (a Get), with the
 	// ID read.
 	Read bool
@@ -151,6 +153,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.RetainOnDelete = rpc.GetRetainOnDelete()
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		r.ReplaceWith = slices.Sorted(slices.Values(rpc.GetReplaceWith()))
 		if t := rpc.GetCustomTimeouts(); t != nil {
 			r.CreateTimeout = t.GetCreate()
 		}
@@ -283,6 +286,7 @@ type PlanEntry struct {
 	RetainOnDelete      bool           `json:"retainOnDelete,omitempty"`
 	DeleteBeforeReplace bool           `json:"deleteBeforeReplace,omitempty"`
 	IgnoreChanges       []string       `json:"ignoreChanges,omitempty"`
+	ReplaceWith         []string       `json:"replaceWith,omitempty"`
 	CreateTimeout       string         `json:"createTimeout,omitempty"`
 	Inputs              map[string]any `json:"inputs,omitempty"`
 
@@ -315,6 +319,9 @@ func (m *Mocks) Plan() ([]byte, error) {
 		}
 		for _, d := range r.Dependencies {
 			e.DependsOn = append(e.DependsOn, urnName(d))
+		}
+		for _, d := range r.ReplaceWith {
+			e.ReplaceWith = append(e.ReplaceWith, urnName(d))
 		}
 		if len(r.Inputs) > 0 {
 			e.Inputs = plain(resource.NewObjectProperty(r.Inputs), true).(map[string]any)

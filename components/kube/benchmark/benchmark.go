@@ -1,8 +1,12 @@
 // Package benchmark is the Kubernetes Benchmark component: one `servelab
 // bench` run as a Job in the cluster, after the gateway and every
 // framework are ready, whose results become the same stack output as the
-// Docker target's (components/benchmark: same targets file, argv, parser
-// and re-run rule).
+// Docker target's. Everything that decides a run is components/benchmark's
+// (Check, Argv, TargetsFile, Triggers, Results): the same checks, argv
+// with --repeats and --deadline, targets file, named triggers and spec
+// hash, and the same outputs — results, provenance and the baseline
+// comparison. Only how the bench is started and its output carried back
+// differs.
 //
 // How the results come back: the Job's bench container writes them to a
 // file, then its publish container (`servelab publish`) merge-patches
@@ -12,10 +16,13 @@
 // completed and checks that the results are this run's. Pulumi waits for
 // the Job, so a failed bench fails `up`.
 //
-// Re-runs: the Job is named by a digest of everything that decides the
-// results (components/benchmark.Triggers, plus the servelab image), so it
-// is replaced — re-run — exactly when one of them changes. API keys are
-// read from Secrets at run time: rotating one does not re-run it.
+// Re-runs: the Job is named benchmark-<spec hash>, so it is replaced —
+// re-run — exactly when one of the triggers changes; they are also its
+// annotation servelab.dev/triggers, so `pulumi preview --diff` shows which
+// one did. API keys are never in the Job: the Secret benchmark-keys holds
+// them and the bench container reads them from it at start
+// (secretKeyRef), so a rotated key updates that Secret and leaves the run
+// alone — the Docker target's keys file, as a Secret.
 package benchmark
 
 import (
@@ -23,6 +30,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
@@ -41,8 +49,11 @@ const TypeToken = "servelab:kube:Benchmark"
 
 // Object names and paths.
 const (
-	// Name prefixes the Job (Name-<digest>) and names its ServiceAccount.
+	// Name prefixes the Job (Name-<spec hash>) and names its
+	// ServiceAccount.
 	Name = "benchmark"
+	// KeysSecret holds the API keys, KeySecretKey(i) the i-th.
+	KeysSecret = "benchmark-keys"
 	// ResultsConfigMap receives the results; ResultsKey holds the bench's
 	// JSON, RunKey the Job's name.
 	ResultsConfigMap = "benchmark-results"
@@ -53,70 +64,69 @@ const (
 	TargetsDir  = "/etc/servelab/bench"
 	TargetsFile = "targets.json"
 	ResultsDir  = "/results"
-	// StartMargin is added to the timeout in `up`'s wait for the Job:
-	// scheduling and image pull come before the bench's clock starts.
+	// TriggersAnnotation lists the run's named triggers on the Job.
+	TriggersAnnotation = "servelab.dev/triggers"
+	// StartMargin is what the Job may spend before the bench's clock
+	// starts — scheduling, pulling the servelab image — on top of the
+	// timeout: the Job's activeDeadlineSeconds is Timeout + StartMargin,
+	// the bench's own --deadline benchmark.Deadline(Timeout), so the bench
+	// ends by itself first.
 	StartMargin = 5 * time.Minute
+	// AwaitMargin is how much longer than the Job's deadline `up` waits
+	// for it, so that the Job's own failure is what `up` reports.
+	AwaitMargin = time.Minute
 )
 
-// KeyRef is an API key in a Secret of the namespace.
-type KeyRef struct {
-	Secret string
-	Key    string
-}
+// KeySecretKey is the key of the i-th API key in KeysSecret.
+func KeySecretKey(i int) string { return fmt.Sprintf("key-%d", i) }
 
 // BenchmarkArgs configure a run.
 type BenchmarkArgs struct {
 	Cluster *cluster.Cluster
-	// Targets are measured one after another; their URLs are in-cluster.
-	Targets []benchmark.Target
-	// Keys are indexed by Target.KeyIndex.
-	Keys     []KeyRef
-	Workload benchmark.Workload
-	// Provenance lists what else decides the results (engine images,
-	// models).
-	Provenance []string
-	// Timeout bounds the bench (30 min when zero): the Job's
-	// activeDeadlineSeconds.
-	Timeout time.Duration
-	// After are the resources that must be ready first.
-	After []pulumi.Resource
+	// Run is the run as the Docker target's Benchmark takes it: targets
+	// (in-cluster URLs), keys (secrets, by Target.KeyIndex), workload,
+	// timeout, baseline and what to wait for. Host, Binary, BinarySHA256
+	// and Image are left empty: the bench runs in the cluster's servelab
+	// image.
+	Run benchmark.BenchmarkArgs
 }
 
 // Benchmark is a finished run.
 type Benchmark struct {
 	pulumi.ResourceState
 
-	// JobName is the run's Job (benchmark-<digest>).
-	JobName string
-	// Results are the parsed outputs, as the Docker target's.
+	// JobName is the run's Job (benchmark-<spec hash>).
+	JobName pulumi.StringOutput
+	// Results are the stack output, as the Docker target's.
 	Results pulumi.MapOutput
+	// SpecHash is the digest of everything that decides the results.
+	SpecHash pulumi.StringOutput
 }
 
 // NewBenchmark creates the results ConfigMap and the RBAC that lets the
-// Job fill it, the targets ConfigMap, the Job, and reads the results once
-// the Job has completed.
+// Job fill it, the keys Secret, the targets ConfigMap, the Job, and reads
+// the results once the Job has completed.
 func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ...pulumi.ResourceOption) (*Benchmark, error) {
-	a, err := validate(name, args)
+	c, a, err := validate(name, args)
 	if err != nil {
 		return nil, err
 	}
-	c := a.Cluster
 	targetsJSON, err := benchmark.TargetsFile(a.Targets)
 	if err != nil {
 		return nil, fmt.Errorf("benchmark %s: %w", name, err)
 	}
-	triggers, err := benchmark.Triggers(a.Targets, a.Workload, a.Timeout, append(slices.Clone(a.Provenance), c.Image))
-	if err != nil {
-		return nil, fmt.Errorf("benchmark %s: %w", name, err)
-	}
-	run := make([][]byte, len(triggers))
-	for i, t := range triggers {
-		run[i] = []byte(t)
-	}
-	jobName := kube.HashName(Name, run...)
-	bench := Argv(a.Workload, a.Timeout)
+	bench := benchmark.Argv(a)
+	triggers, specHash := benchmark.Triggers(a, bench, targetsJSON)
+	jobName := specHash.ApplyT(func(h string) string { return Name + "-" + h[:8] }).(pulumi.StringOutput)
+	annotation := pulumi.All(toAny(triggers)...).ApplyT(func(v []any) string {
+		lines := make([]string, len(v))
+		for i, t := range v {
+			lines[i] = t.(string)
+		}
+		return strings.Join(lines, "\n")
+	}).(pulumi.StringOutput)
 
-	b := &Benchmark{JobName: jobName}
+	b := &Benchmark{JobName: jobName, SpecHash: specHash}
 	if err := ctx.RegisterComponentResource(TypeToken, name, b, opts...); err != nil {
 		return nil, err
 	}
@@ -131,6 +141,24 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 	if err != nil {
 		return nil, err
 	}
+	after := append(slices.Clone(a.After), results)
+	after = append(after, rbac...)
+	env := corev1.EnvVarArray{}
+	if len(a.Keys) > 0 {
+		keys, err := storeKeys(ctx, b, c, name, a.Keys)
+		if err != nil {
+			return nil, err
+		}
+		after = append(after, keys)
+		for i := range a.Keys {
+			env = append(env, corev1.EnvVarArgs{
+				Name: pulumi.String(benchmark.KeyEnv(i)),
+				ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
+					Name: pulumi.String(KeysSecret), Key: pulumi.String(KeySecretKey(i)),
+				}},
+			})
+		}
+	}
 	targetsMap := kube.HashName(Name+"-targets", targetsJSON)
 	targets, err := corev1.NewConfigMap(ctx, name+"-targets", &corev1.ConfigMapArgs{
 		Metadata:  c.Meta(targetsMap, "benchmark", nil),
@@ -140,28 +168,22 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 	if err != nil {
 		return nil, fmt.Errorf("benchmark %s: targets: %w", name, err)
 	}
+	after = append(after, targets)
 
-	env := corev1.EnvVarArray{}
-	for i, k := range a.Keys {
-		env = append(env, corev1.EnvVarArgs{
-			Name: pulumi.String(benchmark.KeyEnv(i)),
-			ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
-				Name: pulumi.String(k.Secret), Key: pulumi.String(k.Key),
-			}},
-		})
-	}
 	resultsMount := corev1.VolumeMountArgs{Name: pulumi.String("results"), MountPath: pulumi.String(ResultsDir)}
-	after := append(slices.Clone(a.After), results, targets)
-	after = append(after, rbac...)
-	wait := (a.Timeout + StartMargin).String()
-	job, err := batchv1.NewJob(ctx, name+"-job", &batchv1.JobArgs{
-		Metadata: c.Meta(jobName, "benchmark", nil),
+	deadline := a.Timeout + StartMargin
+	wait := (deadline + AwaitMargin).String()
+	meta := c.Meta(Name, "benchmark", nil)
+	meta.Name = jobName
+	meta.Annotations = pulumi.StringMap{TriggersAnnotation: annotation}
+	job, err := batchv1.NewJob(ctx, name+"-run", &batchv1.JobArgs{
+		Metadata: meta,
 		Spec: &batchv1.JobSpecArgs{
 			// One attempt: a failed bench fails `up` with its Job.
 			BackoffLimit:          pulumi.Int(0),
-			ActiveDeadlineSeconds: pulumi.Int(int(a.Timeout.Seconds())),
+			ActiveDeadlineSeconds: pulumi.Int(int(deadline.Seconds())),
 			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: kube.Labels(c.Stack, jobName, "benchmark", nil)},
+				Metadata: &metav1.ObjectMetaArgs{Labels: kube.Labels(c.Stack, Name, "benchmark", nil)},
 				Spec: &corev1.PodSpecArgs{
 					RestartPolicy:      pulumi.String("Never"),
 					ServiceAccountName: pulumi.String(Name),
@@ -171,7 +193,7 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 						Name:            pulumi.String("bench"),
 						Image:           pulumi.String(c.Image),
 						ImagePullPolicy: pulumi.String("IfNotPresent"),
-						Args:            pulumi.ToStringArray(bench),
+						Args:            pulumi.ToStringArray(Argv(bench)),
 						Env:             env,
 						// The bench's closing summary on stderr becomes the
 						// pod's termination message (kubectl describe).
@@ -186,8 +208,10 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 						Name:            pulumi.String("publish"),
 						Image:           pulumi.String(c.Image),
 						ImagePullPolicy: pulumi.String("IfNotPresent"),
-						Args: pulumi.ToStringArray([]string{"publish", "--configmap", ResultsConfigMap,
-							"--from-file", ResultsKey + "=" + path.Join(ResultsDir, ResultsKey), "--literal", RunKey + "=" + jobName}),
+						Args: jobName.ApplyT(func(job string) []string {
+							return []string{"publish", "--configmap", ResultsConfigMap,
+								"--from-file", ResultsKey + "=" + path.Join(ResultsDir, ResultsKey), "--literal", RunKey + "=" + job}
+						}).(pulumi.StringArrayOutput),
 						SecurityContext: kube.Restricted(),
 						VolumeMounts:    corev1.VolumeMountArray{resultsMount},
 					}},
@@ -214,47 +238,73 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 	if err != nil {
 		return nil, fmt.Errorf("benchmark %s: read results: %w", name, err)
 	}
-	tgts := a.Targets
-	b.Results = read.Data.ApplyT(func(data map[string]string) (map[string]any, error) {
-		res, err := Results(data, jobName, tgts)
+	raw := pulumi.All(read.Data, jobName).ApplyT(func(v []any) (string, error) {
+		out, err := RunOutput(v[0].(map[string]string), v[1].(string))
 		if err != nil {
-			return nil, fmt.Errorf("benchmark %s: %w", name, err)
+			return "", fmt.Errorf("benchmark %s: %w", name, err)
 		}
-		return res, nil
-	}).(pulumi.MapOutput)
-	if err := ctx.RegisterResourceOutputs(b, pulumi.Map{"results": b.Results, "job": pulumi.String(jobName)}); err != nil {
+		return out, nil
+	}).(pulumi.StringOutput)
+	if b.Results, err = benchmark.Results(ctx, name, b, a, raw, specHash); err != nil {
+		return nil, fmt.Errorf("benchmark %s: %w", name, err)
+	}
+	if err := ctx.RegisterResourceOutputs(b, pulumi.Map{"results": b.Results, "specHash": b.SpecHash, "job": b.JobName}); err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// storeKeys writes the API keys into the Secret KeysSecret, which the
+// bench container reads at start. A rotated key updates it in place; the
+// Job is not touched.
+func storeKeys(ctx *pulumi.Context, b *Benchmark, c *cluster.Cluster, name string, keys []pulumi.StringInput) (pulumi.Resource, error) {
+	data := pulumi.StringMap{}
+	for i, k := range keys {
+		data[KeySecretKey(i)] = pulumi.ToSecret(k).(pulumi.StringOutput)
+	}
+	s, err := corev1.NewSecret(ctx, name+"-keys", &corev1.SecretArgs{
+		Metadata:   c.Meta(KeysSecret, "benchmark", nil),
+		Type:       pulumi.String("Opaque"),
+		StringData: data,
+	}, c.Opts(b)...)
+	if err != nil {
+		return nil, fmt.Errorf("benchmark %s: keys: %w", name, err)
+	}
+	return s, nil
 }
 
 // ErrStale is returned when the results ConfigMap holds another run's
 // results.
 var ErrStale = errors.New("the results ConfigMap holds another run's results")
 
-// Results turns the results ConfigMap's data into the stack output: the
-// run must be job's, then the Docker target's parser decides.
-func Results(data map[string]string, job string, targets []benchmark.Target) (map[string]any, error) {
+// RunOutput is the bench's JSON output in the results ConfigMap's data,
+// which must be Job job's.
+func RunOutput(data map[string]string, job string) (string, error) {
 	if got := data[RunKey]; got != job {
-		return nil, fmt.Errorf("%w (run %q, want %q): did Job %s publish?", ErrStale, got, job, job)
+		return "", fmt.Errorf("%w (run %q, want %q): did Job %s publish?", ErrStale, got, job, job)
 	}
-	res, err := benchmark.Parse(data[ResultsKey], targets)
-	if err != nil {
-		return nil, err
-	}
-	return benchmark.Output(res)
+	return data[ResultsKey], nil
 }
 
-// Argv is the bench's argv in the Job: the Docker target's, reading the
-// targets file from its ConfigMap and writing results to a file.
-func Argv(w benchmark.Workload, timeout time.Duration) []string {
-	argv := benchmark.Args(w, timeout)
+// Argv is the bench's argv in the Job: the Docker target's
+// (benchmark.Argv), reading the targets file from its ConfigMap and
+// writing results to a file for the publish container.
+func Argv(bench []string) []string {
+	argv := slices.Clone(bench)
 	for i := 0; i+1 < len(argv); i++ {
 		if argv[i] == "--targets" {
 			argv[i+1] = path.Join(TargetsDir, TargetsFile)
 		}
 	}
 	return append(argv, "--output", path.Join(ResultsDir, ResultsKey))
+}
+
+func toAny(outs []pulumi.StringOutput) []any {
+	all := make([]any, len(outs))
+	for i, o := range outs {
+		all[i] = o
+	}
+	return all
 }
 
 // writerRBAC lets the Job's ServiceAccount patch the results ConfigMap,
@@ -294,47 +344,21 @@ func writerRBAC(ctx *pulumi.Context, b *Benchmark, c *cluster.Cluster, name stri
 	return []pulumi.Resource{sa, role, binding}, nil
 }
 
-func validate(name string, args *BenchmarkArgs) (BenchmarkArgs, error) {
+func validate(name string, args *BenchmarkArgs) (*cluster.Cluster, benchmark.BenchmarkArgs, error) {
 	if args == nil {
-		return BenchmarkArgs{}, fmt.Errorf("benchmark %s: args are required", name)
+		return nil, benchmark.BenchmarkArgs{}, fmt.Errorf("benchmark %s: args are required", name)
 	}
-	a := *args
 	var errs []error
-	if a.Cluster == nil {
+	if args.Cluster == nil {
 		errs = append(errs, fmt.Errorf("benchmark %s: cluster is required", name))
 	}
-	if len(a.Targets) == 0 {
-		errs = append(errs, fmt.Errorf("benchmark %s: no targets", name))
+	r := args.Run
+	if r.Host != nil || r.Binary != "" || r.BinarySHA256 != "" || r.Image != nil {
+		errs = append(errs, fmt.Errorf("benchmark %s: the Job runs the cluster's servelab image: leave host, binary and image empty", name))
 	}
-	seen := map[string]bool{}
-	for i, t := range a.Targets {
-		if t.Label == "" || seen[t.Label] {
-			errs = append(errs, fmt.Errorf("benchmark %s: targets[%d]: label %q is empty or repeated", name, i, t.Label))
-		}
-		seen[t.Label] = true
-		if t.BaseURL == "" || t.Model == "" {
-			errs = append(errs, fmt.Errorf("benchmark %s: targets[%d] (%s): base URL and model are required", name, i, t.Label))
-		}
-		if t.KeyIndex >= len(a.Keys) {
-			errs = append(errs, fmt.Errorf("benchmark %s: targets[%d] (%s): key %d of %d", name, i, t.Label, t.KeyIndex, len(a.Keys)))
-		}
+	if args.Cluster != nil {
+		r.Image = pulumi.String(args.Cluster.Image)
 	}
-	for i, k := range a.Keys {
-		if k.Secret == "" || k.Key == "" {
-			errs = append(errs, fmt.Errorf("benchmark %s: keys[%d]: secret and key are required", name, i))
-		}
-	}
-	if a.Workload.NumPrompts <= 0 {
-		errs = append(errs, fmt.Errorf("benchmark %s: numPrompts must be positive", name))
-	}
-	if a.Workload.Dataset == "" {
-		a.Workload.Dataset = "random"
-	}
-	if a.Timeout == 0 {
-		a.Timeout = 30 * time.Minute
-	}
-	if a.Timeout < time.Second {
-		errs = append(errs, fmt.Errorf("benchmark %s: timeout %s is under a second", name, a.Timeout))
-	}
-	return a, errors.Join(errs...)
+	r, err := benchmark.Check(name, r)
+	return args.Cluster, r, errors.Join(append(errs, err)...)
 }

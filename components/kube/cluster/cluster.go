@@ -24,6 +24,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/servelab/servelab/internal/imageref"
 	"github.com/servelab/servelab/internal/kube"
 )
 
@@ -237,6 +238,9 @@ func validate(name string, args *ClusterArgs) (ClusterArgs, error) {
 	if a.Image == "" {
 		errs = append(errs, fmt.Errorf("cluster %s: the servelab image is required", name))
 	}
+	// Fully qualified, as on Docker hosts: a runtime that refuses short
+	// names (CRI-O's enforcing mode) pulls it too.
+	a.Image = imageref.Qualify(a.Image)
 	if a.ModelCache.SizeGiB <= 0 {
 		errs = append(errs, fmt.Errorf("cluster %s: model cache size %d GiB must be positive", name, a.ModelCache.SizeGiB))
 	}

@@ -5,12 +5,22 @@
 // (components/framework.BuildSpec): the same argv, environment and
 // healthcheck command. That command is the pod's readiness probe, and its
 // startup probe for as long as the Docker target waits (5 min + 45 s per
-// GiB of demand), so `up` returns when every pod is ready. GPUs are
-// requested as the cluster's GPU resource; the model cache is a retained
-// claim; the Hugging Face token comes from a Secret.
+// GiB of demand), so `up` returns when every pod is ready; the spec's
+// ready steps (Ollama: pull and load the model) then run as a Job against
+// the Service. GPUs are requested as the cluster's GPU resource; the model
+// cache is a retained claim; the Hugging Face token comes from a Secret.
+//
+// API keys, as on Docker (docs/security.md): an engine that checks one
+// gets its own, generated with random.RandomPassword, in the Secret
+// <name>-api-key, mounted as the file the Docker target uploads (same
+// path, same content, mode 0400; 0440 group-owned by the pod's fsGroup
+// for the non-root sim). Engines without keys (Ollama, the Ollama-flavour
+// sim) accept traffic only from the stack's own pods (a NetworkPolicy):
+// on Docker they are published on loopback only.
 package framework
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -25,11 +35,14 @@ import (
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/kube/cluster"
 	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/internal/imageref"
 	"github.com/servelab/servelab/internal/kube"
 )
 
@@ -38,6 +51,11 @@ const TypeToken = "servelab:kube:Framework"
 
 // ContainerName is the engine container's name in its pods.
 const ContainerName = "engine"
+
+// RunDir is where the Docker target uploads an engine's secret files (the
+// Hugging Face token, the engine's key file): one projected volume of
+// Secrets here.
+const RunDir = "/run/servelab"
 
 // ImagePullMargin is added to the startup window in `up`'s wait for the
 // Deployment: the kubelet pulls the image (vLLM's is ~10 GB) before the
@@ -60,6 +78,9 @@ type FrameworkArgs struct {
 	// NodeSelector and Tolerations place the pods.
 	NodeSelector map[string]string
 	Tolerations  []kube.Toleration
+	// After are resources that must be ready before the Deployment is
+	// created: the planner's start order on a shared (time-sliced) GPU.
+	After []pulumi.Resource
 }
 
 // Framework is a deployed engine.
@@ -75,6 +96,19 @@ type Framework struct {
 	ContainerPort int
 	// UpstreamModel is the model name the engine serves.
 	UpstreamModel string
+	// Image is the engine image; Spec the container it runs as (the
+	// Docker target's argv, environment, checks).
+	Image string
+	Spec  framework.Spec
+	// HasAPIKey reports whether the engine checks an API key: APIKey,
+	// also under KeySecretKey in the Secret KeySecret().
+	HasAPIKey bool
+	// APIKey is the engine's own API key (a secret); the zero
+	// StringOutput when HasAPIKey is false.
+	APIKey pulumi.StringOutput
+
+	instance framework.Instance
+	key      *random.RandomPassword
 
 	// InternalURL is its URL inside the namespace (the Service's name);
 	// ServiceURL the cluster-wide one.
@@ -92,6 +126,27 @@ type Framework struct {
 // pull. Depend on them, not on the component.
 func (f *Framework) Waits() []pulumi.Resource { return f.waits }
 
+// Keys of the engine's key Secret: KeySecretKey holds the key alone (for
+// the gateway, Prometheus, the bench), KeySecretFile the engine's own key
+// file as the Docker target uploads it.
+const (
+	KeySecretKey  = "key"
+	KeySecretFile = "engine"
+)
+
+// KeySecret is the name of the Secret holding framework name's API key.
+func KeySecret(name string) string { return name + "-api-key" }
+
+// KeyPassword is the resource that generates the engine's key (nil when
+// HasAPIKey is false): whatever reads the key file only at start is
+// replaced with it (pulumi.ReplaceWith).
+func (f *Framework) KeyPassword() pulumi.Resource {
+	if f.key == nil {
+		return nil
+	}
+	return f.key
+}
+
 // InternalBaseURL is the engine's URL inside the namespace.
 func (f *Framework) InternalBaseURL() string {
 	return "http://" + f.Name + ":" + strconv.Itoa(f.Port)
@@ -108,11 +163,18 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	f := &Framework{
 		Engine: in.Engine, API: in.API(), Name: in.Name, Port: a.ServicePort,
 		ContainerPort: spec.Port, UpstreamModel: in.ServedModelName,
+		Image: a.Image, Spec: spec, HasAPIKey: spec.APIKeyFile != "", instance: in,
 	}
 	if err := ctx.RegisterComponentResource(TypeToken, name, f, opts...); err != nil {
 		return nil, err
 	}
 
+	var keySecret pulumi.Resource
+	if f.HasAPIKey {
+		if keySecret, err = f.apiKey(ctx, c, name, spec); err != nil {
+			return nil, err
+		}
+	}
 	volumes, mounts, err := f.volumes(ctx, c, name, spec)
 	if err != nil {
 		return nil, err
@@ -143,9 +205,6 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 			Limits: pulumi.StringMap{c.GPUResource: pulumi.String(strconv.Itoa(a.GPUs))},
 		}
 	}
-	if in.Engine == engine.Sim {
-		container.SecurityContext = kube.Restricted()
-	}
 	pod := &corev1.PodSpecArgs{
 		Containers:         corev1.ContainerArray{container},
 		Volumes:            volumes,
@@ -155,11 +214,28 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 		// Engines never talk to the Kubernetes API.
 		AutomountServiceAccountToken: pulumi.Bool(false),
 	}
+	if nonRoot(in) {
+		container.SecurityContext = kube.Restricted()
+		// Secret files are group-owned by the fsGroup: the non-root
+		// engine reads its key file, nobody else does.
+		pod.SecurityContext = &corev1.PodSecurityContextArgs{FsGroup: pulumi.Int(kube.NonRootUID)}
+	}
 	if a.GPUs > 0 && c.RuntimeClassName != "" {
 		pod.RuntimeClassName = pulumi.String(c.RuntimeClassName)
 	}
 	labels := map[string]string{kube.LabelFramework: in.Name, kube.LabelEngine: string(in.Engine)}
 	wait := spec.WaitTimeout + ImagePullMargin
+	dopts := append(c.Opts(f), pulumi.Timeouts(&pulumi.CustomTimeouts{Create: wait.String(), Update: wait.String()}))
+	after := slices.Clone(a.After)
+	if keySecret != nil {
+		after = append(after, keySecret)
+		// The engine reads its key file at start: a new key (the password
+		// replaced) starts it afresh, as on Docker.
+		dopts = append(dopts, pulumi.ReplaceWith([]pulumi.Resource{f.key}))
+	}
+	if len(after) > 0 {
+		dopts = append(dopts, pulumi.DependsOn(after))
+	}
 	deployment, err := appsv1.NewDeployment(ctx, name+"-deployment", &appsv1.DeploymentArgs{
 		Metadata: c.Meta(in.Name, "engine", labels),
 		Spec: &appsv1.DeploymentSpecArgs{
@@ -173,7 +249,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 				Spec:     pod,
 			},
 		},
-	}, append(c.Opts(f), pulumi.Timeouts(&pulumi.CustomTimeouts{Create: wait.String(), Update: wait.String()}))...)
+	}, dopts...)
 	if err != nil {
 		return nil, fmt.Errorf("framework %s: deployment: %w", name, err)
 	}
@@ -191,9 +267,14 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 		return nil, fmt.Errorf("framework %s: service: %w", name, err)
 	}
 	f.waits = []pulumi.Resource{deployment, service}
+	if !f.HasAPIKey {
+		if err := f.restrictIngress(ctx, c, name); err != nil {
+			return nil, err
+		}
+	}
 
-	if in.Engine == engine.Ollama {
-		job, err := f.pull(ctx, c, name, a.Image, in.Model, spec.ReadyTimeout)
+	if len(spec.ReadySteps) > 0 {
+		job, err := f.ready(ctx, c, name, a)
 		if err != nil {
 			return nil, err
 		}
@@ -206,16 +287,74 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	f.ServedModelName = pulumi.String(in.ServedModelName).ToStringOutput()
 	f.MetricsPath = pulumi.String(api.MetricsPath).ToStringOutput()
 	f.EngineKind = pulumi.String(string(in.Engine)).ToStringOutput()
-	if err := ctx.RegisterResourceOutputs(f, pulumi.Map{
+	outputs := pulumi.Map{
 		"internalUrl":     f.InternalURL,
 		"serviceUrl":      f.ServiceURL,
 		"servedModelName": f.ServedModelName,
 		"metricsPath":     f.MetricsPath,
 		"engine":          f.EngineKind,
-	}); err != nil {
+	}
+	if f.HasAPIKey {
+		outputs["apiKey"] = f.APIKey
+	}
+	if err := ctx.RegisterResourceOutputs(f, outputs); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// nonRoot reports whether the engine runs as kube.NonRootUID: the servelab
+// image (sims) does; the engines' own images run as root.
+func nonRoot(in framework.Instance) bool { return in.Engine == engine.Sim }
+
+// apiKey generates the engine's key and its Secret (returned): the key
+// alone, and the engine's key file as the Docker target uploads it.
+func (f *Framework) apiKey(ctx *pulumi.Context, c *cluster.Cluster, name string, spec framework.Spec) (pulumi.Resource, error) {
+	key, err := random.NewRandomPassword(ctx, name+"-api-key", &random.RandomPasswordArgs{
+		Length:  pulumi.Int(48),
+		Special: pulumi.Bool(false),
+	}, pulumi.Parent(f))
+	if err != nil {
+		return nil, fmt.Errorf("framework %s: api key: %w", name, err)
+	}
+	f.key = key
+	f.APIKey = pulumi.ToSecret(key.Result).(pulumi.StringOutput)
+	format := spec.APIKeyFormat
+	secret, err := corev1.NewSecret(ctx, name+"-api-key-secret", &corev1.SecretArgs{
+		Metadata: c.Meta(KeySecret(f.Name), "engine", map[string]string{kube.LabelFramework: f.Name}),
+		Type:     pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{
+			KeySecretKey:  f.APIKey,
+			KeySecretFile: f.APIKey.ApplyT(func(k string) string { return framework.KeyFileContent(format, k) }).(pulumi.StringOutput),
+		},
+	}, c.Opts(f)...)
+	if err != nil {
+		return nil, fmt.Errorf("framework %s: api key secret: %w", name, err)
+	}
+	return secret, nil
+}
+
+// restrictIngress lets only the stack's own pods in the namespace (the
+// gateway, the benchmark) reach an engine that takes no key; on Docker
+// such an engine is published on 127.0.0.1 only. It needs a network
+// plugin that enforces NetworkPolicies (docs/kubernetes.md).
+func (f *Framework) restrictIngress(ctx *pulumi.Context, c *cluster.Cluster, name string) error {
+	_, err := networkingv1.NewNetworkPolicy(ctx, name+"-ingress", &networkingv1.NetworkPolicyArgs{
+		Metadata: c.Meta(f.Name+"-ingress", "engine", map[string]string{kube.LabelFramework: f.Name}),
+		Spec: &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: kube.Selector(f.Name)},
+			PolicyTypes: pulumi.ToStringArray([]string{"Ingress"}),
+			Ingress: networkingv1.NetworkPolicyIngressRuleArray{networkingv1.NetworkPolicyIngressRuleArgs{
+				From: networkingv1.NetworkPolicyPeerArray{networkingv1.NetworkPolicyPeerArgs{
+					PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{kube.LabelStack: pulumi.String(c.Stack)}},
+				}},
+			}},
+		},
+	}, c.Opts(f)...)
+	if err != nil {
+		return fmt.Errorf("framework %s: network policy: %w", name, err)
+	}
+	return nil
 }
 
 // volumes are the pod's volumes and the engine's mounts: the model cache
@@ -242,19 +381,10 @@ func (f *Framework) volumes(ctx *pulumi.Context, c *cluster.Cluster, name string
 		})
 		mounts = append(mounts, corev1.VolumeMountArgs{Name: pulumi.String("model-cache"), MountPath: pulumi.String(v.Path)})
 	}
-	if spec.UploadHFToken {
-		vols = append(vols, corev1.VolumeArgs{
-			Name: pulumi.String("hf-token"),
-			Secret: &corev1.SecretVolumeSourceArgs{
-				SecretName:  pulumi.String(cluster.HFTokenSecret),
-				DefaultMode: pulumi.Int(0o400),
-				Items: corev1.KeyToPathArray{corev1.KeyToPathArgs{
-					Key: pulumi.String(cluster.HFTokenKey), Path: pulumi.String(path.Base(framework.HFTokenPath)),
-				}},
-			},
-		})
+	if run := runFiles(spec, f.Name, nonRoot(f.instance)); run != nil {
+		vols = append(vols, corev1.VolumeArgs{Name: pulumi.String("run"), Projected: run})
 		mounts = append(mounts, corev1.VolumeMountArgs{
-			Name: pulumi.String("hf-token"), MountPath: pulumi.String(path.Dir(framework.HFTokenPath)), ReadOnly: pulumi.Bool(true),
+			Name: pulumi.String("run"), MountPath: pulumi.String(RunDir), ReadOnly: pulumi.Bool(true),
 		})
 	}
 	if spec.IPCHost {
@@ -267,41 +397,108 @@ func (f *Framework) volumes(ctx *pulumi.Context, c *cluster.Cluster, name string
 	return vols, mounts, nil
 }
 
-// pull runs `ollama pull MODEL` against the ready server through its
-// Service — what the Docker target runs with docker exec — as a Job named
-// by the model, so a new model is a new Job.
-func (f *Framework) pull(ctx *pulumi.Context, c *cluster.Cluster, name, image, model string, timeout time.Duration) (*batchv1.Job, error) {
-	jobName := kube.HashName(f.Name+"-pull", []byte(model))
+// runFiles are the engine's secret files under framework.RunDir, where
+// the Docker target uploads them: the Hugging Face token and the engine's
+// key file, both 0400 (0440 with the non-root engine's fsGroup); nil when
+// it has neither.
+func runFiles(spec framework.Spec, name string, nonRoot bool) *corev1.ProjectedVolumeSourceArgs {
+	mode := 0o400
+	if nonRoot {
+		mode = 0o440
+	}
+	sources := corev1.VolumeProjectionArray{}
+	if spec.UploadHFToken {
+		sources = append(sources, corev1.VolumeProjectionArgs{Secret: &corev1.SecretProjectionArgs{
+			Name: pulumi.String(cluster.HFTokenSecret),
+			Items: corev1.KeyToPathArray{corev1.KeyToPathArgs{
+				Key: pulumi.String(cluster.HFTokenKey), Path: pulumi.String(path.Base(framework.HFTokenPath)),
+			}},
+		}})
+	}
+	if spec.APIKeyFile != "" {
+		sources = append(sources, corev1.VolumeProjectionArgs{Secret: &corev1.SecretProjectionArgs{
+			Name: pulumi.String(KeySecret(name)),
+			Items: corev1.KeyToPathArray{corev1.KeyToPathArgs{
+				Key: pulumi.String(KeySecretFile), Path: pulumi.String(path.Base(spec.APIKeyFile)),
+			}},
+		}})
+	}
+	if len(sources) == 0 {
+		return nil
+	}
+	return &corev1.ProjectedVolumeSourceArgs{DefaultMode: pulumi.Int(mode), Sources: sources}
+}
+
+// ready runs the spec's ready steps — what the Docker target runs with
+// docker exec once the container is healthy (Ollama: pull the model, then
+// load it) — in order, as the containers of a Job that reaches the engine
+// through its Service. The Job is named by the steps and the engine's pod
+// spec, so a new model or restarted pods (a changed spec) run it again.
+func (f *Framework) ready(ctx *pulumi.Context, c *cluster.Cluster, name string, a FrameworkArgs) (*batchv1.Job, error) {
+	spec := f.Spec
+	digest, err := json.Marshal(struct {
+		Steps    [][]string
+		Image    string
+		Command  []string
+		Env      []string
+		Replicas int
+	}{spec.ReadySteps, a.Image, spec.Command, spec.Env, a.Replicas})
+	if err != nil {
+		return nil, fmt.Errorf("framework %s: ready: %w", name, err)
+	}
+	jobName := kube.HashName(f.Name+"-ready", digest)
 	labels := map[string]string{kube.LabelFramework: f.Name}
-	job, err := batchv1.NewJob(ctx, name+"-pull", &batchv1.JobArgs{
-		Metadata: c.Meta(jobName, "model-pull", labels),
+	local := "http://127.0.0.1:" + strconv.Itoa(spec.Port)
+	var steps corev1.ContainerArray
+	for i, step := range spec.ReadySteps {
+		argv := make([]string, len(step))
+		for j, arg := range step {
+			// The step ran inside the engine's container; the Job reaches
+			// the engine at its Service.
+			argv[j] = strings.Replace(arg, local, f.InternalBaseURL(), 1)
+		}
+		ct := corev1.ContainerArgs{
+			Name:            pulumi.String(fmt.Sprintf("step-%d", i)),
+			Image:           pulumi.String(a.Image),
+			ImagePullPolicy: pulumi.String("IfNotPresent"),
+			Command:         pulumi.ToStringArray(argv),
+		}
+		if f.Engine == engine.Ollama {
+			// The ollama CLI is a client of the server at OLLAMA_HOST.
+			ct.Env = corev1.EnvVarArray{corev1.EnvVarArgs{Name: pulumi.String("OLLAMA_HOST"), Value: pulumi.String(f.InternalBaseURL())}}
+		}
+		if nonRoot(a.Instance) {
+			ct.SecurityContext = kube.Restricted()
+		}
+		steps = append(steps, ct)
+	}
+	// Init containers run one after another, each after the previous
+	// succeeded; the last step is the Job's container.
+	pod := &corev1.PodSpecArgs{
+		RestartPolicy:                pulumi.String("Never"),
+		EnableServiceLinks:           pulumi.Bool(false),
+		AutomountServiceAccountToken: pulumi.Bool(false),
+		Containers:                   corev1.ContainerArray{steps[len(steps)-1]},
+	}
+	if len(steps) > 1 {
+		pod.InitContainers = steps[:len(steps)-1]
+	}
+	timeout := spec.ReadyTimeout
+	wait := (timeout + ImagePullMargin).String()
+	job, err := batchv1.NewJob(ctx, name+"-ready", &batchv1.JobArgs{
+		Metadata: c.Meta(jobName, "engine-ready", labels),
 		Spec: &batchv1.JobSpecArgs{
 			BackoffLimit:          pulumi.Int(2),
 			ActiveDeadlineSeconds: pulumi.Int(int(timeout.Seconds())),
 			Template: &corev1.PodTemplateSpecArgs{
-				Metadata: &metav1.ObjectMetaArgs{Labels: kube.Labels(c.Stack, jobName, "model-pull", labels)},
-				Spec: &corev1.PodSpecArgs{
-					RestartPolicy:                pulumi.String("Never"),
-					EnableServiceLinks:           pulumi.Bool(false),
-					AutomountServiceAccountToken: pulumi.Bool(false),
-					Containers: corev1.ContainerArray{corev1.ContainerArgs{
-						Name:            pulumi.String("pull"),
-						Image:           pulumi.String(image),
-						ImagePullPolicy: pulumi.String("IfNotPresent"),
-						// The image's entrypoint is the ollama CLI; as a
-						// client it reaches the server at OLLAMA_HOST.
-						Args: pulumi.ToStringArray([]string{"pull", model}),
-						Env: corev1.EnvVarArray{corev1.EnvVarArgs{
-							Name: pulumi.String("OLLAMA_HOST"), Value: pulumi.String(f.InternalBaseURL()),
-						}},
-					}},
-				},
+				Metadata: &metav1.ObjectMetaArgs{Labels: kube.Labels(c.Stack, jobName, "engine-ready", labels)},
+				Spec:     pod,
 			},
 		},
 	}, append(c.Opts(f), pulumi.DependsOn(f.waits), pulumi.DeleteBeforeReplace(true),
-		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: (timeout + ImagePullMargin).String(), Update: (timeout + ImagePullMargin).String()}))...)
+		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: wait, Update: wait}))...)
 	if err != nil {
-		return nil, fmt.Errorf("framework %s: pull: %w", name, err)
+		return nil, fmt.Errorf("framework %s: ready: %w", name, err)
 	}
 	return job, nil
 }
@@ -360,6 +557,7 @@ func validate(name string, args *FrameworkArgs) (FrameworkArgs, framework.Spec, 
 	if a.Image == "" {
 		errs = append(errs, fmt.Errorf("framework %s: image is required", name))
 	}
+	a.Image = imageref.Qualify(a.Image)
 	if a.Instance.Name == "" {
 		a.Instance.Name = name
 	}
@@ -387,6 +585,11 @@ func validate(name string, args *FrameworkArgs) (FrameworkArgs, framework.Spec, 
 	spec, err := framework.BuildSpec(a.Instance)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("framework %s: %w", name, err))
+	}
+	for _, p := range []string{spec.APIKeyFile, framework.HFTokenPath} {
+		if p != "" && path.Dir(p) != RunDir {
+			errs = append(errs, fmt.Errorf("framework %s: secret file %s is not in %s, where its volume is mounted", name, p, RunDir))
+		}
 	}
 	if a.ServicePort == 0 {
 		a.ServicePort = spec.Port

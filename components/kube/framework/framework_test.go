@@ -112,7 +112,9 @@ func TestGPUEngine(t *testing.T) {
 		t.Errorf("readiness %v, want %v", got, spec.Health)
 	}
 	for _, want := range []string{`"nvidia.com/gpu":"2"`, `"runtimeClassName":"nvidia"`, `"medium":"Memory"`, `"claimName":"vllm-model-cache"`,
-		`"secretName":"hf-token"`, `"mountPath":"/run/servelab"`, `"HF_TOKEN_PATH"`, `"pool":"h100"`, `"operator":"Exists"`, `"enableServiceLinks":false`} {
+		`{"secret":{"items":[{"key":"token","path":"hf_token"}],"name":"hf-token"}}`,
+		`{"secret":{"items":[{"key":"engine","path":"engine-auth.yaml"}],"name":"vllm-api-key"}}`, `"defaultMode":256`,
+		`"mountPath":"/run/servelab"`, `"HF_TOKEN_PATH"`, `"pool":"h100"`, `"operator":"Exists"`, `"enableServiceLinks":false`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("pod spec lacks %s:\n%s", want, text)
 		}
@@ -121,6 +123,24 @@ func TestGPUEngine(t *testing.T) {
 		if strings.Contains(text, leak) {
 			t.Errorf("pod spec holds %s", leak)
 		}
+	}
+	if len(d.Secrets()) > 0 {
+		t.Errorf("the Deployment holds secrets at %v", d.Secrets())
+	}
+	// The engine's own key: generated, in its Secret (the key alone and
+	// the engine's key file), secret; a new key replaces the Deployment.
+	if _, ok := m.Get("random:index/randomPassword:RandomPassword", "vllm-api-key"); !ok {
+		t.Error("no generated API key")
+	}
+	ks, _ := m.Get("kubernetes:core/v1:Secret", "vllm-api-key-secret")
+	if ks.String("metadata.name") != kframework.KeySecret("vllm") || !slices.Equal(ks.Secrets(), []string{"stringData"}) {
+		t.Errorf("key Secret %q, secret inputs %v", ks.String("metadata.name"), ks.Secrets())
+	}
+	if !slices.ContainsFunc(d.ReplaceWith, func(u string) bool { return strings.HasSuffix(u, "::vllm-api-key") }) {
+		t.Errorf("a new key does not restart the engine (replaceWith %v)", d.ReplaceWith)
+	}
+	if len(m.ByType("kubernetes:networking.k8s.io/v1:NetworkPolicy")) != 0 {
+		t.Error("a keyed engine behind a NetworkPolicy")
 	}
 	pvc, ok := m.Get("kubernetes:core/v1:PersistentVolumeClaim", "vllm-model-cache")
 	if !ok || !pvc.RetainOnDelete || pvc.ProviderName() != "lab-k8s-retained" {
@@ -160,13 +180,17 @@ func TestSharedCacheAndSim(t *testing.T) {
 	}
 	d, _ = m.Get("kubernetes:apps/v1:Deployment", "sim-deployment")
 	b, _ = json.Marshal(d.Plain("spec"))
-	for _, want := range []string{`"runAsNonRoot":true`, `"readOnlyRootFilesystem":true`, `"/servelab","probe","http://127.0.0.1:30000/health_generate"`, `"containerPort":30000`} {
+	// The sim runs as non-root: its key file is 0440, group-owned by the
+	// pod's fsGroup.
+	for _, want := range []string{`"runAsNonRoot":true`, `"readOnlyRootFilesystem":true`, `"/servelab","probe","http://127.0.0.1:30000/health_generate"`, `"containerPort":30000`,
+		`"--api-key-file","/run/servelab/engine-api-key"`, `"fsGroup":65532`, `"defaultMode":288`,
+		`{"secret":{"items":[{"key":"engine","path":"engine-api-key"}],"name":"sim-api-key"}}`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("sim deployment lacks %s: %s", want, b)
 		}
 	}
-	if strings.Contains(string(b), "volumes") || len(m.ByType("kubernetes:core/v1:PersistentVolumeClaim")) != 0 {
-		t.Errorf("a sim with volumes: %s", b)
+	if len(m.ByType("kubernetes:core/v1:PersistentVolumeClaim")) != 0 {
+		t.Errorf("a sim with a claim: %s", b)
 	}
 	svc, _ := m.Get("kubernetes:core/v1:Service", "sim-service")
 	if p := svc.Plain("spec").(map[string]any)["ports"].([]any)[0].(map[string]any); p["port"] != 8000.0 || p["targetPort"] != "http" {
@@ -174,10 +198,11 @@ func TestSharedCacheAndSim(t *testing.T) {
 	}
 }
 
-// TestOllamaPull: the model is pulled by a Job named after it, through
-// the Service, once the server is ready; llama.cpp gets the HF token from
-// the Secret as HF_TOKEN.
-func TestOllamaPullAndLlamaCppToken(t *testing.T) {
+// TestOllamaReadyAndLlamaCppToken: Ollama's ready steps (pull, show,
+// load the model) run in order as a Job through the Service once the
+// server is ready; Ollama takes no key, so only the stack's pods may reach
+// it; llama.cpp gets the HF token from the Secret as HF_TOKEN.
+func TestOllamaReadyAndLlamaCppToken(t *testing.T) {
 	t.Parallel()
 	ollama := framework.Instance{Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
 		Args: framework.EngineArgs{Ollama: &framework.OllamaArgs{}}, DevicesByScheduler: true}
@@ -190,18 +215,45 @@ func TestOllamaPullAndLlamaCppToken(t *testing.T) {
 		t.Fatalf("%d jobs", len(jobs))
 	}
 	job := jobs[0]
-	name := job.String("metadata.name")
-	if name != kube.HashName("ollama-pull", []byte("qwen2.5:0.5b")) {
-		t.Errorf("pull job %q is not named by the model", name)
+	if name := job.String("metadata.name"); !strings.HasPrefix(name, "ollama-ready-") {
+		t.Errorf("ready job %q", name)
 	}
 	b, _ := json.Marshal(job.Plain("spec"))
-	if !strings.Contains(string(b), `"args":["pull","qwen2.5:0.5b"]`) || !strings.Contains(string(b), `"value":"http://ollama:11434"`) {
-		t.Errorf("pull job spec %s", b)
+	for _, want := range []string{`"command":["ollama","pull","qwen2.5:0.5b"]`, `"command":["ollama","show","--modelfile","qwen2.5:0.5b"]`,
+		`"containers":[{"command":["ollama","run","qwen2.5:0.5b"]`, `"value":"http://ollama:11434"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("ready job spec lacks %s: %s", want, b)
+		}
+	}
+	if i, j := strings.Index(string(b), `"pull"`), strings.Index(string(b), `"show"`); i < 0 || j < i {
+		t.Errorf("steps out of order: %s", b)
 	}
 	for _, dep := range []string{"ollama-deployment", "ollama-service"} {
 		if !slices.ContainsFunc(job.Dependencies, func(d string) bool { return strings.HasSuffix(d, "::"+dep) }) {
-			t.Errorf("the pull does not wait for %s (deps %v)", dep, job.Dependencies)
+			t.Errorf("the ready steps do not wait for %s (deps %v)", dep, job.Dependencies)
 		}
+	}
+	if _, ok := m.Get("random:index/randomPassword:RandomPassword", "ollama-api-key"); ok {
+		t.Error("a key for Ollama, which checks none")
+	}
+	np, ok := m.Get("kubernetes:networking.k8s.io/v1:NetworkPolicy", "ollama-ingress")
+	if b, _ := json.Marshal(np.Plain("spec")); !ok || string(b) != `{"ingress":[{"from":[{"podSelector":{"matchLabels":{"servelab.dev/stack":"s"}}}]}],"podSelector":{"matchLabels":{"app.kubernetes.io/name":"ollama"}},"policyTypes":["Ingress"]}` {
+		t.Errorf("Ollama's NetworkPolicy: %s", b)
+	}
+
+	// A sim of Ollama loads its model the same way, with the servelab
+	// image's probe, at the Service instead of the container's loopback.
+	sim := framework.Instance{Name: "sim-ollama", Engine: engine.Sim, Flavour: engine.Ollama, Model: "m", ServedModelName: "m",
+		Args: framework.EngineArgs{Sim: &framework.SimArgs{}}, DevicesByScheduler: true}
+	m, err = run(t, "", false, kframework.FrameworkArgs{Instance: sim, Image: "servelab:x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, _ = m.Get("kubernetes:batch/v1:Job", "sim-ollama-ready")
+	b, _ = json.Marshal(job.Plain("spec"))
+	if !strings.Contains(string(b), `"command":["/servelab","probe","--body","{\"model\":\"m\"}","http://sim-ollama:11434/api/generate"]`) ||
+		!strings.Contains(string(b), `"runAsNonRoot":true`) {
+		t.Errorf("sim ready job %s", b)
 	}
 
 	llama := framework.Instance{Name: "llama", Engine: engine.LlamaCpp, Model: "o/r-GGUF:Q4_K_M", ServedModelName: "llama",
@@ -212,6 +264,9 @@ func TestOllamaPullAndLlamaCppToken(t *testing.T) {
 	}
 	d, _ := m.Get("kubernetes:apps/v1:Deployment", "llama-deployment")
 	b, _ = json.Marshal(d.Plain("spec"))
+	if !strings.Contains(string(b), `{"secret":{"items":[{"key":"engine","path":"engine-api-key"}],"name":"llama-api-key"}}`) {
+		t.Errorf("llama.cpp's key file is not mounted: %s", b)
+	}
 	if !strings.Contains(string(b), `{"name":"HF_TOKEN","valueFrom":{"secretKeyRef":{"key":"token","name":"hf-token"}}}`) {
 		t.Errorf("llama.cpp's HF_TOKEN is not from the Secret: %s", b)
 	}

@@ -4,7 +4,11 @@
 // code (components/gateway.Render) and mounted from a ConfigMap named by
 // its content, so a config change rolls the pod; the API key is generated
 // with random.RandomPassword and mounted from a Secret, never in argv,
-// env, a ConfigMap or a plain output.
+// env, a ConfigMap or a plain output. Each backend's own engine key
+// (components/kube/framework) is mounted from that engine's Secret where
+// the config's apiKeyFile names it, as the Docker target uploads it; the
+// gateway reads keys when it starts, so a new key (its own or a backend's)
+// replaces the Deployment.
 package gateway
 
 import (
@@ -13,6 +17,7 @@ import (
 	"fmt"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
@@ -98,7 +103,7 @@ func Render(settings *gw.Config, backends []Backend) (gw.Config, error) {
 	for _, b := range backends {
 		f := b.Framework
 		ups = append(ups, dockergw.Upstream{
-			Name: f.Name, API: f.API, URL: f.InternalBaseURL(),
+			Name: f.Name, API: f.API, URL: f.InternalBaseURL(), HasAPIKey: f.HasAPIKey,
 			UpstreamModel: f.UpstreamModel, PublicModel: b.PublicModel, Weight: b.Weight,
 		})
 	}
@@ -153,8 +158,25 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 
 	probe := []string{framework.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(dockergw.APIPort) + "/readyz"}
 	after := []pulumi.Resource{keySecret, configMap}
+	replaceWith := []pulumi.Resource{key}
+	// One projected volume at the keys' directory: the gateway's keys
+	// file, and each keyed backend's engine key (its Secret's key alone)
+	// as BackendKeyFile(backend), all 0440, group-owned by the fsGroup.
+	keysDir := path.Dir(dockergw.KeysPath)
+	keys := corev1.VolumeProjectionArray{corev1.VolumeProjectionArgs{Secret: &corev1.SecretProjectionArgs{
+		Name:  pulumi.String(KeySecret),
+		Items: corev1.KeyToPathArray{corev1.KeyToPathArgs{Key: pulumi.String(KeySecretKey), Path: pulumi.String(path.Base(dockergw.KeysPath))}},
+	}}}
 	for _, b := range a.Backends {
 		after = append(after, b.Framework.Waits()...)
+		if f := b.Framework; f.HasAPIKey {
+			replaceWith = append(replaceWith, f.KeyPassword())
+			rel := strings.TrimPrefix(dockergw.BackendKeyFile(f.Name), keysDir+"/")
+			keys = append(keys, corev1.VolumeProjectionArgs{Secret: &corev1.SecretProjectionArgs{
+				Name:  pulumi.String(kframework.KeySecret(f.Name)),
+				Items: corev1.KeyToPathArray{corev1.KeyToPathArgs{Key: pulumi.String(kframework.KeySecretKey), Path: pulumi.String(rel)}},
+			}})
+		}
 	}
 	wait := (StartupWindow + kframework.ImagePullMargin).String()
 	deployment, err := appsv1.NewDeployment(ctx, name+"-deployment", &appsv1.DeploymentArgs{
@@ -184,7 +206,7 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 						SecurityContext: kube.Restricted(),
 						VolumeMounts: corev1.VolumeMountArray{
 							corev1.VolumeMountArgs{Name: pulumi.String("config"), MountPath: pulumi.String(path.Dir(dockergw.ConfigPath)), ReadOnly: pulumi.Bool(true)},
-							corev1.VolumeMountArgs{Name: pulumi.String("keys"), MountPath: pulumi.String(path.Dir(dockergw.KeysPath)), ReadOnly: pulumi.Bool(true)},
+							corev1.VolumeMountArgs{Name: pulumi.String("keys"), MountPath: pulumi.String(keysDir), ReadOnly: pulumi.Bool(true)},
 						},
 					}},
 					Volumes: corev1.VolumeArray{
@@ -192,18 +214,15 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 							Name:        pulumi.String(configMapName),
 							DefaultMode: pulumi.Int(0o444),
 						}},
-						corev1.VolumeArgs{Name: pulumi.String("keys"), Secret: &corev1.SecretVolumeSourceArgs{
-							SecretName:  pulumi.String(KeySecret),
-							DefaultMode: pulumi.Int(0o440),
-							Items: corev1.KeyToPathArray{corev1.KeyToPathArgs{
-								Key: pulumi.String(KeySecretKey), Path: pulumi.String(path.Base(dockergw.KeysPath)),
-							}},
+						corev1.VolumeArgs{Name: pulumi.String("keys"), Projected: &corev1.ProjectedVolumeSourceArgs{
+							DefaultMode: pulumi.Int(0o440), Sources: keys,
 						}},
 					},
 				},
 			},
 		},
-	}, append(c.Opts(g), pulumi.DependsOn(after), pulumi.Timeouts(&pulumi.CustomTimeouts{Create: wait, Update: wait}))...)
+	}, append(c.Opts(g), pulumi.DependsOn(after), pulumi.ReplaceWith(replaceWith),
+		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: wait, Update: wait}))...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: deployment: %w", name, err)
 	}
@@ -259,6 +278,9 @@ func validate(name string, args *GatewayArgs) (GatewayArgs, error) {
 	}
 	if len(a.Backends) == 0 {
 		errs = append(errs, fmt.Errorf("gateway %s: no backends", name))
+	}
+	if d := path.Dir(dockergw.KeysPath); !strings.HasPrefix(dockergw.BackendKeysDir, d+"/") {
+		errs = append(errs, fmt.Errorf("gateway %s: backend keys (%s) are not under %s, where the keys volume is mounted", name, dockergw.BackendKeysDir, d))
 	}
 	for i, b := range a.Backends {
 		if b.Framework == nil {

@@ -81,8 +81,10 @@ func TestNewGatewayArgs(t *testing.T) {
 }
 
 // TestGateway: the config reaches backends by Service name, sits in a
-// ConfigMap named by its content, the key in a Secret only; the pod waits
-// for every backend and mounts both read-only.
+// ConfigMap named by its content, the key in a Secret only; each keyed
+// backend's engine key is mounted where the config's apiKeyFile says
+// (Ollama takes none); the pod waits for every backend, mounts all
+// read-only, and is replaced with any key it reads.
 func TestGateway(t *testing.T) {
 	t.Parallel()
 	m := pulumitest.New(nil)
@@ -119,10 +121,10 @@ func TestGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b := parsed.Models[0].Backends[0]; b.URL != "http://sim:8001" || b.Weight != 2 {
+	if b := parsed.Models[0].Backends[0]; b.URL != "http://sim:8001" || b.Weight != 2 || b.APIKeyFile != "/run/servelab/backend-keys/sim" {
 		t.Errorf("sim backend %+v", b)
 	}
-	if b := parsed.Models[1].Backends[0]; b.URL != "http://ollama:11434" || b.Model != "qwen2.5:0.5b" {
+	if b := parsed.Models[1].Backends[0]; b.URL != "http://ollama:11434" || b.Model != "qwen2.5:0.5b" || b.APIKeyFile != "" {
 		t.Errorf("ollama backend %+v", b)
 	}
 	if !strings.HasPrefix(cm.String("metadata.name"), "gateway-config-") || cm.Plain("immutable") != true {
@@ -133,13 +135,19 @@ func TestGateway(t *testing.T) {
 		t.Errorf("key secret %v secrets %v", key.Inputs, key.Secrets())
 	}
 	d, _ := m.Get("kubernetes:apps/v1:Deployment", "gateway-deployment")
-	for _, dep := range []string{"sim-deployment", "ollama-deployment", "ollama-pull", "gateway-config", "gateway-api-key-secret"} {
+	for _, dep := range []string{"sim-deployment", "ollama-deployment", "ollama-ready", "gateway-config", "gateway-api-key-secret"} {
 		if !slices.ContainsFunc(d.Dependencies, func(x string) bool { return strings.HasSuffix(x, "::"+dep) }) {
 			t.Errorf("the gateway does not wait for %s", dep)
 		}
 	}
+	if !slices.Equal(d.ReplaceWith, []string{"urn:pulumi:s::servelab::servelab:kube:Framework$random:index/randomPassword:RandomPassword::sim-api-key",
+		"urn:pulumi:s::servelab::servelab:kube:Gateway$random:index/randomPassword:RandomPassword::gateway-api-key"}) {
+		t.Errorf("replaceWith %v, want its key and sim's", d.ReplaceWith)
+	}
 	b, _ := json.Marshal(d.Plain("spec"))
-	for _, want := range []string{`"name":"` + cm.String("metadata.name") + `"`, `"secretName":"gateway-api-key"`, `"defaultMode":288`, `"fsGroup":65532`,
+	for _, want := range []string{`"name":"` + cm.String("metadata.name") + `"`, `"defaultMode":288`, `"fsGroup":65532`,
+		`{"secret":{"items":[{"key":"gateway-keys","path":"gateway-keys"}],"name":"gateway-api-key"}}`,
+		`{"secret":{"items":[{"key":"key","path":"backend-keys/sim"}],"name":"sim-api-key"}}`,
 		`"args":["gateway","--config","/etc/servelab/gateway.json"]`, `"/servelab","probe","http://127.0.0.1:8080/readyz"`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("gateway deployment lacks %s: %s", want, b)

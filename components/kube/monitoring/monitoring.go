@@ -6,7 +6,11 @@
 // to read pods in the namespace), so every replica is scraped and labelled
 // with its node. Credentials are generated (random.RandomPassword): the web
 // config holds the bcrypt hash, passwords are files from Secrets, and the
-// clear passwords leave the stack only as secret outputs.
+// clear passwords leave the stack only as secret outputs. A framework
+// whose metrics need its API key (Lab's CredentialsFile: llama.cpp) is
+// scraped with it, mounted from the engine's own key Secret
+// (components/kube/framework) at that file, as the Docker target uploads
+// it.
 package monitoring
 
 import (
@@ -29,6 +33,7 @@ import (
 	"github.com/servelab/servelab/components/kube/cluster"
 	kframework "github.com/servelab/servelab/components/kube/framework"
 	dockermon "github.com/servelab/servelab/components/monitoring"
+	"github.com/servelab/servelab/internal/imageref"
 	"github.com/servelab/servelab/internal/kube"
 	mon "github.com/servelab/servelab/internal/monitoring"
 )
@@ -232,6 +237,17 @@ func prometheus(ctx *pulumi.Context, m *Monitoring, name string, a MonitoringArg
 			corev1.KeyToPathArgs{Key: pulumi.String(fileKey(path.Base(mon.PrometheusWebConfigPath))), Path: pulumi.String(rel(root, mon.PrometheusWebConfigPath))},
 			corev1.KeyToPathArgs{Key: pulumi.String(fileKey(path.Base(dockermon.PrometheusPasswordFile))), Path: pulumi.String(rel(root, dockermon.PrometheusPasswordFile))},
 		}}},
+	}
+	// Engine keys: Prometheus reads the file at every scrape, so a new key
+	// reaches it when the kubelet refreshes the volume; no restart.
+	for _, f := range a.Lab.Frameworks {
+		if f.CredentialsFile == "" {
+			continue
+		}
+		sources = append(sources, corev1.VolumeProjectionArgs{Secret: &corev1.SecretProjectionArgs{
+			Name:  pulumi.String(kframework.KeySecret(f.Name)),
+			Items: corev1.KeyToPathArray{corev1.KeyToPathArgs{Key: pulumi.String(kframework.KeySecretKey), Path: pulumi.String(rel(root, f.CredentialsFile))}},
+		}})
 	}
 	probe := dockermon.PrometheusHealthcheck()
 	window := 3 * time.Minute
@@ -469,11 +485,17 @@ func validate(name string, args *MonitoringArgs) (MonitoringArgs, error) {
 			errs = append(errs, fmt.Errorf("monitoring %s: port %d out of range 1-65535", name, p))
 		}
 	}
+	for _, f := range a.Lab.Frameworks {
+		if f.CredentialsFile != "" && !strings.HasPrefix(f.CredentialsFile, "/etc/prometheus/") {
+			errs = append(errs, fmt.Errorf("monitoring %s: %s's credentials file %s is not under /etc/prometheus, where its volume is mounted", name, f.Name, f.CredentialsFile))
+		}
+	}
 	if a.PrometheusImage == "" {
 		a.PrometheusImage = dockermon.DefaultPrometheusImage
 	}
 	if a.GrafanaImage == "" {
 		a.GrafanaImage = dockermon.DefaultGrafanaImage
 	}
+	a.PrometheusImage, a.GrafanaImage = imageref.Qualify(a.PrometheusImage), imageref.Qualify(a.GrafanaImage)
 	return a, errors.Join(errs...)
 }

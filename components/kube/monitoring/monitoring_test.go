@@ -23,6 +23,7 @@ var lab = mon.Lab{
 	Frameworks: []mon.Framework{
 		{Name: "vllm", Engine: engine.VLLM, Host: "c"},
 		{Name: "ollama", Engine: engine.Ollama, Host: "c"},
+		{Name: "llama", Engine: engine.LlamaCpp, Host: "c", CredentialsFile: mon.EngineKeyFile("llama")},
 	},
 	Models: []string{"m"},
 }
@@ -57,6 +58,11 @@ func TestNewMonitoringArgs(t *testing.T) {
 		{"invalid lab", func(c *cluster.Cluster) *kmonitoring.MonitoringArgs {
 			return &kmonitoring.MonitoringArgs{Cluster: c, Lab: mon.Lab{Stack: "s"}}
 		}, "frameworks: at least one framework is required"},
+		{"credentials outside the config volume", func(c *cluster.Cluster) *kmonitoring.MonitoringArgs {
+			l := lab
+			l.Frameworks = []mon.Framework{{Name: "llama", Engine: engine.LlamaCpp, Host: "c", CredentialsFile: "/run/llama"}}
+			return &kmonitoring.MonitoringArgs{Cluster: c, Lab: l}
+		}, "llama's credentials file /run/llama is not under /etc/prometheus"},
 		{"valid", func(c *cluster.Cluster) *kmonitoring.MonitoringArgs {
 			return &kmonitoring.MonitoringArgs{Cluster: c, Lab: lab}
 		}, ""},
@@ -90,11 +96,20 @@ func TestMonitoring(t *testing.T) {
 	for _, sc := range cfg.ScrapeConfigs {
 		jobs = append(jobs, sc.JobName)
 	}
-	if strings.Join(jobs, ",") != "gateway,framework-vllm" {
+	if strings.Join(jobs, ",") != "gateway,framework-vllm,framework-llama" {
 		t.Errorf("jobs %v", jobs)
 	}
 	if !strings.Contains(data["prometheus.yml"].(string), "label: servelab.dev/framework=vllm") {
 		t.Errorf("vllm's pods are not selected by their label:\n%s", data["prometheus.yml"])
+	}
+	// llama.cpp checks its key on /metrics: Prometheus sends it from the
+	// file its engine's key Secret is mounted at.
+	if a := cfg.ScrapeConfigs[2].HTTPClientConfig.Authorization; a == nil || a.Type != "Bearer" || a.CredentialsFile != "/etc/prometheus/secrets/engine-keys/llama" {
+		t.Errorf("llama's scrape authorization %+v", a)
+	}
+	prom, _ := m.Get("kubernetes:apps/v1:Deployment", "monitoring-prometheus")
+	if pb, _ := json.Marshal(prom.Plain("spec")); !strings.Contains(string(pb), `{"secret":{"items":[{"key":"key","path":"secrets/engine-keys/llama"}],"name":"llama-api-key"}}`) {
+		t.Errorf("llama's key is not mounted for Prometheus: %s", pb)
 	}
 	for _, k := range []string{"rules_alerts.yml", "rules_recording.yml", "healthcheck-http.yml"} {
 		if data[k] == nil {

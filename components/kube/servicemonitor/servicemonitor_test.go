@@ -26,6 +26,7 @@ var lab = mon.Lab{
 		{Name: "vllm", Engine: engine.VLLM, Host: "c"},
 		{Name: "sim", Engine: engine.Sim, Flavour: engine.SGLang, Host: "c"},
 		{Name: "ollama", Engine: engine.Ollama, Host: "c"},
+		{Name: "llama", Engine: engine.LlamaCpp, Host: "c", CredentialsFile: mon.EngineKeyFile("llama")},
 	},
 	Models: []string{"m"},
 }
@@ -80,7 +81,7 @@ func TestServiceMonitors(t *testing.T) {
 			t.Errorf("%s: labels %v", sm.Name, sm.Plain("metadata.labels"))
 		}
 	}
-	if strings.Join(names, ",") != "gateway,sim,vllm" {
+	if strings.Join(names, ",") != "gateway,llama,sim,vllm" {
 		t.Errorf("ServiceMonitors for %v, want the gateway and the engines with metrics", names)
 	}
 	sim, _ := m.Get("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "monitoring-sim")
@@ -91,6 +92,15 @@ func TestServiceMonitors(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("sim ServiceMonitor lacks %s: %s", want, b)
 		}
+	}
+	if strings.Contains(string(b), "authorization") {
+		t.Errorf("sim's open /metrics scraped with a key: %s", b)
+	}
+	// llama.cpp checks its key on /metrics: the operator reads it from the
+	// engine's key Secret.
+	llama, _ := m.Get("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "monitoring-llama")
+	if b, _ := json.Marshal(llama.Plain("spec")); !strings.Contains(string(b), `"authorization":{"credentials":{"key":"key","name":"llama-api-key"},"type":"Bearer"}`) {
+		t.Errorf("llama ServiceMonitor %s", b)
 	}
 	gw, _ := m.Get("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "monitoring-gateway")
 	if b, _ := json.Marshal(gw.Plain("spec")); !strings.Contains(string(b), `"port":"metrics"`) {
