@@ -288,6 +288,10 @@ func (v *validator) frameworks() []InstancePlan {
 		switch {
 		case f.Replicas < 1:
 			fail(".replicas", "must be at least 1, got %d", f.Replicas)
+		case f.Replicas > MaxReplicas && v.cfg.ClusterStack():
+			// One Service in front of the pods: no gateway limit, the
+			// same bound.
+			fail(".replicas", "%d is more than %d (servelab's bound on a framework's pods)", f.Replicas, MaxReplicas)
 		case f.Replicas > MaxReplicas:
 			fail(".replicas", "%d is more than %d (the gateway routes a model to at most %d backends)", f.Replicas, MaxReplicas, MaxReplicas)
 		}
@@ -297,7 +301,8 @@ func (v *validator) frameworks() []InstancePlan {
 		}
 		if f.Port < 0 || f.Port > 65535 {
 			fail(".port", "%d is out of range 1-65535", f.Port)
-		} else if f.Replicas <= MaxReplicas && port > 0 && port+f.Replicas-1 > 65535 {
+		} else if !v.cfg.ClusterStack() && f.Replicas <= MaxReplicas && port > 0 && port+f.Replicas-1 > 65535 {
+			// (In a cluster the replicas share their Service's port.)
 			fail(".port", "replica %d would publish port %d, past 65535", 65536-port, 65536)
 		}
 		if f.GPUs != nil && f.GPUs.Count < 0 {

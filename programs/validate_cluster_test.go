@@ -197,11 +197,29 @@ func TestClusterConfigErrors(t *testing.T) {
 			[]string{`frameworks[0].name: "8b-ollama" names a Kubernetes Service, which must start with a letter`}},
 		{"unknown cluster key", map[string]string{"clusters": `[{name: lab, context: c, namspace: x}]`},
 			[]string{`clusters[0].namspace: unknown key "namspace" (did you mean "namespace"?)`}},
+		// The rules every stack follows hold in a cluster stack too.
+		{"managed flag and credential env", map[string]string{"frameworks": `
+- {name: v, engine: vllm, nodePool: h100, model: m, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: 36, extraArgs: ["--api-key=x"], env: {HF_TOKEN: hf_abc}}`},
+			[]string{`frameworks[0].extraArgs[0]: "--api-key=x" is --api-key, which servelab sets`, "frameworks[0].env.HF_TOKEN: is a credential: set it with `pulumi config set --secret servelab:hfToken` instead"}},
+		{"too many replicas", map[string]string{"clusters": `[{name: lab, context: c, modelCache: {accessMode: ReadWriteMany}, nodePools: [{name: cpu}]}]`,
+			"frameworks": `[{name: s, engine: sim, flavour: vllm, nodePool: cpu, model: m, replicas: 65}]`},
+			[]string{"frameworks[0].replicas: 65 is more than 64 (servelab's bound on a framework's pods)"}},
+		{"replicas share their Service's port", map[string]string{"clusters": `[{name: lab, context: c, nodePools: [{name: cpu}]}]`,
+			"frameworks": `[{name: s, engine: sim, flavour: vllm, nodePool: cpu, model: m, replicas: 3, port: 65535}]`}, nil},
+		{"benchmark settings", map[string]string{"benchmark": `{enabled: true, repeats: 0, failOnRegression: 5, timeout: 30s, dataset: jsonl, datasetPath: /data/p.jsonl}`},
+			[]string{"benchmark.repeats: must be 1-100, got 0", "benchmark.failOnRegression: needs benchmark.baseline",
+				`benchmark.timeout: "30s" is too short`, "benchmark.datasetPath: the benchmark Job cannot read files from this machine"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := loadCluster(t, tt.overrides)
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
 			if err == nil {
 				t.Fatalf("accepted; want errors %q", tt.want)
 			}
