@@ -73,14 +73,15 @@ secret: stack
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -o bin/servelab ./cmd/servelab
 
-# kube-image builds the servelab image with the tag the program computes
-# from the sources and makes it available to a cluster stack: pushed to
-# REPO (the stack's clusters[].image), or loaded into the kind cluster KIND
-# (clusters[].image left at its default, servelab). docs/kubernetes.md.
+# kube-image builds the servelab image from the build context the program
+# generates (tools/imagetag), with the tag the program computes from it,
+# and makes it available to a cluster stack: pushed to REPO (the stack's
+# clusters[].image), or loaded into the kind cluster KIND (clusters[].image
+# left at its default, servelab). docs/kubernetes.md.
 kube-image:
 	@test -n "$(REPO)$(KIND)" || { echo "make: REPO=<registry/repository> to push, or KIND=<kind cluster name> to load"; exit 1; }
-	@tag=$$($(GO) run tools/imagetag/main.go) && set -x && \
-	docker build -t servelab:$$tag . && \
+	@set -- $$($(GO) run tools/imagetag/main.go) && test -n "$${2:-}" && tag=$$1 ctx=$$2 && set -x && \
+	docker build -t servelab:$$tag "$$ctx" && \
 	if [ -n "$(KIND)" ]; then kind load docker-image servelab:$$tag --name "$(KIND)"; \
 	else docker tag servelab:$$tag "$(REPO):$$tag" && docker push "$(REPO):$$tag"; fi
 

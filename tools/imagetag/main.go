@@ -1,12 +1,14 @@
 //go:build ignore
 
-// imagetag prints the tag the servelab program gives the servelab image
-// built from this work tree (the part after "servelab:" of
-// programs.ImageTag). `make kube-image` tags the image it builds and
-// pushes, or loads into kind, with it: a cluster stack runs
+// imagetag writes the servelab image's build context from this work tree
+// as the program does (programs.ImageSource: only the files the binary is
+// built from) and prints the image's tag — the part after "servelab:" of
+// the program's image reference — and the context's directory. `make
+// kube-image` builds the image from that context, tags it so, and pushes
+// it or loads it into kind: a cluster stack runs
 // <clusters[].image>:<this tag>.
 //
-//	go run tools/imagetag/main.go
+//	go run tools/imagetag/main.go   # prints "<tag> <context directory>"
 package main
 
 import (
@@ -18,10 +20,10 @@ import (
 )
 
 func main() {
-	tag, err := programs.ImageTag(".")
+	dir, ref, err := programs.ImageSource(programs.DefaultPaths())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "imagetag:", err)
 		os.Exit(1)
 	}
-	fmt.Println(tag[strings.LastIndex(tag, ":")+1:])
+	fmt.Println(ref[strings.LastIndex(ref, ":")+1:], dir)
 }
