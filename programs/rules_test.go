@@ -210,7 +210,8 @@ func TestEverythingOnAHostWaitsForItsProbe(t *testing.T) {
 // Everything a destroy keeps is in README's "What destroy keeps" table:
 // volumes marked retainOnDelete (by their Docker name pattern), images
 // pulled with keepLocally, and the servelab image the provider never
-// deletes.
+// deletes; in a cluster stack the namespace and the claims marked
+// retainOnDelete (a framework's by its name pattern).
 func TestEveryRetainedResourceIsDocumented(t *testing.T) {
 	t.Parallel()
 	readme, err := os.ReadFile("../README.md")
@@ -234,7 +235,7 @@ func TestEveryRetainedResourceIsDocumented(t *testing.T) {
 	for stack, plan := range goldenPlans(t) {
 		frameworks := map[string]bool{}
 		for _, r := range plan {
-			if r.Type == typeFramework {
+			if r.Type == typeFramework || r.Type == "servelab:kube:Framework" {
 				frameworks[r.Name] = true
 			}
 		}
@@ -256,6 +257,14 @@ func TestEveryRetainedResourceIsDocumented(t *testing.T) {
 				want = "pulled images"
 			case r.Type == "docker:index/image:Image":
 				want = "`localhost/servelab:<version>-<hash>`"
+			case r.Type == typePVC && r.RetainOnDelete:
+				name, _ := at(r.Inputs, "metadata", "name").(string)
+				want = "`" + name + "`"
+				if frameworks[r.Parent] && name == r.Parent+"-model-cache" {
+					want = "`<framework>-model-cache`"
+				}
+			case r.Type == typeNamespace && r.RetainOnDelete:
+				want = "`clusters[].namespace`"
 			default:
 				continue
 			}
