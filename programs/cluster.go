@@ -75,13 +75,34 @@ type NodePool struct {
 // PrometheusOperator makes a cluster stack describe its scrape targets as
 // ServiceMonitors and its recording rules and alerts as a PrometheusRule,
 // for the cluster's Prometheus Operator, instead of deploying Prometheus
-// and Grafana.
+// and Grafana; its dashboards go to the cluster's Grafana as ConfigMaps
+// its dashboard sidecar loads.
 type PrometheusOperator struct {
 	// Labels go on the ServiceMonitors and the PrometheusRule, so that the
 	// operator's Prometheus selects them (kube-prometheus-stack: its
 	// release label).
 	Labels map[string]string `json:"labels,omitempty"`
+	// Dashboards installs servelab's dashboards (default true): a
+	// ConfigMap labelled DashboardLabels, querying the datasource
+	// DatasourceUID.
+	Dashboards *bool `json:"dashboards,omitempty"`
+	// DashboardLabels select the ConfigMap for Grafana's dashboard
+	// sidecar (default DefaultDashboardLabels, kube-prometheus-stack's).
+	DashboardLabels map[string]string `json:"dashboardLabels,omitempty"`
+	// DatasourceUID is the uid of the cluster Grafana's Prometheus
+	// datasource (default DefaultDatasourceUID, kube-prometheus-stack's).
+	DatasourceUID string `json:"datasourceUid,omitempty"`
 }
+
+// Defaults of monitoring.prometheusOperator: kube-prometheus-stack's
+// Grafana sidecar label and Prometheus datasource uid.
+var DefaultDashboardLabels = map[string]string{"grafana_dashboard": "1"}
+
+const DefaultDatasourceUID = "prometheus"
+
+// DashboardsEnabled reports whether the stack installs its dashboards in
+// the cluster's Grafana.
+func (p *PrometheusOperator) DashboardsEnabled() bool { return p.Dashboards == nil || *p.Dashboards }
 
 // Toleration is a Kubernetes toleration.
 type Toleration = kube.Toleration

@@ -254,16 +254,23 @@ func (k *kubeDeployment) deployMonitoring(out pulumi.Map) error {
 		after = append(after, k.gateway.Waits()...)
 	}
 	if po := m.PrometheusOperator; po != nil {
-		sm, err := kservicemonitor.NewServiceMonitors(k.ctx, "monitoring", &kservicemonitor.ServiceMonitorsArgs{
-			Cluster: k.cluster, Lab: lab, Labels: po.Labels,
-		})
+		sa := &kservicemonitor.ServiceMonitorsArgs{Cluster: k.cluster, Lab: lab, Labels: po.Labels}
+		if po.DashboardsEnabled() {
+			sa.DashboardLabels = po.DashboardLabels
+			sa.Lab.DatasourceUID = po.DatasourceUID
+		}
+		sm, err := kservicemonitor.NewServiceMonitors(k.ctx, "monitoring", sa)
 		if err != nil {
 			return err
 		}
-		out["monitoring"] = pulumi.Map{
+		monOut := pulumi.Map{
 			"serviceMonitors": pulumi.ToStringArray(sm.Names),
 			"prometheusRule":  pulumi.String(sm.Rule),
 		}
+		if sm.Dashboards != "" {
+			monOut["dashboards"] = pulumi.String(sm.Dashboards)
+		}
+		out["monitoring"] = monOut
 		return nil
 	}
 	args := &kmonitoring.MonitoringArgs{

@@ -541,6 +541,15 @@ func TestKubePrometheusOperator(t *testing.T) {
 	if len(m.ByType("kubernetes:monitoring.coreos.com/v1:PrometheusRule")) != 1 {
 		t.Error("no PrometheusRule")
 	}
+	// The dashboards, for kube-prometheus-stack's Grafana by default: its
+	// sidecar's label, its datasource.
+	dash, ok := m.Get(typeConfigMap, "monitoring-dashboards")
+	if !ok || dash.String("metadata.labels.grafana_dashboard") != "1" || at(outputs, "monitoring", "dashboards") != "servelab-dashboards" {
+		t.Errorf("dashboards ConfigMap %v, outputs %v", dash.Plain("metadata"), outputs["monitoring"])
+	}
+	if b, _ := json.Marshal(dash.Plain("data")); !strings.Contains(string(b), `\"uid\": \"prometheus\"`) || strings.Contains(string(b), mon.DatasourceUID) {
+		t.Error("the dashboards do not query the cluster Grafana's Prometheus datasource")
+	}
 	if _, err := load(t, map[string]string{"monitoring": `{prometheusOperator: {}}`}); err == nil ||
 		!strings.Contains(err.Error(), "monitoring.prometheusOperator: hands monitoring to a cluster's Prometheus Operator; this stack has Docker hosts") {
 		t.Errorf("on Docker hosts: err = %v", err)
@@ -725,4 +734,47 @@ func mountsSecretItem(pod map[string]any, secret, key, file string, mode int) bo
 		}
 	}
 	return false
+}
+
+// TestKubeOperatorDashboardSettings: the sidecar's label and the
+// datasource are the stack's to name; dashboards: false installs none.
+func TestKubeOperatorDashboardSettings(t *testing.T) {
+	t.Parallel()
+	cfg, err := pulumitest.LoadStackConfig("../stacks/Pulumi.kind.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		monitoring, label, uid string
+	}{
+		{`{"prometheusOperator":{"dashboardLabels":{"grafana.io/dashboard":"servelab"},"datasourceUid":"mimir"}}`, "grafana.io/dashboard", "mimir"},
+		{`{"prometheusOperator":{"dashboards":false}}`, "", ""},
+	} {
+		cfg["servelab:monitoring"] = c.monitoring
+		var m *pulumitest.Mocks
+		m = pulumitest.New(fakeKubeResults(&m))
+		err = m.Run("servelab", "kind", cfg, nil, func(ctx *pulumi.Context) error {
+			lab, err := programs.Validate(mustLoad(t, cfg))
+			if err != nil {
+				return err
+			}
+			_, err = programs.Deploy(ctx, lab, programs.Secrets{}, programs.Options{ImageTag: "servelab:test"})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dash, ok := m.Get(typeConfigMap, "monitoring-dashboards")
+		if ok != (c.label != "") {
+			t.Fatalf("%s: dashboards ConfigMap %v", c.monitoring, ok)
+		}
+		if !ok {
+			continue
+		}
+		labels, _ := dash.Plain("metadata").(map[string]any)["labels"].(map[string]any)
+		b, _ := json.Marshal(dash.Plain("data"))
+		if labels[c.label] != "servelab" || labels["grafana_dashboard"] != nil || !strings.Contains(string(b), `\"uid\": \"`+c.uid+`\"`) {
+			t.Errorf("%s: labels %v", c.monitoring, labels)
+		}
+	}
 }

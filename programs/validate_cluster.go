@@ -544,8 +544,24 @@ func (v *validator) prometheusOperator() {
 		v.errorf("monitoring.prometheusOperator", "hands monitoring to a cluster's Prometheus Operator; this stack has Docker hosts")
 	default:
 		v.nodeSelector("monitoring.prometheusOperator.labels", po.Labels)
+		if po.DashboardLabels == nil {
+			po.DashboardLabels = maps.Clone(DefaultDashboardLabels)
+		}
+		if po.DashboardsEnabled() && len(po.DashboardLabels) == 0 {
+			v.errorf("monitoring.prometheusOperator.dashboardLabels", "is empty: Grafana's sidecar finds dashboards by label (kube-prometheus-stack: grafana_dashboard: \"1\"); or set dashboards: false")
+		}
+		v.nodeSelector("monitoring.prometheusOperator.dashboardLabels", po.DashboardLabels)
+		if po.DatasourceUID == "" {
+			po.DatasourceUID = DefaultDatasourceUID
+		}
+		if !grafanaUID.MatchString(po.DatasourceUID) {
+			v.errorf("monitoring.prometheusOperator.datasourceUid", "%q is not a Grafana uid (at most 40 letters, digits, '-' or '_')", po.DatasourceUID)
+		}
 	}
 }
+
+// grafanaUID is a Grafana uid.
+var grafanaUID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
 
 // clusterBenchmark: the benchmark runs as a Job inside the cluster.
 func (v *validator) clusterBenchmark() {

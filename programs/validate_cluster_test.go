@@ -197,6 +197,8 @@ func TestClusterConfigErrors(t *testing.T) {
 			[]string{`frameworks[0].name: "8b-ollama" names a Kubernetes Service, which must start with a letter`}},
 		{"unknown cluster key", map[string]string{"clusters": `[{name: lab, context: c, namspace: x}]`},
 			[]string{`clusters[0].namspace: unknown key "namspace" (did you mean "namespace"?)`}},
+		{"operator dashboards", map[string]string{"monitoring": `{prometheusOperator: {dashboardLabels: {}, datasourceUid: "my prometheus"}}`},
+			[]string{"monitoring.prometheusOperator.dashboardLabels: is empty", `monitoring.prometheusOperator.datasourceUid: "my prometheus" is not a Grafana uid`}},
 		// The rules every stack follows hold in a cluster stack too.
 		{"managed flag and credential env", map[string]string{"frameworks": `
 - {name: v, engine: vllm, nodePool: h100, model: m, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: 36, extraArgs: ["--api-key=x"], env: {HF_TOKEN: hf_abc}}`},

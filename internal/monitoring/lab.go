@@ -58,6 +58,11 @@ type Lab struct {
 	// through the Kubernetes API instead of scraping its Address, so every
 	// replica of a Deployment is scraped and labelled with its node.
 	Kubernetes *KubernetesSD
+	// DatasourceUID is the uid of the Grafana datasource the dashboards
+	// query: DatasourceUID (servelab's own, provisioned with them) by
+	// default; a cluster's Grafana, e.g. kube-prometheus-stack's, names
+	// its Prometheus otherwise.
+	DatasourceUID string
 }
 
 // KubernetesSD says where a lab's framework pods are in a cluster.
@@ -201,6 +206,9 @@ var (
 // withDefaults returns a copy of l with zero fields set to their defaults.
 // Slices are shared with l: nothing here modifies them.
 func (l Lab) withDefaults() Lab {
+	if l.DatasourceUID == "" {
+		l.DatasourceUID = DatasourceUID
+	}
 	if l.ScrapeInterval == 0 {
 		l.ScrapeInterval = DefaultScrapeInterval
 	}
@@ -233,6 +241,9 @@ func (l Lab) withDefaults() Lab {
 
 // Validate reports every problem of l (before defaults are applied) in one
 // *ValidationError, or nil.
+// uidPattern is a Grafana uid.
+var uidPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+
 func (l Lab) Validate() error {
 	var ps problems
 	checkName(&ps, "stack", l.Stack)
@@ -245,6 +256,9 @@ func (l Lab) Validate() error {
 		ps.add("scrapeInterval", "must be at most %s (the recording rules use 1m rate windows), got %s", MaxScrapeInterval, l.ScrapeInterval)
 	case l.ScrapeInterval%time.Millisecond != 0:
 		ps.add("scrapeInterval", "must be a whole number of milliseconds, got %s", l.ScrapeInterval)
+	}
+	if l.DatasourceUID != "" && !uidPattern.MatchString(l.DatasourceUID) {
+		ps.add("datasourceUid", "%q is not a Grafana uid (at most 40 letters, digits, '-' or '_')", l.DatasourceUID)
 	}
 	if l.Gateway != nil {
 		checkTarget(&ps, "gateway", *l.Gateway)

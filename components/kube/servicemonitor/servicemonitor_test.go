@@ -120,3 +120,46 @@ func TestServiceMonitors(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboards: with dashboard labels the dashboards go into one
+// ConfigMap so labelled, querying the lab's datasource; without, none.
+func TestDashboards(t *testing.T) {
+	t.Parallel()
+	l := lab
+	l.DatasourceUID = "prometheus"
+	m, err := run(t, &servicemonitor.ServiceMonitorsArgs{Lab: l, DashboardLabels: map[string]string{"grafana_dashboard": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, ok := m.Get("kubernetes:core/v1:ConfigMap", "monitoring-dashboards")
+	if !ok {
+		t.Fatal("no dashboards ConfigMap")
+	}
+	if cm.String("metadata.name") != servicemonitor.DashboardsConfigMap || cm.String("metadata.labels.grafana_dashboard") != "1" {
+		t.Errorf("ConfigMap %s labels %v", cm.String("metadata.name"), cm.Plain("metadata.labels"))
+	}
+	data, _ := cm.Plain("data").(map[string]any)
+	l.Kubernetes = &mon.KubernetesSD{Namespace: "lab", PodLabel: "servelab.dev/framework", PortName: "http"} // as the component sets it
+	want, err := mon.Dashboards(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != len(want) {
+		t.Errorf("ConfigMap holds %d dashboards, want %d", len(data), len(want))
+	}
+	for file, content := range want {
+		if data[file] != string(content) {
+			t.Errorf("%s is not the lab's dashboard", file)
+		}
+		if !strings.Contains(string(content), `"uid": "prometheus"`) || strings.Contains(string(content), mon.DatasourceUID) {
+			t.Errorf("%s does not query the cluster Grafana's datasource", file)
+		}
+	}
+	m, err = run(t, &servicemonitor.ServiceMonitorsArgs{Lab: lab})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Get("kubernetes:core/v1:ConfigMap", "monitoring-dashboards"); ok {
+		t.Error("dashboards without dashboard labels")
+	}
+}
