@@ -119,36 +119,54 @@ func (d *deployment) needsModelCache(host string) (bool, error) {
 // deployFrameworks creates one Framework per planned instance, each after
 // the instances the planner starts before it on its GPUs.
 func (d *deployment) deployFrameworks() error {
-	made := map[string]*framework.Framework{}
-	for _, in := range d.lab.Instances {
-		if _, err := d.deployFramework(in, made); err != nil {
-			return err
-		}
-	}
-	for _, in := range d.lab.Instances {
-		d.frameworks = append(d.frameworks, made[in.Instance.Name])
-	}
-	return nil
+	fs, err := inStartOrder(d.lab.Instances, d.deployFramework, (*framework.Framework).Waits)
+	d.frameworks = fs
+	return err
 }
 
-// deployFramework creates the instance, first creating (once) the ones it
-// starts after, so that it can wait for them to be ready.
-func (d *deployment) deployFramework(in InstancePlan, made map[string]*framework.Framework) (*framework.Framework, error) {
-	if f, ok := made[in.Instance.Name]; ok {
+// inStartOrder creates every instance of ins with create, each after the
+// ones it starts after (StartAfter: their waits, created first, once), and
+// returns them in ins's order. Both targets start their frameworks so.
+func inStartOrder[F any](ins []InstancePlan, create func(InstancePlan, []pulumi.Resource) (F, error), waits func(F) []pulumi.Resource) ([]F, error) {
+	made := map[string]F{}
+	var start func(in InstancePlan) (F, error)
+	start = func(in InstancePlan) (F, error) {
+		if f, ok := made[in.Instance.Name]; ok {
+			return f, nil
+		}
+		var zero F
+		var after []pulumi.Resource
+		for _, name := range in.StartAfter {
+			i := slices.IndexFunc(ins, func(x InstancePlan) bool { return x.Instance.Name == name })
+			if i < 0 {
+				return zero, fmt.Errorf("instance %s starts after unknown instance %s", in.Instance.Name, name)
+			}
+			prev, err := start(ins[i])
+			if err != nil {
+				return zero, err
+			}
+			after = append(after, waits(prev)...)
+		}
+		f, err := create(in, after)
+		if err != nil {
+			return zero, err
+		}
+		made[in.Instance.Name] = f
 		return f, nil
 	}
-	var after []pulumi.Resource
-	for _, name := range in.StartAfter {
-		i := slices.IndexFunc(d.lab.Instances, func(x InstancePlan) bool { return x.Instance.Name == name })
-		if i < 0 {
-			return nil, fmt.Errorf("instance %s starts after unknown instance %s", in.Instance.Name, name)
-		}
-		prev, err := d.deployFramework(d.lab.Instances[i], made)
+	out := make([]F, 0, len(ins))
+	for _, in := range ins {
+		f, err := start(in)
 		if err != nil {
 			return nil, err
 		}
-		after = append(after, prev.Waits()...)
+		out = append(out, f)
 	}
+	return out, nil
+}
+
+// deployFramework creates instance in, after the resources after.
+func (d *deployment) deployFramework(in InstancePlan, after []pulumi.Resource) (*framework.Framework, error) {
 	host := d.hosts[in.Host]
 	args := &framework.FrameworkArgs{
 		Host:          host,
@@ -166,12 +184,7 @@ func (d *deployment) deployFramework(in InstancePlan, made map[string]*framework
 	} else {
 		args.Image = pulumi.String(in.Framework.Image)
 	}
-	f, err := framework.NewFramework(d.ctx, in.Instance.Name, args)
-	if err != nil {
-		return nil, err
-	}
-	made[in.Instance.Name] = f
-	return f, nil
+	return framework.NewFramework(d.ctx, in.Instance.Name, args)
 }
 
 // frameworkOutputs describes every framework instance for the stack

@@ -1,8 +1,6 @@
 package programs
 
 import (
-	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -95,50 +93,22 @@ func (k *kubeDeployment) deployClusterComponent() error {
 // deployFrameworks creates one Deployment (of its replicas) per framework,
 // each after the ones the planner starts before it on a shared GPU.
 func (k *kubeDeployment) deployFrameworks() error {
-	made := map[string]*kframework.Framework{}
-	for _, in := range k.lab.Instances {
-		if _, err := k.deployFramework(in, made); err != nil {
-			return err
-		}
-	}
-	for _, in := range k.lab.Instances {
-		k.frameworks = append(k.frameworks, made[in.Instance.Name])
-	}
-	return nil
+	fs, err := inStartOrder(k.lab.Instances, k.deployFramework, (*kframework.Framework).Waits)
+	k.frameworks = fs
+	return err
 }
 
-// deployFramework creates the framework, first creating (once) the ones it
-// starts after, so that it can wait for them to be ready.
-func (k *kubeDeployment) deployFramework(in InstancePlan, made map[string]*kframework.Framework) (*kframework.Framework, error) {
-	if f, ok := made[in.Instance.Name]; ok {
-		return f, nil
-	}
-	var after []pulumi.Resource
-	for _, name := range in.StartAfter {
-		i := slices.IndexFunc(k.lab.Instances, func(x InstancePlan) bool { return x.Instance.Name == name })
-		if i < 0 {
-			return nil, fmt.Errorf("framework %s starts after unknown framework %s", in.Instance.Name, name)
-		}
-		prev, err := k.deployFramework(k.lab.Instances[i], made)
-		if err != nil {
-			return nil, err
-		}
-		after = append(after, prev.Waits()...)
-	}
+// deployFramework creates framework in, after the resources after.
+func (k *kubeDeployment) deployFramework(in InstancePlan, after []pulumi.Resource) (*kframework.Framework, error) {
 	image := in.Framework.Image
 	if in.Instance.Engine == engine.Sim {
 		image = k.cluster.Image
 	}
-	f, err := kframework.NewFramework(k.ctx, in.Instance.Name, &kframework.FrameworkArgs{
+	return kframework.NewFramework(k.ctx, in.Instance.Name, &kframework.FrameworkArgs{
 		Cluster: k.cluster, Instance: in.Instance, Image: image,
 		Replicas: in.Kube.Replicas, ServicePort: in.PublishedPort, GPUs: in.Kube.GPUs,
 		NodeSelector: in.Kube.NodeSelector, Tolerations: in.Kube.Tolerations, After: after,
 	})
-	if err != nil {
-		return nil, err
-	}
-	made[in.Instance.Name] = f
-	return f, nil
 }
 
 // engineKeyOutputs are the keyed engines' own API keys (secrets), as on

@@ -310,10 +310,7 @@ func nonRoot(in framework.Instance) bool { return in.Engine == engine.Sim }
 // apiKey generates the engine's key and its Secret (returned): the key
 // alone, and the engine's key file as the Docker target uploads it.
 func (f *Framework) apiKey(ctx *pulumi.Context, c *cluster.Cluster, name string, spec framework.Spec) (pulumi.Resource, error) {
-	key, err := random.NewRandomPassword(ctx, name+"-api-key", &random.RandomPasswordArgs{
-		Length:  pulumi.Int(48),
-		Special: pulumi.Bool(false),
-	}, pulumi.Parent(f))
+	key, err := framework.NewAPIKey(ctx, name, f)
 	if err != nil {
 		return nil, fmt.Errorf("framework %s: api key: %w", name, err)
 	}
