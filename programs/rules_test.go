@@ -81,7 +81,9 @@ func TestEveryCommandKeepsItsPreviousOutputOutOfTheEnvironment(t *testing.T) {
 
 // The docker provider reads durations back from the daemon in Go's
 // canonical form ("1m0s"); anything else shows as a change on every `up`.
-// The container's duration inputs are its healthcheck's.
+// The container's duration inputs are its healthcheck's. Docker only: a
+// cluster's probes take whole seconds (integers), which the API server
+// returns as given.
 func TestEveryContainerDurationIsCanonical(t *testing.T) {
 	t.Parallel()
 	for stack, plan := range goldenPlans(t) {
@@ -161,6 +163,9 @@ func TestEveryImageIsQualifiedAndEngineFilledFieldsAreIgnored(t *testing.T) {
 // Everything placed on a host waits for that host's probe, through an
 // explicit dependency on a resource (GpuHost.Waits), never through the
 // GpuHost component, whose children may not all be registered yet.
+// Docker only: a cluster stack has no host probe (its objects wait for
+// the namespace, and the gateway and benchmark for the engines' Waits:
+// checkKubeGraph).
 func TestEverythingOnAHostWaitsForItsProbe(t *testing.T) {
 	t.Parallel()
 	for stack, plan := range goldenPlans(t) {
