@@ -316,7 +316,7 @@ func firstModel(ctx context.Context, client *http.Client, base, apiKey string) (
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("list models: %w", err)
+		return "", fmt.Errorf("list models: %s", transportError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -95,8 +95,9 @@ type RunError struct {
 	Deadline time.Duration
 	// MaxFailureRatio is Config.MaxFailureRatio (for the message).
 	MaxFailureRatio float64
-	// Done and Total count the runs finished and planned.
-	Done, Total int
+	// Done and Total count the runs finished and planned; Failed counts the
+	// failed runs and those skipped with their target.
+	Done, Total, Failed int
 	// Cut is the run the cause cut short (nil when it came between runs).
 	Cut *Result
 	// Failures wrap ErrAllFailed, ErrFailureRatio or ErrTarget, one per
@@ -125,7 +126,7 @@ func (e *RunError) Error() string {
 	case e.Cause != nil:
 		lines = append(lines, fmt.Sprintf("interrupted after %d of %d runs%s", e.Done, e.Total, e.cut()))
 	default:
-		lines = append(lines, fmt.Sprintf("%d of %d runs failed", len(e.Failures), e.Total))
+		lines = append(lines, fmt.Sprintf("%d of %d runs failed", e.Failed, e.Total))
 	}
 	for i, f := range e.Failures {
 		if len(lines) == maxSummaryLines-1 && i < len(e.Failures)-1 {

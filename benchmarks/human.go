@@ -78,8 +78,7 @@ func deref(p *int) int {
 // writeBlock writes vLLM's "Serving Benchmark Result" block for one run.
 func writeBlock(b *strings.Builder, r Result, k, n int) {
 	const width = 50
-	center := func(title string, fill byte) {
-		title = " " + title + " "
+	center := func(title string, fill byte) { // as Python's "{:{c}^50}"
 		if len(title) >= width {
 			b.WriteString(title + "\n")
 			return
@@ -93,7 +92,7 @@ func writeBlock(b *strings.Builder, r Result, k, n int) {
 		}
 		fmt.Fprintf(b, "%-40s %v\n", name, v)
 	}
-	center(fmt.Sprintf("Run %d/%d: %s", k, n, runTitle(r)), '=')
+	center(fmt.Sprintf(" Run %d/%d: %s ", k, n, runTitle(r)), '=')
 	row("Successful requests:", r.Completed)
 	row("Failed requests:", r.Failed)
 	row("Maximum request concurrency:", concString(r.MaxConcurrency))

@@ -75,6 +75,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 				break
 			}
 			runErr.Failures = append(runErr.Failures, fmt.Errorf("target %s: %w: %w (its %d runs skipped)", t.label(), ErrTarget, err, perTarget))
+			runErr.Failed += perTarget
 			index += perTarget
 			continue
 		}
@@ -102,6 +103,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 					}
 					if err := judge(res, info, cfg.MaxFailureRatio); err != nil {
 						runErr.Failures = append(runErr.Failures, err)
+						runErr.Failed++
 					}
 				}
 			}

@@ -199,4 +199,3 @@ func benchFlagError(fs *pflag.FlagSet, err error) error {
 	}
 	return err
 }
-

@@ -58,6 +58,7 @@ func newSimCmd() *cobra.Command {
 	f.Float64Var(&cfg.FailureRate, "failure-rate", 0, "probability that a generation request fails with HTTP 500")
 	f.Int64Var(&cfg.Seed, "seed", 0, "seed of jitter, failures and generated text")
 	f.IntVar(&cfg.MaxOutputTokens, "max-output-tokens", 128, "completion length when a request sets no max_tokens")
+	f.IntVar(&cfg.KVCacheTokens, "kv-cache-tokens", sim.DefaultKVCacheTokens, "KV-cache capacity reported in /metrics (vLLM, SGLang flavours)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	_ = cmd.MarkFlagRequired("flavour")
 	return cmd

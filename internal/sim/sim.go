@@ -34,6 +34,10 @@ const Header = "X-Servelab-Sim"
 // OwnedBy is the owned_by of the served model in OpenAI model lists.
 const OwnedBy = "servelab-sim"
 
+// DefaultKVCacheTokens is the KV-cache capacity a sim reports unless
+// Config.KVCacheTokens says otherwise.
+const DefaultKVCacheTokens = 65536
+
 // Config configures a simulated engine.
 type Config struct {
 	// Flavour is the engine whose API is simulated.
@@ -63,6 +67,11 @@ type Config struct {
 	// MaxOutputTokens is the completion length when a request sets no
 	// max_tokens (Ollama: no num_predict). Must be ≥ 1.
 	MaxOutputTokens int
+	// KVCacheTokens is the KV-cache capacity the engine reports in its
+	// metrics (vLLM: vllm:cache_config_info in blocks of 16, rounded up;
+	// SGLang: sglang:max_total_num_tokens); 0 means DefaultKVCacheTokens.
+	// It does not limit anything: Capacity does.
+	KVCacheTokens int
 	// Logger receives the banner and errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -89,6 +98,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--failure-rate must be in [0, 1], got %v", c.FailureRate)
 	case c.MaxOutputTokens < 1:
 		return fmt.Errorf("--max-output-tokens must be ≥ 1, got %d", c.MaxOutputTokens)
+	case c.KVCacheTokens < 0:
+		return fmt.Errorf("--kv-cache-tokens must be ≥ 0, got %d", c.KVCacheTokens)
 	}
 	return nil
 }
@@ -117,7 +128,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMeters(cfg.Flavour, cfg.Model)
+	if cfg.KVCacheTokens == 0 {
+		cfg.KVCacheTokens = DefaultKVCacheTokens
+	}
+	m, err := newMeters(cfg.Flavour, cfg.Model, cfg.KVCacheTokens)
 	if err != nil {
 		return nil, err
 	}
