@@ -204,7 +204,7 @@ func (c *Console) Report() {
 		phase = "warm-up"
 	}
 	c.progress.Info("bench progress", "run", fmt.Sprintf("%d/%d", info.Index, info.Total), "label", info.Label,
-		"level", info.Level(), "phase", phase, "done", done, "failed", failed, "of", info.Requests,
+		"load", info.Level(), "phase", phase, "done", done, "failed", failed, "of", info.Requests,
 		"phase_elapsed_s", round1(elapsed.Seconds()), "elapsed_s", round1(total.Seconds()))
 }
 

@@ -117,7 +117,7 @@ func TestConsoleLinesReportOnEveryTick(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rec["msg"] != "bench progress" || rec["run"] != "2/6" || rec["done"] != 2.0 || rec["failed"] != 1.0 || rec["of"] != 10.0 ||
-		rec["phase"] != "measure" || rec["level"] != "c=8 r=inf #1/3" {
+		rec["phase"] != "measure" || rec["load"] != "c=8 r=inf #1/3" {
 		t.Errorf("record %v", rec)
 	}
 	if _, ok := rec["elapsed_s"].(float64); !ok {

@@ -225,6 +225,9 @@ func benchConfig(cmd *cobra.Command, fl benchFlags, cfg *benchmarks.Config, log 
 		}
 		cfg.Warmup = n
 	}
+	if cfg.Repeats < 1 { // the library reads 0 as 1; the flag says what it means
+		bad(fmt.Errorf("--repeats must be in 1..100, got %d", cfg.Repeats))
+	}
 	if changed("deadline") && cfg.Deadline <= 0 {
 		bad(fmt.Errorf("--deadline must be > 0, got %s", cfg.Deadline))
 	}
