@@ -177,7 +177,7 @@ func (q *requester) do(ctx context.Context, body []byte, req dataset.Request) (r
 		ev, err := rd.Next()
 		switch {
 		case errors.Is(err, io.EOF):
-			rec.err = fmt.Sprintf("stream ended without [DONE] after %d chunks", events)
+			rec.err = "stream ended without [DONE]"
 			return rec
 		case errors.Is(err, sse.ErrEventTooLarge):
 			rec.err = "SSE event larger than " + byteSize(q.maxEvent) + " (--max-event-bytes)"

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/servelab/servelab/benchmarks"
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/sim"
@@ -252,6 +254,43 @@ func TestBenchUsageErrors(t *testing.T) {
 		out, stderr, code := bench(t, tt.args...)
 		if code != exitUsage || out != "" || !strings.Contains(stderr, tt.want) {
 			t.Errorf("bench %v: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, out, stderr, tt.want)
+		}
+	}
+}
+
+// TestBenchDocsListEveryFlag: docs/bench.md documents every flag of the
+// command and lists every vLLM flag in its compatibility table.
+func TestBenchDocsListEveryFlag(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "bench.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	newBenchCmd().Flags().VisitAll(func(f *pflag.Flag) {
+		if !strings.Contains(doc, "`--"+f.Name+"`") && !strings.Contains(doc, "`--"+f.Name+" ") {
+			t.Errorf("docs/bench.md does not document --%s", f.Name)
+		}
+	})
+	for alias, to := range benchAliases {
+		if !strings.Contains(doc, "| `--"+alias+"` | alias of `--"+to+"` |") {
+			t.Errorf("docs/bench.md's vLLM table lacks the alias --%s of --%s", alias, to)
+		}
+	}
+	for _, v := range benchmarks.VLLMFlags() {
+		if !strings.Contains(doc, "| `--"+v.Name+"` |") {
+			t.Errorf("docs/bench.md's vLLM table lacks --%s", v.Name)
+		}
+		if v.Servelab != "" && newBenchCmd().Flags().Lookup(v.Servelab) == nil {
+			t.Errorf("vLLM's --%s maps to --%s, which bench does not have", v.Name, v.Servelab)
+		}
+		if to, ok := benchAliases[v.Name]; ok && to != v.Servelab {
+			t.Errorf("--%s is an alias of --%s but the table says --%s", v.Name, to, v.Servelab)
+		}
+		if v.Servelab != "" && v.Servelab != v.Name {
+			if _, ok := benchAliases[v.Name]; !ok && v.Name != "disable-tqdm" {
+				t.Errorf("vLLM's --%s is said to map to --%s but is no alias", v.Name, v.Servelab)
+			}
 		}
 	}
 }
