@@ -55,7 +55,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	perTarget := len(cfg.MaxConcurrency) * len(cfg.RequestRates) * cfg.Repeats
 	runErr := &RunError{Total: len(cfg.Targets) * perTarget, Deadline: cfg.Deadline, MaxFailureRatio: cfg.MaxFailureRatio}
 	var results []Result
-	index := 0
+	index, skipped := 0, 0
 	for ti, t := range cfg.Targets {
 		if ctx.Err() != nil {
 			break
@@ -76,6 +76,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			}
 			runErr.Failures = append(runErr.Failures, fmt.Errorf("target %s: %w: %w (its %d runs skipped)", t.label(), ErrTarget, err, perTarget))
 			runErr.Failed += perTarget
+			skipped += perTarget
 			index += perTarget
 			continue
 		}
@@ -113,7 +114,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			break
 		}
 	}
-	if ctx.Err() != nil {
+	// Cut short: the context ended before every planned run was done or
+	// skipped (a deadline passing just after the last run cuts nothing).
+	if ctx.Err() != nil && (runErr.Cut != nil || runErr.Done+skipped < runErr.Total) {
 		runErr.Cause = ErrInterrupted
 		if errors.Is(context.Cause(ctx), ErrDeadline) {
 			runErr.Cause = ErrDeadline
