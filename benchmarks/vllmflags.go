@@ -11,8 +11,9 @@ type VLLMFlag struct {
 	Note string
 }
 
-// VLLMFlags lists every `vllm bench serve` flag (vLLM 0.11–0.15 and main)
-// with servelab's treatment; docs/bench.md's table is checked against it.
+// VLLMFlags lists every `vllm bench serve` flag (from vLLM's current
+// sources; older releases have a subset) with servelab's treatment;
+// docs/bench.md's table is checked against it.
 func VLLMFlags() []VLLMFlag {
 	const (
 		noTokenizer = "servelab runs offline without a tokenizer: prompts are text, token counts come from usage"
