@@ -134,20 +134,20 @@ func proxy(t *testing.T, w http.ResponseWriter, r *http.Request, base string) {
 
 func TestDeadlineEndsGracefullyWithPartialResults(t *testing.T) {
 	t.Parallel()
-	// 20 tokens × 50 ms per request: the 300 ms deadline falls in the middle
+	// 60 tokens × 50 ms per request: the 1 s deadline falls in the middle
 	// of the first run; the second level never starts.
 	ts := startSim(t, sim.Config{Flavour: engine.VLLM, ITL: 50 * time.Millisecond})
 	cfg := baseConfig(ts.URL, 4)
-	cfg.Dataset.RandomOutputLen, cfg.Dataset.RandomRangeRatio = 20, 0
+	cfg.Dataset.RandomOutputLen, cfg.Dataset.RandomRangeRatio = 60, 0
 	cfg.MaxConcurrency = []int{4, 8}
-	cfg.Deadline = 300 * time.Millisecond
+	cfg.Deadline = time.Second
 	cfg.Grace = time.Hour // a deadline never waits for the grace period
 	res, err := Run(context.Background(), cfg)
 	if !errors.Is(err, ErrDeadline) || errors.Is(err, ErrInterrupted) {
 		t.Fatalf("err = %v, want ErrDeadline", err)
 	}
 	msg := err.Error()
-	if !strings.HasPrefix(msg, "deadline 300ms reached after 1 of 2 runs; run sim (max_concurrency 4, request_rate inf) cut short at 0 completed, 4 failed") {
+	if !strings.HasPrefix(msg, "deadline 1s reached after 1 of 2 runs; run sim (max_concurrency 4, request_rate inf) cut short at 0 completed, 4 failed") {
 		t.Errorf("message %q", msg)
 	}
 	if len(res) != 1 || !res[0].Partial || res[0].Failed != 4 || !strings.HasPrefix(res[0].FirstError, "deadline: ") {

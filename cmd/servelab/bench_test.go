@@ -178,13 +178,13 @@ func TestBenchDeadlineExitsThree(t *testing.T) {
 	t.Parallel()
 	ts := benchSim(t, sim.Config{ITL: 50 * time.Millisecond})
 	partial := filepath.Join(t.TempDir(), "p.json")
-	out, stderr, code := bench(t, "--base-url", ts.URL, "--model", "tiny", "--random-output-len", "40", "--max-concurrency", "4,8",
-		"--warmup", "0", "--deadline", "300ms", "--partial-results", partial)
+	out, stderr, code := bench(t, "--base-url", ts.URL, "--model", "tiny", "--random-output-len", "60", "--max-concurrency", "4,8",
+		"--warmup", "0", "--deadline", "1s", "--partial-results", partial)
 	if code != exitDeadline || out != "" {
 		t.Fatalf("exit %d, stdout %q\n%s", code, out, stderr)
 	}
 	msg := strings.Join(summaryLines(t, stderr), "\n")
-	if !strings.HasPrefix(msg, "servelab: deadline 300ms reached after 1 of 2 runs; run ") || !strings.Contains(msg, "written to "+partial) {
+	if !strings.HasPrefix(msg, "servelab: deadline 1s reached after 1 of 2 runs; run ") || !strings.Contains(msg, "written to "+partial) {
 		t.Errorf("summary:\n%s", msg)
 	}
 	b, _ := os.ReadFile(partial)
