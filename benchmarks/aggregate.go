@@ -47,6 +47,14 @@ func aggregate(res *Result, recs []record, percentiles []float64, slo map[string
 		}
 	}
 
+	errs := errorCounter{}
+	for _, r := range recs {
+		errs.add(r.err, r.end)
+	}
+	res.ErrorSummary, res.FirstError = errs.counts, errs.first
+	if res.ErrorSummary == nil {
+		res.ErrorSummary = map[string]int{}
+	}
 	res.OutputTokensSource, res.InputTokensSource = sources(recs)
 	res.MaxOutputTokensPerS, res.MaxConcurrentRequests = peaks(recs, first)
 

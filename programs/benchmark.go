@@ -143,10 +143,14 @@ func (d *deployment) directURL(i int, onHost bool, bench string) string {
 }
 
 // metricsURL is framework i's Prometheus endpoint as the bench reaches
-// it, "" for engines without metrics (Ollama).
+// it, where the bench reads the engine's KV-cache capacity; "" for engines
+// that do not report one.
 func (d *deployment) metricsURL(i int, onHost bool, bench string) string {
-	path := engine.MustSpec(d.frameworks[i].API).MetricsPath
-	if path == "" {
+	// Only vLLM and SGLang report their KV-cache capacity (the bench reads
+	// it from there); llama.cpp's /metrics has none and wants its key.
+	api := d.frameworks[i].API
+	path := engine.MustSpec(api).MetricsPath
+	if path == "" || (api != engine.VLLM && api != engine.SGLang) {
 		return ""
 	}
 	return d.directURL(i, onHost, bench) + path

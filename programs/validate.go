@@ -678,7 +678,7 @@ func (v *validator) benchmark(ins []InstancePlan) {
 	if b.Burstiness < 0 {
 		v.errorf("benchmark.burstiness", "must be positive, got %v", b.Burstiness)
 	}
-	if b.InputLen < 0 || b.OutputLen < 0 || b.Warmup < 0 {
+	if b.InputLen < 0 || b.OutputLen < 0 || (b.Warmup != nil && *b.Warmup < 0) {
 		v.errorf("benchmark", "inputLen, outputLen and warmup must not be negative")
 	}
 	for k, ms := range b.Goodput {

@@ -66,6 +66,7 @@ func newSimCmd() *cobra.Command {
 	f.IntVar(&cfg.MaxOutputTokens, "max-output-tokens", 128, "completion length when a request sets no max_tokens")
 	f.StringVar(&keyFile, "api-key-file", "", "require the key in this file (its first line) on the paths the flavour's engine protects (not ollama)")
 	f.DurationVar(&cfg.LoadDelay, "load-delay", 0, "ollama: time to load the model on first use (Ollama loads lazily)")
+	f.IntVar(&cfg.KVCacheTokens, "kv-cache-tokens", sim.DefaultKVCacheTokens, "KV-cache capacity reported in /metrics (vLLM, SGLang flavours)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	_ = cmd.MarkFlagRequired("flavour")
 	return cmd

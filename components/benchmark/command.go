@@ -56,7 +56,9 @@ type Workload struct {
 	Seed        int64
 	// Goodput SLOs in ms by metric (ttft, tpot, e2el).
 	Goodput map[string]float64
-	Warmup  int
+	// Warmup is the unmeasured requests before each load level; nil lets
+	// the bench warm each level with as many requests as its concurrency.
+	Warmup *int
 	// Repeats runs every load level this many times (1 when zero); the
 	// outputs give the median and the spread.
 	Repeats int
@@ -149,8 +151,8 @@ func benchArgs(w Workload, deadline time.Duration) []string {
 		}
 		args = append(args, "--goodput", strings.Join(slo, ","))
 	}
-	if w.Warmup > 0 {
-		args = append(args, "--warmup", strconv.Itoa(w.Warmup))
+	if w.Warmup != nil {
+		args = append(args, "--warmup", strconv.Itoa(*w.Warmup))
 	}
 	if w.RequestTimeout != "" {
 		args = append(args, "--timeout", w.RequestTimeout)

@@ -34,6 +34,10 @@ const Header = "X-Servelab-Sim"
 // OwnedBy is the owned_by of the served model in OpenAI model lists.
 const OwnedBy = "servelab-sim"
 
+// DefaultKVCacheTokens is the KV-cache capacity a sim reports unless
+// Config.KVCacheTokens says otherwise.
+const DefaultKVCacheTokens = 65536
+
 // Config configures a simulated engine.
 type Config struct {
 	// Flavour is the engine whose API is simulated.
@@ -72,6 +76,11 @@ type Config struct {
 	// generate with an empty prompt — and lists it in /api/ps from then
 	// on; a request with keep_alive 0 unloads it after answering.
 	LoadDelay time.Duration
+	// KVCacheTokens is the KV-cache capacity the engine reports in its
+	// metrics (vLLM: vllm:cache_config_info in blocks of 16, rounded up;
+	// SGLang: sglang:max_total_num_tokens); 0 means DefaultKVCacheTokens.
+	// It does not limit anything: Capacity does.
+	KVCacheTokens int
 	// Logger receives the banner and errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -104,6 +113,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--load-delay must be ≥ 0, got %s", c.LoadDelay)
 	case c.LoadDelay > 0 && c.Flavour != engine.Ollama:
 		return fmt.Errorf("--load-delay is Ollama's lazy model load; %s loads at start (--startup-delay)", c.Flavour)
+	case c.KVCacheTokens < 0:
+		return fmt.Errorf("--kv-cache-tokens must be ≥ 0, got %d", c.KVCacheTokens)
 	}
 	return nil
 }
@@ -133,7 +144,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMeters(cfg.Flavour, cfg.Model)
+	if cfg.KVCacheTokens == 0 {
+		cfg.KVCacheTokens = DefaultKVCacheTokens
+	}
+	m, err := newMeters(cfg.Flavour, cfg.Model, cfg.KVCacheTokens)
 	if err != nil {
 		return nil, err
 	}

@@ -254,6 +254,11 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// Suggest returns the name in names closest to k when it is a plausible
+// typo (at most two edits away, ignoring case), else "". Other strict
+// parsers (command-line flags) use it for their "did you mean".
+func Suggest(k string, names []string) string { return suggest(k, names) }
+
 // suggest returns the known name closest to k when it is a plausible typo
 // (at most two edits away).
 func suggest(k string, names []string) string {
