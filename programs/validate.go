@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -738,9 +739,7 @@ func (v *validator) targets() {
 			v.errorf(p+".name", "duplicate target name %q", t.Name)
 		}
 		seen[t.Name] = true
-		if !strings.HasPrefix(t.URL, "http://") && !strings.HasPrefix(t.URL, "https://") {
-			v.errorf(p+".url", "%q is not an http(s) URL", t.URL)
-		}
+		v.targetURL(p+".url", t.URL)
 		if t.Model == "" {
 			v.errorf(p+".model", "is required")
 		}
@@ -752,6 +751,27 @@ func (v *validator) targets() {
 		if t.APIKeySecret != "" && !regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`).MatchString(t.APIKeySecret) {
 			v.errorf(p+".apiKeySecret", "%q must be a config key name like openaiKey", t.APIKeySecret)
 		}
+	}
+}
+
+// targetURL checks a bench target's base URL: http(s), a host, and no
+// credentials — the URL is in the bench command's inputs and the outputs,
+// both plain text (the bench would refuse it too, but only at `up`).
+func (v *validator) targetURL(path, raw string) {
+	if !strings.HasPrefix(raw, "http://") && !strings.HasPrefix(raw, "https://") {
+		v.errorf(path, "%q is not an http(s) URL", raw)
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		// Not echoed: it may hold credentials.
+		v.errorf(path, "is not a URL: %v", errors.Unwrap(err))
+	case u.User != nil:
+		// Not echoed either: the user part may be the key itself.
+		v.errorf(path, "carries credentials (a user part before \"@\"): it would sit in plain text in the stack's state; put the key in a secret and name it in apiKeySecret")
+	case u.Hostname() == "":
+		v.errorf(path, "%q has no host", raw)
 	}
 }
 

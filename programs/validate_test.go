@@ -250,6 +250,10 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 			[]string{"frameworks: program serve runs replicas of one model, but frameworks serve m1, m2"}},
 		{"bench with frameworks and no targets", map[string]string{"program": "bench"},
 			[]string{"frameworks: program bench deploys nothing", "targets: program bench needs at least one target"}},
+		{"target URL with credentials", map[string]string{"program": "bench", "hosts": "-", "frameworks": "-",
+			"targets": `[{name: a, url: "https://user:sk-secret@api.example/v1", model: m}, {name: b, url: "http://h x:8000", model: m}, {name: c, url: "http://", model: m}]`},
+			[]string{`targets[0].url: carries credentials (a user part before "@"): it would sit in plain text in the stack's state; put the key in a secret and name it in apiKeySecret`,
+				`targets[1].url: is not a URL: invalid character " " in host name`, `targets[2].url: "http://" has no host`}},
 		{"bad benchmark sweep", map[string]string{"benchmark": `{enabled: true, maxConcurrency: [1, 0], requestRate: [2, -1], goodput: {latency: 3}}`},
 			[]string{"benchmark.maxConcurrency[1]: must be at least 1, got 0", "benchmark.requestRate[1]: must be positive", "benchmark.goodput.latency: unknown SLO"}},
 		{"local bench cannot reach a remote loopback gateway", map[string]string{"gateway": `{host: gpu1}`, "benchmark": `{enabled: true, runOn: local}`},
@@ -396,5 +400,19 @@ func TestRepeatsDefault(t *testing.T) {
 		if got := *lab.Config.Benchmark.Repeats; got != tt.want {
 			t.Errorf("%s: repeats %d, want %d", tt.name, got, tt.want)
 		}
+	}
+}
+
+// A target URL holding credentials is refused without echoing them: the
+// error reaches the terminal and Pulumi's logs.
+func TestTargetURLErrorsDoNotEchoCredentials(t *testing.T) {
+	t.Parallel()
+	_, err := load(t, map[string]string{"program": "bench", "hosts": "-", "frameworks": "-",
+		"targets": `[{name: a, url: "https://sk-secret@api.example/v1", model: m}, {name: b, url: "http://u:sk-other@h x/", model: m}]`})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if strings.Contains(err.Error(), "sk-") {
+		t.Errorf("the error echoes a credential:\n%v", err)
 	}
 }
