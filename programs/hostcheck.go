@@ -123,11 +123,14 @@ func (v *validator) sshHost(p string, s *SSH) {
 }
 
 // sshOption checks one "-o" value ("Key=Value", "Key Value" or
-// "-oKey=Value").
+// "-oKey=Value"; ssh also takes a tab, or several blanks, as the
+// separator).
 func (v *validator) sshOption(at, o string) {
-	kv := strings.TrimPrefix(o, "-o")
-	key, _, _ := strings.Cut(strings.TrimSpace(kv), "=")
-	key, _, _ = strings.Cut(key, " ")
+	kv := strings.TrimSpace(strings.TrimPrefix(o, "-o"))
+	key := kv
+	if i := strings.IndexAny(kv, "= \t"); i >= 0 {
+		key = kv[:i]
+	}
 	if name, ok := hostKeyOpts[strings.ToLower(key)]; ok {
 		from := "ssh.hostKey"
 		if strings.HasPrefix(strings.ToLower(key), "proxy") {
