@@ -419,3 +419,36 @@ func TestTargetURLErrorsDoNotEchoCredentials(t *testing.T) {
 		t.Errorf("the error echoes a credential:\n%v", err)
 	}
 }
+
+// A servelab: key the program does not read is a typo that would silently
+// drop a whole section (`servelab:benchmrk` = no benchmark): reported with
+// the other problems, with a suggestion. Secrets the stack names are known
+// keys; other namespaces are not servelab's.
+func TestUnknownTopLevelKeys(t *testing.T) {
+	t.Parallel()
+	doc := maps.Clone(base)
+	doc["gateway"] = `{routing: random}`
+	keys := []string{"servelab:program", "servelab:hosts", "servelab:frameworks", "servelab:gateway",
+		"servelab:benchmrk", "servelab:hfToken", "servelab:sshPrivateKey", "servelab:monitorin", "servelab:zzz", "docker:host"}
+	_, err := programs.CheckStack(getter(t, doc), keys)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{`benchmrk: unknown key "benchmrk" (did you mean "benchmark"?)`,
+		`monitorin: unknown key "monitorin" (did you mean "monitoring"?)`, `zzz: unknown key "zzz" (known keys: `,
+		`gateway.routing: unknown routing "random"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	for _, known := range []string{"hfToken", "sshPrivateKey", "docker"} {
+		if strings.Contains(err.Error(), `"`+known) {
+			t.Errorf("%s reported:\n%v", known, err)
+		}
+	}
+
+	bench := map[string]string{"program": "bench", "targets": `[{name: api, url: "https://api.example/v1", model: m, apiKeySecret: openaiKey}]`}
+	if _, err := programs.CheckStack(getter(t, bench), []string{"servelab:program", "servelab:targets", "servelab:openaiKey"}); err != nil {
+		t.Errorf("a target's apiKeySecret is reported: %v", err)
+	}
+}
