@@ -98,23 +98,33 @@ func CheckStack(get Getter, keys []string) (*Lab, error) {
 	return nil, errors.New(strings.Join(out, "\n"))
 }
 
-// topLevelKeys are the servelab: keys the program reads; SecretKeys the
-// secrets it reads besides the targets' apiKeySecret names.
-var (
-	topLevelKeys = []string{"benchmark", "frameworks", "gateway", "hosts", "monitoring", "program", "targets"}
-	secretKeys   = []string{"hfToken", "sshPrivateKey"}
-)
+// knownKeys are the servelab: keys the program reads, but the targets'
+// apiKeySecret names: Config's top-level keys and the secrets ReadSecrets
+// reads.
+func knownKeys() []string {
+	names := []string{"hfToken", "sshPrivateKey"}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if f := t.Field(i); f.IsExported() {
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
 
 // unknownKeys reports every servelab: key among keys that the program does
 // not read.
 func unknownKeys(keys []string, cfg *Config) strictjson.Problems {
-	names := slices.Concat(topLevelKeys, secretKeys)
+	known := knownKeys()
+	names := slices.Clone(known)
 	for _, t := range cfg.Targets {
 		if t.APIKeySecret != "" {
 			names = append(names, t.APIKeySecret)
 		}
 	}
-	known := slices.Sorted(slices.Values(slices.Concat(topLevelKeys, secretKeys)))
 	var ps strictjson.Problems
 	for _, k := range slices.Sorted(slices.Values(keys)) {
 		name, ok := strings.CutPrefix(k, Namespace+":")
