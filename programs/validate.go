@@ -17,6 +17,7 @@ import (
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
+	"github.com/servelab/servelab/internal/imageref"
 	"github.com/servelab/servelab/internal/planner"
 )
 
@@ -325,13 +326,19 @@ func (v *validator) image(path string, f *Framework) {
 	v.pinned(path, f.Image, exampleImage(f.Engine))
 }
 
-// pinned checks that an image reference names a version: a tag other than
-// latest, or a digest.
+// pinned checks that an image reference parses as Docker parses it and
+// names a version: a tag other than latest, or a digest.
 func (v *validator) pinned(path, ref, example string) {
-	if _, digest, ok := strings.Cut(ref, "@"); ok {
-		if !strings.HasPrefix(digest, "sha256:") || len(digest) != len("sha256:")+64 {
-			v.errorf(path, "%q has a malformed digest (want @sha256:<64 hex>)", ref)
-		}
+	_, digest, hasDigest := strings.Cut(ref, "@")
+	if hasDigest && !imageref.ValidDigest(digest) {
+		v.errorf(path, "%q has a malformed digest (want @sha256:<64 hex>)", ref)
+		return
+	}
+	if err := imageref.Check(ref); err != nil {
+		v.errorf(path, "%q is not an image reference: %v", ref, err)
+		return
+	}
+	if hasDigest {
 		return
 	}
 	last := ref[strings.LastIndex(ref, "/")+1:]

@@ -136,6 +136,15 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 			[]string{`frameworks[0].image: "registry.lan:5000/ollama" has no tag or digest`}},
 		{"malformed digest", map[string]string{"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: "ollama/ollama@sha256:abc"}]`},
 			[]string{`frameworks[0].image: "ollama/ollama@sha256:abc" has a malformed digest`}},
+		{"image references Docker cannot parse", map[string]string{"frameworks": `
+- {name: l, engine: llamacpp, host: cpu1, model: a/b, image: "ghcr.io/ggml-org/llama.cpp:server b7100"}
+- {name: o, engine: ollama, host: gpu1, gpus: 0, model: m, image: "Ollama/Ollama:0.32.2"}
+- {name: v, engine: vllm, host: gpu1, model: m, gpuMemoryGiB: 8, image: "vllm/vllm-openai@sha256:zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"}`,
+			"monitoring": `{prometheus: {image: "prom/prometheus:v3.7.3 "}}`},
+			[]string{`frameworks[0].image: "ghcr.io/ggml-org/llama.cpp:server b7100" is not an image reference: tag "server b7100"`,
+				`frameworks[1].image: "Ollama/Ollama:0.32.2" is not an image reference: repository path "Ollama"`,
+				`frameworks[2].image: "vllm/vllm-openai@sha256:zzzz`, `has a malformed digest`,
+				`monitoring.prometheus.image: "prom/prometheus:v3.7.3 " is not an image reference`}},
 		{"negative sizes", map[string]string{"frameworks": `[{name: v, engine: vllm, host: gpu1, model: m, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: -4, kvCacheGiB: -1}]`},
 			[]string{"frameworks[0].gpuMemoryGiB: must not be negative, got -4", "frameworks[0].kvCacheGiB: must not be negative, got -1"}},
 		{"negative GPU memory on a host", map[string]string{"hosts": `[{name: gpu1, gpus: [{model: H100, memoryGiB: -80}]}, {name: cpu1}]`},
