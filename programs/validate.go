@@ -627,9 +627,9 @@ func (v *validator) monitoring() {
 			v.errorf("monitoring.prometheus.scrapeInterval", "%q must be a duration from 1s to 15s (the rules' 1m rate windows need four samples)", si)
 		}
 	}
-	for path, ref := range map[string]string{"monitoring.prometheus.image": m.Prometheus.Image, "monitoring.grafana.image": m.Grafana.Image, "monitoring.dcgmImage": m.DCGMImage} {
-		if ref != "" {
-			v.pinned(path, ref, "prom/prometheus:v3.7.3")
+	for _, img := range [][2]string{{"monitoring.prometheus.image", m.Prometheus.Image}, {"monitoring.grafana.image", m.Grafana.Image}, {"monitoring.dcgmImage", m.DCGMImage}} {
+		if img[1] != "" {
+			v.pinned(img[0], img[1], "prom/prometheus:v3.7.3")
 		}
 	}
 	if v.cfg.GatewayEnabled() && m.Host != v.cfg.Gateway.Host {
