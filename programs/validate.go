@@ -3,6 +3,7 @@ package programs
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/url"
@@ -580,7 +581,8 @@ func (v *validator) gateway() {
 	if g.Cache.MaxEntries < 0 || g.Cache.MaxBytes < 0 {
 		v.errorf("gateway.cache", "maxEntries and maxBytes must not be negative")
 	}
-	for name, w := range g.Weights {
+	for _, name := range slices.Sorted(maps.Keys(g.Weights)) {
+		w := g.Weights[name]
 		if !slices.ContainsFunc(v.cfg.Frameworks, func(f Framework) bool { return f.Name == name }) {
 			v.errorf("gateway.weights."+name, "no framework named %q", name)
 		}
@@ -689,7 +691,8 @@ func (v *validator) benchmark(ins []InstancePlan) {
 	if b.InputLen < 0 || b.OutputLen < 0 || b.Warmup < 0 {
 		v.errorf("benchmark", "inputLen, outputLen and warmup must not be negative")
 	}
-	for k, ms := range b.Goodput {
+	for _, k := range slices.Sorted(maps.Keys(b.Goodput)) {
+		ms := b.Goodput[k]
 		if !slices.Contains([]string{"ttft", "tpot", "e2el"}, k) {
 			v.errorf("benchmark.goodput."+k, "unknown SLO (want ttft, tpot or e2el, in ms)")
 		} else if ms <= 0 {

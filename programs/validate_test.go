@@ -461,3 +461,23 @@ func TestUnknownTopLevelKeys(t *testing.T) {
 		t.Errorf("a target's apiKeySecret is reported: %v", err)
 	}
 }
+
+// The same stack gives the same error, problems in the same order (some
+// come from maps: weights, goodput SLOs, monitoring images).
+func TestProblemsComeInAFixedOrder(t *testing.T) {
+	t.Parallel()
+	bad := map[string]string{
+		"gateway":    `{routing: weighted, weights: {a: 1, b: 2, c: 3, d: 0, e: 1, f: 1}}`,
+		"benchmark":  `{enabled: true, runOn: host, goodput: {x: 1, y: 2, z: 3, ttft: -1, tpot: -2, e2el: -3}}`,
+		"monitoring": `{prometheus: {image: "a b"}, grafana: {image: "c d"}, dcgmImage: "e f"}`,
+	}
+	_, first := load(t, bad)
+	if first == nil {
+		t.Fatal("accepted")
+	}
+	for range 20 {
+		if _, err := load(t, bad); err == nil || err.Error() != first.Error() {
+			t.Fatalf("the error changed between runs:\n%v\n---\n%v", first, err)
+		}
+	}
+}
