@@ -174,6 +174,9 @@ func (v *validator) hostList() {
 			}
 			v.sshHost(p+".ssh", h.SSH)
 		}
+		if h.DockerHost != "" && h.SSH == nil {
+			v.dockerHost(p+".dockerHost", h.DockerHost)
+		}
 		if h.Address != "" && !isHostOrIP(h.Address) {
 			v.errorf(p+".address", "%q is not a host name or IP address", h.Address)
 		}

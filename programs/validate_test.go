@@ -215,6 +215,15 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 		{"ssh opts that bypass the pinned host key, tab-separated", map[string]string{"hosts": `[{name: gpu1, ssh: {host: gpu1.lan, user: lab, hostKey: "` + hostKey + `", opts: ["-oKnownHostsCommand\t/bin/echo gpu1.lan ssh-ed25519 AAAA", "-o", "HostKeyAlias\tother"]}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
 			[]string{`hosts[0].ssh.opts[0]: "-oKnownHostsCommand\t/bin/echo gpu1.lan ssh-ed25519 AAAA" sets KnownHostsCommand`,
 				`hosts[0].ssh.opts[2]: "HostKeyAlias\tother" sets HostKeyAlias`}},
+		{"dockerHost that is not a local Docker endpoint", map[string]string{"hosts": `
+- {name: gpu1, dockerHost: "ssh://lab@gpu1.lan", gpus: [{model: RTX 5090, memoryGiB: 32}]}
+- {name: cpu1, dockerHost: "evil junk", bindAddress: 10.0.0.5}
+- {name: cpu2, dockerHost: "unix://run/docker.sock"}
+- {name: cpu3, dockerHost: "unix:///run/user/1000/docker.sock"}
+- {name: cpu4, dockerHost: "tcp://127.0.0.1:2375"}`},
+			[]string{`hosts[0].dockerHost: "ssh://lab@gpu1.lan" reaches Docker over SSH without a pinned host key; declare the host with ssh: {host, user, hostKey} instead`,
+				`hosts[1].dockerHost: "evil junk" is not a Docker endpoint (unix:///path/to/docker.sock or tcp://host:port)`,
+				`hosts[2].dockerHost: "unix://run/docker.sock" is not a Docker endpoint`}},
 		{"relative model cache", map[string]string{"hosts": `[{name: gpu1, modelCache: data/hf, ssh: {host: gpu1.lan, user: lab, hostKey: "` + hostKey + `"}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
 			[]string{`hosts[0].modelCache: "data/hf" must be an absolute, clean directory path on the host`}},
 		{"ollama away from the gateway", map[string]string{"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2}]`},
