@@ -159,9 +159,12 @@ func TestEverythingOnAHostWaitsForItsProbe(t *testing.T) {
 		}
 		hosts := 0
 		for _, r := range plan {
-			switch {
-			case r.Type == typeHost:
+			if r.Type == typeHost {
 				hosts++
+			}
+		}
+		for _, r := range plan {
+			switch {
 			case r.Type == typeContainer || r.Type == typeImage || r.Type == "docker:index/image:Image":
 				host := strings.TrimSuffix(r.Provider, "-docker")
 				if !slices.Contains(r.DependsOn, host+"-probe") {
