@@ -182,7 +182,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 			Labels: docker.VolumeLabelArray{
 				docker.VolumeLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(ctx.Stack())},
 			},
-		}, append(slices.Clone(onHost), pulumi.RetainOnDelete(true))...)
+		}, append(slices.Clone(onHost), pulumi.RetainOnDelete(true), pulumi.DependsOn(a.Host.Waits()))...)
 		if err != nil {
 			return nil, fmt.Errorf("framework %s: volume: %w", name, err)
 		}
