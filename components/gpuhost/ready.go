@@ -12,8 +12,9 @@ import (
 
 // ReadyScript waits until a container is running and healthy, and fails as
 // soon as it cannot become so: it has exited or is restarting, it has
-// restarted at least once (a crash loop under `restart: unless-stopped`), or
-// it is unhealthy — printing the container's last 200 log lines to stderr,
+// restarted at least once and is not healthy (a crash loop under `restart:
+// unless-stopped`; a container that restarted long ago and is healthy now,
+// when the command runs again, is ready), or it is unhealthy — printing the container's last 200 log lines to stderr,
 // which pulumi-command puts in the error `up` reports. It is a fixed script
 // fed on stdin to `sh -s -- NAME SECONDS`: the container name and the time
 // limit are argv words, quoted like any other.
@@ -40,13 +41,13 @@ while :; do
 	running|created|configured|initialized) ;;
 	*) why="is $status (exit code $code)" ;;
 	esac
-	if [ -z "$why" ] && [ "$restarts" -gt 0 ]; then
+	if [ -z "$why" ] && [ "$status" = running ] && { [ "$health" = healthy ] || { [ "$health" = none ] && [ "$restarts" -eq 0 ]; }; }; then
+		echo "$name: ready ($health)"
+		exit 0
+	elif [ -z "$why" ] && [ "$restarts" -gt 0 ]; then
 		why="restarted $restarts time(s): it crashes at start-up"
 	elif [ -z "$why" ] && [ "$health" = unhealthy ]; then
 		why="is unhealthy"
-	elif [ -z "$why" ] && [ "$status" = running ] && { [ "$health" = healthy ] || [ "$health" = none ]; }; then
-		echo "$name: ready ($health)"
-		exit 0
 	elif [ -z "$why" ] && [ $(( $(date +%s) - start )) -ge "$limit" ]; then
 		why="is not healthy after ${limit}s (state $status, health $health)"
 	fi

@@ -56,3 +56,38 @@ esac
 		}
 	}
 }
+
+// The readiness command runs again on a container that already ran for a
+// while when its own inputs change (a new servelab): a container that
+// restarted once long ago and is healthy now is ready; one that has
+// restarted and is not healthy is the crash loop the check is for.
+func TestReadinessOfAContainerThatRestartedBefore(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		state string
+		ready bool
+	}{
+		{"running 0 0 healthy", true},
+		{"running 2 0 healthy", true},
+		{"running 1 0 starting", false},
+		{"running 1 0 none", false},
+		{"running 0 0 none", true},
+		{"restarting 3 1 starting", false},
+	} {
+		bin := t.TempDir()
+		fakeDocker := "#!/bin/sh\ncase \"$1\" in\ninspect) echo '" + tt.state + "' ;;\nlogs) echo 'a log line' ;;\nesac\n"
+		if err := os.WriteFile(filepath.Join(bin, "docker"), []byte(fakeDocker), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// The limit is never reached: each case ends at its first look.
+		cmd := exec.Command("/bin/sh", "-s", "--", "c", "3600")
+		cmd.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH")}
+		cmd.Stdin = strings.NewReader(gpuhost.ReadyScript)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if (err == nil) != tt.ready {
+			t.Errorf("state %q: ready = %v, want %v (%s)", tt.state, err == nil, tt.ready, stderr.String())
+		}
+	}
+}
