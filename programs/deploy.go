@@ -134,7 +134,10 @@ func (d *deployment) deployFramework(in InstancePlan, made map[string]*framework
 	if f, ok := made[in.Instance.Name]; ok {
 		return f, nil
 	}
-	var after []pulumi.Resource
+	// It waits for the engines started before it to be ready, and is
+	// replaced whenever one of them is, so that it never runs while one of
+	// them starts again.
+	var after, replaceWith []pulumi.Resource
 	for _, name := range in.StartAfter {
 		i := slices.IndexFunc(d.lab.Instances, func(x InstancePlan) bool { return x.Instance.Name == name })
 		if i < 0 {
@@ -145,6 +148,11 @@ func (d *deployment) deployFramework(in InstancePlan, made map[string]*framework
 			return nil, err
 		}
 		after = append(after, prev.Waits()...)
+		for _, c := range prev.Containers() {
+			if !slices.Contains(replaceWith, c) {
+				replaceWith = append(replaceWith, c)
+			}
+		}
 	}
 	host := d.hosts[in.Host]
 	args := &framework.FrameworkArgs{
@@ -153,6 +161,7 @@ func (d *deployment) deployFramework(in InstancePlan, made map[string]*framework
 		PublishedPort: in.PublishedPort,
 		HFToken:       d.secrets.HFToken,
 		After:         after,
+		ReplaceWith:   replaceWith,
 	}
 	if in.Instance.Engine == engine.Sim {
 		img, err := d.servelabImage(in.Host)

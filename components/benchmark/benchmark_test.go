@@ -87,6 +87,10 @@ func TestBenchmarkOnHost(t *testing.T) {
 	if run.ParentName() != "bench" || !dependsOn(run, "gpu1-probe") || !dependsOn(run, "bench-keys") {
 		t.Errorf("parent %q deps %v", run.ParentName(), run.Dependencies)
 	}
+	// The key file lands on the host only once the host passed its probe.
+	if keys, ok := m.Get("command:remote:Command", "bench-keys"); !ok || !dependsOn(keys, "gpu1-probe") {
+		t.Errorf("the keys command (found %v) does not wait for the host's probe: deps %v", ok, keys.Dependencies)
+	}
 	create := run.String("create")
 	wantTail := " servelab-bench servelab-test 30m0s 29m30s 1 docker run --rm -i --network servelab-test-lab " +
 		"-e SERVELAB_BENCH_KEY_0 servelab:0.1.0-abc bench --targets /dev/stdin --runs --log-level warn --dataset multilingual " +

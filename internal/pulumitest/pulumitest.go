@@ -38,8 +38,21 @@ type Resource struct {
 	// IgnoreChanges are the input paths Pulumi is told to ignore in diffs.
 	IgnoreChanges       []string
 	DeleteBeforeReplace bool
+	// ReplaceWith are the URNs of the resources whose replacement also
+	// replaces this one.
+	ReplaceWith []string
 	// PropertyDependencies are, per input, the URNs its value came from.
 	PropertyDependencies map[string][]string
+}
+
+// ReplaceWithNames are the names of ReplaceWith, sorted.
+func (r Resource) ReplaceWithNames() []string {
+	var out []string
+	for _, u := range r.ReplaceWith {
+		out = append(out, urnName(u))
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ParentName is the name part of Parent's URN.
@@ -147,6 +160,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.RetainOnDelete = rpc.GetRetainOnDelete()
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
 		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
+		r.ReplaceWith = slices.Sorted(slices.Values(rpc.GetReplaceWith()))
 		if t := rpc.GetCustomTimeouts(); t != nil {
 			r.CreateTimeout = t.GetCreate()
 		}
@@ -274,6 +288,7 @@ type PlanEntry struct {
 	RetainOnDelete      bool           `json:"retainOnDelete,omitempty"`
 	DeleteBeforeReplace bool           `json:"deleteBeforeReplace,omitempty"`
 	IgnoreChanges       []string       `json:"ignoreChanges,omitempty"`
+	ReplaceWith         []string       `json:"replaceWith,omitempty"`
 	CreateTimeout       string         `json:"createTimeout,omitempty"`
 	Inputs              map[string]any `json:"inputs,omitempty"`
 }
@@ -297,6 +312,7 @@ func (m *Mocks) Plan() ([]byte, error) {
 			DeleteBeforeReplace: r.DeleteBeforeReplace,
 			IgnoreChanges:       r.IgnoreChanges,
 			CreateTimeout:       r.CreateTimeout,
+			ReplaceWith:         r.ReplaceWithNames(),
 		}
 		for _, d := range r.Dependencies {
 			e.DependsOn = append(e.DependsOn, urnName(d))
