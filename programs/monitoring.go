@@ -11,6 +11,7 @@ import (
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/components/monitoring"
+	"github.com/servelab/servelab/internal/engine"
 	mon "github.com/servelab/servelab/internal/monitoring"
 )
 
@@ -64,34 +65,47 @@ func (d *deployment) deployMonitoring(out pulumi.Map) error {
 // monitoringLab describes the lab as Prometheus on host reaches it: by
 // network alias on its own host, by published address elsewhere.
 func (d *deployment) monitoringLab(host *gpuhost.GpuHost) mon.Lab {
-	cfg := d.lab.Config
-	lab := mon.Lab{Stack: d.ctx.Stack()}
+	var gatewayAddr string
+	if d.gateway != nil {
+		gatewayAddr = gateway.Alias + ":" + strconv.Itoa(gateway.MetricsPort)
+	}
+	return MonitoringLab(d.ctx.Stack(), d.lab, gatewayAddr, func(i int) string {
+		f := d.frameworks[i]
+		if f.Host != host {
+			return net.JoinHostPort(f.Host.Address(), strconv.Itoa(f.PublishedPort))
+		}
+		return f.Name + ":" + strconv.Itoa(f.Port)
+	})
+}
+
+// MonitoringLab is what internal/monitoring generates Prometheus's files
+// and Grafana's dashboards from: the stack's monitoring settings, its
+// frameworks and models, and where Prometheus reaches each — the gateway's
+// metrics at gatewayAddr ("" = no gateway), framework instance i at
+// addr(i).
+func MonitoringLab(stack string, lab *Lab, gatewayAddr string, addr func(i int) string) mon.Lab {
+	cfg := lab.Config
+	ml := mon.Lab{Stack: stack}
 	if si := cfg.Monitoring.Prometheus.ScrapeInterval; si != "" {
-		lab.ScrapeInterval, _ = time.ParseDuration(si) // validated
+		ml.ScrapeInterval, _ = time.ParseDuration(si) // validated
 	}
 	if slo := cfg.Monitoring.TTFTSLO; slo != "" {
-		lab.SLO.TTFTP99, _ = time.ParseDuration(slo)
+		ml.SLO.TTFTP99, _ = time.ParseDuration(slo)
 	}
-	if d.gateway != nil {
-		lab.Gateway = &mon.Target{Host: cfg.Gateway.Host, Address: gateway.Alias + ":" + strconv.Itoa(gateway.MetricsPort)}
+	if gatewayAddr != "" {
+		ml.Gateway = &mon.Target{Host: cfg.Gateway.Host, Address: gatewayAddr}
 	}
 	seen := map[string]bool{}
-	for i, f := range d.frameworks {
-		in := d.lab.Instances[i]
-		addr := f.Name + ":" + strconv.Itoa(f.Port)
-		if f.Host != host {
-			addr = net.JoinHostPort(f.Host.Address(), strconv.Itoa(f.PublishedPort))
+	for i, in := range lab.Instances {
+		f := mon.Framework{Name: in.Instance.Name, Engine: in.Instance.Engine, Host: in.Host, Address: addr(i)}
+		if in.Instance.Engine == engine.Sim {
+			f.Flavour = in.Instance.Flavour
 		}
-		lab.Frameworks = append(lab.Frameworks, mon.Framework{
-			Name: f.Name, Engine: f.Engine, Flavour: f.API, Host: in.Host, Address: addr,
-		})
-		if f.Engine != "sim" {
-			lab.Frameworks[len(lab.Frameworks)-1].Flavour = ""
-		}
-		if d.gateway != nil && !seen[in.PublicModel] {
+		ml.Frameworks = append(ml.Frameworks, f)
+		if gatewayAddr != "" && !seen[in.PublicModel] {
 			seen[in.PublicModel] = true
-			lab.Models = append(lab.Models, in.PublicModel)
+			ml.Models = append(ml.Models, in.PublicModel)
 		}
 	}
-	return lab
+	return ml
 }
