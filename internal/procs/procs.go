@@ -28,9 +28,10 @@ type Options struct {
 	Env []string
 	// Stdin is its standard input (nil = /dev/null).
 	Stdin io.Reader
-	// Stdout, when not nil, receives its standard output instead of the
-	// kept output (a bench's JSON results).
-	Stdout io.Writer
+	// Stdout and Stderr, when not nil, receive its standard output and
+	// error instead of the kept output (a bench's JSON results; a terminal
+	// the child draws its progress on).
+	Stdout, Stderr io.Writer
 	// Log, when not nil, also receives everything kept (a log file).
 	Log io.Writer
 	// Keep is how many bytes of output are kept (default 16 KiB).
@@ -70,6 +71,9 @@ func Start(name string, argv []string, o Options) (*Proc, error) {
 	p.cmd.Stdout, p.cmd.Stderr = kept, kept
 	if o.Stdout != nil {
 		p.cmd.Stdout = o.Stdout
+	}
+	if o.Stderr != nil {
+		p.cmd.Stderr = o.Stderr
 	}
 	p.cmd.SysProcAttr = procAttr()
 	if err := p.cmd.Start(); err != nil {

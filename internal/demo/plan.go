@@ -1,0 +1,182 @@
+package demo
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/servelab/servelab/components/benchmark"
+	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/internal/engine"
+	gw "github.com/servelab/servelab/internal/gateway"
+	mon "github.com/servelab/servelab/internal/monitoring"
+	"github.com/servelab/servelab/internal/stackfile"
+	"github.com/servelab/servelab/programs"
+)
+
+// Plan is a stack's lab laid out on loopback: what the stack's containers
+// run, as processes. Everything in it comes from the stack file through
+// programs' own Load and Validate and the functions the components render
+// with; only addresses and file paths differ from the containers'.
+type Plan struct {
+	// Stack is the stack's name (stacks/Pulumi.<stack>.yaml).
+	Stack string
+	Lab   *programs.Lab
+	// Engines are the simulated engines, one per framework instance.
+	Engines []Engine
+	// Gateway is the gateway's config: the stack's, listening on loopback,
+	// its backends at the engines' addresses, its key in a file of ours.
+	Gateway gw.Config
+	// GatewayAddr and GatewayMetricsAddr are its API and metrics
+	// listeners.
+	GatewayAddr, GatewayMetricsAddr string
+	// Monitoring is what Prometheus's files are generated from (its rules
+	// in RulesDir of the work directory).
+	Monitoring mon.Lab
+	// PrometheusAddr is where Prometheus listens.
+	PrometheusAddr string
+	// Targets and Workload are the stack's benchmark.
+	Targets  []benchmark.Target
+	Workload benchmark.Workload
+}
+
+// Engine is one simulated engine process.
+type Engine struct {
+	// Name is the framework instance's name: the gateway's backend, the
+	// metrics' "framework" label.
+	Name string
+	// Flavour is the engine it imitates.
+	Flavour engine.Kind
+	// Addr is where it listens (127.0.0.1:port).
+	Addr string
+	// Args are the container's command (after the servelab image's
+	// entrypoint), listening on Addr.
+	Args []string
+}
+
+// Ports are the loopback ports of a plan.
+type Ports struct {
+	// Engines are the engines' addresses, by instance.
+	Engines []string
+	// Gateway, GatewayMetrics and Prometheus are those listeners'.
+	Gateway, GatewayMetrics, Prometheus string
+}
+
+// ErrNotSimulated is returned for a stack with an engine that is not
+// servelab's simulator: only simulated engines run without containers.
+var ErrNotSimulated = errors.New("make demo runs simulated engines (engine: sim) only")
+
+// LoadStack reads and validates a stack file with programs' own Load and
+// Validate, as `pulumi up` would (a user's salt and secure values are left
+// out: the demo needs no secret).
+func LoadStack(path string) (string, *programs.Lab, error) {
+	base := filepath.Base(path)
+	stack := strings.TrimSuffix(strings.TrimPrefix(base, "Pulumi."), ".yaml")
+	if !strings.HasPrefix(base, "Pulumi.") || !strings.HasSuffix(base, ".yaml") || stack == "" {
+		return "", nil, fmt.Errorf("%s: a stack file is named Pulumi.<stack>.yaml", path)
+	}
+	cfg, err := stackfile.Read(path)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := programs.Load(func(key string) (string, bool) {
+		v, ok := cfg[programs.Namespace+":"+key]
+		return v, ok
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", path, err)
+	}
+	lab, err := programs.Validate(c)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if lab.Config.Program == programs.Bench {
+		return "", nil, fmt.Errorf("%s: program bench deploys nothing to run: %w", path, ErrNotSimulated)
+	}
+	var errs []error
+	for _, in := range lab.Instances {
+		if in.Instance.Engine != engine.Sim {
+			errs = append(errs, fmt.Errorf("%s: %s is %s: %w", path, in.Instance.Name, in.Instance.Engine, ErrNotSimulated))
+		}
+	}
+	if !lab.Config.GatewayEnabled() {
+		errs = append(errs, fmt.Errorf("%s: the demo runs the gateway, which the stack disables (gateway.enabled: false)", path))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", nil, err
+	}
+	return stack, lab, nil
+}
+
+// StackPorts are the ports the stack publishes its engines, gateway and
+// Prometheus on (the gateway's metrics port is the container's, which the
+// stack does not publish).
+func StackPorts(lab *programs.Lab) Ports {
+	p := Ports{
+		Gateway:        loopback(lab.Config.Gateway.Port),
+		GatewayMetrics: loopback(gateway.MetricsPort),
+		Prometheus:     loopback(lab.Config.Monitoring.Prometheus.Port),
+	}
+	for _, in := range lab.Instances {
+		p.Engines = append(p.Engines, loopback(in.PublishedPort))
+	}
+	return p
+}
+
+func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+// NewPlan lays lab out on ports. keysFile is where the gateway reads its
+// key; rulesDir where Prometheus finds its rules.
+func NewPlan(stack string, lab *programs.Lab, ports Ports, keysFile, rulesDir string) (*Plan, error) {
+	if len(ports.Engines) != len(lab.Instances) {
+		return nil, fmt.Errorf("%d engine addresses for %d instances", len(ports.Engines), len(lab.Instances))
+	}
+	p := &Plan{
+		Stack: stack, Lab: lab,
+		GatewayAddr: ports.Gateway, GatewayMetricsAddr: ports.GatewayMetrics, PrometheusAddr: ports.Prometheus,
+	}
+	upstreams := make([]gateway.Upstream, len(lab.Instances))
+	for i, in := range lab.Instances {
+		spec, err := framework.BuildSpec(in.Instance)
+		if err != nil {
+			return nil, err
+		}
+		args, err := listenOn(spec.Command, ports.Engines[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", in.Instance.Name, err)
+		}
+		p.Engines = append(p.Engines, Engine{Name: in.Instance.Name, Flavour: in.Instance.API(), Addr: ports.Engines[i], Args: args})
+		upstreams[i] = gateway.Upstream{
+			Name: in.Instance.Name, Engine: in.Instance.API(), URL: "http://" + ports.Engines[i],
+			PublicModel: in.PublicModel, UpstreamModel: in.Instance.ServedModelName,
+			Weight: lab.Config.Gateway.Weights[in.Framework.Name],
+		}
+	}
+	var err error
+	p.Gateway, err = gateway.Render(programs.GatewaySettings(lab.Config.Gateway),
+		gateway.Listeners{Listen: ports.Gateway, MetricsListen: ports.GatewayMetrics, KeysFile: keysFile}, upstreams)
+	if err != nil {
+		return nil, err
+	}
+	p.Monitoring = programs.MonitoringLab(stack, lab, ports.GatewayMetrics, func(i int) string { return ports.Engines[i] })
+	p.Monitoring.RulesDir = rulesDir
+	p.Targets = programs.ServingTargets(lab, "http://"+ports.Gateway, func(i int) string { return "http://" + ports.Engines[i] })
+	p.Workload = programs.Workload(lab.Config.Benchmark)
+	return p, nil
+}
+
+// listenOn is a sim's argv with its --listen address replaced by addr.
+func listenOn(args []string, addr string) ([]string, error) {
+	i := slices.Index(args, "--listen")
+	if len(args) == 0 || args[0] != "sim" || i < 0 || i+1 >= len(args) {
+		return nil, fmt.Errorf("not a sim command with --listen: %q", args)
+	}
+	out := slices.Clone(args)
+	out[i+1] = addr
+	return out, nil
+}

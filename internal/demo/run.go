@@ -1,0 +1,207 @@
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/servelab/servelab/internal/procs"
+	"github.com/servelab/servelab/programs"
+)
+
+// run brings the lab up, benchmarks it, prints the summary and waits.
+func (l *lab) run(ctx context.Context) error {
+	stack, lab, err := LoadStack(l.o.Stack)
+	if err != nil {
+		return err
+	}
+	ports, moved, err := l.ports(lab)
+	if err != nil {
+		return err
+	}
+	for _, m := range moved {
+		l.logf("%s", m)
+	}
+	if l.plan, err = NewPlan(stack, lab, ports, l.path(gatewayKeyFile), l.path(rulesDir)); err != nil {
+		return err
+	}
+	l.logf("stack %s (%s): %d simulated engines, the gateway, %s; work directory %s",
+		stack, l.o.Stack, len(l.plan.Engines), l.promWhat(), l.o.Dir)
+
+	if err := l.startEngines(); err != nil {
+		return err
+	}
+	if err := l.startGateway(); err != nil {
+		return err
+	}
+	if err := l.waitGateway(ctx); err != nil {
+		return err
+	}
+	if err := l.startPrometheus(ctx); err != nil {
+		return err
+	}
+	if err := l.runBench(ctx); err != nil {
+		return err
+	}
+	if err := l.writeReport(ctx); err != nil {
+		return err
+	}
+	if l.prom != nil {
+		l.prom.checkTargets(ctx, l)
+	}
+	l.printSummary(l.o.Stdout)
+	if l.o.Exit {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		l.logf("stopping every process the demo started (Ctrl-C again to kill them at once)")
+		return nil
+	case p := <-l.exited():
+		return p.ExitError()
+	}
+}
+
+// ports are the stack's ports, or free ones for those in use (for all
+// of them with FreePorts); moved says which moved.
+func (l *lab) ports(lab *programs.Lab) (Ports, []string, error) {
+	p := StackPorts(lab)
+	type slot struct {
+		who  string
+		addr *string
+	}
+	var slots []slot
+	for i := range p.Engines {
+		slots = append(slots, slot{lab.Instances[i].Instance.Name, &p.Engines[i]})
+	}
+	slots = append(slots, slot{"the gateway", &p.Gateway}, slot{"the gateway's metrics", &p.GatewayMetrics}, slot{"Prometheus", &p.Prometheus})
+	var move []slot
+	seen := map[string]bool{}
+	for _, s := range slots {
+		if l.o.FreePorts || seen[*s.addr] || inUse(*s.addr) {
+			move = append(move, s)
+		}
+		seen[*s.addr] = true
+	}
+	free, err := procs.FreeAddrs(len(move))
+	if err != nil {
+		return Ports{}, nil, err
+	}
+	var moved []string
+	for i, s := range move {
+		if !l.o.FreePorts {
+			moved = append(moved, fmt.Sprintf("%s (%s) is in use: %s listens on %s instead", *s.addr, "the stack's port", s.who, free[i]))
+		}
+		*s.addr = free[i]
+	}
+	return p, moved, nil
+}
+
+// startEngines starts one simulated engine per framework instance.
+func (l *lab) startEngines() error {
+	for _, e := range l.plan.Engines {
+		if _, err := l.startProc(e.Name, append([]string{l.o.Servelab}, e.Args...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startGateway writes the gateway's config and a generated key, and
+// starts it.
+func (l *lab) startGateway() error {
+	key, err := randomKey(gatewayKeyLen)
+	if err != nil {
+		return err
+	}
+	l.gwKey = key
+	if err := os.WriteFile(l.path(gatewayKeyFile), []byte(key+"\n"), 0o600); err != nil {
+		return err
+	}
+	cfg, err := json.MarshalIndent(l.plan.Gateway, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(l.path(gatewayConfig), append(cfg, '\n'), 0o600); err != nil {
+		return err
+	}
+	_, err = l.startProc("gateway", []string{l.o.Servelab, "gateway", "--config", l.path(gatewayConfig)})
+	return err
+}
+
+// waitGateway waits until the gateway reports every model ready: every
+// engine behind it is ready (after its start-up delay).
+func (l *lab) waitGateway(ctx context.Context) error {
+	var longest time.Duration
+	for _, in := range l.plan.Lab.Instances {
+		if a := in.Instance.Args.Sim; a != nil && a.StartupDelay != "" {
+			if d, err := time.ParseDuration(a.StartupDelay); err == nil {
+				longest = max(longest, d)
+			}
+		}
+	}
+	l.logf("waiting for the engines (start-up delay up to %s) and the gateway at http://%s", longest, l.plan.GatewayAddr)
+	took, err := procs.Poll(ctx, time.Minute+longest, pollEvery, l.alive, func(ctx context.Context) error {
+		return expect200(ctx, "http://"+l.plan.GatewayAddr+"/readyz", nil)
+	})
+	if err != nil {
+		return fmt.Errorf("the gateway did not report every engine ready: %w", err)
+	}
+	l.logf("gateway ready after %s: every engine behind it answers its readiness probe", took.Round(100*time.Millisecond))
+	return nil
+}
+
+// randomKey is n letters and digits from crypto/rand (the stack's keys
+// are random.RandomPassword without special characters).
+func randomKey(n int) (string, error) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b), nil
+}
+
+// client talks to the lab: loopback only, no proxy from the environment.
+var client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+
+// expect200 GETs url (with basic auth when userPass is given) and wants a 200.
+func expect200(ctx context.Context, url string, userPass []string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if len(userPass) == 2 {
+		req.SetBasicAuth(userPass[0], userPass[1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// inUse reports whether something already listens on addr.
+func inUse(addr string) bool {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return true
+	}
+	ln.Close()
+	return false
+}
