@@ -1,7 +1,7 @@
 // Package engine holds what servelab knows about each inference engine:
 // its default port, how to tell it is alive and ready, where its metrics are
 // and what they are called. The facts come from the engines' sources
-// (../shared/DESIGN.md, "Engine facts"); every other package asks here instead
+// (each fact names where it comes from); every other package asks here instead
 // of repeating them.
 package engine
 
