@@ -109,8 +109,10 @@ build:
 # engines, the gateway, Prometheus when installed, a short benchmark and
 # the HTML report, until Ctrl-C. DEMO_FLAGS passes flags, e.g.
 # DEMO_FLAGS="--free-ports --num-prompts 40" (bin/servelab-demo -h lists them).
+# It is built with bin/servelab's flags, so that the two share the build
+# cache.
 demo: build
-	$(GO) build -o bin/servelab-demo ./cmd/servelab-demo
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -o bin/servelab-demo ./cmd/servelab-demo
 	bin/servelab-demo $(DEMO_FLAGS)
 
 ## ---- tests ---------------------------------------------------------------
