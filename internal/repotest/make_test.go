@@ -56,7 +56,7 @@ func TestOutputTargets(t *testing.T) {
 
 	for _, c := range []struct {
 		target, want, call string
-		notWant           []string
+		notWant            []string
 	}{
 		{"outputs", "http://127.0.0.1:3000", "stack output --json --stack sim", []string{"gw-key-123", "grafana-pw-456", "prom-pw-789"}},
 		{"grafana", "grafana-pw-456", "stack output --json --show-secrets --stack sim", []string{"gw-key-123"}},
