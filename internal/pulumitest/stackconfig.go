@@ -31,11 +31,14 @@ const (
 
 // WithUserSecrets is the stack file at path as a user's checkout has it
 // after `make up` and `make secret` (UserSecret at the end of its config,
-// UserSalt after it).
+// UserSalt after it), whatever salt and secrets the file holds already.
 func WithUserSecrets(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _, err = stackfile.Clean(b); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.HasSuffix(b, []byte("\n")) {
