@@ -1,0 +1,118 @@
+package sim_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/internal/procs"
+	"github.com/servelab/servelab/internal/sim"
+)
+
+// logBuffer collects JSON log records; safe for the server's goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// records are the records logged so far.
+func (l *logBuffer) records(t *testing.T) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func find(records []map[string]any, msg string) map[string]any {
+	for _, r := range records {
+		if m, _ := r["msg"].(string); strings.HasPrefix(m, msg) {
+			return r
+		}
+	}
+	return nil
+}
+
+// TestLogsDurationsAsTextAndReadyAfterTheDelay: the banner gives every
+// duration as Go writes it ("60ms", not 60000000), and "ready" is logged
+// once the start-up delay has passed — when the engine's readiness
+// endpoints start answering — not when the port opens.
+func TestLogsDurationsAsTextAndReadyAfterTheDelay(t *testing.T) {
+	var logs logBuffer
+	delay := 300 * time.Millisecond
+	s, err := sim.New(sim.Config{
+		Flavour: engine.SGLang, Model: "m", TTFT: 60 * time.Millisecond, ITL: 12 * time.Millisecond,
+		Capacity: 4, StartupDelay: delay, MaxOutputTokens: 8,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Banner("127.0.0.1:0")
+	banner := find(logs.records(t), "SIMULATED ENGINE")
+	for key, want := range map[string]string{"ttft": "60ms", "itl": "12ms", "startup_delay": "300ms"} {
+		if got := banner[key]; got != want {
+			t.Errorf("banner %s = %#v, want %q", key, got, want)
+		}
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	defer func() { cancel(); <-served }()
+
+	var ready map[string]any
+	if _, err := procs.Poll(ctx, time.Minute, 10*time.Millisecond, nil, func(context.Context) error {
+		records := logs.records(t)
+		if find(records, "serving") == nil {
+			return errors.New("no serving line yet")
+		}
+		if ready = find(records, "ready"); ready == nil {
+			if s.Ready() {
+				return errors.New("the delay has passed, no ready line yet")
+			}
+			return errors.New("still loading")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Ready() {
+		t.Error(`"ready" logged while the engine is not ready`)
+	}
+	if got := ready["startup_delay"]; got != "300ms" {
+		t.Errorf("ready startup_delay = %#v, want \"300ms\"", got)
+	}
+	if n := strings.Count(func() string { logs.mu.Lock(); defer logs.mu.Unlock(); return logs.b.String() }(), `"msg":"ready"`); n != 1 {
+		t.Errorf("%d ready lines, want 1", n)
+	}
+}
