@@ -23,25 +23,28 @@ func main() {
 		o    demo.Options
 		conc string
 	)
-	flag.StringVar(&o.Stack, "stack", demo.DefaultStack, "stack file whose lab to run (engines must be `sim`)")
-	flag.StringVar(&o.Servelab, "servelab", demo.DefaultServelab, "servelab binary (make build)")
-	flag.StringVar(&o.Dir, "dir", demo.DefaultDir, "work directory: configs, keys, logs, results, report (emptied first)")
-	flag.IntVar(&o.NumPrompts, "num-prompts", demo.DefaultNumPrompts, "benchmark requests per target and load level")
-	flag.StringVar(&conc, "max-concurrency", "", "benchmark concurrency levels, comma-separated (default: the stack's)")
-	flag.BoolVar(&o.FreePorts, "free-ports", false, "listen on free loopback ports instead of the stack's")
-	flag.StringVar(&o.Prometheus, "prometheus", "", "prometheus binary (default: prometheus in PATH)")
-	flag.BoolVar(&o.NoPrometheus, "no-prometheus", false, "run without Prometheus")
-	flag.BoolVar(&o.Exit, "exit", false, "stop everything once the summary is printed")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: servelab-demo [flags]\n\n"+
+	// A flag set of its own: the Pulumi SDK's dependencies register
+	// theirs on the global one.
+	flags := flag.NewFlagSet("servelab-demo", flag.ExitOnError)
+	flags.StringVar(&o.Stack, "stack", demo.DefaultStack, "stack file whose lab to run (its engines must be simulated: engine sim)")
+	flags.StringVar(&o.Servelab, "servelab", demo.DefaultServelab, "servelab binary (make build)")
+	flags.StringVar(&o.Dir, "dir", demo.DefaultDir, "work directory: configs, keys, logs, results, report (emptied first)")
+	flags.IntVar(&o.NumPrompts, "num-prompts", demo.DefaultNumPrompts, "benchmark requests per target and load level")
+	flags.StringVar(&conc, "max-concurrency", "", "benchmark concurrency levels, comma-separated (default: the stack's)")
+	flags.BoolVar(&o.FreePorts, "free-ports", false, "listen on free loopback ports instead of the stack's")
+	flags.StringVar(&o.Prometheus, "prometheus", "", "prometheus binary (default: prometheus in PATH)")
+	flags.BoolVar(&o.NoPrometheus, "no-prometheus", false, "run without Prometheus")
+	flags.BoolVar(&o.Exit, "exit", false, "stop everything once the summary is printed")
+	flags.Usage = func() {
+		fmt.Fprintf(flags.Output(), "usage: servelab-demo [flags]\n\n"+
 			"Runs a stack's lab on loopback (default %s): simulated engines, the gateway with a generated\n"+
 			"key, Prometheus when installed, a short benchmark through the gateway and directly, the HTML\n"+
-			"report; then keeps it running until Ctrl-C. See README.md.\n\n", demo.DefaultStack)
-		flag.PrintDefaults()
+			"report; then keeps it running until Ctrl-C. See docs/demo.md.\n\n", demo.DefaultStack)
+		flags.PrintDefaults()
 	}
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "servelab-demo: unexpected argument %q\n", flag.Arg(0))
+	_ = flags.Parse(os.Args[1:]) // ExitOnError
+	if flags.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "servelab-demo: unexpected argument %q\n", flags.Arg(0))
 		os.Exit(2)
 	}
 	if conc != "" {
