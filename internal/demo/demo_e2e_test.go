@@ -15,10 +15,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/servelab/servelab/internal/procs"
 )
 
 // build builds a command of this module into dir.
@@ -30,24 +31,6 @@ func build(t *testing.T, dir, pkg string) string {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
 	return bin
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestDemoEndToEnd runs `make demo`'s command in a short mode (2 prompts
@@ -69,18 +52,18 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
+	stderr := &procs.TailBuffer{Max: 1 << 20}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	var printed syncBuffer
+	printed := &procs.TailBuffer{Max: 1 << 20}
 	summary := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			fmt.Fprintln(&printed, sc.Text())
+			fmt.Fprintln(printed, sc.Text())
 			if strings.HasPrefix(sc.Text(), "The lab runs until you stop it") {
 				summary <- printed.String()
 			}

@@ -12,6 +12,7 @@ import (
 	"go/scanner"
 	"go/token"
 	"io/fs"
+	"iter"
 	"net/url"
 	"os"
 	"path"
@@ -97,20 +98,7 @@ func (c *checker) markdown(rel string) ([]Problem, error) {
 		return nil, err
 	}
 	var ps []Problem
-	fence := ""
-	for i, line := range lines {
-		if f := fenceOf(line); f != "" {
-			switch {
-			case fence == "":
-				fence = f
-			case strings.HasPrefix(f, fence[:1]) && len(f) >= len(fence):
-				fence = ""
-			}
-			continue
-		}
-		if fence != "" {
-			continue
-		}
+	for i, line := range prose(lines) {
 		var refs []string
 		m := refDef.FindStringSubmatch(line)
 		if m != nil {
@@ -264,20 +252,7 @@ func (c *checker) anchorsOf(file string) (map[string]bool, error) {
 	}
 	a := map[string]bool{}
 	count := map[string]int{}
-	fence := ""
-	for i, line := range lines {
-		if f := fenceOf(line); f != "" {
-			switch {
-			case fence == "":
-				fence = f
-			case strings.HasPrefix(f, fence[:1]) && len(f) >= len(fence):
-				fence = ""
-			}
-			continue
-		}
-		if fence != "" {
-			continue
-		}
+	for i, line := range prose(lines) {
 		for _, m := range htmlAnchor.FindAllStringSubmatch(line, -1) {
 			a[strings.ToLower(m[1])] = true
 		}
@@ -337,6 +312,27 @@ func Slug(text string) string {
 		}
 	}
 	return b.String()
+}
+
+// prose yields the lines outside fenced code blocks, with their index.
+func prose(lines []string) iter.Seq2[int, string] {
+	return func(yield func(int, string) bool) {
+		fence := ""
+		for i, line := range lines {
+			if f := fenceOf(line); f != "" {
+				switch {
+				case fence == "":
+					fence = f
+				case strings.HasPrefix(f, fence[:1]) && len(f) >= len(fence):
+					fence = ""
+				}
+				continue
+			}
+			if fence == "" && !yield(i, line) {
+				return
+			}
+		}
+	}
 }
 
 // fenceOf is the fence a line opens or closes (``` or ~~~, possibly

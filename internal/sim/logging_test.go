@@ -1,14 +1,12 @@
 package sim_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +16,13 @@ import (
 )
 
 // logBuffer collects JSON log records; safe for the server's goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type logBuffer struct{ procs.TailBuffer }
 
 // records are the records logged so far.
 func (l *logBuffer) records(t *testing.T) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
 		if line == "" {
 			continue
 		}
@@ -62,12 +49,12 @@ func find(records []map[string]any, msg string) map[string]any {
 // once the start-up delay has passed — when the engine's readiness
 // endpoints start answering — not when the port opens.
 func TestLogsDurationsAsTextAndReadyAfterTheDelay(t *testing.T) {
-	var logs logBuffer
+	logs := &logBuffer{procs.TailBuffer{Max: 1 << 20}}
 	delay := 300 * time.Millisecond
 	s, err := sim.New(sim.Config{
 		Flavour: engine.SGLang, Model: "m", TTFT: 60 * time.Millisecond, ITL: 12 * time.Millisecond,
 		Capacity: 4, StartupDelay: delay, MaxOutputTokens: 8,
-		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +99,7 @@ func TestLogsDurationsAsTextAndReadyAfterTheDelay(t *testing.T) {
 	if got := ready["startup_delay"]; got != "300ms" {
 		t.Errorf("ready startup_delay = %#v, want \"300ms\"", got)
 	}
-	if n := strings.Count(func() string { logs.mu.Lock(); defer logs.mu.Unlock(); return logs.b.String() }(), `"msg":"ready"`); n != 1 {
+	if n := strings.Count(logs.String(), `"msg":"ready"`); n != 1 {
 		t.Errorf("%d ready lines, want 1", n)
 	}
 }
