@@ -64,6 +64,7 @@ func main() {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sigs
+		fmt.Fprintln(os.Stderr, "demo: stopping every process the demo started (Ctrl-C again to kill them at once)")
 		stop()
 		<-sigs
 		fmt.Fprintln(os.Stderr, "demo: killing every process at once")

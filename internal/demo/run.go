@@ -62,7 +62,6 @@ func (l *lab) run(ctx context.Context) error {
 	}
 	select {
 	case <-ctx.Done():
-		l.logf("stopping every process the demo started (Ctrl-C again to kill them at once)")
 		return nil
 	case p := <-l.exited():
 		return p.ExitError()
