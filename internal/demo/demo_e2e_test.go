@@ -138,6 +138,9 @@ func TestDemoEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Errorf("the demo exited with %v after Ctrl-C, want 0", err)
 		}
+		if !strings.Contains(stderr.String(), "stopping every process the demo started") {
+			t.Errorf("the demo did not say it stops on Ctrl-C:\n%s", stderr.String())
+		}
 	case <-time.After(time.Minute):
 		t.Fatal("the demo did not exit within a minute of Ctrl-C")
 	}
