@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -132,7 +133,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.Dir, err = prepareDir(o.Dir); err != nil {
 		return err
 	}
-	l := &lab{o: o, start: start, grace: stopGrace}
+	l := &lab{o: o, start: start, grace: stopGrace, client: newClient()}
 	defer func() {
 		if err := l.stopAll(); err != nil {
 			fmt.Fprintf(o.Stderr, "demo: %v\n", err)
@@ -172,10 +173,11 @@ func prepareDir(dir string) (string, error) {
 
 // lab is a demo's running processes.
 type lab struct {
-	o     Options
-	start time.Time
-	grace time.Duration // how long a process may take to stop
-	plan  *Plan
+	o      Options
+	start  time.Time
+	grace  time.Duration // how long a process may take to stop
+	client *http.Client  // to the lab's processes
+	plan   *Plan
 
 	procs   []*procs.Proc // every long-running process started, in order
 	gwKey   string

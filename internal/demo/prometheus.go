@@ -24,6 +24,7 @@ const howToGetPrometheus = "Prometheus is not installed, so the demo goes on wit
 // promRun is the running Prometheus.
 type promRun struct {
 	url, user, password string
+	client              *http.Client
 	targets             string // "N of M targets up", after the bench
 }
 
@@ -104,9 +105,9 @@ func (l *lab) startPrometheus(ctx context.Context) error {
 	if _, err := l.startProc("prometheus", argv); err != nil {
 		return err
 	}
-	pr := &promRun{url: "http://" + l.plan.PrometheusAddr, user: monitoring.PrometheusUser, password: password}
+	pr := &promRun{url: "http://" + l.plan.PrometheusAddr, user: monitoring.PrometheusUser, password: password, client: l.client}
 	took, err := procs.Poll(ctx, time.Minute, pollEvery, l.alive, func(ctx context.Context) error {
-		return expect200(ctx, pr.url+"/-/ready", []string{pr.user, pr.password})
+		return expect200(ctx, l.client, pr.url+"/-/ready", []string{pr.user, pr.password})
 	})
 	if err != nil {
 		return fmt.Errorf("prometheus did not become ready: %w", err)
@@ -178,7 +179,7 @@ func (p *promRun) get(ctx context.Context, path string, data any) error {
 		return err
 	}
 	req.SetBasicAuth(p.user, p.password)
-	resp, err := client.Do(req)
+	resp, err := p.client.Do(req)
 	if err != nil {
 		return err
 	}

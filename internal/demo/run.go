@@ -6,14 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/servelab/servelab/internal/procs"
-	"github.com/servelab/servelab/programs"
 )
 
 // run brings the lab up, benchmarks it, prints the summary and waits.
@@ -68,41 +66,6 @@ func (l *lab) run(ctx context.Context) error {
 	}
 }
 
-// ports are the stack's ports, or free ones for those in use (for all
-// of them with FreePorts); moved says which moved.
-func (l *lab) ports(lab *programs.Lab) (Ports, []string, error) {
-	p := StackPorts(lab)
-	type slot struct {
-		who  string
-		addr *string
-	}
-	var slots []slot
-	for i := range p.Engines {
-		slots = append(slots, slot{lab.Instances[i].Instance.Name, &p.Engines[i]})
-	}
-	slots = append(slots, slot{"the gateway", &p.Gateway}, slot{"the gateway's metrics", &p.GatewayMetrics}, slot{"Prometheus", &p.Prometheus})
-	var move []slot
-	seen := map[string]bool{}
-	for _, s := range slots {
-		if l.o.FreePorts || seen[*s.addr] || inUse(*s.addr) {
-			move = append(move, s)
-		}
-		seen[*s.addr] = true
-	}
-	free, err := procs.FreeAddrs(len(move))
-	if err != nil {
-		return Ports{}, nil, err
-	}
-	var moved []string
-	for i, s := range move {
-		if !l.o.FreePorts {
-			moved = append(moved, fmt.Sprintf("%s (%s) is in use: %s listens on %s instead", *s.addr, "the stack's port", s.who, free[i]))
-		}
-		*s.addr = free[i]
-	}
-	return p, moved, nil
-}
-
 // startEngines starts one simulated engine per framework instance.
 func (l *lab) startEngines() error {
 	for _, e := range l.plan.Engines {
@@ -148,7 +111,7 @@ func (l *lab) waitGateway(ctx context.Context) error {
 	}
 	l.logf("waiting for the engines (start-up delay up to %s) and the gateway at http://%s", longest, l.plan.GatewayAddr)
 	took, err := procs.Poll(ctx, time.Minute+longest, pollEvery, l.alive, func(ctx context.Context) error {
-		return expect200(ctx, "http://"+l.plan.GatewayAddr+"/readyz", nil)
+		return expect200(ctx, l.client, "http://"+l.plan.GatewayAddr+"/readyz", nil)
 	})
 	if err != nil {
 		return fmt.Errorf("the gateway did not report every engine ready: %w", err)
@@ -171,11 +134,14 @@ func randomKey(n int) (string, error) {
 	return string(b), nil
 }
 
-// client talks to the lab: loopback only, no proxy from the environment.
-var client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+// newClient talks to the lab: loopback only, no proxy from the
+// environment.
+func newClient() *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+}
 
 // expect200 GETs url (with basic auth when userPass is given) and wants a 200.
-func expect200(ctx context.Context, url string, userPass []string) error {
+func expect200(ctx context.Context, client *http.Client, url string, userPass []string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -193,14 +159,4 @@ func expect200(ctx context.Context, url string, userPass []string) error {
 		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
 	}
 	return nil
-}
-
-// inUse reports whether something already listens on addr.
-func inUse(addr string) bool {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return true
-	}
-	ln.Close()
-	return false
 }
