@@ -2,6 +2,7 @@ package programs
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -33,7 +34,7 @@ func Deploy(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) (pulum
 }
 
 func newDeployment(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) *deployment {
-	return &deployment{ctx: ctx, lab: lab, secrets: secrets, opts: opts, engineKey: noEngineKey,
+	return &deployment{ctx: ctx, lab: lab, secrets: secrets, opts: opts, engineKey: frameworkKey,
 		hosts: map[string]*gpuhost.GpuHost{}, images: map[string]pulumi.StringInput{}}
 }
 
@@ -77,11 +78,14 @@ func (d *deployment) deployHosts() error {
 			Address:           h.Address,
 		}
 		if h.SSH != nil {
-			args.SSH = &gpuhost.SSHArgs{
-				Host: h.SSH.Host, User: h.SSH.User, Port: h.SSH.Port, Opts: h.SSH.Opts,
-				PrivateKey: d.secrets.SSHPrivateKey,
-			}
+			args.SSH = sshArgs(d.ctx.Stack(), h.Name, h.SSH)
+			args.SSH.PrivateKey = d.secrets.SSHPrivateKey
 		}
+		needed, err := d.needsModelCache(h.Name)
+		if err != nil {
+			return err
+		}
+		args.ModelCache = gpuhost.ModelCacheArgs{Needed: needed, HostPath: h.ModelCache}
 		host, err := gpuhost.NewGpuHost(d.ctx, h.Name, args)
 		if err != nil {
 			return err
@@ -91,32 +95,80 @@ func (d *deployment) deployHosts() error {
 	return nil
 }
 
-// deployFrameworks creates one Framework per planned instance.
-func (d *deployment) deployFrameworks() error {
+// needsModelCache reports whether an engine on host mounts the host's
+// model cache: only then is it created.
+func (d *deployment) needsModelCache(host string) (bool, error) {
 	for _, in := range d.lab.Instances {
-		host := d.hosts[in.Host]
-		args := &framework.FrameworkArgs{
-			Host:          host,
-			Instance:      in.Instance,
-			PublishedPort: in.PublishedPort,
-			HFToken:       d.secrets.HFToken,
+		if in.Host != host {
+			continue
 		}
-		if in.Instance.Engine == engine.Sim {
-			img, err := d.servelabImage(in.Host)
-			if err != nil {
-				return err
-			}
-			args.Image, args.ImageIsLocal = img, true
-		} else {
-			args.Image = pulumi.String(in.Framework.Image)
-		}
-		f, err := framework.NewFramework(d.ctx, in.Instance.Name, args)
+		spec, err := framework.BuildSpec(in.Instance)
 		if err != nil {
+			return false, err
+		}
+		if spec.UsesModelCache() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// deployFrameworks creates one Framework per planned instance, each after
+// the instances the planner starts before it on its GPUs.
+func (d *deployment) deployFrameworks() error {
+	made := map[string]*framework.Framework{}
+	for _, in := range d.lab.Instances {
+		if _, err := d.deployFramework(in, made); err != nil {
 			return err
 		}
-		d.frameworks = append(d.frameworks, f)
+	}
+	for _, in := range d.lab.Instances {
+		d.frameworks = append(d.frameworks, made[in.Instance.Name])
 	}
 	return nil
+}
+
+// deployFramework creates the instance, first creating (once) the ones it
+// starts after, so that it can wait for them to be ready.
+func (d *deployment) deployFramework(in InstancePlan, made map[string]*framework.Framework) (*framework.Framework, error) {
+	if f, ok := made[in.Instance.Name]; ok {
+		return f, nil
+	}
+	var after []pulumi.Resource
+	for _, name := range in.StartAfter {
+		i := slices.IndexFunc(d.lab.Instances, func(x InstancePlan) bool { return x.Instance.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("instance %s starts after unknown instance %s", in.Instance.Name, name)
+		}
+		prev, err := d.deployFramework(d.lab.Instances[i], made)
+		if err != nil {
+			return nil, err
+		}
+		after = append(after, prev.Waits()...)
+	}
+	host := d.hosts[in.Host]
+	args := &framework.FrameworkArgs{
+		Host:          host,
+		Instance:      in.Instance,
+		PublishedPort: in.PublishedPort,
+		HFToken:       d.secrets.HFToken,
+		After:         after,
+	}
+	if in.Instance.Engine == engine.Sim {
+		img, err := d.servelabImage(in.Host)
+		if err != nil {
+			return nil, err
+		}
+		args.Image, args.ImageIsLocal = img, true
+	} else {
+		args.Image = pulumi.String(in.Framework.Image)
+	}
+	f, err := framework.NewFramework(d.ctx, in.Instance.Name, args)
+	if err != nil {
+		return nil, err
+	}
+	made[in.Instance.Name] = f
+	return f, nil
 }
 
 // frameworkOutputs describes every framework instance for the stack
@@ -138,6 +190,20 @@ func (d *deployment) frameworkOutputs() pulumi.Map {
 			"gpus":            pulumi.ToIntArray(orEmpty(in.Instance.Devices)),
 			"memoryFraction":  pulumi.Float64(in.Instance.MemoryFraction),
 			"demandGiB":       pulumi.Float64(in.Instance.DemandGiB),
+		}
+	}
+	return out
+}
+
+// engineKeyOutputs is the stack output engineKeys: each keyed engine's own
+// API key, by instance (a secret: `pulumi stack output --show-secrets
+// engineKeys`), for reaching an engine directly. It is its own output so
+// that frameworks stays readable without --show-secrets.
+func (d *deployment) engineKeyOutputs() pulumi.Map {
+	out := pulumi.Map{}
+	for _, f := range d.frameworks {
+		if f.HasAPIKey {
+			out[f.Name] = f.APIKey
 		}
 	}
 	return out

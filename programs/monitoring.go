@@ -22,10 +22,11 @@ func (d *deployment) deployMonitoring(out pulumi.Map) error {
 	cfg := d.lab.Config
 	m := cfg.Monitoring
 	host := d.hosts[m.Host]
-	lab := d.monitoringLab(host)
+	lab, keys := d.monitoringLab(host)
 
 	args := &monitoring.MonitoringArgs{
-		Host: host, Lab: lab, BindAddress: m.BindAddress,
+		EngineKeys: keys,
+		Host:       host, Lab: lab, BindAddress: m.BindAddress,
 		PrometheusPort: m.Prometheus.Port, GrafanaPort: m.Grafana.Port, GrafanaEnabled: cfg.GrafanaEnabled(),
 		PrometheusImage: m.Prometheus.Image, GrafanaImage: m.Grafana.Image, DCGMImage: m.DCGMImage,
 	}
@@ -63,27 +64,44 @@ func (d *deployment) deployMonitoring(out pulumi.Map) error {
 }
 
 // monitoringLab describes the lab as Prometheus on host reaches it: by
-// network alias on its own host, by published address elsewhere.
-func (d *deployment) monitoringLab(host *gpuhost.GpuHost) mon.Lab {
+// network alias on its own host, by published address elsewhere. It also
+// returns the API keys Prometheus needs, by framework: those of the
+// frameworks MonitoringLab gives a credentials file (engines that check
+// their key on the metrics path: llama.cpp).
+func (d *deployment) monitoringLab(host *gpuhost.GpuHost) (mon.Lab, map[string]pulumi.StringInput) {
 	var gatewayAddr string
 	if d.gateway != nil {
 		gatewayAddr = gateway.Alias + ":" + strconv.Itoa(gateway.MetricsPort)
 	}
-	return MonitoringLab(d.ctx.Stack(), d.lab, gatewayAddr, func(i int) string {
+	ml := MonitoringLab(d.ctx.Stack(), d.lab, gatewayAddr, func(i int) string {
 		f := d.frameworks[i]
 		if f.Host != host {
 			return net.JoinHostPort(f.Host.Address(), strconv.Itoa(f.PublishedPort))
 		}
 		return f.Name + ":" + strconv.Itoa(f.Port)
+	}, func(i int) string {
+		if f := d.frameworks[i]; f.HasAPIKey {
+			return mon.EngineKeyFile(f.Name)
+		}
+		return ""
 	})
+	keys := map[string]pulumi.StringInput{}
+	for i, mf := range ml.Frameworks {
+		if mf.CredentialsFile != "" {
+			keys[mf.Name] = d.frameworks[i].APIKey
+		}
+	}
+	return ml, keys
 }
 
 // MonitoringLab is what internal/monitoring generates Prometheus's files
 // and Grafana's dashboards from: the stack's monitoring settings, its
 // frameworks and models, and where Prometheus reaches each — the gateway's
 // metrics at gatewayAddr ("" = no gateway), framework instance i at
-// addr(i).
-func MonitoringLab(stack string, lab *Lab, gatewayAddr string, addr func(i int) string) mon.Lab {
+// addr(i). keyFile(i) is where Prometheus reads instance i's API key (""
+// = the engine takes none); it becomes the scrape's credentials file when
+// the engine checks its key on its metrics path (llama.cpp).
+func MonitoringLab(stack string, lab *Lab, gatewayAddr string, addr, keyFile func(i int) string) mon.Lab {
 	cfg := lab.Config
 	ml := mon.Lab{Stack: stack}
 	if si := cfg.Monitoring.Prometheus.ScrapeInterval; si != "" {
@@ -100,6 +118,9 @@ func MonitoringLab(stack string, lab *Lab, gatewayAddr string, addr func(i int) 
 		f := mon.Framework{Name: in.Instance.Name, Engine: in.Instance.Engine, Host: in.Host, Address: addr(i)}
 		if in.Instance.Engine == engine.Sim {
 			f.Flavour = in.Instance.Flavour
+		}
+		if spec := engine.MustSpec(in.Instance.API()); spec.HasMetrics() && spec.Auth.Protects(spec.MetricsPath) {
+			f.CredentialsFile = keyFile(i)
 		}
 		ml.Frameworks = append(ml.Frameworks, f)
 		if gatewayAddr != "" && !seen[in.PublicModel] {

@@ -322,6 +322,7 @@ func decidingMutations(base variant) []mutation {
 	if base.hasGateway() {
 		for _, kv := range [][2]any{
 			{"routing", "round-robin"}, {"retries", 0.0}, {"maxBodyBytes", 1048576.0}, {"streamIdleTimeout", "13s"}, {"upstreamClient", "direct"},
+			{"maxConnections", 5000.0}, {"requestReadTimeout", "90s"},
 		} {
 			ms = append(ms, mutation{"gateway." + kv[0].(string), func(v *variant) bool { return v.setIn("gateway", kv[1], kv[0].(string)) }})
 		}

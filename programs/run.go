@@ -8,6 +8,7 @@ package programs
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -25,11 +26,7 @@ func RunWith(p Paths) pulumi.RunFunc {
 }
 
 func run(ctx *pulumi.Context, p Paths) error {
-	cfg, err := Load(ContextGetter(ctx))
-	if err != nil {
-		return configError(err)
-	}
-	lab, err := Validate(cfg)
+	lab, err := Check(ContextGetter(ctx))
 	if err != nil {
 		return configError(err)
 	}
@@ -41,6 +38,13 @@ func run(ctx *pulumi.Context, p Paths) error {
 	secrets, err := ReadSecrets(ctx, lab)
 	if err != nil {
 		return configError(err)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return fmt.Errorf("known_hosts files: %w", err)
+	}
+	if err := WriteKnownHosts(home, ctx.Stack(), lab); err != nil {
+		return err
 	}
 	contextDir, tag, err := ImageSource(p)
 	if err != nil {

@@ -69,17 +69,15 @@ func (d *deployment) gatewaySpec(idx ...int) pulumi.StringOutput {
 	}).(pulumi.StringOutput)
 }
 
-// engineKey is the API key a direct target sends to framework f's engine,
-// nil for an engine without auth. Contract C1 gives framework.Framework an
-// APIKey output (secret; zero for Ollama); until that field is merged
-// the default is noEngineKey, and the lead replaces it with:
-//
-//	func frameworkKey(f *framework.Framework) pulumi.StringInput {
-//		if f.APIKey.OutputState == nil {
-//			return nil
-//		}
-//		return f.APIKey
-//	}
+// engineKeyFunc gives the API key a direct target sends to framework f's
+// engine, nil for an engine without auth (tests substitute their own).
 type engineKeyFunc func(f *framework.Framework) pulumi.StringInput
 
-func noEngineKey(*framework.Framework) pulumi.StringInput { return nil }
+// frameworkKey is the engine's own key (Framework.APIKey, a secret), nil
+// for an engine that takes none (Ollama).
+func frameworkKey(f *framework.Framework) pulumi.StringInput {
+	if !f.HasAPIKey {
+		return nil
+	}
+	return f.APIKey
+}

@@ -1,6 +1,7 @@
 package programs_test
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -20,10 +21,13 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
+	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/components/gpuhost"
 	gw "github.com/servelab/servelab/internal/gateway"
+	mon "github.com/servelab/servelab/internal/monitoring"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
 )
@@ -59,9 +63,12 @@ func stackFiles(t *testing.T) map[string]string {
 
 // stackRun is one stack run under Pulumi's mock engine.
 type stackRun struct {
-	mocks   *pulumitest.Mocks
-	lab     *programs.Lab
-	outputs map[string]any
+	stack string
+	// engineKeysSecret: the engineKeys output is secret.
+	engineKeysSecret bool
+	mocks            *pulumitest.Mocks
+	lab              *programs.Lab
+	outputs          map[string]any
 }
 
 // fakeProbe answers each host's probe with what its declared GPUs would
@@ -130,11 +137,22 @@ func runConfig(t *testing.T, stack string, cfg map[string]string, missingGPUs in
 	for k, v := range secretConfig {
 		cfg[k] = v
 	}
-	run := &stackRun{mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
+	run := &stackRun{stack: stack, mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
 	err := run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), program(t, cfg, &run.outputs,
 		func(ctx *pulumi.Context, lab *programs.Lab, secrets programs.Secrets) (pulumi.Map, error) {
-			return programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "localhost/servelab:test", SourceDir: "bin/image-context/test",
+			out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "localhost/servelab:test", SourceDir: "bin/image-context/test",
 				BenchBinary: programs.BenchBinary, BenchBinarySHA256: testBinarySHA256})
+			if err != nil {
+				return nil, err
+			}
+			if keys, ok := out["engineKeys"].(pulumi.Map); ok && len(keys) > 0 {
+				res, err := internals.UnsafeAwaitOutput(context.Background(), keys.ToMapOutput())
+				if err != nil {
+					return nil, err
+				}
+				run.engineKeysSecret = res.Secret
+			}
+			return out, nil
 		}))
 	return run, err
 }
@@ -409,8 +427,8 @@ func checkGraph(t *testing.T, run *stackRun) {
 		}
 		switch in.Instance.Engine {
 		case "vllm":
-			want := []string{in.Instance.Model, "--served-model-name", in.Instance.ServedModelName}
-			if !slices.Equal(cmd[:3], want) || !slices.Contains(cmd, fmt.Sprintf("%.2f", in.Instance.MemoryFraction)) {
+			want := []string{in.Instance.Model, "--config", framework.EngineAuthPath, "--served-model-name", in.Instance.ServedModelName}
+			if !slices.Equal(cmd[:5], want) || !slices.Contains(cmd, fmt.Sprintf("%.2f", in.Instance.MemoryFraction)) {
 				t.Errorf("%s: vllm argv %v", c.Name, cmd)
 			}
 			if !secretAt(c, "uploads[0].content") {
@@ -445,6 +463,10 @@ func checkGraph(t *testing.T, run *stackRun) {
 	checkBenchmark(t, run)
 	checkMonitoring(t, run)
 	checkContainers(t, run)
+	checkEngineKeys(t, run)
+	checkSSH(t, run)
+	checkModelCache(t, run)
+	checkStartOrder(t, run)
 	frameworks, _ := run.outputs["frameworks"].(map[string]any)
 	if len(frameworks) != len(lab.Instances) {
 		t.Errorf("stack outputs describe %d frameworks, want %d", len(frameworks), len(lab.Instances))
@@ -658,7 +680,8 @@ func checkMonitoring(t *testing.T, run *stackRun) {
 	for i, u := range prom.Plain("uploads").([]any) {
 		file := u.(map[string]any)["file"].(string)
 		secret := secretAt(prom, fmt.Sprintf("uploads[%d].content", i))
-		wantSecret := file == "/etc/prometheus/web.yml" || file == "/etc/prometheus/secrets/password"
+		wantSecret := file == "/etc/prometheus/web.yml" || file == "/etc/prometheus/secrets/password" ||
+			strings.HasPrefix(file, mon.PrometheusEngineKeysDir+"/")
 		if secret != wantSecret {
 			t.Errorf("prometheus upload %s: secret = %v, want %v", file, secret, wantSecret)
 		}

@@ -59,7 +59,7 @@ func TestBenchmarkOnHost(t *testing.T) {
 	m := pulumitest.New(stdoutOf(recorded(t)))
 	var results map[string]any
 	err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
-		h, err := gpuhost.NewGpuHost(ctx, "gpu1", &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1", User: "lab"}})
+		h, err := gpuhost.NewGpuHost(ctx, "gpu1", &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1", User: "lab", InsecureIgnoreHostKey: true}})
 		if err != nil {
 			return err
 		}

@@ -2,9 +2,10 @@
 // on a host, in front of the frameworks it is given. It renders the
 // gateway's config from those frameworks (URLs, engine kinds, model names),
 // generates the API key with random.RandomPassword, delivers config and key
-// as files (the key with mode 0400, never in argv or env), publishes the
-// port on the configured address and waits until the gateway reports every
-// model ready.
+// as files (the key with mode 0400, never in argv or env), adds each
+// backend's own engine key the same way (the gateway sends it upstream),
+// publishes the port on the configured address and waits until the gateway
+// reports every model ready.
 package gateway
 
 import (
@@ -30,10 +31,13 @@ const TypeToken = "servelab:gateway:Gateway"
 
 // Paths and ports inside the gateway container.
 const (
-	ConfigPath  = "/etc/servelab/gateway.json"
-	KeysPath    = "/run/servelab/gateway-keys"
-	APIPort     = 8080
-	MetricsPort = 9091
+	ConfigPath = "/etc/servelab/gateway.json"
+	KeysPath   = "/run/servelab/gateway-keys"
+	// BackendKeysDir holds one key file per backend with an API key,
+	// named after the backend (mode 0400).
+	BackendKeysDir = "/run/servelab/backend-keys"
+	APIPort        = 8080
+	MetricsPort    = 9091
 	// Alias is the gateway's name on the lab network.
 	Alias = "gateway"
 	// InternalBaseURL is the gateway's URL on the lab network.
@@ -100,10 +104,14 @@ func RenderConfig(host *gpuhost.GpuHost, settings *gw.Config, backends []Backend
 		if f.Host != host {
 			url = f.Host.PublishedURL(f.PublishedPort)
 		}
-		upstreams[i] = Upstream{
+		u := Upstream{
 			Name: f.Name, Engine: f.API, URL: url,
 			PublicModel: b.PublicModel, UpstreamModel: f.UpstreamModel, Weight: b.Weight,
 		}
+		if f.HasAPIKey {
+			u.APIKeyFile = BackendKeyFile(f.Name)
+		}
+		upstreams[i] = u
 	}
 	return Render(settings, ContainerListeners(), upstreams)
 }
@@ -123,6 +131,9 @@ type Upstream struct {
 	PublicModel, UpstreamModel string
 	// Weight is its share under weighted routing (0 = 1).
 	Weight int
+	// APIKeyFile is where the gateway reads the key it sends to this
+	// upstream ("" = the engine takes no key).
+	APIKeyFile string
 }
 
 // Listeners are where the gateway listens and reads its keys.
@@ -153,7 +164,7 @@ func Render(settings *gw.Config, at Listeners, upstreams []Upstream) (gw.Config,
 	cfg.Models = nil
 	index := map[string]int{}
 	for _, u := range upstreams {
-		be := gw.Backend{Name: u.Name, Engine: u.Engine, URL: u.URL, Weight: u.Weight}
+		be := gw.Backend{Name: u.Name, Engine: u.Engine, URL: u.URL, Weight: u.Weight, APIKeyFile: u.APIKeyFile}
 		if u.UpstreamModel != u.PublicModel {
 			be.Model = u.UpstreamModel
 		}
@@ -170,6 +181,9 @@ func Render(settings *gw.Config, at Listeners, upstreams []Upstream) (gw.Config,
 	}
 	return cfg, nil
 }
+
+// BackendKeyFile is where the gateway container holds a backend's key.
+func BackendKeyFile(backend string) string { return BackendKeysDir + "/" + backend }
 
 // NewGateway creates the API key, the config and the gateway container.
 func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pulumi.ResourceOption) (*Gateway, error) {
@@ -222,17 +236,23 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	}
 
 	var after []pulumi.Resource
+	uploads := docker.ContainerUploadArray{
+		docker.ContainerUploadArgs{File: pulumi.String(ConfigPath), Content: pulumi.String(string(cfgJSON) + "\n"), Permissions: pulumi.String("0444")},
+		docker.ContainerUploadArgs{File: pulumi.String(KeysPath), Content: pulumi.Sprintf("%s\n", key.Result), Permissions: pulumi.String("0400")},
+	}
 	for _, b := range a.Backends {
 		after = append(after, b.Framework.Waits()...)
+		if f := b.Framework; f.HasAPIKey {
+			uploads = append(uploads, docker.ContainerUploadArgs{
+				File: pulumi.String(BackendKeyFile(f.Name)), Content: pulumi.Sprintf("%s\n", f.APIKey), Permissions: pulumi.String("0400"),
+			})
+		}
 	}
 	container, err := docker.NewContainer(ctx, name+"-container", &docker.ContainerArgs{
 		Name:    pulumi.String(a.Host.DockerName(Alias)),
 		Image:   a.Image,
 		Command: pulumi.ToStringArray([]string{"gateway", "--config", ConfigPath}),
-		Uploads: docker.ContainerUploadArray{
-			docker.ContainerUploadArgs{File: pulumi.String(ConfigPath), Content: pulumi.String(string(cfgJSON) + "\n"), Permissions: pulumi.String("0444")},
-			docker.ContainerUploadArgs{File: pulumi.String(KeysPath), Content: pulumi.Sprintf("%s\n", key.Result), Permissions: pulumi.String("0400")},
-		},
+		Uploads: uploads,
 		Ports: docker.ContainerPortArray{docker.ContainerPortArgs{
 			Internal: pulumi.Int(APIPort), External: pulumi.Int(a.Port), Ip: pulumi.String(bind),
 		}},

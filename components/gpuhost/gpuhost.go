@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -21,16 +22,28 @@ import (
 	"github.com/servelab/servelab/internal/shellquote"
 )
 
-// SSHArgs reach a remote host. Docker's ssh transport uses the system ssh
-// client, so the Docker provider authenticates with the user's agent or key
-// file; PrivateKey, when set, is used only by probe and bench commands.
+// SSHArgs reach a remote host (ssh.go says which transport reads what).
+// Docker's ssh transport uses the system ssh client, so the Docker provider
+// authenticates with the user's agent or key file; PrivateKey, when set, is
+// used only by probe, pull and bench commands.
 type SSHArgs struct {
 	Host string
 	User string
 	Port int // 22 when zero
-	// Opts are extra ssh options for Docker's transport, e.g.
-	// ["-o", "StrictHostKeyChecking=accept-new"].
+	// Opts are extra ssh options for Docker's transport only, e.g.
+	// ["-o", "ConnectTimeout=10"].
 	Opts []string
+	// HostKey is the host's public key, an authorized_keys line
+	// ("ssh-ed25519 AAAA..."): both transports refuse any other.
+	HostKey string
+	// KnownHostsFile is where Docker's ssh client finds HostKey (and the
+	// bastion's): a known_hosts file holding KnownHosts(), written by the
+	// program before `up` (a "~/" path is expanded by ssh).
+	KnownHostsFile string
+	// InsecureIgnoreHostKey accepts any host key (HostKey must be empty).
+	InsecureIgnoreHostKey bool
+	// ProxyJump, when set, is a bastion both transports go through.
+	ProxyJump *ProxyArgs
 	// PrivateKey is a Pulumi secret (servelab:sshPrivateKey); nil = agent.
 	PrivateKey pulumi.StringInput
 }
@@ -54,6 +67,8 @@ type GpuHostArgs struct {
 	// Address is how other hosts and the user reach published ports: the
 	// SSH host name, or localhost.
 	Address string
+	// ModelCache is the host's model cache; it is created only when Needed.
+	ModelCache ModelCacheArgs
 }
 
 // GpuHost is a provisioned host.
@@ -67,8 +82,6 @@ type GpuHost struct {
 	Provider *docker.Provider
 	// NetworkName is the lab network's Docker name.
 	NetworkName pulumi.StringOutput
-	// HFCacheName is the shared Hugging Face cache volume's Docker name.
-	HFCacheName pulumi.StringOutput
 	// Inventory is the probe's findings as JSON (an Inventory); it fails
 	// the deployment when a declared GPU is missing or the Docker endpoint
 	// is unreachable or too old (MinDockerAPI).
@@ -88,6 +101,7 @@ type GpuHost struct {
 	bindAddress string
 	address     string
 	dockerHost  string
+	modelCache  modelCache
 }
 
 // TypeToken is the component's Pulumi type.
@@ -110,9 +124,9 @@ func NewGpuHost(ctx *pulumi.Context, name string, args *GpuHostArgs, opts ...pul
 
 	providerArgs := &docker.ProviderArgs{}
 	if a.SSH != nil {
-		providerArgs.Host = pulumi.String(fmt.Sprintf("ssh://%s@%s:%d", a.SSH.User, a.SSH.Host, a.SSH.Port))
-		if len(a.SSH.Opts) > 0 {
-			providerArgs.SshOpts = pulumi.ToStringArray(a.SSH.Opts)
+		providerArgs.Host = pulumi.String(a.SSH.dockerHost())
+		if opts := a.SSH.dockerSSHOpts(); len(opts) > 0 {
+			providerArgs.SshOpts = pulumi.ToStringArray(opts)
 		}
 	} else if a.DockerHost != "" {
 		providerArgs.Host = pulumi.String(a.DockerHost)
@@ -135,16 +149,9 @@ func NewGpuHost(ctx *pulumi.Context, name string, args *GpuHostArgs, opts ...pul
 	}
 	h.NetworkName = network.Name
 
-	cache, err := docker.NewVolume(ctx, name+"-hf-cache", &docker.VolumeArgs{
-		Name: pulumi.String(h.DockerName("hf-cache")),
-		Labels: docker.VolumeLabelArray{
-			docker.VolumeLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(a.Stack)},
-		},
-	}, onHost...)
-	if err != nil {
-		return nil, fmt.Errorf("host %s: cache volume: %w", name, err)
+	if h.modelCache, err = newModelCache(ctx, name, a.ModelCache, onHost); err != nil {
+		return nil, err
 	}
-	h.HFCacheName = cache.Name
 
 	// Every host is probed: the Docker API version decides container
 	// inputs (Healthcheck), and a host that fails the probe gets nothing.
@@ -174,7 +181,6 @@ func NewGpuHost(ctx *pulumi.Context, name string, args *GpuHostArgs, opts ...pul
 
 	if err := ctx.RegisterResourceOutputs(h, pulumi.Map{
 		"networkName":      h.NetworkName,
-		"hfCacheName":      h.HFCacheName,
 		"inventory":        h.Inventory,
 		"dockerApiVersion": h.DockerAPIVersion,
 	}); err != nil {
@@ -228,7 +234,7 @@ func (h *GpuHost) Address() string { return h.address }
 
 // PublishedURL is the URL of a port published on this host.
 func (h *GpuHost) PublishedURL(port int) string {
-	return "http://" + h.address + ":" + strconv.Itoa(port)
+	return "http://" + net.JoinHostPort(h.address, strconv.Itoa(port))
 }
 
 // RunArgs describe a command run on the host by Run.
@@ -347,18 +353,8 @@ func run(ctx *pulumi.Context, name string, ssh *SSHArgs, args RunArgs, opts ...p
 		return &Command{Resource: c, Stdout: c.Stdout}, nil
 	}
 
-	conn := remote.ConnectionArgs{
-		Host:           pulumi.String(ssh.Host),
-		User:           pulumi.String(ssh.User),
-		Port:           pulumi.Float64(float64(ssh.Port)),
-		DialErrorLimit: pulumi.Int(5),
-		PerDialTimeout: pulumi.Int(15),
-	}
-	if ssh.PrivateKey != nil {
-		conn.PrivateKey = pulumi.ToSecret(ssh.PrivateKey).(pulumi.StringOutput)
-	}
 	cargs := &remote.CommandArgs{
-		Connection: conn,
+		Connection: ssh.connection(),
 		Create:     create,
 		Triggers:   triggers,
 		Logging:    remote.Logging(logging),
@@ -430,20 +426,12 @@ func validate(name string, args *GpuHostArgs) (GpuHostArgs, error) {
 	}
 	if a.SSH != nil {
 		ssh := *a.SSH
-		if ssh.Host == "" {
-			errs = append(errs, fmt.Errorf("host %s: ssh.host is empty", name))
+		if ssh.ProxyJump != nil {
+			j := *ssh.ProxyJump
+			ssh.ProxyJump = &j
 		}
-		if ssh.User == "" {
-			errs = append(errs, fmt.Errorf("host %s: ssh.user is empty", name))
-		}
-		if ssh.Port == 0 {
-			ssh.Port = 22
-		}
-		if ssh.Port < 1 || ssh.Port > 65535 {
-			errs = append(errs, fmt.Errorf("host %s: ssh.port %d out of range 1-65535", name, ssh.Port))
-		}
-		if strings.ContainsAny(ssh.Host+ssh.User, "@:/ ") {
-			errs = append(errs, fmt.Errorf("host %s: ssh.host and ssh.user must be bare names (got %q, %q)", name, ssh.Host, ssh.User))
+		if err := ssh.validate(name); err != nil {
+			errs = append(errs, err)
 		}
 		a.SSH = &ssh
 		if a.Address == "" {

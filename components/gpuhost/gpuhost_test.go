@@ -21,6 +21,9 @@ func probeAnswer(stdout string) pulumitest.OutputsFunc {
 	}
 }
 
+// hostKey is a well-formed placeholder host key.
+const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAjEw4katTaNXI+dVg57d8ZvPsdzWwwoFoI2eXZsx6TN"
+
 const oneRTX = "### servelab:gpus\n0, NVIDIA GeForce RTX 5090, 32607, 575.57.08\n### servelab:runtimes\n{\"nvidia\":{},\"runc\":{}}\n" + pulumitest.ProbeDocker
 
 func TestNewGpuHost(t *testing.T) {
@@ -59,18 +62,20 @@ func TestNewGpuHost(t *testing.T) {
 		{
 			name: "ssh host with key",
 			args: &gpuhost.GpuHostArgs{
-				SSH:  &gpuhost.SSHArgs{Host: "gpu1.lan", User: "lab", PrivateKey: key, Opts: []string{"-o", "StrictHostKeyChecking=accept-new"}},
+				SSH:  &gpuhost.SSHArgs{Host: "gpu1.lan", User: "lab", PrivateKey: key, HostKey: hostKey, KnownHostsFile: "~/kh", Opts: []string{"-o", "ConnectTimeout=10"}},
 				GPUs: []gpuhost.DeclaredGPU{{Model: "RTX 5090", MemoryGiB: 32, Count: 1}},
 			},
 			wantHost: "ssh://lab@gpu1.lan:22", wantProbe: "command:remote:Command", probeStdout: oneRTX, wantSecret: true,
 		},
 		{
 			name:     "ssh CPU host without key uses the agent",
-			args:     &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "cpu1", User: "lab", Port: 2222}},
+			args:     &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "cpu1", User: "lab", Port: 2222, InsecureIgnoreHostKey: true}},
 			wantHost: "ssh://lab@cpu1:2222", wantProbe: "command:remote:Command",
 			probeStdout: "### servelab:gpus\nsh: nvidia-smi: not found\n### servelab:exit=127\n### servelab:runtimes\n{\"runc\":{}}\n" + pulumitest.ProbeDocker,
 		},
-		{name: "ssh without user", args: &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1"}}, wantErr: "host h: ssh.user is empty"},
+		{name: "ssh without user", args: &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1", InsecureIgnoreHostKey: true}}, wantErr: "host h: ssh.user is empty"},
+		{name: "ssh without a host key", args: &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1", User: "lab"}},
+			wantErr: "host h: ssh.hostKey is required unless ssh.insecureIgnoreHostKey is set"},
 		{name: "bad GPU group", args: &gpuhost.GpuHostArgs{GPUs: []gpuhost.DeclaredGPU{{Model: "H100", MemoryGiB: 0, Count: 1}}}, wantErr: "host h: gpus[0]: model, memoryGiB > 0 and count > 0 are required"},
 		{
 			name:        "declared GPU missing fails the deployment",
@@ -104,14 +109,12 @@ func TestNewGpuHost(t *testing.T) {
 			if p.ParentName() != comp.Name || p.String("host") != tt.wantHost {
 				t.Errorf("provider parent %q host %q, want %q", p.ParentName(), p.String("host"), tt.wantHost)
 			}
-			for _, typ := range []string{"docker:index/network:Network", "docker:index/volume:Volume"} {
-				rs := m.ByType(typ)
-				if len(rs) != 1 || rs[0].ProviderName() != "h-docker" || rs[0].ParentName() != comp.Name {
-					t.Errorf("%s: %d resources, provider %q", typ, len(rs), rs[0].ProviderName())
-				}
-				if rs[0].String("name") != "servelab-test-"+map[string]string{"docker:index/network:Network": "lab", "docker:index/volume:Volume": "hf-cache"}[typ] {
-					t.Errorf("%s docker name %q", typ, rs[0].String("name"))
-				}
+			nets := m.ByType("docker:index/network:Network")
+			if len(nets) != 1 || nets[0].ProviderName() != "h-docker" || nets[0].ParentName() != comp.Name || nets[0].String("name") != "servelab-test-lab" {
+				t.Errorf("networks %+v", nets)
+			}
+			if vols := m.ByType("docker:index/volume:Volume"); len(vols) != 0 {
+				t.Errorf("volumes %+v on a host no engine asked a model cache of", vols)
 			}
 			var probes []pulumitest.Resource
 			for _, typ := range []string{"command:local:Command", "command:remote:Command"} {
@@ -144,7 +147,7 @@ func TestRunQuotesArgv(t *testing.T) {
 	t.Parallel()
 	m := pulumitest.New(probeAnswer("### servelab:gpus\nNo devices were found\n### servelab:runtimes\n{\"runc\":{}}\n" + pulumitest.ProbeDocker))
 	err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
-		h, err := gpuhost.NewGpuHost(ctx, "h", &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "x", User: "u"}})
+		h, err := gpuhost.NewGpuHost(ctx, "h", &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "x", User: "u", InsecureIgnoreHostKey: true}})
 		if err != nil {
 			return err
 		}

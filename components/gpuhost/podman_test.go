@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -258,6 +259,17 @@ func create(t *testing.T, e *podmantest.Engine, c pulumitest.Resource) string {
 	}
 	if err := e.API("POST", "/v1.41/containers/create?name="+name, body, nil); err != nil {
 		t.Fatal(err)
+	}
+	uploads, _ := c.Plain("uploads").([]any)
+	for _, u := range uploads {
+		u := u.(map[string]any)
+		mode, err := strconv.ParseInt(u["permissions"].(string), 8, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Upload(name, u["file"].(string), []byte(u["content"].(string)), mode); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := e.API("POST", "/v1.41/containers/"+name+"/start", nil, nil); err != nil {
 		t.Fatal(err)

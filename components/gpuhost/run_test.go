@@ -24,7 +24,7 @@ func TestCommandsDoNotPassPreviousOutput(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		remote, err := gpuhost.NewGpuHost(ctx, "there", &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1", User: "lab"}})
+		remote, err := gpuhost.NewGpuHost(ctx, "there", &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1", User: "lab", InsecureIgnoreHostKey: true}})
 		if err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func TestAwaitReady(t *testing.T) {
 	t.Parallel()
 	m := pulumitest.New(nil)
 	err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
-		h, err := gpuhost.NewGpuHost(ctx, "h", &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1", User: "lab"}})
+		h, err := gpuhost.NewGpuHost(ctx, "h", &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1", User: "lab", InsecureIgnoreHostKey: true}})
 		if err != nil {
 			return err
 		}

@@ -74,6 +74,11 @@ type MonitoringArgs struct {
 	// After are resources to wait for (the gateway, the frameworks), so
 	// Prometheus starts scraping targets that exist.
 	After []pulumi.Resource
+	// EngineKeys are the API keys (secrets) of frameworks whose metrics
+	// path needs one, by framework name: each is uploaded to
+	// mon.EngineKeyFile(name), which Lab's framework names as its
+	// CredentialsFile.
+	EngineKeys map[string]pulumi.StringInput
 }
 
 // Monitoring is the deployed monitoring.
@@ -95,11 +100,12 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		return nil, err
 	}
 	for _, h := range a.DCGMHosts {
-		addr := DCGMAlias + ":" + strconv.Itoa(DCGMPort)
-		if h != a.Host {
-			addr = net.JoinHostPort(h.Address(), strconv.Itoa(DCGMPort))
+		// The exporter has no credentials: Prometheus scrapes it over the
+		// lab network on its own host only; elsewhere it is published on
+		// 127.0.0.1 (reach it through a tunnel).
+		if h == a.Host {
+			a.Lab.DCGM = append(a.Lab.DCGM, mon.Target{Host: h.Name, Address: DCGMAlias + ":" + strconv.Itoa(DCGMPort)})
 		}
-		a.Lab.DCGM = append(a.Lab.DCGM, mon.Target{Host: h.Name, Address: addr})
 	}
 	promFiles, err := mon.PrometheusFiles(a.Lab)
 	if err != nil {
@@ -152,6 +158,12 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 	}
 	for _, p := range slices.Sorted(maps.Keys(promFiles)) {
 		uploads = append(uploads, upload(p, pulumi.String(string(promFiles[p])), "0444"))
+	}
+	// Prometheus runs as nobody and reads the key files, as it reads its
+	// own password file: 0444 inside its container.
+	for _, name := range slices.Sorted(maps.Keys(a.EngineKeys)) {
+		key := pulumi.ToSecret(a.EngineKeys[name]).(pulumi.StringOutput)
+		uploads = append(uploads, upload(mon.EngineKeyFile(name), pulumi.Sprintf("%s\n", key), "0444"))
 	}
 	promData, err := volume(ctx, a.Host, name+"-prometheus-data", "prometheus-data", onHost)
 	if err != nil {
@@ -274,8 +286,10 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 
 // dcgm runs NVIDIA's exporter on a GPU host. The distroless image holds no
 // program a healthcheck could run, so it is not waited for; Prometheus's
-// ServelabDCGMExporterDown alert watches it instead. Its port is published
-// only when Prometheus runs on another host.
+// ServelabDCGMExporterDown alert watches it instead. It takes no
+// credentials: on the monitoring host Prometheus scrapes it over the lab
+// network, unpublished; on another host it is published on 127.0.0.1 only,
+// for a tunnel, and not scraped.
 func dcgm(ctx *pulumi.Context, m *Monitoring, name string, h *gpuhost.GpuHost, img string, publish bool) error {
 	onHost := []pulumi.ResourceOption{pulumi.Parent(m), pulumi.Provider(h.Provider)}
 	ref, err := image(ctx, h, name+"-dcgm-image-"+h.Name, img, onHost)
@@ -294,7 +308,7 @@ func dcgm(ctx *pulumi.Context, m *Monitoring, name string, h *gpuhost.GpuHost, i
 	}
 	if publish {
 		args.Ports = docker.ContainerPortArray{docker.ContainerPortArgs{
-			Internal: pulumi.Int(DCGMPort), External: pulumi.Int(DCGMPort), Ip: pulumi.String(h.BindAddress()),
+			Internal: pulumi.Int(DCGMPort), External: pulumi.Int(DCGMPort), Ip: pulumi.String("127.0.0.1"),
 		}}
 	}
 	_, err = docker.NewContainer(ctx, name+"-dcgm-"+h.Name, args,

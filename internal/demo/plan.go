@@ -163,7 +163,8 @@ func NewPlan(stack string, lab *programs.Lab, ports Ports, keysFile, rulesDir st
 	if err != nil {
 		return nil, err
 	}
-	p.Monitoring = programs.MonitoringLab(stack, lab, ports.GatewayMetrics, func(i int) string { return ports.Engines[i] })
+	p.Monitoring = programs.MonitoringLab(stack, lab, ports.GatewayMetrics, func(i int) string { return ports.Engines[i] },
+		func(int) string { return "" })
 	p.Monitoring.RulesDir = rulesDir
 	p.Targets = programs.ServingTargets(lab, "http://"+ports.Gateway, func(i int) string { return "http://" + ports.Engines[i] })
 	p.Workload = programs.Workload(lab.Config.Benchmark)

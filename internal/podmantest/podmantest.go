@@ -6,6 +6,7 @@
 package podmantest
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -179,4 +180,35 @@ func (e *Engine) API(method, path string, body, out any) error {
 		return nil
 	}
 	return json.Unmarshal(b, out)
+}
+
+// Upload writes one file into a created container (before it starts), as
+// the docker provider's `uploads` do: PUT /containers/NAME/archive.
+func (e *Engine) Upload(name, path string, content []byte, mode int64) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(path, "/"), Mode: mode, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(content); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPut, "http://podman/v1.41/containers/"+name+"/archive?path=/", &buf)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-tar")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("upload %s into %s: %s: %s", path, name, resp.Status, bytes.TrimSpace(b))
+	}
+	return nil
 }
