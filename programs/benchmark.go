@@ -129,8 +129,8 @@ func (d *deployment) instanceIndex(name string) int {
 // gatewayURL ("" = no gateway; under serve, one "gateway" target for all
 // of them), then, with benchmark.direct (or without a gateway), every
 // instance at direct(i). Targets through the gateway send key 0 (the
-// gateway's); direct ones none. Spec and ImageDigest are left to the
-// caller.
+// gateway's); direct ones none: the caller gives the target of an engine
+// that checks a key that engine's key, and Spec and ImageDigest.
 func ServingTargets(lab *Lab, gatewayURL string, direct func(i int) string) []benchmark.Target {
 	cfg := lab.Config
 	metrics := func(i int) string {

@@ -31,7 +31,7 @@ func (l *lab) runBench(ctx context.Context) error {
 	if len(l.o.MaxConcurrency) > 0 {
 		w.MaxConcurrency = l.o.MaxConcurrency
 	}
-	targets := benchmarkableTargets(l.plan.Targets)
+	targets, env := benchKeys(benchmarkableTargets(l.plan.Targets), l.gwKey, l.engineKeys)
 	doc, err := benchmark.TargetsFile(targets)
 	if err != nil {
 		return err
@@ -47,9 +47,9 @@ func (l *lab) runBench(ctx context.Context) error {
 	argv := append([]string{l.o.Servelab, "bench", "--targets", l.path(targetsFile), "--runs", "--log-level", "warn"},
 		benchmark.WorkloadFlags(w)...)
 	var stdout bytes.Buffer
-	// The gateway targets send key 0: the bench reads it from this
-	// variable (the targets file names it), never from argv.
-	opts := procs.Options{Dir: l.o.Dir, Env: []string{benchmark.KeyEnv(0) + "=" + l.gwKey}, Stdout: &stdout, Log: l.o.Stderr}
+	// The bench reads the keys from these variables (the targets file
+	// names them), never from argv.
+	opts := procs.Options{Dir: l.o.Dir, Env: env, Stdout: &stdout, Log: l.o.Stderr}
 	if f, ok := l.o.Stderr.(*os.File); ok {
 		opts.Stderr = f // the bench draws its progress bar on a terminal
 	}
@@ -135,6 +135,24 @@ func labels(ts []benchmark.Target) string {
 		return strings.Join(s[:4], ", ") + ", … " + strconv.Itoa(len(s)-4) + " more"
 	}
 	return strings.Join(slices.Clip(s), ", ")
+}
+
+// benchKeys gives the targets their keys as the stack's benchmark does:
+// key 0, the gateway's, to the targets through the gateway (ServingTargets
+// gives them index 0); to each direct target of an engine that checks a
+// key (engineKeys, by framework instance), that engine's, at the next
+// index. It returns the targets and the bench's environment, one
+// SERVELAB_BENCH_KEY_<index>=KEY per key.
+func benchKeys(targets []benchmark.Target, gatewayKey string, engineKeys map[string]string) ([]benchmark.Target, []string) {
+	out := slices.Clone(targets)
+	env := []string{benchmark.KeyEnv(0) + "=" + gatewayKey}
+	for i, t := range out {
+		if key, ok := engineKeys[t.Framework]; ok && t.Direct {
+			out[i].KeyIndex = len(env)
+			env = append(env, benchmark.KeyEnv(len(env))+"="+key)
+		}
+	}
+	return out, env
 }
 
 // benchmarkableTargets are targets as this servelab bench reads them: its

@@ -77,6 +77,7 @@ const (
 	markerFile      = ".servelab-demo"
 	gatewayConfig   = "gateway.json"
 	gatewayKeyFile  = "gateway-key"
+	engineKeysDir   = "engine-keys"
 	prometheusFile  = "prometheus.yml"
 	webConfigFile   = "prometheus-web.yml"
 	promPassFile    = "prometheus-password"
@@ -89,6 +90,7 @@ const (
 	reportFile      = "report.html"
 	prometheusUser  = "servelab"
 	gatewayKeyLen   = 48
+	engineKeyLen    = 48
 	promPasswordLen = 32
 )
 
@@ -163,7 +165,7 @@ func prepareDir(dir string) (string, error) {
 			return "", fmt.Errorf("empty the previous demo's %s: %w", dir, err)
 		}
 	}
-	for _, d := range []string{abs, filepath.Join(abs, logsDir), filepath.Join(abs, rulesDir)} {
+	for _, d := range []string{abs, filepath.Join(abs, logsDir), filepath.Join(abs, rulesDir), filepath.Join(abs, engineKeysDir)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return "", err
 		}
@@ -179,12 +181,13 @@ type lab struct {
 	client *http.Client  // to the lab's processes
 	plan   *Plan
 
-	procs   []*procs.Proc // every long-running process started, in order
-	gwKey   string
-	prom    *promRun // nil without Prometheus
-	outputs string
-	report  string
-	bench   benchSummary
+	procs      []*procs.Proc // every long-running process started, in order
+	gwKey      string
+	engineKeys map[string]string // by engine, for those that check a key
+	prom       *promRun          // nil without Prometheus
+	outputs    string
+	report     string
+	bench      benchSummary
 }
 
 // path is a file of the work directory.

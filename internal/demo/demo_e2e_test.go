@@ -96,11 +96,30 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Errorf("gateway with the printed key: %d, want 200", code)
 	}
 	urls := []string{gwURL}
-	for _, m := range regexp.MustCompile(`(http://127\.0\.0\.1:\d+) +sim-\w+ \(simulates \w+\)`).FindAllStringSubmatch(out, -1) {
+	keyed := 0
+	for _, m := range regexp.MustCompile(`(http://127\.0\.0\.1:\d+) +(sim-\w+) \(simulates \w+\), (takes no key|its key in (\S+))`).FindAllStringSubmatch(out, -1) {
 		urls = append(urls, m[1])
+		if m[4] == "" {
+			continue
+		}
+		// An engine's own key, where the summary says: the engine
+		// wants it, as the gateway (which sends it) and the bench did.
+		keyed++
+		b, err := os.ReadFile(m[4])
+		if err != nil {
+			t.Errorf("%s's key file: %v", m[2], err)
+			continue
+		}
+		body := `{"model":"` + m[2] + `","messages":[{"role":"user","content":"hi"}],"max_tokens":4}`
+		if code := post(t, m[1]+"/v1/chat/completions", "", body); code != http.StatusUnauthorized {
+			t.Errorf("%s directly without its key: %d, want 401", m[2], code)
+		}
+		if code := post(t, m[1]+"/v1/chat/completions", strings.TrimSpace(string(b)), body); code != http.StatusOK {
+			t.Errorf("%s directly with the key in %s: %d, want 200", m[2], m[4], code)
+		}
 	}
-	if len(urls) != 5 {
-		t.Errorf("printed %d engine URLs, want 4:\n%s", len(urls)-1, out)
+	if len(urls) != 5 || keyed != 3 {
+		t.Errorf("printed %d engine URLs, %d with a key file; want 4, 3 (all but Ollama's):\n%s", len(urls)-1, keyed, out)
 	}
 	if promErr == nil {
 		m := regexp.MustCompile(`(?m)^  Prometheus +(http://127\.0\.0\.1:\d+) +user (\S+), password ([A-Za-z0-9]{32}) `).FindStringSubmatch(out)

@@ -55,8 +55,24 @@ type Engine struct {
 	// Addr is where it listens (127.0.0.1:port).
 	Addr string
 	// Args are the container's command (after the servelab image's
-	// entrypoint), listening on Addr.
+	// entrypoint), listening on Addr and reading its key from KeyFile.
 	Args []string
+	// KeyFile is where the engine reads its API key — a file of the work
+	// directory, which the gateway and Prometheus read too — and KeyFormat
+	// how it is written; "" for an engine that takes no key (Ollama).
+	KeyFile   string
+	KeyFormat framework.KeyFormat
+}
+
+// Files are where the plan's processes find the files the demo writes.
+type Files struct {
+	// GatewayKey is the gateway's key file.
+	GatewayKey string
+	// Rules is Prometheus's rules directory.
+	Rules string
+	// EngineKeys is the directory of the engines' key files, one per
+	// engine that checks a key, named after it.
+	EngineKeys string
 }
 
 // Ports are the loopback ports of a plan.
@@ -130,9 +146,8 @@ func StackPorts(lab *programs.Lab) Ports {
 
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
-// NewPlan lays lab out on ports. keysFile is where the gateway reads its
-// key; rulesDir where Prometheus finds its rules.
-func NewPlan(stack string, lab *programs.Lab, ports Ports, keysFile, rulesDir string) (*Plan, error) {
+// NewPlan lays lab out on ports, its files at files.
+func NewPlan(stack string, lab *programs.Lab, ports Ports, files Files) (*Plan, error) {
 	if len(ports.Engines) != len(lab.Instances) {
 		return nil, fmt.Errorf("%d engine addresses for %d instances", len(ports.Engines), len(lab.Instances))
 	}
@@ -146,38 +161,57 @@ func NewPlan(stack string, lab *programs.Lab, ports Ports, keysFile, rulesDir st
 		if err != nil {
 			return nil, err
 		}
-		args, err := listenOn(spec.Command, ports.Engines[i])
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", in.Instance.Name, err)
+		e := Engine{Name: in.Instance.Name, Flavour: in.Instance.API(), Addr: ports.Engines[i]}
+		if spec.APIKeyFile != "" {
+			e.KeyFile, e.KeyFormat = filepath.Join(files.EngineKeys, e.Name), spec.APIKeyFormat
 		}
-		p.Engines = append(p.Engines, Engine{Name: in.Instance.Name, Flavour: in.Instance.API(), Addr: ports.Engines[i], Args: args})
+		if e.Args, err = simArgs(spec, e.Addr, e.KeyFile); err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Name, err)
+		}
+		p.Engines = append(p.Engines, e)
 		upstreams[i] = gateway.Upstream{
-			Name: in.Instance.Name, Engine: in.Instance.API(), URL: "http://" + ports.Engines[i],
+			Name: e.Name, Engine: e.Flavour, URL: "http://" + e.Addr,
 			PublicModel: in.PublicModel, UpstreamModel: in.Instance.ServedModelName,
-			Weight: lab.Config.Gateway.Weights[in.Framework.Name],
+			Weight: lab.Config.Gateway.Weights[in.Framework.Name], APIKeyFile: e.KeyFile,
 		}
 	}
 	var err error
 	p.Gateway, err = gateway.Render(programs.GatewaySettings(lab.Config.Gateway),
-		gateway.Listeners{Listen: ports.Gateway, MetricsListen: ports.GatewayMetrics, KeysFile: keysFile}, upstreams)
+		gateway.Listeners{Listen: ports.Gateway, MetricsListen: ports.GatewayMetrics, KeysFile: files.GatewayKey}, upstreams)
 	if err != nil {
 		return nil, err
 	}
-	p.Monitoring = programs.MonitoringLab(stack, lab, ports.GatewayMetrics, func(i int) string { return ports.Engines[i] },
-		func(int) string { return "" })
-	p.Monitoring.RulesDir = rulesDir
+	p.Monitoring = programs.MonitoringLab(stack, lab, ports.GatewayMetrics,
+		func(i int) string { return p.Engines[i].Addr }, func(i int) string { return p.Engines[i].KeyFile })
+	p.Monitoring.RulesDir = files.Rules
 	p.Targets = programs.ServingTargets(lab, "http://"+ports.Gateway, func(i int) string { return "http://" + ports.Engines[i] })
 	p.Workload = programs.Workload(lab.Config.Benchmark)
 	return p, nil
 }
 
-// listenOn is a sim's argv with its --listen address replaced by addr.
-func listenOn(args []string, addr string) ([]string, error) {
-	i := slices.Index(args, "--listen")
-	if len(args) == 0 || args[0] != "sim" || i < 0 || i+1 >= len(args) {
-		return nil, fmt.Errorf("not a sim command with --listen: %q", args)
+// simArgs is a sim container's argv listening on addr and, for an engine
+// that checks a key, reading it from keyFile; nothing else changes.
+func simArgs(spec framework.Spec, addr, keyFile string) ([]string, error) {
+	if len(spec.Command) == 0 || spec.Command[0] != "sim" {
+		return nil, fmt.Errorf("not a sim command: %q", spec.Command)
 	}
-	out := slices.Clone(args)
-	out[i+1] = addr
-	return out, nil
+	args := slices.Clone(spec.Command)
+	// set replaces flag's value (which must be was, unless was is "").
+	set := func(flag, was, value string) error {
+		i := slices.Index(args, flag)
+		if i < 0 || i+1 >= len(args) || (was != "" && args[i+1] != was) {
+			return fmt.Errorf("the sim command %q has no %s %s", spec.Command, flag, was)
+		}
+		args[i+1] = value
+		return nil
+	}
+	if err := set("--listen", "", addr); err != nil {
+		return nil, err
+	}
+	if spec.APIKeyFile != "" {
+		if err := set("--api-key-file", spec.APIKeyFile, keyFile); err != nil {
+			return nil, err
+		}
+	}
+	return args, nil
 }

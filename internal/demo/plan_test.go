@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/internal/demo"
 	gw "github.com/servelab/servelab/internal/gateway"
@@ -39,7 +40,7 @@ func simPlan(t *testing.T) *demo.Plan {
 		Engines: []string{"127.0.0.1:41000", "127.0.0.1:41001", "127.0.0.1:41002", "127.0.0.1:41003"},
 		Gateway: "127.0.0.1:41010", GatewayMetrics: "127.0.0.1:41011", Prometheus: "127.0.0.1:41012",
 	}
-	p, err := demo.NewPlan(stack, lab, ports, "/work/gateway-key", "/work/rules")
+	p, err := demo.NewPlan(stack, lab, ports, demo.Files{GatewayKey: "/work/gateway-key", Rules: "/work/rules", EngineKeys: "/work/engine-keys"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +78,14 @@ func TestPlanIsTheSimStack(t *testing.T) {
 				t.Errorf("backend %s at %s, want its engine's http://%s", b.Name, b.URL, e.Addr)
 			}
 			m.Backends[j].URL = "http://" + b.Name + ":" + containerPort(t, e)
+			// The engine's key: the file the engine itself reads, which
+			// the gateway container holds at BackendKeyFile.
+			if b.APIKeyFile != e.KeyFile {
+				t.Errorf("backend %s reads its key from %q, its engine from %q", b.Name, b.APIKeyFile, e.KeyFile)
+			}
+			if b.APIKeyFile != "" {
+				m.Backends[j].APIKeyFile = gateway.BackendKeyFile(b.Name)
+			}
 		}
 		got.Models[i] = m
 	}
@@ -100,16 +109,42 @@ func TestPlanIsTheSimStack(t *testing.T) {
 	swap := []string{"/work/rules/", mon.PrometheusRulesDir + "/", p.GatewayMetricsAddr, gateway.Alias + ":9091"}
 	for _, e := range p.Engines {
 		swap = append(swap, e.Addr, e.Name+":"+containerPort(t, e))
+		if e.KeyFile != "" {
+			swap = append(swap, e.KeyFile, mon.EngineKeyFile(e.Name))
+		}
 	}
 	if g, w := strings.NewReplacer(swap...).Replace(cfg), string(golden(t, "monitoring/sim/etc/prometheus/prometheus.yml")); g != w {
 		t.Errorf("prometheus.yml is not the sim stack's with loopback addresses:\n%s", g)
 	}
 
-	// Engines: the containers' argv, listening on loopback.
+	// Engines: the containers' argv (the sim stack's plan), listening on
+	// loopback and reading their keys from the work directory's files.
+	commands := containerCommands(t)
+	keyed := 0
 	for _, e := range p.Engines {
-		if e.Args[0] != "sim" || e.Args[slices.Index(e.Args, "--listen")+1] != e.Addr {
-			t.Errorf("%s: argv %q", e.Name, e.Args)
+		args := slices.Clone(e.Args)
+		if i := slices.Index(args, "--listen"); i < 0 || args[i+1] != e.Addr {
+			t.Errorf("%s: argv %q does not listen on %s", e.Name, e.Args, e.Addr)
+		} else {
+			args[i+1] = "0.0.0.0:" + containerPort(t, e)
 		}
+		if e.KeyFile != "" {
+			keyed++
+			if filepath.Dir(e.KeyFile) != "/work/engine-keys" {
+				t.Errorf("%s: key file %s outside the engine keys' directory", e.Name, e.KeyFile)
+			}
+			if i := slices.Index(args, "--api-key-file"); i < 0 || args[i+1] != e.KeyFile {
+				t.Errorf("%s: argv %q does not read the key from %s", e.Name, e.Args, e.KeyFile)
+			} else {
+				args[i+1] = framework.EngineKeyPath
+			}
+		}
+		if want := commands[e.Name]; !slices.Equal(args, want) {
+			t.Errorf("%s: argv %q, on loopback; the container runs %q", e.Name, e.Args, want)
+		}
+	}
+	if keyed != 3 {
+		t.Errorf("%d engines with a key, want 3 (every flavour but Ollama)", keyed)
 	}
 	// Bench: every engine through the gateway, then directly.
 	var labels []string
@@ -123,6 +158,32 @@ func TestPlanIsTheSimStack(t *testing.T) {
 	if p.Workload.Dataset != "multilingual" || p.Workload.Seed != 42 || !slices.Equal(p.Workload.MaxConcurrency, []int{4, 16}) {
 		t.Errorf("workload %+v is not the sim stack's", p.Workload)
 	}
+}
+
+// containerCommands are the sim stack's engine containers' commands, by
+// framework instance, from its golden plan (programs/testdata/plans).
+func containerCommands(t *testing.T) map[string][]string {
+	t.Helper()
+	var plan []struct {
+		Type   string `json:"type"`
+		Name   string `json:"name"`
+		Inputs struct {
+			Command []string `json:"command"`
+		} `json:"inputs"`
+	}
+	if err := json.Unmarshal(golden(t, "plans/sim.json"), &plan); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, r := range plan {
+		if name, ok := strings.CutSuffix(r.Name, "-container"); ok && r.Type == "docker:index/container:Container" && len(r.Inputs.Command) > 0 && r.Inputs.Command[0] == "sim" {
+			out[name] = r.Inputs.Command
+		}
+	}
+	if len(out) != 4 {
+		t.Fatalf("%d sim containers in the sim stack's plan, want 4", len(out))
+	}
+	return out
 }
 
 // containerPort is the port engine e listens on in its container: its

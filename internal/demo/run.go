@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/internal/procs"
 )
 
@@ -27,7 +28,8 @@ func (l *lab) run(ctx context.Context) error {
 	for _, m := range moved {
 		l.logf("%s", m)
 	}
-	if l.plan, err = NewPlan(stack, lab, ports, l.path(gatewayKeyFile), l.path(rulesDir)); err != nil {
+	files := Files{GatewayKey: l.path(gatewayKeyFile), Rules: l.path(rulesDir), EngineKeys: l.path(engineKeysDir)}
+	if l.plan, err = NewPlan(stack, lab, ports, files); err != nil {
 		return err
 	}
 	l.logf("stack %s (%s): %d simulated engines, the gateway, %s; work directory %s",
@@ -66,8 +68,25 @@ func (l *lab) run(ctx context.Context) error {
 	}
 }
 
-// startEngines starts one simulated engine per framework instance.
+// startEngines starts one simulated engine per framework instance, each
+// engine that checks a key with one of its own, generated as the stack's
+// are and written (0400) where its argv, the gateway and Prometheus read
+// it.
 func (l *lab) startEngines() error {
+	l.engineKeys = map[string]string{}
+	for _, e := range l.plan.Engines {
+		if e.KeyFile == "" {
+			continue
+		}
+		key, err := randomKey(engineKeyLen)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(e.KeyFile, []byte(framework.KeyFileContent(e.KeyFormat, key)), 0o400); err != nil {
+			return fmt.Errorf("%s's key: %w", e.Name, err)
+		}
+		l.engineKeys[e.Name] = key
+	}
 	for _, e := range l.plan.Engines {
 		if _, err := l.startProc(e.Name, append([]string{l.o.Servelab}, e.Args...)); err != nil {
 			return err
@@ -120,18 +139,25 @@ func (l *lab) waitGateway(ctx context.Context) error {
 	return nil
 }
 
-// randomKey is n letters and digits from crypto/rand (the stack's keys
-// are random.RandomPassword without special characters).
+// randomKey is n letters and digits from crypto/rand, each equally likely
+// (the stack's keys are random.RandomPassword without special
+// characters).
 func randomKey(n int) (string, error) {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
+	const limit = 256 - 256%len(alphabet) // bytes at or above would favour the first letters
+	out := make([]byte, 0, n)
+	buf := make([]byte, n)
+	for len(out) < n {
+		if _, err := rand.Read(buf); err != nil {
+			return "", err
+		}
+		for _, c := range buf {
+			if int(c) < limit && len(out) < n {
+				out = append(out, alphabet[int(c)%len(alphabet)])
+			}
+		}
 	}
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b), nil
+	return string(out), nil
 }
 
 // newClient talks to the lab: loopback only, no proxy from the

@@ -40,7 +40,11 @@ func (l *lab) printSummary(w io.Writer) {
 		if i > 0 {
 			fmt.Fprintf(tw, "  \t")
 		}
-		fmt.Fprintf(tw, "http://%s\t%s (simulates %s)\n", e.Addr, e.Name, e.Flavour)
+		key := "takes no key"
+		if e.KeyFile != "" {
+			key = "its key in " + l.rel(e.KeyFile)
+		}
+		fmt.Fprintf(tw, "http://%s\t%s (simulates %s), %s\n", e.Addr, e.Name, e.Flavour, key)
 	}
 	fmt.Fprintf(tw, "  logs\t%s\t\n", l.rel(l.path(logsDir))+string(filepath.Separator))
 	tw.Flush()
