@@ -62,6 +62,10 @@ type Engine struct {
 	// how it is written; "" for an engine that takes no key (Ollama).
 	KeyFile   string
 	KeyFormat framework.KeyFormat
+	// ReadySteps are the servelab commands (argv after the binary) that
+	// make the engine ready once it answers, as the stack runs them in
+	// its container, against Addr: an Ollama-flavoured sim's model load.
+	ReadySteps [][]string
 }
 
 // Files are where the plan's processes find the files the demo writes.
@@ -168,6 +172,9 @@ func NewPlan(stack string, lab *programs.Lab, ports Ports, files Files) (*Plan, 
 		if e.Args, err = simArgs(spec, e.Addr, e.KeyFile); err != nil {
 			return nil, fmt.Errorf("%s: %w", e.Name, err)
 		}
+		if e.ReadySteps, err = readySteps(spec, e.Addr); err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Name, err)
+		}
 		p.Engines = append(p.Engines, e)
 		upstreams[i] = gateway.Upstream{
 			Name: e.Name, Engine: e.Flavour, URL: "http://" + e.Addr,
@@ -214,4 +221,25 @@ func simArgs(spec framework.Spec, addr, keyFile string) ([]string, error) {
 		}
 	}
 	return args, nil
+}
+
+// readySteps are a container's ready steps run by the servelab binary
+// outside it: the servelab commands, their URLs on the container's port
+// moved to addr.
+func readySteps(spec framework.Spec, addr string) ([][]string, error) {
+	inside := "http://127.0.0.1:" + strconv.Itoa(spec.Port)
+	var out [][]string
+	for _, step := range spec.ReadySteps {
+		if len(step) < 2 || step[0] != framework.ServelabBinary {
+			return nil, fmt.Errorf("ready step %q is not a servelab command", step)
+		}
+		args := slices.Clone(step[1:])
+		for i, a := range args {
+			if rest, ok := strings.CutPrefix(a, inside); ok && (rest == "" || rest[0] == '/') {
+				args[i] = "http://" + addr + rest
+			}
+		}
+		out = append(out, args)
+	}
+	return out, nil
 }

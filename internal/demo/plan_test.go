@@ -146,6 +146,17 @@ func TestPlanIsTheSimStack(t *testing.T) {
 	if keyed != 3 {
 		t.Errorf("%d engines with a key, want 3 (every flavour but Ollama)", keyed)
 	}
+	// The stack's ready step, against the engine on loopback: the
+	// Ollama-flavoured sim loads its model before the benchmark.
+	for _, e := range p.Engines {
+		var want [][]string
+		if e.Flavour == "ollama" {
+			want = [][]string{{"probe", "--body", `{"model":"` + e.Name + `"}`, "http://" + e.Addr + "/api/generate"}}
+		}
+		if !reflect.DeepEqual(e.ReadySteps, want) {
+			t.Errorf("%s: ready steps %q, want %q", e.Name, e.ReadySteps, want)
+		}
+	}
 	// Bench: every engine through the gateway, then directly.
 	var labels []string
 	for _, tg := range p.Targets {

@@ -44,6 +44,9 @@ func (l *lab) run(ctx context.Context) error {
 	if err := l.waitGateway(ctx); err != nil {
 		return err
 	}
+	if err := l.readyEngines(ctx); err != nil {
+		return err
+	}
 	if err := l.startPrometheus(ctx); err != nil {
 		return err
 	}
@@ -136,6 +139,31 @@ func (l *lab) waitGateway(ctx context.Context) error {
 		return fmt.Errorf("the gateway did not report every engine ready: %w", err)
 	}
 	l.logf("gateway ready after %s: every engine behind it answers its readiness probe", took.Round(100*time.Millisecond))
+	return nil
+}
+
+// readyEngines runs the engines' ready steps, as the stack does before it
+// counts an engine ready (an Ollama-flavoured sim loads its model).
+func (l *lab) readyEngines(ctx context.Context) error {
+	for _, e := range l.plan.Engines {
+		for _, step := range e.ReadySteps {
+			started := time.Now()
+			p, err := procs.Start(e.Name+"-ready", append([]string{l.o.Servelab}, step...), procs.Options{Dir: l.o.Dir})
+			if err != nil {
+				return err
+			}
+			select {
+			case <-p.Done():
+			case <-ctx.Done():
+				_ = l.stop(p)
+				return ctx.Err()
+			}
+			if err := p.Wait(); err != nil {
+				return fmt.Errorf("%s's ready step `servelab %s` failed (%v):\n%s", e.Name, strings.Join(step, " "), err, p.Output())
+			}
+			l.logf("%s ready after `servelab %s` (%s), as the stack's ready step", e.Name, strings.Join(step, " "), time.Since(started).Round(100*time.Millisecond))
+		}
+	}
 	return nil
 }
 
