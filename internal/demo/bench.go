@@ -100,21 +100,8 @@ func (l *lab) runBench(ctx context.Context) error {
 func (l *lab) writeReport(ctx context.Context) error {
 	l.report = l.path(reportFile)
 	title := "servelab demo: stack " + l.plan.Stack + " on loopback (simulated engines)"
-	p, err := procs.Start("report", []string{l.o.Servelab, "report", "--format", "html", "--output", l.report,
-		"--title", title, "--name", l.plan.Stack + "=" + l.outputs, l.outputs}, procs.Options{Dir: l.o.Dir})
-	if err != nil {
-		return err
-	}
-	select {
-	case <-p.Done():
-	case <-ctx.Done():
-		_ = l.stop(p)
-		return ctx.Err()
-	}
-	if err := p.Wait(); err != nil {
-		return fmt.Errorf("servelab report failed (%v):\n%s", err, p.Output())
-	}
-	return nil
+	return l.runCommand(ctx, "report", []string{l.o.Servelab, "report", "--format", "html", "--output", l.report,
+		"--title", title, "--name", l.plan.Stack + "=" + l.outputs, l.outputs})
 }
 
 // models are the gateway's public models, in order.

@@ -148,21 +148,30 @@ func (l *lab) readyEngines(ctx context.Context) error {
 	for _, e := range l.plan.Engines {
 		for _, step := range e.ReadySteps {
 			started := time.Now()
-			p, err := procs.Start(e.Name+"-ready", append([]string{l.o.Servelab}, step...), procs.Options{Dir: l.o.Dir})
-			if err != nil {
+			if err := l.runCommand(ctx, e.Name+"'s ready step", append([]string{l.o.Servelab}, step...)); err != nil {
 				return err
-			}
-			select {
-			case <-p.Done():
-			case <-ctx.Done():
-				_ = l.stop(p)
-				return ctx.Err()
-			}
-			if err := p.Wait(); err != nil {
-				return fmt.Errorf("%s's ready step `servelab %s` failed (%v):\n%s", e.Name, strings.Join(step, " "), err, p.Output())
 			}
 			l.logf("%s ready after `servelab %s` (%s), as the stack's ready step", e.Name, strings.Join(step, " "), time.Since(started).Round(100*time.Millisecond))
 		}
+	}
+	return nil
+}
+
+// runCommand runs a short-lived command of the lab in the work directory
+// (stopped if ctx ends first); its error carries the command's output.
+func (l *lab) runCommand(ctx context.Context, what string, argv []string) error {
+	p, err := procs.Start(what, argv, procs.Options{Dir: l.o.Dir})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-p.Done():
+	case <-ctx.Done():
+		_ = l.stop(p)
+		return ctx.Err()
+	}
+	if err := p.Wait(); err != nil {
+		return fmt.Errorf("%s `%s` failed (%v):\n%s", what, strings.Join(argv, " "), err, p.Output())
 	}
 	return nil
 }
