@@ -103,3 +103,36 @@ func TestLogsDurationsAsTextAndReadyAfterTheDelay(t *testing.T) {
 		t.Errorf("%d ready lines, want 1", n)
 	}
 }
+
+// TestBannerHasEveryField: the banner names the key and the lazy load
+// beside the latencies (whether a key is set, never the key), every
+// duration as text.
+func TestBannerHasEveryField(t *testing.T) {
+	for _, c := range []struct {
+		cfg  sim.Config
+		want map[string]any
+	}{
+		{sim.Config{Flavour: engine.VLLM, APIKey: "k-secret"}, map[string]any{"api_key": true, "load_delay": "0s", "ttft": "50ms"}},
+		{sim.Config{Flavour: engine.Ollama, LoadDelay: 2 * time.Second}, map[string]any{"api_key": false, "load_delay": "2s", "ttft": "50ms"}},
+	} {
+		logs := &logBuffer{procs.TailBuffer{Max: 1 << 20}}
+		cfg := c.cfg
+		cfg.Model, cfg.TTFT, cfg.ITL, cfg.Capacity, cfg.MaxOutputTokens = "m", 50*time.Millisecond, 10*time.Millisecond, 4, 8
+		cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+		s, err := sim.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Banner("127.0.0.1:0")
+		s.Close()
+		banner := find(logs.records(t), "SIMULATED ENGINE")
+		for key, want := range c.want {
+			if got := banner[key]; got != want {
+				t.Errorf("%s banner %s = %#v, want %#v", cfg.Flavour, key, got, want)
+			}
+		}
+		if strings.Contains(logs.String(), "k-secret") {
+			t.Errorf("the banner logs the key: %s", logs.String())
+		}
+	}
+}
