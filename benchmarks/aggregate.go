@@ -9,7 +9,7 @@ import (
 
 // aggregate fills res's metrics, per-language breakdown, peak figures,
 // token sources and (when detailed) per-request arrays from the run's
-// records, as DESIGN.md's "Benchmark metric definitions" say:
+// records, as docs/bench.md's "Metric definitions" say:
 //   - duration: first dispatch to the last request's end (success or not);
 //   - throughputs: completed requests and their tokens over duration;
 //   - TTFT, E2EL: per completed request; ITL: every gap of every completed

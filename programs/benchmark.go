@@ -3,11 +3,13 @@ package programs
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/benchmark"
+	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/internal/engine"
 )
@@ -19,7 +21,7 @@ func (d *deployment) deployBenchmark(out pulumi.Map) error {
 	if !b.Enabled {
 		return nil
 	}
-	args := &benchmark.BenchmarkArgs{Workload: d.workload()}
+	args := &benchmark.BenchmarkArgs{Workload: Workload(b)}
 	if b.Timeout != "" {
 		args.Timeout, _ = time.ParseDuration(b.Timeout) // validated
 	}
@@ -83,52 +85,94 @@ func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, onHost bool) 
 		args.After = append(args.After, f.Waits()...)
 	}
 	bench := d.benchHost()
+	var gatewayURL string
 	if d.gateway != nil {
 		args.After = append(args.After, d.gateway.Waits()...)
-		url := d.hosts[cfg.Gateway.Host].PublishedURL(cfg.Gateway.Port)
+		gatewayURL = d.hosts[cfg.Gateway.Host].PublishedURL(cfg.Gateway.Port)
 		if onHost {
-			url = gateway.InternalBaseURL
+			gatewayURL = gateway.InternalBaseURL
 		}
 		args.Keys = []pulumi.StringInput{d.gateway.APIKey}
-		if cfg.Program == Serve {
+	}
+	targets := ServingTargets(d.lab, gatewayURL, func(i int) string { return d.directURL(i, onHost, bench) })
+	for _, t := range targets {
+		switch {
+		case t.Framework == "": // serve: the gateway in front of every instance
 			all := make([]int, len(d.frameworks))
 			for i := range all {
 				all[i] = i
 			}
-			args.Targets = append(args.Targets, benchmark.Target{
-				Label: "gateway", BaseURL: url, Model: d.lab.Instances[0].PublicModel, Engine: "gateway", KeyIndex: 0,
-				MetricsURL: d.metricsURL(0, onHost, bench), Spec: d.gatewaySpec(all...), ImageDigest: d.frameworks[0].ImageDigest,
-			})
-		} else {
-			for i, f := range d.frameworks {
-				in := d.lab.Instances[i]
-				args.Targets = append(args.Targets, benchmark.Target{
-					Label: f.Name, BaseURL: url, Model: in.PublicModel, Engine: string(f.Engine),
-					Image: in.Framework.Image, Framework: f.Name, KeyIndex: 0,
-					MetricsURL: d.metricsURL(i, onHost, bench), Spec: d.gatewaySpec(i), ImageDigest: f.ImageDigest,
-				})
-			}
-		}
-	}
-	if cfg.Benchmark.Direct || d.gateway == nil {
-		for i, f := range d.frameworks {
-			in := d.lab.Instances[i]
-			label := f.Name + "-direct"
-			if d.gateway == nil {
-				label = f.Name
-			}
-			t := benchmark.Target{
-				Label: label, BaseURL: d.directURL(i, onHost, bench), Model: f.UpstreamModel, Engine: string(f.Engine),
-				Image: in.Framework.Image, Framework: f.Name, Direct: true, KeyIndex: -1,
-				MetricsURL: d.metricsURL(i, onHost, bench), Spec: d.engineSpec(i), ImageDigest: f.ImageDigest,
-			}
+			t.Spec, t.ImageDigest = d.gatewaySpec(all...), d.frameworks[0].ImageDigest
+		case !t.Direct:
+			i := d.instanceIndex(t.Framework)
+			t.Spec, t.ImageDigest = d.gatewaySpec(i), d.frameworks[i].ImageDigest
+		default:
+			i := d.instanceIndex(t.Framework)
+			f := d.frameworks[i]
+			t.Spec, t.ImageDigest = d.engineSpec(i), f.ImageDigest
 			if key := d.engineKey(f); key != nil {
 				t.KeyIndex = len(args.Keys)
 				args.Keys = append(args.Keys, key)
 			}
-			args.Targets = append(args.Targets, t)
+		}
+		args.Targets = append(args.Targets, t)
+	}
+}
+
+// instanceIndex is the index of the framework instance named name.
+func (d *deployment) instanceIndex(name string) int {
+	return slices.IndexFunc(d.frameworks, func(f *framework.Framework) bool { return f.Name == name })
+}
+
+// ServingTargets are what the benchmark of a compare or serve lab
+// measures, in order: every framework instance through the gateway at
+// gatewayURL ("" = no gateway; under serve, one "gateway" target for all
+// of them), then, with benchmark.direct (or without a gateway), every
+// instance at direct(i). Targets through the gateway send key 0 (the
+// gateway's); direct ones none: the caller gives the target of an engine
+// that checks a key that engine's key, and Spec and ImageDigest.
+func ServingTargets(lab *Lab, gatewayURL string, direct func(i int) string) []benchmark.Target {
+	cfg := lab.Config
+	// The bench reads an engine's KV-cache capacity at its metrics URL:
+	// only vLLM and SGLang report one (llama.cpp's /metrics has none, and
+	// wants its key).
+	metrics := func(i int) string {
+		api := lab.Instances[i].Instance.API()
+		path := engine.MustSpec(api).MetricsPath
+		if path == "" || (api != engine.VLLM && api != engine.SGLang) {
+			return ""
+		}
+		return direct(i) + path
+	}
+	var out []benchmark.Target
+	if gatewayURL != "" {
+		if cfg.Program == Serve {
+			out = append(out, benchmark.Target{
+				Label: "gateway", BaseURL: gatewayURL, Model: lab.Instances[0].PublicModel, Engine: "gateway", KeyIndex: 0,
+				MetricsURL: metrics(0),
+			})
+		} else {
+			for i, in := range lab.Instances {
+				out = append(out, benchmark.Target{
+					Label: in.Instance.Name, BaseURL: gatewayURL, Model: in.PublicModel, Engine: string(in.Instance.Engine),
+					Image: in.Framework.Image, Framework: in.Instance.Name, KeyIndex: 0, MetricsURL: metrics(i),
+				})
+			}
 		}
 	}
+	if cfg.Benchmark.Direct || gatewayURL == "" {
+		for i, in := range lab.Instances {
+			label := in.Instance.Name + "-direct"
+			if gatewayURL == "" {
+				label = in.Instance.Name
+			}
+			out = append(out, benchmark.Target{
+				Label: label, BaseURL: direct(i), Model: in.Instance.ServedModelName, Engine: string(in.Instance.Engine),
+				Image: in.Framework.Image, Framework: in.Instance.Name, Direct: true, KeyIndex: -1, MetricsURL: metrics(i),
+			})
+		}
+	}
+	return out
 }
 
 // directURL is how the bench reaches framework i bypassing the gateway:
@@ -142,22 +186,9 @@ func (d *deployment) directURL(i int, onHost bool, bench string) string {
 	return f.Host.PublishedURL(f.PublishedPort)
 }
 
-// metricsURL is framework i's Prometheus endpoint as the bench reaches
-// it, where the bench reads the engine's KV-cache capacity; "" for engines
-// that do not report one.
-func (d *deployment) metricsURL(i int, onHost bool, bench string) string {
-	// Only vLLM and SGLang report their KV-cache capacity (the bench reads
-	// it from there); llama.cpp's /metrics has none and wants its key.
-	api := d.frameworks[i].API
-	path := engine.MustSpec(api).MetricsPath
-	if path == "" || (api != engine.VLLM && api != engine.SGLang) {
-		return ""
-	}
-	return d.directURL(i, onHost, bench) + path
-}
-
-func (d *deployment) workload() benchmark.Workload {
-	b := d.lab.Config.Benchmark
+// Workload is the stack's benchmark workload as the Benchmark component
+// runs it.
+func Workload(b Benchmark) benchmark.Workload {
 	w := benchmark.Workload{
 		Dataset: b.Dataset, DatasetPath: b.DatasetPath, NumPrompts: b.NumPrompts,
 		MaxConcurrency: b.MaxConcurrency, Burstiness: b.Burstiness,

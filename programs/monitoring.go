@@ -65,41 +65,68 @@ func (d *deployment) deployMonitoring(out pulumi.Map) error {
 
 // monitoringLab describes the lab as Prometheus on host reaches it: by
 // network alias on its own host, by published address elsewhere. It also
-// returns the API keys Prometheus needs, by framework: those of engines
-// that check their key on the metrics path (llama.cpp).
+// returns the API keys Prometheus needs, by framework: those of the
+// frameworks MonitoringLab gives a credentials file (engines that check
+// their key on the metrics path: llama.cpp).
 func (d *deployment) monitoringLab(host *gpuhost.GpuHost) (mon.Lab, map[string]pulumi.StringInput) {
+	var gatewayAddr string
+	if d.gateway != nil {
+		gatewayAddr = gateway.Alias + ":" + strconv.Itoa(gateway.MetricsPort)
+	}
+	ml := MonitoringLab(d.ctx.Stack(), d.lab, gatewayAddr, func(i int) string {
+		f := d.frameworks[i]
+		if f.Host != host {
+			return net.JoinHostPort(f.Host.Address(), strconv.Itoa(f.PublishedPort))
+		}
+		return f.Name + ":" + strconv.Itoa(f.Port)
+	}, func(i int) string {
+		if f := d.frameworks[i]; f.HasAPIKey {
+			return mon.EngineKeyFile(f.Name)
+		}
+		return ""
+	})
 	keys := map[string]pulumi.StringInput{}
-	cfg := d.lab.Config
-	lab := mon.Lab{Stack: d.ctx.Stack()}
+	for i, mf := range ml.Frameworks {
+		if mf.CredentialsFile != "" {
+			keys[mf.Name] = d.frameworks[i].APIKey
+		}
+	}
+	return ml, keys
+}
+
+// MonitoringLab is what internal/monitoring generates Prometheus's files
+// and Grafana's dashboards from: the stack's monitoring settings, its
+// frameworks and models, and where Prometheus reaches each — the gateway's
+// metrics at gatewayAddr ("" = no gateway), framework instance i at
+// addr(i). keyFile(i) is where Prometheus reads instance i's API key (""
+// = the engine takes none); it becomes the scrape's credentials file when
+// the engine checks its key on its metrics path (llama.cpp).
+func MonitoringLab(stack string, lab *Lab, gatewayAddr string, addr, keyFile func(i int) string) mon.Lab {
+	cfg := lab.Config
+	ml := mon.Lab{Stack: stack}
 	if si := cfg.Monitoring.Prometheus.ScrapeInterval; si != "" {
-		lab.ScrapeInterval, _ = time.ParseDuration(si) // validated
+		ml.ScrapeInterval, _ = time.ParseDuration(si) // validated
 	}
 	if slo := cfg.Monitoring.TTFTSLO; slo != "" {
-		lab.SLO.TTFTP99, _ = time.ParseDuration(slo)
+		ml.SLO.TTFTP99, _ = time.ParseDuration(slo)
 	}
-	if d.gateway != nil {
-		lab.Gateway = &mon.Target{Host: cfg.Gateway.Host, Address: gateway.Alias + ":" + strconv.Itoa(gateway.MetricsPort)}
+	if gatewayAddr != "" {
+		ml.Gateway = &mon.Target{Host: cfg.Gateway.Host, Address: gatewayAddr}
 	}
 	seen := map[string]bool{}
-	for i, f := range d.frameworks {
-		in := d.lab.Instances[i]
-		addr := f.Name + ":" + strconv.Itoa(f.Port)
-		if f.Host != host {
-			addr = net.JoinHostPort(f.Host.Address(), strconv.Itoa(f.PublishedPort))
+	for i, in := range lab.Instances {
+		f := mon.Framework{Name: in.Instance.Name, Engine: in.Instance.Engine, Host: in.Host, Address: addr(i)}
+		if in.Instance.Engine == engine.Sim {
+			f.Flavour = in.Instance.Flavour
 		}
-		mf := mon.Framework{Name: f.Name, Engine: f.Engine, Flavour: f.API, Host: in.Host, Address: addr}
-		if spec := engine.MustSpec(f.API); f.HasAPIKey && spec.HasMetrics() && spec.Auth.Protects(spec.MetricsPath) {
-			mf.CredentialsFile = mon.EngineKeyFile(f.Name)
-			keys[f.Name] = f.APIKey
+		if spec := engine.MustSpec(in.Instance.API()); spec.HasMetrics() && spec.Auth.Protects(spec.MetricsPath) {
+			f.CredentialsFile = keyFile(i)
 		}
-		lab.Frameworks = append(lab.Frameworks, mf)
-		if f.Engine != "sim" {
-			lab.Frameworks[len(lab.Frameworks)-1].Flavour = ""
-		}
-		if d.gateway != nil && !seen[in.PublicModel] {
+		ml.Frameworks = append(ml.Frameworks, f)
+		if gatewayAddr != "" && !seen[in.PublicModel] {
 			seen[in.PublicModel] = true
-			lab.Models = append(lab.Models, in.PublicModel)
+			ml.Models = append(ml.Models, in.PublicModel)
 		}
 	}
-	return lab, keys
+	return ml
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/sim"
@@ -53,7 +54,14 @@ func newSimCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&flavour, "flavour", "", "engine to simulate: vllm, sglang, ollama or llamacpp")
+	// --flavor is the same flag, spelled the American way.
+	f.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "flavor" {
+			name = "flavour"
+		}
+		return pflag.NormalizedName(name)
+	})
+	f.StringVar(&flavour, "flavour", "", "engine to simulate: vllm, sglang, ollama or llamacpp (--flavor works too)")
 	f.StringVar(&listen, "listen", "", "listen address (default 0.0.0.0:<the flavour's port: 8000, 30000, 11434, 8080>)")
 	f.StringVar(&cfg.Model, "model", "sim-model", "served model name")
 	f.DurationVar(&cfg.TTFT, "ttft", 50*time.Millisecond, "time from admission to the first token")

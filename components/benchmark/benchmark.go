@@ -84,7 +84,7 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 	if err != nil {
 		return nil, err
 	}
-	targetsJSON, err := targetsFile(a.Targets)
+	targetsJSON, err := TargetsFile(a.Targets)
 	if err != nil {
 		return nil, fmt.Errorf("benchmark %s: %w", name, err)
 	}

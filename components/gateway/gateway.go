@@ -22,6 +22,7 @@ import (
 
 	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gpuhost"
+	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
 )
 
@@ -96,33 +97,82 @@ func (g *Gateway) Waits() []pulumi.Resource { return g.waits }
 // RenderConfig builds the gateway config for backends on a host and checks
 // it with the gateway's own validation.
 func RenderConfig(host *gpuhost.GpuHost, settings *gw.Config, backends []Backend) (gw.Config, error) {
-	cfg := gw.DefaultConfig()
-	if settings != nil {
-		cfg = *settings
-	}
-	cfg.Listen = "0.0.0.0:" + strconv.Itoa(APIPort)
-	cfg.MetricsListen = "0.0.0.0:" + strconv.Itoa(MetricsPort)
-	cfg.Auth = gw.Auth{KeysFile: KeysPath}
-	cfg.Models = nil
-	index := map[string]int{}
-	for _, b := range backends {
+	upstreams := make([]Upstream, len(backends))
+	for i, b := range backends {
 		f := b.Framework
 		url := f.InternalBaseURL()
 		if f.Host != host {
 			url = f.Host.PublishedURL(f.PublishedPort)
 		}
-		be := gw.Backend{Name: f.Name, Engine: f.API, URL: url, Weight: b.Weight}
+		u := Upstream{
+			Name: f.Name, Engine: f.API, URL: url,
+			PublicModel: b.PublicModel, UpstreamModel: f.UpstreamModel, Weight: b.Weight,
+		}
 		if f.HasAPIKey {
-			be.APIKeyFile = BackendKeyFile(f.Name)
+			u.APIKeyFile = BackendKeyFile(f.Name)
 		}
-		if upstream := f.UpstreamModel; upstream != b.PublicModel {
-			be.Model = upstream
+		upstreams[i] = u
+	}
+	return Render(settings, ContainerListeners(), upstreams)
+}
+
+// Upstream is a backend as the gateway's config describes it: plain data,
+// so that a lab laid out without containers (`make demo`) renders its
+// gateway config with the same code as a stack.
+type Upstream struct {
+	// Name is the backend's name (the framework instance).
+	Name string
+	// Engine is the API it speaks (a sim's flavour).
+	Engine engine.Kind
+	// URL is its base URL as the gateway reaches it.
+	URL string
+	// PublicModel is the model name clients send; UpstreamModel the name
+	// the engine serves.
+	PublicModel, UpstreamModel string
+	// Weight is its share under weighted routing (0 = 1).
+	Weight int
+	// APIKeyFile is where the gateway reads the key it sends to this
+	// upstream ("" = the engine takes no key).
+	APIKeyFile string
+}
+
+// Listeners are where the gateway listens and reads its keys.
+type Listeners struct {
+	Listen, MetricsListen, KeysFile string
+}
+
+// ContainerListeners are the gateway container's.
+func ContainerListeners() Listeners {
+	return Listeners{
+		Listen:        "0.0.0.0:" + strconv.Itoa(APIPort),
+		MetricsListen: "0.0.0.0:" + strconv.Itoa(MetricsPort),
+		KeysFile:      KeysPath,
+	}
+}
+
+// Render builds the gateway config of settings (nil = the gateway's
+// defaults) in front of upstreams, one model per public model name in
+// order, and checks it with the gateway's own validation.
+func Render(settings *gw.Config, at Listeners, upstreams []Upstream) (gw.Config, error) {
+	cfg := gw.DefaultConfig()
+	if settings != nil {
+		cfg = *settings
+	}
+	cfg.Listen = at.Listen
+	cfg.MetricsListen = at.MetricsListen
+	cfg.Auth = gw.Auth{KeysFile: at.KeysFile}
+	cfg.Models = nil
+	index := map[string]int{}
+	for _, u := range upstreams {
+		be := gw.Backend{Name: u.Name, Engine: u.Engine, URL: u.URL, Weight: u.Weight, APIKeyFile: u.APIKeyFile}
+		if u.UpstreamModel != u.PublicModel {
+			be.Model = u.UpstreamModel
 		}
-		i, ok := index[b.PublicModel]
+		i, ok := index[u.PublicModel]
 		if !ok {
 			i = len(cfg.Models)
-			index[b.PublicModel] = i
-			cfg.Models = append(cfg.Models, gw.Model{Name: b.PublicModel})
+			index[u.PublicModel] = i
+			cfg.Models = append(cfg.Models, gw.Model{Name: u.PublicModel})
 		}
 		cfg.Models[i].Backends = append(cfg.Models[i].Backends, be)
 	}
