@@ -1,7 +1,7 @@
 # The servelab image: one static binary (gateway | bench | sim | report |
 # probe) on an empty base. The stack builds it on each host that runs a
 # gateway, a simulated engine or a benchmark.
-FROM golang:1.26-bookworm AS build
+FROM docker.io/library/golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

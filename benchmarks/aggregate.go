@@ -9,7 +9,7 @@ import (
 
 // aggregate fills res's metrics, per-language breakdown, peak figures,
 // token sources and (when detailed) per-request arrays from the run's
-// records, as DESIGN.md's "Benchmark metric definitions" say:
+// records, as docs/bench.md's "Metric definitions" say:
 //   - duration: first dispatch to the last request's end (success or not);
 //   - throughputs: completed requests and their tokens over duration;
 //   - TTFT, E2EL: per completed request; ITL: every gap of every completed
@@ -47,6 +47,14 @@ func aggregate(res *Result, recs []record, percentiles []float64, slo map[string
 		}
 	}
 
+	errs := errorCounter{}
+	for _, r := range recs {
+		errs.add(r.err, r.end)
+	}
+	res.ErrorSummary, res.FirstError = errs.counts, errs.first
+	if res.ErrorSummary == nil {
+		res.ErrorSummary = map[string]int{}
+	}
 	res.OutputTokensSource, res.InputTokensSource = sources(recs)
 	res.MaxOutputTokensPerS, res.MaxConcurrentRequests = peaks(recs, first)
 

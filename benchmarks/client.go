@@ -98,13 +98,35 @@ type record struct {
 
 func (r *record) ok() bool { return r.err == "" }
 
+// requester sends the requests of one target.
+type requester struct {
+	client *http.Client
+	url    string
+	apiKey string
+	// timeout bounds each request.
+	timeout time.Duration
+	// maxEvent bounds one SSE event's data, in bytes.
+	maxEvent int
+}
+
+// maxEvents bounds the data events of one stream for a request of
+// maxTokens: every engine sends at most one chunk per token plus a few
+// without content (role, finish reason, usage); twice the tokens and 16
+// more leave room for engines that split a token's text.
+func maxEvents(maxTokens int) int { return 2*max(maxTokens, 1) + 16 }
+
 // do sends one streaming request and measures it: TTFT at the first chunk
 // with content, one ITL per later content chunk, E2EL at the last content
-// chunk. It never returns an error: failures are recorded in rec.err.
-func do(ctx context.Context, client *http.Client, url, apiKey string, body []byte, req dataset.Request, timeout time.Duration) (rec record) {
+// chunk. It never returns an error: failures are recorded in rec.err. A
+// stream fails when it breaks the rules of a well-behaved server: an
+// event over the size bound, more chunks than max_tokens allows, an end
+// without "data: [DONE]", or usage no server can produce for the request
+// (negative, out of the int32 range, more completion tokens than
+// max_tokens).
+func (q *requester) do(ctx context.Context, body []byte, req dataset.Request) (rec record) {
 	rec.itls = make([]time.Duration, 0, max(req.MaxTokens-1, 0))
 	rec.language = req.Language
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
 	defer func() {
 		rec.end = time.Now()
@@ -113,25 +135,27 @@ func do(ctx context.Context, client *http.Client, url, apiKey string, body []byt
 			switch {
 			case errors.Is(context.Cause(ctx), ErrInterrupted):
 				rec.err = "interrupted: " + rec.err
+			case errors.Is(context.Cause(ctx), ErrDeadline):
+				rec.err = "deadline: " + rec.err
 			case errors.Is(ctx.Err(), context.DeadlineExceeded):
-				rec.err = fmt.Sprintf("timeout after %s: %s", timeout, rec.err)
+				rec.err = fmt.Sprintf("timeout after %s: %s", q.timeout, rec.err)
 			}
 		}
 	}()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, q.url, bytes.NewReader(body))
 	if err != nil {
 		rec.err = err.Error()
 		return rec
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", "text/event-stream")
-	if apiKey != "" {
-		hreq.Header.Set("Authorization", "Bearer "+apiKey)
+	if q.apiKey != "" {
+		hreq.Header.Set("Authorization", "Bearer "+q.apiKey)
 	}
 	rec.start = time.Now()
-	resp, err := client.Do(hreq)
+	resp, err := q.client.Do(hreq)
 	if err != nil {
-		rec.err = err.Error()
+		rec.err = transportError(err)
 		return rec
 	}
 	defer resp.Body.Close()
@@ -142,16 +166,23 @@ func do(ctx context.Context, client *http.Client, url, apiKey string, body []byt
 	var (
 		usage    chunk.Usage
 		hasUsage bool
-		chunks   int
+		chunks   int // data events with content
+		events   int // data events
+		done     bool
 		last     time.Time
-		rd       = sse.NewReader(resp.Body)
+		rd       = sse.NewReaderSize(resp.Body, q.maxEvent)
+		limit    = maxEvents(req.MaxTokens)
 	)
-	for {
+	for !done {
 		ev, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break // stream closed without [DONE]: keep what arrived
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, io.EOF):
+			rec.err = "stream ended without [DONE]"
+			return rec
+		case errors.Is(err, sse.ErrEventTooLarge):
+			rec.err = "SSE event larger than " + byteSize(q.maxEvent) + " (--max-event-bytes)"
+			return rec
+		case err != nil:
 			rec.err = "read stream: " + err.Error()
 			return rec
 		}
@@ -160,7 +191,12 @@ func do(ctx context.Context, client *http.Client, url, apiKey string, body []byt
 			return rec
 		}
 		if string(ev.Data) == "[DONE]" {
-			break
+			done = true
+			continue
+		}
+		if events++; events > limit {
+			rec.err = fmt.Sprintf("stream sent more than %d chunks for max_tokens %d", limit, req.MaxTokens)
+			return rec
 		}
 		c, err := chunk.Parse(ev.Data)
 		if err != nil {
@@ -190,6 +226,12 @@ func do(ctx context.Context, client *http.Client, url, apiKey string, body []byt
 		rec.err = "stream ended without content"
 		return rec
 	}
+	if hasUsage {
+		if msg := impossibleUsage(usage, req.MaxTokens); msg != "" {
+			rec.err = "impossible usage: " + msg
+			return rec
+		}
+	}
 	rec.e2el = last.Sub(rec.start)
 	rec.output, rec.outUsage = chunks, false
 	if hasUsage && usage.CompletionTokens > 0 {
@@ -200,6 +242,34 @@ func do(ctx context.Context, client *http.Client, url, apiKey string, body []byt
 		rec.input, rec.inUsage = usage.PromptTokens, true
 	}
 	return rec
+}
+
+// impossibleUsage describes what is wrong with a usage block for a request
+// of maxTokens, or returns "" when nothing is.
+func impossibleUsage(u chunk.Usage, maxTokens int) string {
+	switch {
+	case u.OutOfRange:
+		return "a token count is out of range (beyond ±2^31)"
+	case u.CompletionTokens < 0:
+		return fmt.Sprintf("completion_tokens %d", u.CompletionTokens)
+	case u.PromptTokens < 0:
+		return fmt.Sprintf("prompt_tokens %d", u.PromptTokens)
+	case maxTokens > 0 && u.CompletionTokens > maxTokens:
+		return fmt.Sprintf("completion_tokens %d > max_tokens %d", u.CompletionTokens, maxTokens)
+	}
+	return ""
+}
+
+// byteSize formats a byte count in KiB or MiB when it is a whole number of
+// them.
+func byteSize(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // statusError describes a non-200 answer, with the OpenAI error message
@@ -246,7 +316,7 @@ func firstModel(ctx context.Context, client *http.Client, base, apiKey string) (
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("list models: %w", err)
+		return "", fmt.Errorf("list models: %s", transportError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -13,13 +13,44 @@ import (
 	"time"
 
 	"github.com/servelab/servelab/benchmarks/dataset"
+	"github.com/servelab/servelab/benchmarks/sse"
 	"github.com/servelab/servelab/benchmarks/stats"
 )
 
-// Endpoints.
+// Endpoints: the request shape (and default path) of a target.
 const (
-	EndpointChat        = "chat"
-	EndpointCompletions = "completions"
+	EndpointChat        = "chat"        // POST /v1/chat/completions, one user message
+	EndpointCompletions = "completions" // POST /v1/completions
+)
+
+// Backends, as `vllm bench serve --backend` names the two request shapes.
+const (
+	BackendOpenAIChat = "openai-chat" // chat completions
+	BackendOpenAI     = "openai"      // completions
+)
+
+// WarmupAuto, as Config.Warmup, sends before each load level as many
+// unmeasured requests as the level's concurrency (its number of prompts
+// when the concurrency is unlimited), at that concurrency.
+const WarmupAuto = -1
+
+// DefaultMaxFailureRatio is the CLI's --max-failure-ratio.
+const DefaultMaxFailureRatio = 0.05
+
+// Errors that classify why Run did not fully succeed (wrapped; test with
+// errors.Is). ErrInterrupted is in client.go.
+var (
+	// ErrConfig marks a usage or setup problem found before anything was
+	// measured: a bad value, an unreadable dataset or key.
+	ErrConfig = errors.New("bad bench configuration")
+	// ErrDeadline marks a benchmark cut short by Config.Deadline.
+	ErrDeadline = errors.New("deadline reached")
+	// ErrFailureRatio marks a run in which more requests failed than
+	// Config.MaxFailureRatio allows.
+	ErrFailureRatio = errors.New("too many requests failed")
+	// ErrTarget marks a target that could not be prepared (its model list
+	// could not be read): its runs were skipped.
+	ErrTarget = errors.New("target unavailable")
 )
 
 // Target is one endpoint to benchmark.
@@ -34,8 +65,14 @@ type Target struct {
 	// Engine and Image are recorded in provenance only.
 	Engine string `json:"engine,omitempty"`
 	Image  string `json:"image,omitempty"`
-	// Endpoint overrides Config.Endpoint for this target (chat|completions).
+	// Endpoint overrides Config.Endpoint for this target: chat,
+	// completions, or a full path such as /v1/chat/completions.
 	Endpoint string `json:"endpoint,omitempty"`
+	// MetricsURL is the engine's Prometheus endpoint, reachable from the
+	// bench. Before the target's runs the bench reads the engine's KV-cache
+	// capacity there (vLLM's vllm:cache_config_info, SGLang's
+	// sglang:max_total_num_tokens). No API key is sent to it.
+	MetricsURL string `json:"metrics_url,omitempty"`
 	// APIKeyEnv names an environment variable holding the API key, sent as
 	// "Authorization: Bearer". The key itself is never a field.
 	APIKeyEnv string `json:"api_key_env,omitempty"`
@@ -48,7 +85,8 @@ type Target struct {
 // target at each load point (every max_concurrency × request_rate pair).
 type Config struct {
 	Targets []Target
-	// Endpoint is chat or completions.
+	// Endpoint is chat, completions, or a full path ending in
+	// /chat/completions or /completions (vLLM's --endpoint).
 	Endpoint string
 	// Dataset selects and sizes the workload; its Seed is the run's seed.
 	Dataset dataset.Spec
@@ -60,8 +98,25 @@ type Config struct {
 	RequestRates []float64
 	// Burstiness is the gamma shape of inter-arrival gaps (1 = Poisson).
 	Burstiness float64
-	// Warmup is the number of unmeasured requests before each run.
+	// Warmup is the number of unmeasured requests sent before each load
+	// level's first run, at its concurrency; WarmupAuto sends the level's
+	// concurrency (all its prompts when unlimited).
 	Warmup int
+	// Repeats runs every load level this many times (1..100; 0 means 1).
+	Repeats int
+	// Deadline bounds the whole benchmark (0 = none). When it passes,
+	// in-flight requests are aborted at once, the current run is returned
+	// with Partial set, no later run starts, and the error wraps
+	// ErrDeadline.
+	Deadline time.Duration
+	// MaxFailureRatio: a run in which failed/(completed+failed) exceeds it
+	// makes the error wrap ErrFailureRatio (0 tolerates no failure; ≥ 1
+	// tolerates every failure but a run that completes nothing, which
+	// always wraps ErrAllFailed). Interrupted runs are not judged.
+	MaxFailureRatio float64
+	// MaxEventBytes bounds one SSE event of a response; a bigger one fails
+	// the request (0 means sse.DefaultMaxEvent, 1 MiB).
+	MaxEventBytes int
 	// Goodput holds SLOs in ms keyed ttft, tpot, e2el.
 	Goodput map[string]float64
 	// Percentiles to report (default 50, 90, 99).
@@ -80,6 +135,12 @@ type Config struct {
 	Grace time.Duration
 	// Progress, when set, is told about each run's progress.
 	Progress Progress
+	// Abort, when closed, aborts in-flight requests at once, even within
+	// the grace period (a second Ctrl-C).
+	Abort <-chan struct{}
+	// BinarySHA256 is the hex SHA-256 of the servelab executable, recorded
+	// in the provenance ("" when unknown).
+	BinarySHA256 string
 	// Logger receives run-level logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Getenv and ReadFile resolve API keys; nil means os.Getenv and
@@ -88,14 +149,41 @@ type Config struct {
 	ReadFile func(string) ([]byte, error)
 }
 
-// Progress reports a run's progress (a terminal bar, for instance).
+// Progress reports a benchmark's progress (a terminal bar, or periodic
+// lines in a log).
 type Progress interface {
-	// Start begins a run of total requests.
-	Start(desc string, total int)
-	// Done records one finished request.
-	Done()
-	// Finish ends the run.
+	// Start begins a phase of one run (its warm-up, or its measurement).
+	Start(RunInfo)
+	// Done records one finished request of the phase.
+	Done(failed bool)
+	// Finish ends the phase.
 	Finish()
+}
+
+// RunInfo describes one phase of one run, for progress displays.
+type RunInfo struct {
+	// Index is the run's position (1-based) among Total planned runs.
+	Index, Total int
+	Label        string
+	// MaxConcurrency is the run's cap, 0 = unlimited.
+	MaxConcurrency int
+	RequestRate    Rate
+	// Repeat is the run's repetition (1-based) of Repeats at its level.
+	Repeat, Repeats int
+	// Warmup is true for the unmeasured requests before a level.
+	Warmup bool
+	// Requests is the number of requests in the phase.
+	Requests int
+}
+
+// Level describes the run's load level and repetition:
+// "c=8 r=inf" or "c=8 r=inf #2/3".
+func (i RunInfo) Level() string {
+	s := fmt.Sprintf("c=%s r=%s", concLabel(i.MaxConcurrency), i.RequestRate)
+	if i.Repeats > 1 {
+		s += fmt.Sprintf(" #%d/%d", i.Repeat, i.Repeats)
+	}
+	return s
 }
 
 // DefaultPercentiles are reported when none are configured.
@@ -120,6 +208,12 @@ func (c *Config) withDefaults() {
 	if c.Grace == 0 {
 		c.Grace = 5 * time.Second
 	}
+	if c.Repeats == 0 {
+		c.Repeats = 1
+	}
+	if c.MaxEventBytes == 0 {
+		c.MaxEventBytes = sse.DefaultMaxEvent
+	}
 	if c.Endpoint == "" {
 		c.Endpoint = EndpointChat
 	}
@@ -142,11 +236,11 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("no target: give --base-url or --targets"))
 	}
 	for i, t := range c.Targets {
-		if err := t.validate(c.Endpoint, c.IgnoreEOS); err != nil {
+		if err := t.validate(c.IgnoreEOS); err != nil {
 			errs = append(errs, fmt.Errorf("target %d (%s): %w", i, t.BaseURL, err))
 		}
 	}
-	if err := validEndpoint(c.Endpoint); err != nil {
+	if _, _, err := ParseEndpoint(c.Endpoint); err != nil {
 		errs = append(errs, fmt.Errorf("--endpoint: %w", err))
 	}
 	if err := c.Dataset.Validate(); err != nil {
@@ -165,8 +259,20 @@ func (c Config) Validate() error {
 	if !(c.Burstiness > 0) || math.IsInf(c.Burstiness, 0) {
 		errs = append(errs, fmt.Errorf("--burstiness must be a finite number > 0, got %v", c.Burstiness))
 	}
-	if c.Warmup < 0 {
-		errs = append(errs, fmt.Errorf("--warmup must be ≥ 0, got %d", c.Warmup))
+	if c.Warmup < 0 && c.Warmup != WarmupAuto {
+		errs = append(errs, fmt.Errorf("--warmup must be ≥ 0 or auto, got %d", c.Warmup))
+	}
+	if c.Repeats < 1 || c.Repeats > 100 {
+		errs = append(errs, fmt.Errorf("--repeats must be in 1..100, got %d", c.Repeats))
+	}
+	if c.Deadline < 0 {
+		errs = append(errs, fmt.Errorf("--deadline must be > 0, got %s", c.Deadline))
+	}
+	if !(c.MaxFailureRatio >= 0) || math.IsInf(c.MaxFailureRatio, 0) {
+		errs = append(errs, fmt.Errorf("--max-failure-ratio must be a number ≥ 0, got %v", c.MaxFailureRatio))
+	}
+	if c.MaxEventBytes < 1 {
+		errs = append(errs, fmt.Errorf("--max-event-bytes must be > 0, got %d", c.MaxEventBytes))
 	}
 	for k, v := range c.Goodput {
 		if !slices.Contains([]string{"ttft", "tpot", "e2el"}, k) {
@@ -188,26 +294,74 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validEndpoint(e string) error {
-	if e != EndpointChat && e != EndpointCompletions {
-		return fmt.Errorf("%q: want chat or completions", e)
+// ParseEndpoint reads an endpoint as --endpoint takes it: chat,
+// completions, or a full path (vLLM's form) ending in /chat/completions or
+// /completions. It returns the request shape and the path to POST to.
+func ParseEndpoint(e string) (kind, path string, err error) {
+	switch {
+	case e == EndpointChat:
+		return EndpointChat, "/v1/chat/completions", nil
+	case e == EndpointCompletions:
+		return EndpointCompletions, "/v1/completions", nil
+	case strings.HasPrefix(e, "/") && !strings.ContainsAny(e, "?# ") && strings.HasSuffix(e, "/chat/completions"):
+		return EndpointChat, e, nil
+	case strings.HasPrefix(e, "/") && !strings.ContainsAny(e, "?# ") && strings.HasSuffix(e, "/completions"):
+		return EndpointCompletions, e, nil
+	}
+	return "", "", fmt.Errorf("%q: want chat, completions, or a path ending in /chat/completions or /completions (e.g. /v1/chat/completions)", e)
+}
+
+// BackendOf is vLLM's --backend name of an endpoint kind.
+func BackendOf(kind string) string {
+	if kind == EndpointCompletions {
+		return BackendOpenAI
+	}
+	return BackendOpenAIChat
+}
+
+// ParseBackend reads vLLM's --backend: openai-chat (chat), openai or vllm
+// (completions). It returns the endpoint kind.
+func ParseBackend(b string) (string, error) {
+	switch b {
+	case BackendOpenAIChat:
+		return EndpointChat, nil
+	case BackendOpenAI, "vllm":
+		return EndpointCompletions, nil
+	}
+	return "", fmt.Errorf("--backend %q: want openai-chat (chat completions) or openai (completions); other vLLM backends are not supported", b)
+}
+
+// CheckURL checks an http(s) URL without credentials, with a clear word
+// for a URL that lacks its scheme ("localhost:8000"). Its message starts
+// with the quoted URL, for the caller to prefix with the flag or field.
+func CheckURL(raw string) error {
+	if !strings.Contains(raw, "://") {
+		return fmt.Errorf("%q has no scheme: write http://%s (or https://)", raw, raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q: want http(s)://host[:port][/prefix]", raw)
+	}
+	if u.User != nil {
+		return errors.New("must not carry credentials: use api_key_env or api_key_file")
 	}
 	return nil
 }
 
-func (t Target) validate(defaultEndpoint string, ignoreEOS bool) error {
+func (t Target) validate(ignoreEOS bool) error {
 	if t.BaseURL == "" {
 		return errors.New("base_url is empty")
 	}
-	u, err := url.Parse(t.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("base_url %q: want http(s)://host[:port][/prefix]", t.BaseURL)
+	if err := CheckURL(t.BaseURL); err != nil {
+		return fmt.Errorf("base_url %w", err)
 	}
-	if u.User != nil {
-		return errors.New("base_url must not carry credentials: use api_key_env or api_key_file")
+	if t.MetricsURL != "" {
+		if err := CheckURL(t.MetricsURL); err != nil {
+			return fmt.Errorf("metrics_url %w", err)
+		}
 	}
 	if t.Endpoint != "" {
-		if err := validEndpoint(t.Endpoint); err != nil {
+		if _, _, err := ParseEndpoint(t.Endpoint); err != nil {
 			return fmt.Errorf("endpoint: %w", err)
 		}
 	}

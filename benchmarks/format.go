@@ -17,33 +17,74 @@ const (
 	FormatCSV      = "csv"
 )
 
-// Write writes results in format: json writes one Result object when there
-// is exactly one run and {"runs":[...]} otherwise (or always, with
-// forceRuns); md writes a summary table plus a per-language table when any
-// run has languages; csv writes one header and one row per run and per
-// (run, language).
+// Write writes results in format, as WriteDocument does for a document
+// without provenance.
 func Write(w io.Writer, format string, results []Result, forceRuns bool) error {
+	return WriteDocument(w, format, Runs{Runs: results}, forceRuns)
+}
+
+// WriteDocument writes doc in format: json writes one Result object when
+// there is exactly one run and {"provenance":...,"runs":[...]} otherwise
+// (or always, with forceRuns); md writes a summary table plus a
+// per-language table when any run has languages; csv writes one header and
+// one row per run and per (run, language).
+func WriteDocument(w io.Writer, format string, doc Runs, forceRuns bool) error {
 	switch format {
 	case FormatJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		var v any = Runs{Runs: results}
-		if len(results) == 1 && !forceRuns {
-			v = results[0]
+		var v any = doc
+		if len(doc.Runs) == 1 && !forceRuns {
+			v = doc.Runs[0]
 		}
-		if results == nil {
-			v = Runs{Runs: []Result{}}
+		if doc.Runs == nil {
+			doc.Runs = []Result{}
+			v = doc
 		}
 		if err := enc.Encode(v); err != nil {
 			return fmt.Errorf("write json: %w", err)
 		}
 		return nil
 	case FormatMarkdown:
-		return writeMarkdown(w, results)
+		return writeMarkdown(w, doc.Runs)
 	case FormatCSV:
-		return writeCSV(w, results)
+		return writeCSV(w, doc.Runs)
 	}
 	return fmt.Errorf("--format %q: want json, md or csv", format)
+}
+
+// ResultFilename is the file name `vllm bench serve --save-result` uses
+// for a run: {backend}-{rate}qps[-concurrency{c}]-{model}-{date}.json,
+// model being the last path element of the model name. Several runs (a
+// sweep, several targets or repeats) are saved together as
+// {backend}-sweep-{model}-{date}.json.
+func ResultFilename(results []Result) string {
+	if len(results) == 0 {
+		return "servelab-bench.json"
+	}
+	r := results[0]
+	model := r.Model
+	if i := strings.LastIndexByte(model, '/'); i >= 0 {
+		model = model[i+1:]
+	}
+	model = strings.Map(func(c rune) rune {
+		if c == '/' || c == '\\' || c == 0 {
+			return '_'
+		}
+		return c
+	}, model)
+	if len(results) > 1 {
+		return fmt.Sprintf("%s-sweep-%s-%s.json", r.Backend, model, r.Date)
+	}
+	rate := r.RequestRate.String() // "inf", or a float as Python prints it: 10.0, 0.25
+	if !r.RequestRate.Inf() && !strings.ContainsAny(rate, ".e") {
+		rate += ".0"
+	}
+	conc := ""
+	if r.MaxConcurrency != nil {
+		conc = fmt.Sprintf("-concurrency%d", *r.MaxConcurrency)
+	}
+	return fmt.Sprintf("%s-%sqps%s-%s-%s.json", r.Backend, rate, conc, model, r.Date)
 }
 
 // ValidFormat checks a --format value.

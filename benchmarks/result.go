@@ -52,9 +52,16 @@ type Result struct {
 	BaseURL string `json:"base_url"`
 	// Model is the served model name sent in every request.
 	Model string `json:"model"`
-	// Endpoint is "chat" (/v1/chat/completions) or "completions"
-	// (/v1/completions).
+	// ModelID is Model under vLLM's name for it.
+	ModelID string `json:"model_id"`
+	// Endpoint is "chat" (chat completions) or "completions".
 	Endpoint string `json:"endpoint"`
+	// EndpointPath is the path requests were POSTed to, e.g.
+	// /v1/chat/completions.
+	EndpointPath string `json:"endpoint_path,omitempty"`
+	// Backend is the request shape under vLLM's --backend name:
+	// openai-chat (chat) or openai (completions).
+	Backend string `json:"backend"`
 	// Engine is the engine kind behind the target as the caller declared it
 	// (vllm, sglang, ollama, llamacpp, sim, gateway); provenance only.
 	Engine string `json:"engine,omitempty"`
@@ -72,6 +79,14 @@ type Result struct {
 	Config RunConfig `json:"config"`
 	// StartedAt is the wall-clock time of the first dispatch (RFC 3339).
 	StartedAt time.Time `json:"started_at"`
+	// Date is StartedAt in local time as vLLM writes it: 20060102-150405.
+	Date string `json:"date"`
+	// Repeat is this run's repetition (1-based) of its load level.
+	Repeat int `json:"repeat"`
+	// KVCacheCapacityTokens is the engine's KV-cache capacity in tokens,
+	// read from the target's metrics_url before its runs; absent when
+	// unknown.
+	KVCacheCapacityTokens *int64 `json:"kv_cache_capacity_tokens,omitempty"`
 	// OutputTokensSource says where output token counts came from: usage,
 	// chunks, mixed or none.
 	OutputTokensSource string `json:"output_tokens_source"`
@@ -101,6 +116,13 @@ type Result struct {
 	// MaxConcurrentRequests is the peak number of completed requests in
 	// flight at once (vLLM's max_concurrent_requests).
 	MaxConcurrentRequests int `json:"max_concurrent_requests"`
+
+	// ErrorSummary counts the failed requests by error text (at most 20
+	// texts; the rest under "(other errors)"). Empty when none failed.
+	ErrorSummary map[string]int `json:"error_summary"`
+	// FirstError is the error of the first request to fail, "" when none
+	// did.
+	FirstError string `json:"first_error,omitempty"`
 
 	// PerLanguage holds the same metrics per prompt language, for workloads
 	// whose prompts carry a language (the multilingual set). Throughputs are
@@ -209,7 +231,8 @@ type Detailed struct {
 
 // RunConfig records the run parameters that are not top-level fields.
 type RunConfig struct {
-	// Warmup is the number of unmeasured requests sent before the run.
+	// Warmup is the number of unmeasured requests sent before the run's
+	// load level (before its first repeat).
 	Warmup int `json:"warmup"`
 	// DatasetPath is the file read for sharegpt/jsonl ("" otherwise).
 	DatasetPath string `json:"dataset_path,omitempty"`
@@ -236,11 +259,15 @@ type RunConfig struct {
 	TTFTOn string `json:"ttft_on"`
 }
 
-// Runs is the document written for a sweep or several targets:
-// {"runs":[Result, ...]} in execution order (targets outermost, then
-// max_concurrency, then request_rate).
+// Runs is the document written for a sweep, several targets or --runs:
+// {"provenance":{...},"runs":[Result, ...]}, runs in execution order
+// (targets outermost, then max_concurrency, then request_rate, then
+// repeats).
 type Runs struct {
-	Runs []Result `json:"runs"`
+	// Provenance records what produced the runs; nil in documents written
+	// before it existed.
+	Provenance *Provenance `json:"provenance,omitempty"`
+	Runs       []Result    `json:"runs"`
 }
 
 // Rate is a request rate in requests/s; +Inf encodes as the JSON string
@@ -452,24 +479,31 @@ func (l *LanguageMetrics) UnmarshalJSON(b []byte) error {
 // Decode reads a bench JSON document: either one Result object or
 // {"runs":[...]}. It returns the runs in file order.
 func Decode(r io.Reader) ([]Result, error) {
+	doc, err := DecodeDocument(r)
+	return doc.Runs, err
+}
+
+// DecodeDocument reads a bench JSON document with its provenance: one
+// Result object (no provenance) or {"provenance":{...},"runs":[...]}.
+func DecodeDocument(r io.Reader) (Runs, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("read bench result: %w", err)
+		return Runs{}, fmt.Errorf("read bench result: %w", err)
 	}
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, fmt.Errorf("decode bench result: %w", err)
+		return Runs{}, fmt.Errorf("decode bench result: %w", err)
 	}
-	if raw, ok := probe["runs"]; ok {
-		var runs []Result
-		if err := json.Unmarshal(raw, &runs); err != nil {
-			return nil, fmt.Errorf("decode bench result runs: %w", err)
+	if _, ok := probe["runs"]; ok {
+		var doc Runs
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return Runs{}, fmt.Errorf("decode bench result runs: %w", err)
 		}
-		return runs, nil
+		return doc, nil
 	}
 	var one Result
 	if err := json.Unmarshal(data, &one); err != nil {
-		return nil, fmt.Errorf("decode bench result: %w", err)
+		return Runs{}, fmt.Errorf("decode bench result: %w", err)
 	}
-	return []Result{one}, nil
+	return Runs{Runs: []Result{one}}, nil
 }

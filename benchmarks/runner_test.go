@@ -168,13 +168,16 @@ func TestRunFailures(t *testing.T) {
 			ts := httptest.NewServer(tt.handler)
 			defer ts.Close()
 			cfg := baseConfig(ts.URL, 3)
-			cfg.SaveDetailed = true
 			res, err := Run(context.Background(), cfg)
-			if !errors.Is(err, ErrAllFailed) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want ErrAllFailed mentioning %q", err, tt.want)
+			if !errors.Is(err, ErrAllFailed) || !strings.Contains(err.Error(), "first error: "+tt.want) {
+				t.Errorf("err = %v, want ErrAllFailed naming the first error %q", err, tt.want)
 			}
-			if len(res) != 1 || res[0].Failed != 3 || !strings.HasPrefix(res[0].Errors[0], tt.want) {
-				t.Errorf("results %+v", res)
+			// Without --save-detailed the run still counts its errors by text.
+			if len(res) != 1 || res[0].Failed != 3 || !strings.HasPrefix(res[0].FirstError, tt.want) || res[0].Detailed != nil {
+				t.Fatalf("results %+v", res)
+			}
+			if len(res[0].ErrorSummary) != 1 || res[0].ErrorSummary[res[0].FirstError] != 3 {
+				t.Errorf("error summary %v, want {%q: 3}", res[0].ErrorSummary, res[0].FirstError)
 			}
 		})
 	}
@@ -299,9 +302,9 @@ type cancelAfter struct {
 	cancel context.CancelFunc
 }
 
-func (c *cancelAfter) Start(string, int) {}
-func (c *cancelAfter) Finish()           {}
-func (c *cancelAfter) Done() {
+func (c *cancelAfter) Start(RunInfo) {}
+func (c *cancelAfter) Finish()       {}
+func (c *cancelAfter) Done(bool) {
 	if c.done.Add(1) == c.n {
 		c.cancel()
 	}
@@ -469,7 +472,16 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.MaxConcurrency = []int{-1} }, "--max-concurrency"},
 		{func(c *Config) { c.RequestRates = []float64{0} }, "--request-rate"},
 		{func(c *Config) { c.Burstiness = -1 }, "--burstiness"},
-		{func(c *Config) { c.Warmup = -1 }, "--warmup"},
+		{func(c *Config) { c.Warmup = -2 }, "--warmup"},
+		{func(c *Config) { c.Repeats = 101 }, "--repeats"},
+		{func(c *Config) { c.Repeats = -1 }, "--repeats"},
+		{func(c *Config) { c.Deadline = -time.Second }, "--deadline"},
+		{func(c *Config) { c.MaxFailureRatio = -0.1 }, "--max-failure-ratio"},
+		{func(c *Config) { c.MaxFailureRatio = math.NaN() }, "--max-failure-ratio"},
+		{func(c *Config) { c.MaxEventBytes = -1 }, "--max-event-bytes"},
+		{func(c *Config) { c.Targets[0].BaseURL = "localhost:8000" }, `"localhost:8000" has no scheme: write http://localhost:8000`},
+		{func(c *Config) { c.Targets[0].MetricsURL = "ftp://x/metrics" }, "metrics_url"},
+		{func(c *Config) { c.Endpoint = "/v1/embeddings" }, "--endpoint"},
 		{func(c *Config) { c.Goodput = map[string]float64{"itl": 5} }, "--goodput"},
 		{func(c *Config) { c.Percentiles = []float64{101} }, "--percentiles"},
 		{func(c *Config) { c.Temperature = -1 }, "--temperature"},
@@ -582,7 +594,7 @@ func FuzzParseTargets(f *testing.F) {
 			return
 		}
 		for _, tg := range ts {
-			if err := tg.validate(EndpointChat, false); err != nil {
+			if err := tg.validate(false); err != nil {
 				t.Fatalf("accepted invalid target %+v: %v", tg, err)
 			}
 		}

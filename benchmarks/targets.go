@@ -46,7 +46,7 @@ func ParseTargets(r io.Reader) ([]Target, error) {
 		case t.BaseURL == "":
 			errs = append(errs, fmt.Errorf("targets[%d].base_url is missing", i))
 		default:
-			if err := t.validate(EndpointChat, false); err != nil {
+			if err := t.validate(false); err != nil {
 				errs = append(errs, fmt.Errorf("targets[%d]: %w", i, err))
 			}
 		}

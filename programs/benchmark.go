@@ -3,6 +3,7 @@ package programs
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -60,7 +61,7 @@ func (d *deployment) deployBenchmark(out pulumi.Map) error {
 // it: workload, timeout and baseline.
 func (d *deployment) benchmarkArgs() (*benchmark.BenchmarkArgs, error) {
 	b := d.lab.Config.Benchmark
-	args := &benchmark.BenchmarkArgs{Workload: d.workload()}
+	args := &benchmark.BenchmarkArgs{Workload: Workload(b)}
 	if b.Timeout != "" {
 		args.Timeout, _ = time.ParseDuration(b.Timeout) // validated
 	}
@@ -95,9 +96,7 @@ type servedLab struct {
 
 // servedFramework is one framework instance as the bench reaches it.
 type servedFramework struct {
-	name          string
-	engine, api   engine.Kind
-	upstreamModel string
+	name string
 	// directURL is its URL bypassing the gateway, from where the bench
 	// runs.
 	directURL string
@@ -127,8 +126,7 @@ func (d *deployment) served(onHost bool) servedLab {
 	bench := d.benchHost()
 	for i, f := range d.frameworks {
 		s.frameworks = append(s.frameworks, servedFramework{
-			name: f.Name, engine: f.Engine, api: f.API, upstreamModel: f.UpstreamModel,
-			directURL: d.directURL(i, onHost, bench), key: d.engineKey(f), imageDigest: f.ImageDigest,
+			name: f.Name, directURL: d.directURL(i, onHost, bench), key: d.engineKey(f), imageDigest: f.ImageDigest,
 			spec: d.engineSpec(i), waits: f.Waits(),
 		})
 	}
@@ -142,58 +140,96 @@ func (d *deployment) served(onHost bool) servedLab {
 	return s
 }
 
-// servingTargets measures every framework through the gateway and, with
-// direct: true (or no gateway), directly with the engine's own key — so
-// the outputs show the gateway's overhead. Each target carries the spec of
-// what it measures (specs.go), so that a change there re-runs the bench.
-// Both targets build their benchmark with it.
+// servingTargets adds to args the targets ServingTargets gives the lab s
+// describes, each with the spec of what it measures (specs.go), so that a
+// change there re-runs the bench, and a direct target of an engine that
+// checks a key with the engine's own key. Both targets build their
+// benchmark with it.
 func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, s servedLab) {
-	cfg := d.lab.Config
 	for _, f := range s.frameworks {
 		args.After = append(args.After, f.waits...)
 	}
+	var gatewayURL string
 	if g := s.gateway; g != nil {
 		args.After = append(args.After, g.waits...)
 		args.Keys = []pulumi.StringInput{g.key}
-		if cfg.Program == Serve {
-			all := make([]int, len(s.frameworks))
-			for i := range all {
-				all[i] = i
-			}
-			args.Targets = append(args.Targets, benchmark.Target{
-				Label: "gateway", BaseURL: g.url, Model: d.lab.Instances[0].PublicModel, Engine: "gateway", KeyIndex: 0,
-				MetricsURL: metricsURL(s.frameworks[0]), Spec: g.spec(all...), ImageDigest: s.frameworks[0].imageDigest,
-			})
-		} else {
-			for i, f := range s.frameworks {
-				in := d.lab.Instances[i]
-				args.Targets = append(args.Targets, benchmark.Target{
-					Label: f.name, BaseURL: g.url, Model: in.PublicModel, Engine: string(f.engine),
-					Image: in.Framework.Image, Framework: f.name, KeyIndex: 0,
-					MetricsURL: metricsURL(f), Spec: g.spec(i), ImageDigest: f.imageDigest,
-				})
-			}
-		}
+		gatewayURL = g.url
 	}
-	if cfg.Benchmark.Direct || s.gateway == nil {
-		for i, f := range s.frameworks {
-			in := d.lab.Instances[i]
-			label := f.name + "-direct"
-			if s.gateway == nil {
-				label = f.name
+	targets := ServingTargets(d.lab, gatewayURL, func(i int) string { return s.frameworks[i].directURL })
+	for _, t := range targets {
+		i := slices.IndexFunc(s.frameworks, func(f servedFramework) bool { return f.name == t.Framework })
+		switch {
+		case t.Framework == "": // serve: the gateway in front of every instance
+			all := make([]int, len(s.frameworks))
+			for j := range all {
+				all[j] = j
 			}
-			t := benchmark.Target{
-				Label: label, BaseURL: f.directURL, Model: f.upstreamModel, Engine: string(f.engine),
-				Image: in.Framework.Image, Framework: f.name, Direct: true, KeyIndex: -1,
-				MetricsURL: metricsURL(f), Spec: f.spec, ImageDigest: f.imageDigest,
-			}
+			t.Spec, t.ImageDigest = s.gateway.spec(all...), s.frameworks[0].imageDigest
+		case !t.Direct:
+			t.Spec, t.ImageDigest = s.gateway.spec(i), s.frameworks[i].imageDigest
+		default:
+			f := s.frameworks[i]
+			t.Spec, t.ImageDigest = f.spec, f.imageDigest
 			if f.key != nil {
 				t.KeyIndex = len(args.Keys)
 				args.Keys = append(args.Keys, f.key)
 			}
-			args.Targets = append(args.Targets, t)
+		}
+		args.Targets = append(args.Targets, t)
+	}
+}
+
+// ServingTargets are what the benchmark of a compare or serve lab
+// measures, in order: every framework instance through the gateway at
+// gatewayURL ("" = no gateway; under serve, one "gateway" target for all
+// of them), then, with benchmark.direct (or without a gateway), every
+// instance at direct(i). Targets through the gateway send key 0 (the
+// gateway's); direct ones none: the caller gives the target of an engine
+// that checks a key that engine's key, and Spec and ImageDigest. The
+// Docker target, the Kubernetes target (servingTargets) and `make demo`
+// all measure these.
+func ServingTargets(lab *Lab, gatewayURL string, direct func(i int) string) []benchmark.Target {
+	cfg := lab.Config
+	// The bench reads an engine's KV-cache capacity at its metrics URL:
+	// only vLLM and SGLang report one (llama.cpp's /metrics has none, and
+	// wants its key).
+	metrics := func(i int) string {
+		api := lab.Instances[i].Instance.API()
+		path := engine.MustSpec(api).MetricsPath
+		if path == "" || (api != engine.VLLM && api != engine.SGLang) {
+			return ""
+		}
+		return direct(i) + path
+	}
+	var out []benchmark.Target
+	if gatewayURL != "" {
+		if cfg.Program == Serve {
+			out = append(out, benchmark.Target{
+				Label: "gateway", BaseURL: gatewayURL, Model: lab.Instances[0].PublicModel, Engine: "gateway", KeyIndex: 0,
+				MetricsURL: metrics(0),
+			})
+		} else {
+			for i, in := range lab.Instances {
+				out = append(out, benchmark.Target{
+					Label: in.Instance.Name, BaseURL: gatewayURL, Model: in.PublicModel, Engine: string(in.Instance.Engine),
+					Image: in.Framework.Image, Framework: in.Instance.Name, KeyIndex: 0, MetricsURL: metrics(i),
+				})
+			}
 		}
 	}
+	if cfg.Benchmark.Direct || gatewayURL == "" {
+		for i, in := range lab.Instances {
+			label := in.Instance.Name + "-direct"
+			if gatewayURL == "" {
+				label = in.Instance.Name
+			}
+			out = append(out, benchmark.Target{
+				Label: label, BaseURL: direct(i), Model: in.Instance.ServedModelName, Engine: string(in.Instance.Engine),
+				Image: in.Framework.Image, Framework: in.Instance.Name, Direct: true, KeyIndex: -1, MetricsURL: metrics(i),
+			})
+		}
+	}
+	return out
 }
 
 // directURL is how the bench reaches framework i bypassing the gateway:
@@ -207,18 +243,9 @@ func (d *deployment) directURL(i int, onHost bool, bench string) string {
 	return f.Host.PublishedURL(f.PublishedPort)
 }
 
-// metricsURL is a framework's Prometheus endpoint as the bench reaches
-// it, "" for engines without metrics (Ollama).
-func metricsURL(f servedFramework) string {
-	path := engine.MustSpec(f.api).MetricsPath
-	if path == "" {
-		return ""
-	}
-	return f.directURL + path
-}
-
-func (d *deployment) workload() benchmark.Workload {
-	b := d.lab.Config.Benchmark
+// Workload is the stack's benchmark workload as the Benchmark component
+// (or, on a cluster, its Job) runs it.
+func Workload(b Benchmark) benchmark.Workload {
 	w := benchmark.Workload{
 		Dataset: b.Dataset, DatasetPath: b.DatasetPath, NumPrompts: b.NumPrompts,
 		MaxConcurrency: b.MaxConcurrency, Burstiness: b.Burstiness,

@@ -269,7 +269,10 @@ type Benchmark struct {
 	// Timeout bounds the whole run (default 30m); the bench stops by
 	// itself a margin before it.
 	Timeout string `json:"timeout,omitempty"`
-	Warmup  int    `json:"warmup,omitempty"`
+	// Warmup is the number of unmeasured requests before each load level;
+	// unset, the bench warms each level with as many requests as its
+	// concurrency (all prompts when unlimited). 0 turns warm-up off.
+	Warmup *int `json:"warmup,omitempty"`
 	// Repeats runs every load level this many times, 1-100 (default 3
 	// when an engine runs on a GPU, else 1); outputs give median and
 	// spread.

@@ -117,17 +117,21 @@ func (d *deployment) needsModelCache(host string) (bool, error) {
 }
 
 // deployFrameworks creates one Framework per planned instance, each after
-// the instances the planner starts before it on its GPUs.
+// the instances the planner starts before it on its GPUs and replaced
+// with their containers.
 func (d *deployment) deployFrameworks() error {
-	fs, err := inStartOrder(d.lab.Instances, d.deployFramework, (*framework.Framework).Waits)
+	fs, err := inStartOrder(d.lab.Instances, d.deployFramework, (*framework.Framework).Waits, (*framework.Framework).Containers)
 	d.frameworks = fs
 	return err
 }
 
-// inStartOrder creates every instance of ins with create, each after the
-// ones it starts after (StartAfter: their waits, created first, once), and
-// returns them in ins's order. Both targets start their frameworks so.
-func inStartOrder[F any](ins []InstancePlan, create func(InstancePlan, []pulumi.Resource) (F, error), waits func(F) []pulumi.Resource) ([]F, error) {
+// inStartOrder creates every instance of ins with create, first creating
+// (once) the ones it starts after (StartAfter), and returns them in ins's
+// order. An instance waits for those to be ready (after: their waits),
+// and is replaced whenever one of them is (replaceWith: what replaces
+// each of them, itself included), so that it never runs while one of
+// them starts again. Both targets start their frameworks so.
+func inStartOrder[F any](ins []InstancePlan, create func(in InstancePlan, after, replaceWith []pulumi.Resource) (F, error), waits, replaces func(F) []pulumi.Resource) ([]F, error) {
 	made := map[string]F{}
 	var start func(in InstancePlan) (F, error)
 	start = func(in InstancePlan) (F, error) {
@@ -135,7 +139,7 @@ func inStartOrder[F any](ins []InstancePlan, create func(InstancePlan, []pulumi.
 			return f, nil
 		}
 		var zero F
-		var after []pulumi.Resource
+		var after, replaceWith []pulumi.Resource
 		for _, name := range in.StartAfter {
 			i := slices.IndexFunc(ins, func(x InstancePlan) bool { return x.Instance.Name == name })
 			if i < 0 {
@@ -146,8 +150,13 @@ func inStartOrder[F any](ins []InstancePlan, create func(InstancePlan, []pulumi.
 				return zero, err
 			}
 			after = append(after, waits(prev)...)
+			for _, r := range replaces(prev) {
+				if !slices.Contains(replaceWith, r) {
+					replaceWith = append(replaceWith, r)
+				}
+			}
 		}
-		f, err := create(in, after)
+		f, err := create(in, after, replaceWith)
 		if err != nil {
 			return zero, err
 		}
@@ -165,8 +174,9 @@ func inStartOrder[F any](ins []InstancePlan, create func(InstancePlan, []pulumi.
 	return out, nil
 }
 
-// deployFramework creates instance in, after the resources after.
-func (d *deployment) deployFramework(in InstancePlan, after []pulumi.Resource) (*framework.Framework, error) {
+// deployFramework creates instance in, after the resources after and
+// replaced with replaceWith.
+func (d *deployment) deployFramework(in InstancePlan, after, replaceWith []pulumi.Resource) (*framework.Framework, error) {
 	host := d.hosts[in.Host]
 	args := &framework.FrameworkArgs{
 		Host:          host,
@@ -174,6 +184,7 @@ func (d *deployment) deployFramework(in InstancePlan, after []pulumi.Resource) (
 		PublishedPort: in.PublishedPort,
 		HFToken:       d.secrets.HFToken,
 		After:         after,
+		ReplaceWith:   replaceWith,
 	}
 	if in.Instance.Engine == engine.Sim {
 		img, err := d.servelabImage(in.Host)

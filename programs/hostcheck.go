@@ -3,6 +3,7 @@ package programs
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -123,17 +124,36 @@ func (v *validator) sshHost(p string, s *SSH) {
 }
 
 // sshOption checks one "-o" value ("Key=Value", "Key Value" or
-// "-oKey=Value").
+// "-oKey=Value"; ssh also takes a tab, or several blanks, as the
+// separator).
 func (v *validator) sshOption(at, o string) {
-	kv := strings.TrimPrefix(o, "-o")
-	key, _, _ := strings.Cut(strings.TrimSpace(kv), "=")
-	key, _, _ = strings.Cut(key, " ")
+	kv := strings.TrimSpace(strings.TrimPrefix(o, "-o"))
+	key := kv
+	if i := strings.IndexAny(kv, "= \t"); i >= 0 {
+		key = kv[:i]
+	}
 	if name, ok := hostKeyOpts[strings.ToLower(key)]; ok {
 		from := "ssh.hostKey"
 		if strings.HasPrefix(strings.ToLower(key), "proxy") {
 			from = "ssh.proxyJump"
 		}
 		v.errorf(at, "%q sets %s, which servelab sets from %s", o, name, from)
+	}
+}
+
+// dockerHost checks hosts[i].dockerHost: a local Docker endpoint (another
+// socket, e.g. rootless Docker or Colima) or a TCP one. Not ssh://: that
+// would reach a remote daemon, and run the commands' docker CLI, with
+// none of ssh.hostKey's checks.
+func (v *validator) dockerHost(p, raw string) {
+	u, err := url.Parse(raw)
+	switch {
+	case err == nil && u.Scheme == "ssh":
+		v.errorf(p, "%q reaches Docker over SSH without a pinned host key; declare the host with ssh: {host, user, hostKey} instead", raw)
+	case err == nil && u.Scheme == "unix" && u.Host == "" && strings.HasPrefix(u.Path, "/"):
+	case err == nil && u.Scheme == "tcp" && u.Hostname() != "" && u.Port() != "" && u.Path == "":
+	default:
+		v.errorf(p, "%q is not a Docker endpoint (unix:///path/to/docker.sock or tcp://host:port)", raw)
 	}
 }
 

@@ -93,13 +93,14 @@ func (k *kubeDeployment) deployClusterComponent() error {
 // deployFrameworks creates one Deployment (of its replicas) per framework,
 // each after the ones the planner starts before it on a shared GPU.
 func (k *kubeDeployment) deployFrameworks() error {
-	fs, err := inStartOrder(k.lab.Instances, k.deployFramework, (*kframework.Framework).Waits)
+	none := func(*kframework.Framework) []pulumi.Resource { return nil }
+	fs, err := inStartOrder(k.lab.Instances, k.deployFramework, (*kframework.Framework).Waits, none)
 	k.frameworks = fs
 	return err
 }
 
 // deployFramework creates framework in, after the resources after.
-func (k *kubeDeployment) deployFramework(in InstancePlan, after []pulumi.Resource) (*kframework.Framework, error) {
+func (k *kubeDeployment) deployFramework(in InstancePlan, after, _ []pulumi.Resource) (*kframework.Framework, error) {
 	image := in.Framework.Image
 	if in.Instance.Engine == engine.Sim {
 		image = k.cluster.Image
@@ -174,7 +175,7 @@ func (k *kubeDeployment) deployGateway(out pulumi.Map) error {
 		}
 	}
 	gwy, err := kgateway.NewGateway(k.ctx, "gateway", &kgateway.GatewayArgs{
-		Cluster: k.cluster, Port: g.Port, Backends: backends, Settings: k.gatewaySettings(),
+		Cluster: k.cluster, Port: g.Port, Backends: backends, Settings: GatewaySettings(g),
 	})
 	if err != nil {
 		return err
@@ -192,32 +193,20 @@ func (k *kubeDeployment) deployGateway(out pulumi.Map) error {
 func (k *kubeDeployment) deployMonitoring(out pulumi.Map) error {
 	cfg := k.lab.Config
 	m := cfg.Monitoring
-	lab := mon.Lab{Stack: k.ctx.Stack()}
-	if si := m.Prometheus.ScrapeInterval; si != "" {
-		lab.ScrapeInterval, _ = time.ParseDuration(si) // validated
-	}
-	if slo := m.TTFTSLO; slo != "" {
-		lab.SLO.TTFTP99, _ = time.ParseDuration(slo)
-	}
+	var gatewayAddr string
 	if k.gateway != nil {
-		lab.Gateway = &mon.Target{Host: k.lab.Cluster.Name, Address: kgateway.MetricsAddress()}
+		gatewayAddr = kgateway.MetricsAddress()
 	}
-	seen := map[string]bool{}
+	// Prometheus finds the pods through the Kubernetes API (the
+	// components set the discovery), not at an address.
+	lab := MonitoringLab(k.ctx.Stack(), k.lab, gatewayAddr, func(int) string { return "" }, func(i int) string {
+		if f := k.frameworks[i]; f.HasAPIKey {
+			return mon.EngineKeyFile(f.Name)
+		}
+		return ""
+	})
 	var after []pulumi.Resource
-	for i, f := range k.frameworks {
-		in := k.lab.Instances[i]
-		fw := mon.Framework{Name: f.Name, Engine: f.Engine, Host: in.Host}
-		if f.Engine == engine.Sim {
-			fw.Flavour = f.API
-		}
-		if metricsNeedKey(f.API, f.HasAPIKey) {
-			fw.CredentialsFile = mon.EngineKeyFile(f.Name)
-		}
-		lab.Frameworks = append(lab.Frameworks, fw)
-		if k.gateway != nil && !seen[in.PublicModel] {
-			seen[in.PublicModel] = true
-			lab.Models = append(lab.Models, in.PublicModel)
-		}
+	for _, f := range k.frameworks {
 		after = append(after, f.Waits()...)
 	}
 	if k.gateway != nil {
@@ -290,8 +279,7 @@ func (k *kubeDeployment) served() servedLab {
 	var s servedLab
 	for i, f := range k.frameworks {
 		sf := servedFramework{
-			name: f.Name, engine: f.Engine, api: f.API, upstreamModel: f.UpstreamModel,
-			directURL: f.InternalBaseURL(), spec: k.engineSpec(i), waits: f.Waits(),
+			name: f.Name, directURL: f.InternalBaseURL(), spec: k.engineSpec(i), waits: f.Waits(),
 		}
 		if f.HasAPIKey {
 			sf.key = f.APIKey

@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/internal/strictjson"
 )
@@ -63,8 +67,17 @@ func decodeKey(get Getter, key string, out any, cfg *Config, ps *strictjson.Prob
 // of every section in one error: a typo in one section does not hide the
 // problems of the others. A problem Validate finds at a key that already
 // failed to decode is not repeated.
-func Check(get Getter) (*Lab, error) {
+func Check(get Getter) (*Lab, error) { return CheckStack(get, nil) }
+
+// CheckStack is Check for a stack whose config keys ("namespace:name") are
+// known: a servelab: key the program does not read is reported too (a
+// misspelt `servelab:benchmrk` would otherwise drop the whole section
+// without a word; Pulumi's schema lets undeclared keys pass).
+func CheckStack(get Getter, keys []string) (*Lab, error) {
 	cfg, loadErr := Load(get)
+	if unknown := unknownKeys(keys, cfg); len(unknown) > 0 {
+		loadErr = errors.Join(unknown.Err(), loadErr)
+	}
 	lab, err := Validate(cfg)
 	if loadErr == nil {
 		return lab, err
@@ -84,6 +97,60 @@ func Check(get Getter) (*Lab, error) {
 		}
 	}
 	return nil, errors.New(strings.Join(out, "\n"))
+}
+
+// knownKeys are the servelab: keys the program reads, but the targets'
+// apiKeySecret names: Config's top-level keys and the secrets ReadSecrets
+// reads.
+func knownKeys() []string {
+	names := []string{"hfToken", "sshPrivateKey"}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if f := t.Field(i); f.IsExported() {
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+				names = append(names, name)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// unknownKeys reports every servelab: key among keys that the program does
+// not read.
+func unknownKeys(keys []string, cfg *Config) strictjson.Problems {
+	known := knownKeys()
+	names := slices.Clone(known)
+	for _, t := range cfg.Targets {
+		if t.APIKeySecret != "" {
+			names = append(names, t.APIKeySecret)
+		}
+	}
+	var ps strictjson.Problems
+	for _, k := range slices.Sorted(slices.Values(keys)) {
+		name, ok := strings.CutPrefix(k, Namespace+":")
+		if !ok || slices.Contains(names, name) {
+			continue
+		}
+		ps = append(ps, strictjson.UnknownKey(name, name, known))
+	}
+	return ps
+}
+
+// EnvConfigKeys are the stack's config keys as the Pulumi language host
+// hands them to pulumi.Run (the PULUMI_CONFIG environment variable), or
+// nil when the program runs otherwise (an Automation API inline program,
+// the mock engine), where the SDK keeps the keys to itself.
+func EnvConfigKeys() []string {
+	raw := os.Getenv(pulumi.EnvConfig)
+	if raw == "" {
+		return nil
+	}
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(cfg))
 }
 
 // under reports whether key path p is at or below path base.

@@ -65,49 +65,75 @@ func (d *deployment) deployMonitoring(out pulumi.Map) error {
 
 // monitoringLab describes the lab as Prometheus on host reaches it: by
 // network alias on its own host, by published address elsewhere. It also
-// returns the API keys Prometheus needs, by framework: those of engines
-// that check their key on the metrics path (llama.cpp).
+// returns the API keys Prometheus needs, by framework: those of the
+// frameworks MonitoringLab gives a credentials file (engines that check
+// their key on the metrics path: llama.cpp).
 func (d *deployment) monitoringLab(host *gpuhost.GpuHost) (mon.Lab, map[string]pulumi.StringInput) {
-	keys := map[string]pulumi.StringInput{}
-	cfg := d.lab.Config
-	lab := mon.Lab{Stack: d.ctx.Stack()}
-	if si := cfg.Monitoring.Prometheus.ScrapeInterval; si != "" {
-		lab.ScrapeInterval, _ = time.ParseDuration(si) // validated
-	}
-	if slo := cfg.Monitoring.TTFTSLO; slo != "" {
-		lab.SLO.TTFTP99, _ = time.ParseDuration(slo)
-	}
+	var gatewayAddr string
 	if d.gateway != nil {
-		lab.Gateway = &mon.Target{Host: cfg.Gateway.Host, Address: gateway.Alias + ":" + strconv.Itoa(gateway.MetricsPort)}
+		gatewayAddr = gateway.Alias + ":" + strconv.Itoa(gateway.MetricsPort)
 	}
-	seen := map[string]bool{}
-	for i, f := range d.frameworks {
-		in := d.lab.Instances[i]
-		addr := f.Name + ":" + strconv.Itoa(f.Port)
+	ml := MonitoringLab(d.ctx.Stack(), d.lab, gatewayAddr, func(i int) string {
+		f := d.frameworks[i]
 		if f.Host != host {
-			addr = net.JoinHostPort(f.Host.Address(), strconv.Itoa(f.PublishedPort))
+			return net.JoinHostPort(f.Host.Address(), strconv.Itoa(f.PublishedPort))
 		}
-		mf := mon.Framework{Name: f.Name, Engine: f.Engine, Flavour: f.API, Host: in.Host, Address: addr}
-		if metricsNeedKey(f.API, f.HasAPIKey) {
-			mf.CredentialsFile = mon.EngineKeyFile(f.Name)
-			keys[f.Name] = f.APIKey
+		return f.Name + ":" + strconv.Itoa(f.Port)
+	}, func(i int) string {
+		if f := d.frameworks[i]; f.HasAPIKey {
+			return mon.EngineKeyFile(f.Name)
 		}
-		lab.Frameworks = append(lab.Frameworks, mf)
-		if f.Engine != "sim" {
-			lab.Frameworks[len(lab.Frameworks)-1].Flavour = ""
-		}
-		if d.gateway != nil && !seen[in.PublicModel] {
-			seen[in.PublicModel] = true
-			lab.Models = append(lab.Models, in.PublicModel)
+		return ""
+	})
+	keys := map[string]pulumi.StringInput{}
+	for i, mf := range ml.Frameworks {
+		if mf.CredentialsFile != "" {
+			keys[mf.Name] = d.frameworks[i].APIKey
 		}
 	}
-	return lab, keys
+	return ml, keys
 }
 
-// metricsNeedKey reports whether Prometheus must send a framework's API key
-// to scrape it: the engine (api) has a key and checks it on its metrics
-// path (llama.cpp; vLLM and SGLang leave /metrics open).
-func metricsNeedKey(api engine.Kind, hasKey bool) bool {
-	spec := engine.MustSpec(api)
-	return hasKey && spec.HasMetrics() && spec.Auth.Protects(spec.MetricsPath)
+// MonitoringLab is what internal/monitoring generates Prometheus's files
+// and Grafana's dashboards from: the stack's monitoring settings, its
+// frameworks and models, and where Prometheus reaches each — the gateway's
+// metrics at gatewayAddr ("" = no gateway), framework instance i at
+// addr(i) ("" on a cluster, where Prometheus finds the pods through the
+// Kubernetes API). keyFile(i) is where Prometheus reads instance i's API
+// key ("" = the engine takes none); it becomes the scrape's credentials
+// file when the engine checks its key on its metrics path (llama.cpp).
+// The Docker target, the Kubernetes target and `make demo` all monitor
+// this lab.
+func MonitoringLab(stack string, lab *Lab, gatewayAddr string, addr, keyFile func(i int) string) mon.Lab {
+	cfg := lab.Config
+	ml := mon.Lab{Stack: stack}
+	if si := cfg.Monitoring.Prometheus.ScrapeInterval; si != "" {
+		ml.ScrapeInterval, _ = time.ParseDuration(si) // validated
+	}
+	if slo := cfg.Monitoring.TTFTSLO; slo != "" {
+		ml.SLO.TTFTP99, _ = time.ParseDuration(slo)
+	}
+	if gatewayAddr != "" {
+		host := cfg.Gateway.Host
+		if lab.Cluster != nil {
+			host = lab.Cluster.Name // the gateway runs in the cluster
+		}
+		ml.Gateway = &mon.Target{Host: host, Address: gatewayAddr}
+	}
+	seen := map[string]bool{}
+	for i, in := range lab.Instances {
+		f := mon.Framework{Name: in.Instance.Name, Engine: in.Instance.Engine, Host: in.Host, Address: addr(i)}
+		if in.Instance.Engine == engine.Sim {
+			f.Flavour = in.Instance.Flavour
+		}
+		if spec := engine.MustSpec(in.Instance.API()); spec.HasMetrics() && spec.Auth.Protects(spec.MetricsPath) {
+			f.CredentialsFile = keyFile(i)
+		}
+		ml.Frameworks = append(ml.Frameworks, f)
+		if gatewayAddr != "" && !seen[in.PublicModel] {
+			seen[in.PublicModel] = true
+			ml.Models = append(ml.Models, in.PublicModel)
+		}
+	}
+	return ml
 }

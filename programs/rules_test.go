@@ -162,10 +162,11 @@ func TestEveryImageIsQualifiedAndEngineFilledFieldsAreIgnored(t *testing.T) {
 
 // Everything placed on a host waits for that host's probe, through an
 // explicit dependency on a resource (GpuHost.Waits), never through the
-// GpuHost component, whose children may not all be registered yet.
-// Docker only: a cluster stack has no host probe (its objects wait for
-// the namespace, and the gateway and benchmark for the engines' Waits:
-// checkKubeGraph).
+// GpuHost component, whose children may not all be registered yet: no
+// image, container, volume (retained on destroy) or network is created on
+// a host that fails it. Docker only: a cluster stack has no host probe
+// (its objects wait for the namespace, and the gateway and benchmark for
+// the engines' Waits: checkKubeGraph).
 func TestEverythingOnAHostWaitsForItsProbe(t *testing.T) {
 	t.Parallel()
 	for stack, plan := range goldenPlans(t) {
@@ -193,10 +194,14 @@ func TestEverythingOnAHostWaitsForItsProbe(t *testing.T) {
 		}
 		hosts := 0
 		for _, r := range plan {
-			switch {
-			case r.Type == typeHost:
+			if r.Type == typeHost {
 				hosts++
-			case r.Type == typeContainer || r.Type == typeImage || r.Type == "docker:index/image:Image":
+			}
+		}
+		for _, r := range plan {
+			switch {
+			case r.Type == typeContainer || r.Type == typeImage || r.Type == "docker:index/image:Image" ||
+				r.Type == typeVolume || r.Type == typeNetwork:
 				host := strings.TrimSuffix(r.Provider, "-docker")
 				if !slices.Contains(r.DependsOn, host+"-probe") {
 					t.Errorf("%s: %s does not wait for %s-probe (deps %v)", stack, r.Name, host, r.DependsOn)

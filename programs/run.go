@@ -26,7 +26,7 @@ func RunWith(p Paths) pulumi.RunFunc {
 }
 
 func run(ctx *pulumi.Context, p Paths) error {
-	lab, err := Check(ContextGetter(ctx))
+	lab, err := CheckStack(ContextGetter(ctx), EnvConfigKeys())
 	if err != nil {
 		return configError(err)
 	}

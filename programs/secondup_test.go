@@ -88,16 +88,19 @@ func TestRerunAndOneKeyChanges(t *testing.T) {
 type change struct {
 	Name, Type, Action string
 	// Keys are the inputs that differ; Because names a replaced resource
-	// whose outputs a key is built from.
+	// whose outputs a key is built from; With names a replaced resource in
+	// its replaceWith.
 	Keys    []string
 	Because []string
+	With    []string
 }
 
 // plannedChanges compares two runs of the program the way the engine's
 // diff does: per resource, the inputs that differ (ignoreChanges left out)
 // decide replace or update (diffAction); then, as at preview, an input
 // that comes from a replaced resource is unknown, so it counts as changed
-// too, until nothing more changes.
+// too, and a resource whose replaceWith names a replaced one is replaced,
+// until nothing more changes.
 func plannedChanges(before, after []pulumitest.Resource) []change {
 	old := map[string]pulumitest.Resource{}
 	for _, r := range before {
@@ -126,6 +129,23 @@ func plannedChanges(before, after []pulumitest.Resource) []change {
 	for {
 		grew := false
 		for _, r := range after {
+			// replaceWith: replaced whenever one of those is.
+			for _, from := range r.ReplaceWithNames() {
+				if c := byName[from]; c == nil || c.Action != "replace" {
+					continue
+				}
+				c := byName[r.Name]
+				if c == nil {
+					c = &change{Name: r.Name, Type: r.Type}
+					byName[r.Name] = c
+					order = append(order, r.Name)
+				}
+				if !slices.Contains(c.With, from) {
+					c.With = append(c.With, from)
+					c.Action = "replace"
+					grew = true
+				}
+			}
 			for k, urns := range r.PropertyDependencies {
 				for _, u := range urns {
 					from := u[strings.LastIndex(u, "::")+2:]
@@ -158,6 +178,7 @@ func plannedChanges(before, after []pulumitest.Resource) []change {
 			slices.Sort(c.Keys)
 			slices.Sort(c.Because)
 			c.Because = slices.Compact(c.Because)
+			slices.Sort(c.With)
 			out = append(out, *c)
 		}
 	}
@@ -217,6 +238,9 @@ func writeChanges(w *strings.Builder, changes []change, resources int) {
 		fmt.Fprintf(w, "  %-7s  %-33s %-28s %s", c.Action, c.Type, c.Name, strings.Join(c.Keys, ", "))
 		if len(c.Because) > 0 {
 			fmt.Fprintf(w, " (unknown until %s is replaced)", strings.Join(c.Because, ", "))
+		}
+		if len(c.With) > 0 {
+			fmt.Fprintf(w, " (replaced with %s)", strings.Join(c.With, ", "))
 		}
 		w.WriteString("\n")
 	}
@@ -287,4 +311,51 @@ func jsonPath(path []any) string {
 		}
 	}
 	return b.String()
+}
+
+// On a shared GPU a one-key change to the engine that starts first
+// replaces the engines started after it too (replaceWith), so that they
+// start again in the planned order instead of holding memory while it
+// sizes itself; a change to the last one replaces only it.
+func TestOneEngineChangeKeepsTheStartOrder(t *testing.T) {
+	t.Parallel()
+	base, err := pulumitest.LoadStackConfig("../stacks/Pulumi.rtx5090.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(cfg map[string]string) []pulumitest.Resource {
+		t.Helper()
+		r, err := runConfig(t, "rtx5090", cfg, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.mocks.Resources()
+	}
+	first := run(clone(base))
+	replaced := func(changes []change) []string {
+		var out []string
+		for _, c := range changes {
+			if c.Type == typeContainer && c.Action == "replace" {
+				out = append(out, c.Name)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, c := range []struct {
+		index int
+		key   string
+		value any
+		want  []string
+	}{
+		{1, "contextLength", 4096.0, []string{"ollama-container", "sglang-container", "vllm-container"}}, // SGLang starts first
+		{0, "maxNumSeqs", 32.0, []string{"ollama-container", "vllm-container"}},                          // then vLLM
+		{2, "numParallel", 4.0, []string{"ollama-container"}},                                            // Ollama last
+	} {
+		cfg := clone(base)
+		setJSON(t, cfg, "servelab:frameworks", []any{c.index, "args", c.key}, c.value)
+		if got := replaced(plannedChanges(first, run(cfg))); !slices.Equal(got, c.want) {
+			t.Errorf("frameworks[%d].args.%s: containers replaced %v, want %v", c.index, c.key, got, c.want)
+		}
+	}
 }

@@ -47,9 +47,10 @@ func (d *deployment) servelabImage(host string) (pulumi.StringInput, error) {
 	return img.Ref, nil
 }
 
-// gatewaySettings maps the stack's gateway keys onto the gateway's config.
-func (d *deployment) gatewaySettings() *gw.Config {
-	g := d.lab.Config.Gateway
+// GatewaySettings maps the stack's gateway keys onto the gateway's config
+// (routing, retries, timeouts, cache); the gateway component adds
+// listeners, auth and models.
+func GatewaySettings(g Gateway) *gw.Config {
 	cfg := gw.DefaultConfig()
 	cfg.Routing = gw.Routing(g.Routing)
 	if g.UpstreamClient != "" {
@@ -100,7 +101,7 @@ func (d *deployment) deployGateway(out pulumi.Map) error {
 	}
 	gwy, err := gateway.NewGateway(d.ctx, "gateway", &gateway.GatewayArgs{
 		Host: host, Image: img, Port: g.Port, BindAddress: g.BindAddress,
-		Backends: backends, Settings: d.gatewaySettings(),
+		Backends: backends, Settings: GatewaySettings(g),
 	})
 	if err != nil {
 		return err

@@ -197,14 +197,45 @@ func TestSecurityOfSSHStackVariants(t *testing.T) {
 // planner puts before it is ready (its readiness command, which watched the
 // container become healthy, and for Ollama its model load), so memory
 // fractions mean the same in every run.
+//
+// The order must also hold when an engine is created again: a container
+// replaced alone would start while the engines planned after it still hold
+// their memory (SGLang, sized from what is free, would get less, or fail).
+// So each container is replaced with every container the planner starts
+// before it, directly or through others (Pulumi's replaceWith; the engine
+// then deletes them before the replaced one, as containers are deleted
+// before they are replaced).
 func checkStartOrder(t *testing.T, run *stackRun) {
 	t.Helper()
+	before := map[string][]string{}
+	for _, in := range run.lab.Instances {
+		before[in.Instance.Name] = in.StartAfter
+	}
+	var earlier func(name string, seen map[string]bool)
+	earlier = func(name string, seen map[string]bool) {
+		for _, a := range before[name] {
+			if !seen[a] {
+				seen[a] = true
+				earlier(a, seen)
+			}
+		}
+	}
 	for _, in := range run.lab.Instances {
 		c, _ := run.mocks.Get(typeContainer, in.Instance.Name+"-container")
 		for _, a := range in.StartAfter {
 			if !dependsOnName(c, a+"-ready") {
 				t.Errorf("%s starts without waiting for %s (deps %v)", in.Instance.Name, a, c.Dependencies)
 			}
+		}
+		seen := map[string]bool{}
+		earlier(in.Instance.Name, seen)
+		var want []string
+		for a := range seen {
+			want = append(want, a+"-container")
+		}
+		slices.Sort(want)
+		if got := c.ReplaceWithNames(); !slices.Equal(got, want) {
+			t.Errorf("%s is replaced with %v, want %v (every engine started before it)", in.Instance.Name, got, want)
 		}
 	}
 }

@@ -780,3 +780,28 @@ func monitoringFiles(t *testing.T, run *stackRun) map[string][]byte {
 	}
 	return out
 }
+
+// TestRunReportsUnknownKeys: under `pulumi up` the language host passes
+// every config key in PULUMI_CONFIG, and the program reports a servelab:
+// key it does not read with the stack's other problems. (Not parallel:
+// it sets the environment.)
+func TestRunReportsUnknownKeys(t *testing.T) {
+	cfg, err := pulumitest.LoadStackConfig("../stacks/Pulumi.local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg["servelab:benchmrk"] = `{"enabled":true}`
+	env, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(pulumi.EnvConfig, string(env))
+	m := pulumitest.New(nil)
+	err = m.Run("servelab", "local", cfg, nil, programs.RunWith(programs.Paths{Root: "..", Binary: t.TempDir() + "/none"}))
+	if err == nil || !strings.Contains(err.Error(), `servelab:benchmrk: unknown key "benchmrk" (did you mean "benchmark"?)`) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(m.Resources()); n != 0 {
+		t.Errorf("%d resources registered despite the unknown key", n)
+	}
+}

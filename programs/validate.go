@@ -3,8 +3,10 @@ package programs
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
+	"github.com/servelab/servelab/internal/imageref"
 	"github.com/servelab/servelab/internal/planner"
 )
 
@@ -184,6 +187,9 @@ func (v *validator) hostList() {
 				v.errorf(p+".dockerHost", "is for local hosts; an SSH host's Docker is reached at ssh://user@host")
 			}
 			v.sshHost(p+".ssh", h.SSH)
+		}
+		if h.DockerHost != "" && h.SSH == nil {
+			v.dockerHost(p+".dockerHost", h.DockerHost)
 		}
 		if h.Address != "" && !isHostOrIP(h.Address) {
 			v.errorf(p+".address", "%q is not a host name or IP address", h.Address)
@@ -357,13 +363,19 @@ func (v *validator) image(path string, f *Framework) {
 	v.pinned(path, f.Image, exampleImage(f.Engine))
 }
 
-// pinned checks that an image reference names a version: a tag other than
-// latest, or a digest.
+// pinned checks that an image reference parses as Docker parses it and
+// names a version: a tag other than latest, or a digest.
 func (v *validator) pinned(path, ref, example string) {
-	if _, digest, ok := strings.Cut(ref, "@"); ok {
-		if !strings.HasPrefix(digest, "sha256:") || len(digest) != len("sha256:")+64 {
-			v.errorf(path, "%q has a malformed digest (want @sha256:<64 hex>)", ref)
-		}
+	_, digest, hasDigest := strings.Cut(ref, "@")
+	if hasDigest && !imageref.ValidDigest(digest) {
+		v.errorf(path, "%q has a malformed digest (want @sha256:<64 hex>)", ref)
+		return
+	}
+	if err := imageref.Check(ref); err != nil {
+		v.errorf(path, "%q is not an image reference: %v", ref, err)
+		return
+	}
+	if hasDigest {
 		return
 	}
 	last := ref[strings.LastIndex(ref, "/")+1:]
@@ -607,7 +619,8 @@ func (v *validator) gateway() {
 	if g.Cache.MaxEntries < 0 || g.Cache.MaxBytes < 0 {
 		v.errorf("gateway.cache", "maxEntries and maxBytes must not be negative")
 	}
-	for name, w := range g.Weights {
+	for _, name := range slices.Sorted(maps.Keys(g.Weights)) {
+		w := g.Weights[name]
 		if !slices.ContainsFunc(v.cfg.Frameworks, func(f Framework) bool { return f.Name == name }) {
 			v.errorf("gateway.weights."+name, "no framework named %q", name)
 		}
@@ -657,9 +670,9 @@ func (v *validator) monitoring() {
 			v.errorf("monitoring.prometheus.scrapeInterval", "%q must be a duration from 1s to 15s (the rules' 1m rate windows need four samples)", si)
 		}
 	}
-	for path, ref := range map[string]string{"monitoring.prometheus.image": m.Prometheus.Image, "monitoring.grafana.image": m.Grafana.Image, "monitoring.dcgmImage": m.DCGMImage} {
-		if ref != "" {
-			v.pinned(path, ref, "prom/prometheus:v3.7.3")
+	for _, img := range [][2]string{{"monitoring.prometheus.image", m.Prometheus.Image}, {"monitoring.grafana.image", m.Grafana.Image}, {"monitoring.dcgmImage", m.DCGMImage}} {
+		if img[1] != "" {
+			v.pinned(img[0], img[1], "prom/prometheus:v3.7.3")
 		}
 	}
 	if v.cfg.GatewayEnabled() && m.Host != v.cfg.Gateway.Host && !v.cfg.ClusterStack() {
@@ -721,10 +734,11 @@ func (v *validator) benchmark(ins []InstancePlan) {
 	if b.Burstiness < 0 {
 		v.errorf("benchmark.burstiness", "must be positive, got %v", b.Burstiness)
 	}
-	if b.InputLen < 0 || b.OutputLen < 0 || b.Warmup < 0 {
+	if b.InputLen < 0 || b.OutputLen < 0 || (b.Warmup != nil && *b.Warmup < 0) {
 		v.errorf("benchmark", "inputLen, outputLen and warmup must not be negative")
 	}
-	for k, ms := range b.Goodput {
+	for _, k := range slices.Sorted(maps.Keys(b.Goodput)) {
+		ms := b.Goodput[k]
 		if !slices.Contains([]string{"ttft", "tpot", "e2el"}, k) {
 			v.errorf("benchmark.goodput."+k, "unknown SLO (want ttft, tpot or e2el, in ms)")
 		} else if ms <= 0 {
@@ -781,9 +795,7 @@ func (v *validator) targets() {
 			v.errorf(p+".name", "duplicate target name %q", t.Name)
 		}
 		seen[t.Name] = true
-		if !strings.HasPrefix(t.URL, "http://") && !strings.HasPrefix(t.URL, "https://") {
-			v.errorf(p+".url", "%q is not an http(s) URL", t.URL)
-		}
+		v.targetURL(p+".url", t.URL)
 		if t.Model == "" {
 			v.errorf(p+".model", "is required")
 		}
@@ -795,6 +807,27 @@ func (v *validator) targets() {
 		if t.APIKeySecret != "" && !regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`).MatchString(t.APIKeySecret) {
 			v.errorf(p+".apiKeySecret", "%q must be a config key name like openaiKey", t.APIKeySecret)
 		}
+	}
+}
+
+// targetURL checks a bench target's base URL: http(s), a host, and no
+// credentials — the URL is in the bench command's inputs and the outputs,
+// both plain text (the bench would refuse it too, but only at `up`).
+func (v *validator) targetURL(path, raw string) {
+	if !strings.HasPrefix(raw, "http://") && !strings.HasPrefix(raw, "https://") {
+		v.errorf(path, "%q is not an http(s) URL", raw)
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		// Not echoed: it may hold credentials.
+		v.errorf(path, "is not a URL: %v", errors.Unwrap(err))
+	case u.User != nil:
+		// Not echoed either: the user part may be the key itself.
+		v.errorf(path, "carries credentials (a user part before \"@\"): it would sit in plain text in the stack's state; put the key in a secret and name it in apiKeySecret")
+	case u.Hostname() == "":
+		v.errorf(path, "%q has no host", raw)
 	}
 }
 

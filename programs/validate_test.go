@@ -136,6 +136,15 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 			[]string{`frameworks[0].image: "registry.lan:5000/ollama" has no tag or digest`}},
 		{"malformed digest", map[string]string{"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: "ollama/ollama@sha256:abc"}]`},
 			[]string{`frameworks[0].image: "ollama/ollama@sha256:abc" has a malformed digest`}},
+		{"image references Docker cannot parse", map[string]string{"frameworks": `
+- {name: l, engine: llamacpp, host: cpu1, model: a/b, image: "ghcr.io/ggml-org/llama.cpp:server b7100"}
+- {name: o, engine: ollama, host: gpu1, gpus: 0, model: m, image: "Ollama/Ollama:0.32.2"}
+- {name: v, engine: vllm, host: gpu1, model: m, gpuMemoryGiB: 8, image: "vllm/vllm-openai@sha256:zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"}`,
+			"monitoring": `{prometheus: {image: "prom/prometheus:v3.7.3 "}}`},
+			[]string{`frameworks[0].image: "ghcr.io/ggml-org/llama.cpp:server b7100" is not an image reference: tag "server b7100"`,
+				`frameworks[1].image: "Ollama/Ollama:0.32.2" is not an image reference: repository path "Ollama"`,
+				`frameworks[2].image: "vllm/vllm-openai@sha256:zzzz`, `has a malformed digest`,
+				`monitoring.prometheus.image: "prom/prometheus:v3.7.3 " is not an image reference`}},
 		{"negative sizes", map[string]string{"frameworks": `[{name: v, engine: vllm, host: gpu1, model: m, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: -4, kvCacheGiB: -1}]`},
 			[]string{"frameworks[0].gpuMemoryGiB: must not be negative, got -4", "frameworks[0].kvCacheGiB: must not be negative, got -1"}},
 		{"negative GPU memory on a host", map[string]string{"hosts": `[{name: gpu1, gpus: [{model: H100, memoryGiB: -80}]}, {name: cpu1}]`},
@@ -203,6 +212,18 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 			[]string{`hosts[0].ssh.opts[1]: "StrictHostKeyChecking=accept-new" sets StrictHostKeyChecking, which servelab sets from ssh.hostKey`,
 				`hosts[0].ssh.opts[2]: "-oUserKnownHostsFile=/dev/null" sets UserKnownHostsFile, which servelab sets from ssh.hostKey`,
 				`hosts[0].ssh.opts[3]: "-J" is ProxyJump, which servelab sets from ssh.proxyJump`}},
+		{"ssh opts that bypass the pinned host key, tab-separated", map[string]string{"hosts": `[{name: gpu1, ssh: {host: gpu1.lan, user: lab, hostKey: "` + hostKey + `", opts: ["-oKnownHostsCommand\t/bin/echo gpu1.lan ssh-ed25519 AAAA", "-o", "HostKeyAlias\tother"]}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
+			[]string{`hosts[0].ssh.opts[0]: "-oKnownHostsCommand\t/bin/echo gpu1.lan ssh-ed25519 AAAA" sets KnownHostsCommand`,
+				`hosts[0].ssh.opts[2]: "HostKeyAlias\tother" sets HostKeyAlias`}},
+		{"dockerHost that is not a local Docker endpoint", map[string]string{"hosts": `
+- {name: gpu1, dockerHost: "ssh://lab@gpu1.lan", gpus: [{model: RTX 5090, memoryGiB: 32}]}
+- {name: cpu1, dockerHost: "evil junk", bindAddress: 10.0.0.5}
+- {name: cpu2, dockerHost: "unix://run/docker.sock"}
+- {name: cpu3, dockerHost: "unix:///run/user/1000/docker.sock"}
+- {name: cpu4, dockerHost: "tcp://127.0.0.1:2375"}`},
+			[]string{`hosts[0].dockerHost: "ssh://lab@gpu1.lan" reaches Docker over SSH without a pinned host key; declare the host with ssh: {host, user, hostKey} instead`,
+				`hosts[1].dockerHost: "evil junk" is not a Docker endpoint (unix:///path/to/docker.sock or tcp://host:port)`,
+				`hosts[2].dockerHost: "unix://run/docker.sock" is not a Docker endpoint`}},
 		{"relative model cache", map[string]string{"hosts": `[{name: gpu1, modelCache: data/hf, ssh: {host: gpu1.lan, user: lab, hostKey: "` + hostKey + `"}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
 			[]string{`hosts[0].modelCache: "data/hf" must be an absolute, clean directory path on the host`}},
 		{"ollama away from the gateway", map[string]string{"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2}]`},
@@ -250,6 +271,10 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 			[]string{"frameworks: program serve runs replicas of one model, but frameworks serve m1, m2"}},
 		{"bench with frameworks and no targets", map[string]string{"program": "bench"},
 			[]string{"frameworks: program bench deploys nothing", "targets: program bench needs at least one target"}},
+		{"target URL with credentials", map[string]string{"program": "bench", "hosts": "-", "frameworks": "-",
+			"targets": `[{name: a, url: "https://user:sk-secret@api.example/v1", model: m}, {name: b, url: "http://h x:8000", model: m}, {name: c, url: "http://", model: m}]`},
+			[]string{`targets[0].url: carries credentials (a user part before "@"): it would sit in plain text in the stack's state; put the key in a secret and name it in apiKeySecret`,
+				`targets[1].url: is not a URL: invalid character " " in host name`, `targets[2].url: "http://" has no host`}},
 		{"bad benchmark sweep", map[string]string{"benchmark": `{enabled: true, maxConcurrency: [1, 0], requestRate: [2, -1], goodput: {latency: 3}}`},
 			[]string{"benchmark.maxConcurrency[1]: must be at least 1, got 0", "benchmark.requestRate[1]: must be positive", "benchmark.goodput.latency: unknown SLO"}},
 		{"local bench cannot reach a remote loopback gateway", map[string]string{"gateway": `{host: gpu1}`, "benchmark": `{enabled: true, runOn: local}`},
@@ -395,6 +420,73 @@ func TestRepeatsDefault(t *testing.T) {
 		}
 		if got := *lab.Config.Benchmark.Repeats; got != tt.want {
 			t.Errorf("%s: repeats %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+// A target URL holding credentials is refused without echoing them: the
+// error reaches the terminal and Pulumi's logs.
+func TestTargetURLErrorsDoNotEchoCredentials(t *testing.T) {
+	t.Parallel()
+	_, err := load(t, map[string]string{"program": "bench", "hosts": "-", "frameworks": "-",
+		"targets": `[{name: a, url: "https://sk-secret@api.example/v1", model: m}, {name: b, url: "http://u:sk-other@h x/", model: m}]`})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if strings.Contains(err.Error(), "sk-") {
+		t.Errorf("the error echoes a credential:\n%v", err)
+	}
+}
+
+// A servelab: key the program does not read is a typo that would silently
+// drop a whole section (`servelab:benchmrk` = no benchmark): reported with
+// the other problems, with a suggestion. Secrets the stack names are known
+// keys; other namespaces are not servelab's.
+func TestUnknownTopLevelKeys(t *testing.T) {
+	t.Parallel()
+	doc := maps.Clone(base)
+	doc["gateway"] = `{routing: random}`
+	keys := []string{"servelab:program", "servelab:hosts", "servelab:frameworks", "servelab:gateway",
+		"servelab:benchmrk", "servelab:hfToken", "servelab:sshPrivateKey", "servelab:monitorin", "servelab:zzz", "docker:host"}
+	_, err := programs.CheckStack(getter(t, doc), keys)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{`benchmrk: unknown key "benchmrk" (did you mean "benchmark"?)`,
+		`monitorin: unknown key "monitorin" (did you mean "monitoring"?)`, `zzz: unknown key "zzz" (known keys: `,
+		`gateway.routing: unknown routing "random"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	for _, known := range []string{"hfToken", "sshPrivateKey", "docker"} {
+		if strings.Contains(err.Error(), `"`+known) {
+			t.Errorf("%s reported:\n%v", known, err)
+		}
+	}
+
+	bench := map[string]string{"program": "bench", "targets": `[{name: api, url: "https://api.example/v1", model: m, apiKeySecret: openaiKey}]`}
+	if _, err := programs.CheckStack(getter(t, bench), []string{"servelab:program", "servelab:targets", "servelab:openaiKey"}); err != nil {
+		t.Errorf("a target's apiKeySecret is reported: %v", err)
+	}
+}
+
+// The same stack gives the same error, problems in the same order (some
+// come from maps: weights, goodput SLOs, monitoring images).
+func TestProblemsComeInAFixedOrder(t *testing.T) {
+	t.Parallel()
+	bad := map[string]string{
+		"gateway":    `{routing: weighted, weights: {a: 1, b: 2, c: 3, d: 0, e: 1, f: 1}}`,
+		"benchmark":  `{enabled: true, runOn: host, goodput: {x: 1, y: 2, z: 3, ttft: -1, tpot: -2, e2el: -3}}`,
+		"monitoring": `{prometheus: {image: "a b"}, grafana: {image: "c d"}, dcgmImage: "e f"}`,
+	}
+	_, first := load(t, bad)
+	if first == nil {
+		t.Fatal("accepted")
+	}
+	for range 20 {
+		if _, err := load(t, bad); err == nil || err.Error() != first.Error() {
+			t.Fatalf("the error changed between runs:\n%v\n---\n%v", first, err)
 		}
 	}
 }

@@ -7,7 +7,10 @@
 #   VERBOSE=1 scripts/check-stacks.sh  # also print every CLI output
 #
 # For each stack, in a throw-away copy of Pulumi.yaml + stacks/ (the repo is never
-# written: `pulumi stack init` adds an encryptionsalt to the stack file):
+# written: `pulumi stack init` adds an encryptionsalt to the stack file). The copies
+# leave out what your own Pulumi CLI wrote into your stack files - the encryptionsalt
+# of `make up`/`make preview` and the `secure:` values of `make secret`, which only
+# your passphrase decrypts (scripts/stackcopy) - so the check passes in your checkout:
 #   1. pulumi stack init <env>      (local file backend, passphrase secrets provider,
 #                                    passphrase drawn from /dev/urandom at run time)
 #   2. pulumi config set --secret servelab:hfToken <random>
@@ -22,11 +25,15 @@
 # Negative checks: a copy of a stack file with servelab:hosts given as a string, and
 # one with servelab:gateway given as a number, must be rejected by the CLI's schema
 # validation (so this script can fail).
+# A user's checkout: a copy of a stack file into which the CLI wrote a salt and a
+# secret under another passphrase (as `make up` and `make secret` do) must pass like
+# the others.
 #
 # --program: there is no Go language host here (the module proxy refuses
 # pulumi-language-go), so the CLI alone never runs main.go. With --program the script
 # also builds tools/pulumi/preview/main.go (an Automation API inline program that calls
-# programs.Run; the engine is tools/bin/pulumi) and previews every stack with it: the
+# programs.Run; the engine is tools/bin/pulumi) into this work tree's bin/ (tools/bin
+# may be shared by several checkouts) and previews every stack with it: the
 # program's own config validation and planner run under the real engine, and the
 # preview must stop ONLY at a missing resource plugin (docker, command, random). A copy
 # of a stack with an unknown engine must be rejected by the program (negative check).
@@ -102,15 +109,12 @@ if [ -n "$lang_host" ]; then
 	export PATH="$(dirname "$lang_host"):$PATH"
 else
 	cp Pulumi.yaml "$TMP/project/"
-	cp -r stacks "$TMP/project/"
 fi
-# Stack files must carry no encryptionsalt of their own: we use a fresh passphrase.
-for f in "$TMP"/project/stacks/Pulumi.*.yaml; do
-	if grep -q '^encryptionsalt:' "$f"; then
-		echo "check-stacks: note: $(basename "$f") carries an encryptionsalt; ignoring it in the copy"
-		sed -i '/^encryptionsalt:/d' "$f"
-	fi
-done
+# The stack files without your salt and secrets: we use a fresh passphrase.
+mkdir -p "$TMP/project/stacks"
+go run ./scripts/stackcopy "$TMP/project/stacks" "${stack_files[@]}" 2>&1 | sed 's/^stackcopy: /check-stacks: note: /' ||
+	die "could not copy the stack files"
+[ "$(ls "$TMP/project/stacks" | wc -l)" = "${#stack_files[@]}" ] || die "could not copy the stack files"
 
 # Fingerprint of the user-facing files: the check must leave them untouched.
 fingerprint() { sha256sum Pulumi.yaml stacks/Pulumi.*.yaml; }
@@ -142,10 +146,10 @@ pulumi_cli() { isolated "$PULUMI" --non-interactive --color=never "$@"; }
 # --program: build the inline-program driver against the current work tree.
 PREVIEW=""
 build_preview_driver() {
-	local mod="$ROOT/tools/bin/preview-mod" t0
+	local mod="$ROOT/bin/preview-mod" t0
 	t0=$(now_ms)
 	mkdir -p "$mod"
-	exec 8>"$ROOT/tools/bin/.preview-build.lock"
+	exec 8>"$ROOT/bin/.preview-build.lock"
 	flock 8
 	# A scratch module: the main module's requirements, plus the main module itself.
 	{
@@ -154,10 +158,10 @@ build_preview_driver() {
 	} >"$mod/go.mod"
 	cp "$ROOT/go.sum" "$mod/go.sum"
 	sed '/^\/\/go:build ignore$/d' "$ROOT/tools/pulumi/preview/main.go" >"$mod/main.go"
-	(cd "$mod" && go build -mod=mod -o "$ROOT/tools/bin/servelab-preview" .) >"$TMP/build.out" 2>&1 ||
+	(cd "$mod" && go build -mod=mod -o "$ROOT/bin/servelab-preview" .) >"$TMP/build.out" 2>&1 ||
 		fail "--program" "could not build tools/pulumi/preview against the work tree (does the program compile?)" "$TMP/build.out"
 	flock -u 8
-	PREVIEW="$ROOT/tools/bin/servelab-preview"
+	PREVIEW="$ROOT/bin/servelab-preview"
 	# benchmark.runOn: local stacks need bin/servelab to exist (the program
 	# checks before anything else); a preview never runs it, so a stand-in
 	# saves building the binary here.
@@ -260,9 +264,9 @@ check_stack() {
 negative_program_check() {
 	local name=$1 from=$2
 	local dst="$TMP/project/stacks/Pulumi.$name.yaml"
-	grep -qE '^ +engine: ' "$ROOT/stacks/Pulumi.$from.yaml" || die "negative program check: stack '$from' has no engine: line"
-	sed '/^encryptionsalt:/d' "$ROOT/stacks/Pulumi.$from.yaml" |
-		awk '!done && /^ +engine: / { sub(/engine: .*/, "engine: bogus-engine"); done = 1 } { print }' >"$dst"
+	local src="$TMP/project/stacks/Pulumi.$from.yaml" # the copy, without your salt and secrets
+	grep -qE '^ +engine: ' "$src" || die "negative program check: stack '$from' has no engine: line"
+	awk '!done && /^ +engine: / { sub(/engine: .*/, "engine: bogus-engine"); done = 1 } { print }' "$src" >"$dst"
 	(cd "$TMP/project" && pulumi_cli stack init "$name") >"$out" 2>&1 || fail "$name" "pulumi stack init failed" "$out"
 	local rc
 	rc=$(program_preview "$name")
@@ -279,7 +283,7 @@ negative_program_check() {
 # the CLI's schema error for exactly that key.
 negative_check() {
 	local name=$1 from=$2 key=$3 bad=$4
-	local src="$ROOT/stacks/Pulumi.$from.yaml" dst="$TMP/project/stacks/Pulumi.$name.yaml"
+	local src="$TMP/project/stacks/Pulumi.$from.yaml" dst="$TMP/project/stacks/Pulumi.$name.yaml"
 	grep -q "^  servelab:$key:" "$src" || die "negative check: stack '$from' has no servelab:$key to break"
 	# Replace "  servelab:KEY: ..." and its indented continuation lines with a scalar.
 	awk -v k="  servelab:$key:" -v bad="$bad" '
@@ -287,7 +291,7 @@ negative_check() {
 		{ skip = 0 }
 		index($0, k) == 1 { print k " " bad; skip = 1; next }
 		{ print }
-	' "$src" | sed '/^encryptionsalt:/d' >"$dst"
+	' "$src" >"$dst"
 	grep -q "^  servelab:$key: $bad\$" "$dst" || die "negative check: could not write the broken copy"
 	(cd "$TMP/project" && pulumi_cli stack init "$name") >"$out" 2>&1 || fail "$name" "pulumi stack init failed" "$out"
 	set +e
@@ -303,10 +307,35 @@ negative_check() {
 	fi
 }
 
+# user_checkout_check NAME FROM_STACK: the stack file as a user's checkout holds it
+# after `make up` and `make secret` - an encryptionsalt and a secure value written by
+# the CLI under the user's passphrase (not ours) - copied as the check copies stack
+# files, must pass check_stack like the shipped ones.
+user_checkout_check() {
+	local name=$1 from=$2 user="$TMP/user"
+	mkdir -p "$user/stacks" "$user/shipped"
+	cp Pulumi.yaml "$user/"
+	go run ./scripts/stackcopy "$user/shipped" "stacks/Pulumi.$from.yaml" >"$out" 2>&1 || fail "$name" "could not copy $from" "$out"
+	cp "$user/shipped/Pulumi.$from.yaml" "$user/stacks/Pulumi.$name.yaml"
+	# The user's own state and passphrase.
+	mkdir -p "$user/state"
+	(cd "$user" && export PULUMI_BACKEND_URL="file://$user/state" PULUMI_CONFIG_PASSPHRASE="the user's, not ours" &&
+		pulumi_cli stack init "$name" && pulumi_cli config set --secret servelab:hfToken hf_users_own -s "$name") >"$out" 2>&1 ||
+		fail "$name" "could not write a user's salt and secret into a copy of $from" "$out"
+	grep -q '^encryptionsalt:' "$user/stacks/Pulumi.$name.yaml" && grep -q 'secure: v1:' "$user/stacks/Pulumi.$name.yaml" ||
+		fail "$name" "the user's copy lacks the salt or the secure value" "$user/stacks/Pulumi.$name.yaml"
+	go run ./scripts/stackcopy "$TMP/project/stacks" "$user/stacks/Pulumi.$name.yaml" >"$out" 2>&1 ||
+		fail "$name" "could not copy the user's stack file" "$out"
+	grep -q "encryptionsalt" "$out" && grep -q "servelab:hfToken" "$out" ||
+		fail "$name" "the copy did not leave out the user's salt and secret" "$out"
+	check_stack "$name"
+}
+
 start=$(now_ms)
 echo "check-stacks: pulumi $("$PULUMI" version) at $PULUMI; ${#stacks[@]} stack(s); Go language host: ${lang_host:-none}; program under the engine: $([ "$program" = 1 ] && echo yes || echo "no (--program)"); no-network namespace: $([ "$netns" = 1 ] && echo yes || echo no)"
 if [ "$program" = 1 ]; then build_preview_driver; fi
 for s in "${stacks[@]}"; do check_stack "$s"; done
+user_checkout_check user-checkout "${stacks[0]}"
 
 # Negative checks, on a stack that declares hosts and gateway.
 base=""
@@ -325,4 +354,4 @@ fi
 
 after=$(fingerprint)
 [ "$before" = "$after" ] || die "Pulumi.yaml or a stack file changed during the check (it must work on a copy)"
-echo "check-stacks: ${#stacks[@]} stack(s) passed, $negatives negative checks rejected as expected ($(since "$start"))"
+echo "check-stacks: ${#stacks[@]} stack(s) and a user's checkout passed, $negatives negative checks rejected as expected ($(since "$start"))"

@@ -61,7 +61,7 @@ if [ "$force" = 0 ] && [ "$have" = "$VERSION" ]; then
 	log "reusing $PULUMI ($have)"
 else
 	if [ -n "$have" ]; then log "$PULUMI is '$have', want $VERSION: rebuilding"; fi
-	log "building Pulumi CLI $VERSION from the module proxy (cold: ~16 CPU-minutes, 10+ min on 2 cores, 1.4 GB modules + 1.7 GB build cache; go output follows)"
+	log "building Pulumi CLI $VERSION from the module proxy (cold: ~16 CPU-minutes, about 10 min on 2 idle cores, 1.4 GB modules + 1.7 GB build cache; go output follows)"
 	start=$(date +%s)
 	tmp="$PULUMI.tmp.$$"
 	trap 'rm -f "$tmp"' EXIT

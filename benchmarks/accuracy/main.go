@@ -114,14 +114,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for _, level := range o.levels {
 		n := max(o.waves*level, o.minPrompts)
 		cfg := benchmarks.Config{
-			Targets:        []benchmarks.Target{{Label: "sim", BaseURL: "http://" + addr, Model: "sim-model", Engine: "sim"}},
-			Endpoint:       benchmarks.EndpointChat,
-			Dataset:        dataset.Spec{Kind: dataset.Random, NumPrompts: n, Seed: 1, RandomInputLen: 32, RandomOutputLen: o.outputTokens},
-			MaxConcurrency: []int{level},
-			Warmup:         level,
-			Percentiles:    []float64{50, 99},
-			Timeout:        5 * time.Minute,
-			Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Targets:         []benchmarks.Target{{Label: "sim", BaseURL: "http://" + addr, Model: "sim-model", Engine: "sim"}},
+			Endpoint:        benchmarks.EndpointChat,
+			Dataset:         dataset.Spec{Kind: dataset.Random, NumPrompts: n, Seed: 1, RandomInputLen: 32, RandomOutputLen: o.outputTokens},
+			MaxConcurrency:  []int{level},
+			Warmup:          level,
+			MaxFailureRatio: 1, // failures are printed per level, not fatal
+			Percentiles:     []float64{50, 99},
+			Timeout:         5 * time.Minute,
+			Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		}
 		before, err := simMeans(ctx, addr)
 		if err != nil {

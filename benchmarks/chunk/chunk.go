@@ -13,19 +13,26 @@ package chunk
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 
 	"github.com/servelab/servelab/internal/jsonscan"
 )
 
-// Usage is the usage block of a chunk.
+// Usage is the usage block of a chunk. A count that is not a number reads
+// as 0; a number outside the int32 range (no tokenizer counts that far)
+// reads as 0 and sets OutOfRange, so the caller can refuse the block.
 type Usage struct {
 	PromptTokens     int
 	CompletionTokens int
+	// OutOfRange is set when prompt_tokens or completion_tokens was a
+	// number outside [-2^31, 2^31-1] (or not finite).
+	OutOfRange bool
 }
 
 // Zero reports whether both counts are zero (Ollama and some proxies send
 // such placeholder blocks before the real one).
-func (u Usage) Zero() bool { return u.PromptTokens == 0 && u.CompletionTokens == 0 }
+func (u Usage) Zero() bool { return u.PromptTokens == 0 && u.CompletionTokens == 0 && !u.OutOfRange }
 
 // Chunk is what one streaming chunk says.
 type Chunk struct {
@@ -103,18 +110,20 @@ func Parse(data []byte) (Chunk, error) {
 				return s.Skip()
 			}
 			u := Usage{}
+			var promptOut, completionOut bool // the last occurrence of a key wins
 			err := s.Object(func(k []byte) error {
 				var err error
 				switch string(k) {
 				case "prompt_tokens":
-					u.PromptTokens, err = s.Int()
+					u.PromptTokens, promptOut, err = s.count()
 				case "completion_tokens":
-					u.CompletionTokens, err = s.Int()
+					u.CompletionTokens, completionOut, err = s.count()
 				default:
 					err = s.Skip()
 				}
 				return err
 			})
+			u.OutOfRange = promptOut || completionOut
 			c.HasUsage, c.Usage = true, u
 			return err
 		case "error":
@@ -158,6 +167,24 @@ func Parse(data []byte) (Chunk, error) {
 		}
 	}
 	return c, nil
+}
+
+// count reads a token count: a number truncated towards zero, 0 for
+// anything else. A number outside the int32 range reads as 0 and reports
+// outOfRange.
+func (s *scanner) count() (n int, outOfRange bool, err error) {
+	if c := s.Peek(); c != '-' && (c < '0' || c > '9') {
+		return 0, false, s.Skip()
+	}
+	text, err := s.Num()
+	if err != nil {
+		return 0, false, err
+	}
+	f, perr := strconv.ParseFloat(string(text), 64)
+	if perr != nil || math.IsInf(f, 0) || f > math.MaxInt32 || f < math.MinInt32 {
+		return 0, true, nil
+	}
+	return int(f), false, nil
 }
 
 // choice scans one element of choices and reports whether it carries

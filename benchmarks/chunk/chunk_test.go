@@ -1,9 +1,11 @@
 package chunk
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
+	"strconv"
 	"testing"
 )
 
@@ -23,9 +25,9 @@ func TestParse(t *testing.T) {
 		{"escaped content", `{"choices":[{"delta":{"content":"\n"}}]}`, Chunk{Content: true, Choices: 1}},
 		{"completions text", `{"choices":[{"text":" world","index":0}]}`, Chunk{Content: true, Choices: 1}},
 		{"trailing usage chunk", `{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":30,"total_tokens":42}}`,
-			Chunk{HasUsage: true, Usage: Usage{12, 30}}},
+			Chunk{HasUsage: true, Usage: Usage{12, 30, false}}},
 		{"llama.cpp final chunk", `{"choices":[{"finish_reason":"length","index":0,"delta":{}}],"usage":{"completion_tokens":5,"prompt_tokens":3},"timings":{"predicted_n":5}}`,
-			Chunk{Choices: 1, HasUsage: true, Usage: Usage{3, 5}}},
+			Chunk{Choices: 1, HasUsage: true, Usage: Usage{3, 5, false}}},
 		{"ollama zero usage", `{"choices":[{"delta":{"content":"a"}}],"usage":{"prompt_tokens":0,"completion_tokens":0}}`,
 			Chunk{Content: true, Choices: 1, HasUsage: true}},
 		{"error object", `{"error":{"message":"model not found","type":"NotFoundError","code":404}}`, Chunk{Error: "model not found"}},
@@ -35,7 +37,14 @@ func TestParse(t *testing.T) {
 		{"duplicate key last wins", `{"choices":[{"delta":{"content":"a","content":""}}]}`, Chunk{Choices: 1}},
 		{"escaped key", `{"choices":[{"delta":{"cont\u0065nt":"a"}}]}`, Chunk{Content: true, Choices: 1}},
 		{"nested noise", `{"x":[1,-2.5e3,true,false,null,{"a":[]}],"choices":[{"logprobs":{"content":[{"t":"x"}]},"delta":{}}]}`, Chunk{Choices: 1}},
-		{"fractional usage truncates", `{"usage":{"completion_tokens":3.0}}`, Chunk{HasUsage: true, Usage: Usage{0, 3}}},
+		{"fractional usage truncates", `{"usage":{"completion_tokens":3.0}}`, Chunk{HasUsage: true, Usage: Usage{0, 3, false}}},
+		{"negative usage kept", `{"usage":{"prompt_tokens":-1,"completion_tokens":-3}}`, Chunk{HasUsage: true, Usage: Usage{-1, -3, false}}},
+		{"2^31 out of range", `{"usage":{"prompt_tokens":2,"completion_tokens":2147483648}}`, Chunk{HasUsage: true, Usage: Usage{2, 0, true}}},
+		{"-2^31-1 out of range", `{"usage":{"prompt_tokens":-2147483649}}`, Chunk{HasUsage: true, Usage: Usage{0, 0, true}}},
+		{"1e400 out of range", `{"usage":{"completion_tokens":1e400}}`, Chunk{HasUsage: true, Usage: Usage{0, 0, true}}},
+		{"int32 max in range", `{"usage":{"completion_tokens":2147483647}}`, Chunk{HasUsage: true, Usage: Usage{0, 2147483647, false}}},
+		{"last duplicate wins over out of range", `{"usage":{"completion_tokens":1e400,"completion_tokens":3}}`, Chunk{HasUsage: true, Usage: Usage{0, 3, false}}},
+		{"string count reads as absent", `{"usage":{"completion_tokens":"5"}}`, Chunk{HasUsage: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,10 +75,12 @@ func TestParseErrors(t *testing.T) {
 
 // reference computes the same Chunk with encoding/json into maps, following
 // the package's documented rules; ok is false when encoding/json cannot
-// represent the input (not an object, out-of-range numbers).
+// represent the input (not an object, numbers beyond float64).
 func reference(data []byte) (Chunk, bool) {
 	var top map[string]any
-	if err := json.Unmarshal(data, &top); err != nil || top == nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&top); err != nil || top == nil {
 		return Chunk{}, false
 	}
 	var c Chunk
@@ -92,13 +103,19 @@ func reference(data []byte) (Chunk, bool) {
 	if u, ok := top["usage"].(map[string]any); ok {
 		c.HasUsage = true
 		toInt := func(v any) int {
-			f, ok := v.(float64)
-			if !ok || math.IsInf(f, 0) || f > math.MaxInt32 || f < math.MinInt32 {
+			n, ok := v.(json.Number)
+			if !ok {
+				return 0
+			}
+			f, err := strconv.ParseFloat(string(n), 64)
+			if err != nil || math.IsInf(f, 0) || f > math.MaxInt32 || f < math.MinInt32 {
+				c.Usage.OutOfRange = true
 				return 0
 			}
 			return int(f)
 		}
-		c.Usage = Usage{toInt(u["prompt_tokens"]), toInt(u["completion_tokens"])}
+		c.Usage.PromptTokens = toInt(u["prompt_tokens"])
+		c.Usage.CompletionTokens = toInt(u["completion_tokens"])
 	}
 	switch e := top["error"].(type) {
 	case nil:
@@ -137,6 +154,8 @@ func FuzzParse(f *testing.F) {
 		`{"choices":[{"delta":{"content":"a","content":""}}]}`,
 		`{"a":[1,2,{"b":null}],"choices":null}`,
 		`{"usage":{"completion_tokens":1e400}}`,
+		`{"usage":{"completion_tokens":1e400,"completion_tokens":3}}`,
+		`{"usage":{"prompt_tokens":-2147483649,"completion_tokens":2147483648}}`,
 		`[DONE]`,
 	} {
 		f.Add([]byte(s))

@@ -4,6 +4,11 @@
 // data joined by LF, and events split across or packed into reads in any
 // way. It allocates nothing per event in the steady state: an Event's Data
 // is valid until the next call to Next.
+//
+// One event is bounded (DefaultMaxEvent unless NewReaderSize says
+// otherwise): a line, or the data of one event, longer than the bound is
+// ErrEventTooLarge, so a hostile server cannot make the reader buffer
+// without limit.
 package sse
 
 import (
@@ -14,11 +19,13 @@ import (
 	"io"
 )
 
-// MaxLine is the longest line a Reader accepts.
-const MaxLine = 16 << 20
+// DefaultMaxEvent bounds one event's data (and any one line) of a Reader
+// made by NewReader: 1 MiB.
+const DefaultMaxEvent = 1 << 20
 
-// ErrLineTooLong is returned for a line longer than MaxLine.
-var ErrLineTooLong = errors.New("sse: line too long")
+// ErrEventTooLarge is returned for a line or an event's data longer than
+// the Reader's bound.
+var ErrEventTooLarge = errors.New("sse: event too large")
 
 // Event is one dispatched event.
 type Event struct {
@@ -32,19 +39,29 @@ type Event struct {
 // Reader reads events from a stream.
 type Reader struct {
 	sc   *bufio.Scanner
+	max  int
 	data []byte
 	typ  string
 	has  bool // at least one data line in the pending event
 }
 
-// NewReader returns a Reader of r with a 4 KiB initial buffer (it grows up
-// to MaxLine as lines need).
-func NewReader(r io.Reader) *Reader {
+// NewReader returns a Reader of r bounded by DefaultMaxEvent.
+func NewReader(r io.Reader) *Reader { return NewReaderSize(r, DefaultMaxEvent) }
+
+// NewReaderSize returns a Reader of r that accepts events whose data, and
+// lines, are at most maxEvent bytes (a line may also carry its field name,
+// "data: "). Its buffer starts at 4 KiB and grows as lines need.
+func NewReaderSize(r io.Reader, maxEvent int) *Reader {
+	maxEvent = max(maxEvent, 1)
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4<<10), MaxLine)
+	// Room for the field name and the line end besides the bound.
+	sc.Buffer(make([]byte, 0, min(4<<10, maxEvent+16)), maxEvent+16)
 	sc.Split(splitLines)
-	return &Reader{sc: sc, data: make([]byte, 0, 512)}
+	return &Reader{sc: sc, max: maxEvent, data: make([]byte, 0, min(512, maxEvent))}
 }
+
+// Max is the Reader's bound on one event, in bytes.
+func (r *Reader) Max() int { return r.max }
 
 // splitLines splits on LF, CRLF or a lone CR. A CR at the end of the buffer
 // waits for more input, since the LF of a CRLF may be in the next read.
@@ -103,6 +120,9 @@ func (r *Reader) Next() (Event, error) {
 			if r.has {
 				r.data = append(r.data, '\n')
 			}
+			if len(r.data)+len(value) > r.max {
+				return Event{}, ErrEventTooLarge
+			}
 			r.data = append(r.data, value...)
 			r.has = true
 		case "event":
@@ -112,7 +132,7 @@ func (r *Reader) Next() (Event, error) {
 	}
 	if err := r.sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return Event{}, ErrLineTooLong
+			return Event{}, ErrEventTooLarge
 		}
 		return Event{}, fmt.Errorf("sse: read: %w", err)
 	}

@@ -2,6 +2,7 @@ package sse
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -83,9 +84,70 @@ func TestReaderErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "conn reset") {
 		t.Errorf("read error = %v, want wrapped conn reset", err)
 	}
-	_, err = readAll(t, strings.NewReader("data: "+strings.Repeat("x", MaxLine+1)+"\n\n"))
-	if !errors.Is(err, ErrLineTooLong) {
-		t.Errorf("long line error = %v, want ErrLineTooLong", err)
+	_, err = readAll(t, strings.NewReader("data: "+strings.Repeat("x", DefaultMaxEvent+1)+"\n\n"))
+	if !errors.Is(err, ErrEventTooLarge) {
+		t.Errorf("long line error = %v, want ErrEventTooLarge", err)
+	}
+}
+
+// endless repeats line forever: a stream that never ends.
+type endless struct {
+	line string
+	off  int
+}
+
+func (e *endless) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], e.line[e.off:])
+		n += c
+		e.off = (e.off + c) % len(e.line)
+	}
+	return n, nil
+}
+
+func TestReaderBoundsOneEvent(t *testing.T) {
+	t.Parallel()
+	const bound = 64
+	for _, tt := range []struct {
+		name string
+		in   io.Reader
+		want []ev
+		err  error
+	}{
+		{"data at the bound", strings.NewReader("data: " + strings.Repeat("x", bound) + "\n\n"), []ev{{"", strings.Repeat("x", bound)}}, nil},
+		{"multi-line data at the bound", strings.NewReader("data: " + strings.Repeat("x", 31) + "\ndata: " + strings.Repeat("y", 32) + "\n\n"),
+			[]ev{{"", strings.Repeat("x", 31) + "\n" + strings.Repeat("y", 32)}}, nil},
+		{"one line over the bound", strings.NewReader("data: " + strings.Repeat("x", bound+64) + "\n\n"), nil, ErrEventTooLarge},
+		{"lines adding up past the bound", strings.NewReader(strings.Repeat("data: "+strings.Repeat("x", 20)+"\n", 4) + "\n"), nil, ErrEventTooLarge},
+		{"endless data lines without a blank line", &endless{line: "data: aaaaaaaa\n"}, nil, ErrEventTooLarge},
+		{"endless long comment", &endless{line: ": " + strings.Repeat("c", 50)}, nil, ErrEventTooLarge},
+		{"events after a big one are read", strings.NewReader("data: " + strings.Repeat("x", bound) + "\n\ndata: y\n\n"),
+			[]ev{{"", strings.Repeat("x", bound)}, {"", "y"}}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rd := NewReaderSize(tt.in, bound)
+			var got []ev
+			var err error
+			for {
+				var e Event
+				e, err = rd.Next()
+				if err != nil {
+					break
+				}
+				got = append(got, ev{e.Type, string(e.Data)})
+			}
+			if tt.err == nil && !errors.Is(err, io.EOF) || tt.err != nil && !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("events %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if NewReader(strings.NewReader("")).Max() != DefaultMaxEvent {
+		t.Error("NewReader is not bounded by DefaultMaxEvent")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/sim"
@@ -53,7 +54,14 @@ func newSimCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&flavour, "flavour", "", "engine to simulate: vllm, sglang, ollama or llamacpp")
+	// --flavor is the same flag, spelled the American way.
+	f.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "flavor" {
+			name = "flavour"
+		}
+		return pflag.NormalizedName(name)
+	})
+	f.StringVar(&flavour, "flavour", "", "engine to simulate: vllm, sglang, ollama or llamacpp (--flavor works too)")
 	f.StringVar(&listen, "listen", "", "listen address (default 0.0.0.0:<the flavour's port: 8000, 30000, 11434, 8080>)")
 	f.StringVar(&cfg.Model, "model", "sim-model", "served model name")
 	f.DurationVar(&cfg.TTFT, "ttft", 50*time.Millisecond, "time from admission to the first token")
@@ -66,6 +74,7 @@ func newSimCmd() *cobra.Command {
 	f.IntVar(&cfg.MaxOutputTokens, "max-output-tokens", 128, "completion length when a request sets no max_tokens")
 	f.StringVar(&keyFile, "api-key-file", "", "require the key in this file (its first line) on the paths the flavour's engine protects (not ollama)")
 	f.DurationVar(&cfg.LoadDelay, "load-delay", 0, "ollama: time to load the model on first use (Ollama loads lazily)")
+	f.IntVar(&cfg.KVCacheTokens, "kv-cache-tokens", sim.DefaultKVCacheTokens, "KV-cache capacity reported in /metrics (vLLM, SGLang flavours)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	_ = cmd.MarkFlagRequired("flavour")
 	return cmd

@@ -86,7 +86,7 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 	if err != nil {
 		return nil, err
 	}
-	targetsJSON, err := targetsFile(a.Targets)
+	targetsJSON, err := TargetsFile(a.Targets)
 	if err != nil {
 		return nil, fmt.Errorf("benchmark %s: %w", name, err)
 	}
@@ -96,15 +96,23 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 	if err := ctx.RegisterComponentResource(TypeToken, name, b, opts...); err != nil {
 		return nil, err
 	}
+	// What must be ready first: on a host, the host itself, as explicit
+	// resources (never the GpuHost component: see GpuHost.Waits); then
+	// the gateway and the frameworks measured. The key file is written
+	// after them too, so nothing lands on a host that failed its probe.
+	var after []pulumi.Resource
+	if a.Host != nil {
+		after = slices.Clone(a.Host.Waits())
+	}
+	after = append(after, a.After...)
 	// One key file per stack on the machine that runs the bench.
 	keyFile := ctx.Project() + "-" + ctx.Stack()
-	after := slices.Clone(a.After)
 	if len(a.Keys) > 0 {
-		keys, err := b.storeKeys(ctx, name, a, keyFile)
+		keys, err := b.storeKeys(ctx, name, a, keyFile, after)
 		if err != nil {
 			return nil, fmt.Errorf("benchmark %s: %w", name, err)
 		}
-		after = append(after, keys)
+		after = append(slices.Clone(after), keys)
 	}
 
 	triggers, specHash := triggerInputs(a, bench, targetsJSON)
@@ -118,11 +126,6 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 	cmdOpts := []pulumi.ResourceOption{
 		pulumi.Parent(b),
 		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: a.Timeout.String(), Update: a.Timeout.String()}),
-	}
-	if a.Host != nil {
-		// The host's own readiness, as explicit resources (never the
-		// GpuHost component: see GpuHost.Waits).
-		after = append(slices.Clone(a.Host.Waits()), after...)
 	}
 	if len(after) > 0 {
 		cmdOpts = append(cmdOpts, pulumi.DependsOn(after))
@@ -165,7 +168,7 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 // storeKeys writes the API keys, one per line, to the key file on the
 // machine that runs the bench. A rotated key updates this command in
 // place; the bench itself is not touched.
-func (b *Benchmark) storeKeys(ctx *pulumi.Context, name string, a BenchmarkArgs, file string) (pulumi.Resource, error) {
+func (b *Benchmark) storeKeys(ctx *pulumi.Context, name string, a BenchmarkArgs, file string, after []pulumi.Resource) (pulumi.Resource, error) {
 	parts := make([]any, len(a.Keys))
 	for i, k := range a.Keys {
 		parts[i] = k
@@ -179,6 +182,9 @@ func (b *Benchmark) storeKeys(ctx *pulumi.Context, name string, a BenchmarkArgs,
 	// Delete before replace: a replacement (make bench) must not remove
 	// the file its new self has just written.
 	opts := []pulumi.ResourceOption{pulumi.Parent(b), pulumi.DeleteBeforeReplace(true)}
+	if len(after) > 0 {
+		opts = append(opts, pulumi.DependsOn(after))
+	}
 	var cmd *gpuhost.Command
 	var err error
 	if a.Host == nil {

@@ -87,6 +87,10 @@ func TestBenchmarkOnHost(t *testing.T) {
 	if run.ParentName() != "bench" || !dependsOn(run, "gpu1-probe") || !dependsOn(run, "bench-keys") {
 		t.Errorf("parent %q deps %v", run.ParentName(), run.Dependencies)
 	}
+	// The key file lands on the host only once the host passed its probe.
+	if keys, ok := m.Get("command:remote:Command", "bench-keys"); !ok || !dependsOn(keys, "gpu1-probe") {
+		t.Errorf("the keys command (found %v) does not wait for the host's probe: deps %v", ok, keys.Dependencies)
+	}
 	create := run.String("create")
 	wantTail := " servelab-bench servelab-test 30m0s 29m30s 1 docker run --rm -i --network servelab-test-lab " +
 		"-e SERVELAB_BENCH_KEY_0 servelab:0.1.0-abc bench --targets /dev/stdin --runs --log-level warn --dataset multilingual " +
@@ -344,5 +348,39 @@ func TestProvenanceKeepsTheBenchsOwn(t *testing.T) {
 	}
 	if s := prov["servelab"].(map[string]any); s["binarySha256"] != "beef" || s["image"] != nil {
 		t.Errorf("servelab provenance %v", s)
+	}
+}
+
+// Warm-up: unset lets the bench warm each level as deep as its
+// concurrency (no flag); an explicit count, 0 included, is passed on.
+func TestWarmupFlag(t *testing.T) {
+	t.Parallel()
+	create := func(warmup *int) string {
+		t.Helper()
+		m := pulumitest.New(stdoutOf(recorded(t)))
+		w := workload
+		w.Warmup = warmup
+		err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
+			_, err := benchmark.NewBenchmark(ctx, "bench", &benchmark.BenchmarkArgs{
+				Binary: "bin/servelab", BinarySHA256: strings.Repeat("ab", 32), Targets: targets, Workload: w,
+				Keys: []pulumi.StringInput{pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput)},
+			})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, _ := m.Get("command:local:Command", "bench-run")
+		return run.String("create")
+	}
+	if c := create(nil); strings.Contains(c, "--warmup") {
+		t.Errorf("unset warm-up passed a count: %s", c)
+	}
+	zero, five := 0, 5
+	if c := create(&zero); !strings.Contains(c, "--warmup 0") {
+		t.Errorf("warm-up 0 not passed: %s", c)
+	}
+	if c := create(&five); !strings.Contains(c, "--warmup 5") {
+		t.Errorf("warm-up 5 not passed: %s", c)
 	}
 }

@@ -56,7 +56,9 @@ type Workload struct {
 	Seed        int64
 	// Goodput SLOs in ms by metric (ttft, tpot, e2el).
 	Goodput map[string]float64
-	Warmup  int
+	// Warmup is the unmeasured requests before each load level; nil lets
+	// the bench warm each level with as many requests as its concurrency.
+	Warmup *int
 	// Repeats runs every load level this many times (1 when zero); the
 	// outputs give the median and the spread.
 	Repeats int
@@ -71,12 +73,14 @@ func Deadline(timeout time.Duration) time.Duration {
 	return timeout - min(max(timeout/10, 10*time.Second), 30*time.Second)
 }
 
-// keyEnv is the environment variable that carries the i-th API key into
+// KeyEnv is the environment variable that carries the i-th API key into
 // the bench process.
-func keyEnv(i int) string { return "SERVELAB_BENCH_KEY_" + strconv.Itoa(i) }
+func KeyEnv(i int) string { return "SERVELAB_BENCH_KEY_" + strconv.Itoa(i) }
 
-// targetsFile is the JSON `servelab bench --targets` reads.
-func targetsFile(targets []Target) ([]byte, error) {
+// TargetsFile is the JSON `servelab bench --targets` reads: each target's
+// label, URL, model, provenance, metrics URL and, for a target with a key,
+// the environment variable holding it (SERVELAB_BENCH_KEY_<KeyIndex>).
+func TargetsFile(targets []Target) ([]byte, error) {
 	type entry struct {
 		Label      string `json:"label"`
 		BaseURL    string `json:"base_url"`
@@ -92,7 +96,7 @@ func targetsFile(targets []Target) ([]byte, error) {
 	for _, t := range targets {
 		e := entry{Label: t.Label, BaseURL: t.BaseURL, Model: t.Model, Engine: t.Engine, Image: t.Image, MetricsURL: t.MetricsURL}
 		if t.KeyIndex >= 0 {
-			e.APIKeyEnv = keyEnv(t.KeyIndex)
+			e.APIKeyEnv = KeyEnv(t.KeyIndex)
 		}
 		doc.Targets = append(doc.Targets, e)
 	}
@@ -103,18 +107,32 @@ func targetsFile(targets []Target) ([]byte, error) {
 // entrypoint): the bench subcommand reading its targets from stdin,
 // bounded by deadline.
 func benchArgs(w Workload, deadline time.Duration) []string {
-	args := []string{"bench", "--targets", "/dev/stdin", "--runs", "--log-level", "warn",
-		"--dataset", w.Dataset, "--num-prompts", strconv.Itoa(w.NumPrompts), "--seed", strconv.FormatInt(w.Seed, 10),
-		"--repeats", strconv.Itoa(max(w.Repeats, 1)), "--deadline", deadline.String()}
+	head, rest := workloadFlags(w)
+	args := append([]string{"bench", "--targets", "/dev/stdin", "--runs", "--log-level", "warn"}, head...)
+	args = append(args, "--repeats", strconv.Itoa(max(w.Repeats, 1)), "--deadline", deadline.String())
+	return append(args, rest...)
+}
+
+// WorkloadFlags are the `servelab bench` flags that give it workload w,
+// but for its repeats (`make demo` runs each load level once).
+func WorkloadFlags(w Workload) []string {
+	head, rest := workloadFlags(w)
+	return append(head, rest...)
+}
+
+// workloadFlags are w's flags in the order the bench command has them:
+// dataset, size and seed first, the rest after the repeats and deadline.
+func workloadFlags(w Workload) (head, rest []string) {
+	head = []string{"--dataset", w.Dataset, "--num-prompts", strconv.Itoa(w.NumPrompts), "--seed", strconv.FormatInt(w.Seed, 10)}
 	if w.DatasetPath != "" {
-		args = append(args, "--dataset-path", w.DatasetPath)
+		rest = append(rest, "--dataset-path", w.DatasetPath)
 	}
 	if len(w.MaxConcurrency) > 0 {
 		s := make([]string, len(w.MaxConcurrency))
 		for i, c := range w.MaxConcurrency {
 			s[i] = strconv.Itoa(c)
 		}
-		args = append(args, "--max-concurrency", strings.Join(s, ","))
+		rest = append(rest, "--max-concurrency", strings.Join(s, ","))
 	}
 	if len(w.RequestRate) > 0 {
 		s := make([]string, len(w.RequestRate))
@@ -125,20 +143,20 @@ func benchArgs(w Workload, deadline time.Duration) []string {
 				s[i] = strconv.FormatFloat(r, 'g', -1, 64)
 			}
 		}
-		args = append(args, "--request-rate", strings.Join(s, ","))
+		rest = append(rest, "--request-rate", strings.Join(s, ","))
 	}
 	if w.Burstiness > 0 {
-		args = append(args, "--burstiness", strconv.FormatFloat(w.Burstiness, 'g', -1, 64))
+		rest = append(rest, "--burstiness", strconv.FormatFloat(w.Burstiness, 'g', -1, 64))
 	}
 	if w.Dataset == "random" {
 		if w.InputLen > 0 {
-			args = append(args, "--random-input-len", strconv.Itoa(w.InputLen))
+			rest = append(rest, "--random-input-len", strconv.Itoa(w.InputLen))
 		}
 		if w.OutputLen > 0 {
-			args = append(args, "--random-output-len", strconv.Itoa(w.OutputLen))
+			rest = append(rest, "--random-output-len", strconv.Itoa(w.OutputLen))
 		}
 	} else if w.OutputLen > 0 {
-		args = append(args, "--output-len", strconv.Itoa(w.OutputLen))
+		rest = append(rest, "--output-len", strconv.Itoa(w.OutputLen))
 	}
 	if len(w.Goodput) > 0 {
 		var slo []string
@@ -147,15 +165,15 @@ func benchArgs(w Workload, deadline time.Duration) []string {
 				slo = append(slo, k+":"+strconv.FormatFloat(v, 'g', -1, 64))
 			}
 		}
-		args = append(args, "--goodput", strings.Join(slo, ","))
+		rest = append(rest, "--goodput", strings.Join(slo, ","))
 	}
-	if w.Warmup > 0 {
-		args = append(args, "--warmup", strconv.Itoa(w.Warmup))
+	if w.Warmup != nil {
+		rest = append(rest, "--warmup", strconv.Itoa(*w.Warmup))
 	}
 	if w.RequestTimeout != "" {
-		args = append(args, "--timeout", w.RequestTimeout)
+		rest = append(rest, "--timeout", w.RequestTimeout)
 	}
-	return args
+	return head, rest
 }
 
 // dockerArgv runs the bench in the servelab image on the lab network, so
@@ -164,7 +182,7 @@ func benchArgs(w Workload, deadline time.Duration) []string {
 func dockerArgv(image, network string, keys int, bench []string) []string {
 	argv := []string{"docker", "run", "--rm", "-i", "--network", network}
 	for i := range keys {
-		argv = append(argv, "-e", keyEnv(i))
+		argv = append(argv, "-e", KeyEnv(i))
 	}
 	argv = append(argv, image)
 	return append(argv, bench...)

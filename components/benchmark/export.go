@@ -6,11 +6,11 @@ import (
 
 // What another runner of the same benchmark uses to run it exactly as this
 // component does. The Kubernetes target runs the bench as a Job
-// (components/kube/benchmark): the same checks, targets file, argv and
-// --deadline, the same named triggers and spec hash deciding re-runs, and
-// the same stack output — results, provenance and baseline comparison.
-// Such a runner sets Image (the servelab image the bench runs in) and
-// leaves Host and Binary empty.
+// (components/kube/benchmark): the same checks, targets file (TargetsFile
+// and KeyEnv, command.go), argv and --deadline, the same named triggers
+// and spec hash deciding re-runs, and the same stack output — results,
+// provenance and baseline comparison. Such a runner sets Image (the
+// servelab image the bench runs in) and leaves Host and Binary empty.
 
 // Check validates the runner-independent part of args — targets, keys,
 // workload, repeats, timeout, baseline — and fills in the defaults
@@ -22,13 +22,6 @@ func Check(name string, args BenchmarkArgs) (BenchmarkArgs, error) { return chec
 // --deadline Deadline(a.Timeout); it reads the targets file from
 // /dev/stdin.
 func Argv(a BenchmarkArgs) []string { return benchArgs(a.Workload, Deadline(a.Timeout)) }
-
-// TargetsFile is the JSON `servelab bench --targets` reads for targets.
-func TargetsFile(targets []Target) ([]byte, error) { return targetsFile(targets) }
-
-// KeyEnv names the environment variable the bench reads the i-th API key
-// from (the targets file names it).
-func KeyEnv(i int) string { return keyEnv(i) }
 
 // Triggers are the run's named trigger digests (triggers.go) for a checked
 // args, the argv it runs and its targets file, and the spec hash: the

@@ -67,18 +67,22 @@ func level(r benchmarks.Result) string {
 
 // firstError is the first request error the run recorded, if it kept any.
 func firstError(r benchmarks.Result) string {
-	if r.Detailed == nil {
-		return ""
-	}
-	for _, e := range r.Errors {
-		if e != "" {
-			if len(e) > 200 {
-				e = e[:200] + "…"
+	e := r.FirstError
+	if e == "" && r.Detailed != nil {
+		for _, d := range r.Errors {
+			if d != "" {
+				e = d
+				break
 			}
-			return "; first error: " + e
 		}
 	}
-	return ""
+	if e == "" {
+		return ""
+	}
+	if len(e) > 200 {
+		e = e[:200] + "…"
+	}
+	return "; first error: " + e
 }
 
 // pairs matches each framework's gateway target with its direct one.

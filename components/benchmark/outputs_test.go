@@ -23,7 +23,12 @@ func TestParseFailuresAreShort(t *testing.T) {
 		tgs = append(tgs, benchmark.Target{Label: label, BaseURL: "http://x", Model: "m", KeyIndex: -1})
 		r := benchmarks.Result{Label: label, MaxConcurrency: &c, RequestRate: benchmarks.Rate(math.Inf(1)), Dataset: "random"}
 		r.Failed = 40
-		r.Detailed = &benchmarks.Detailed{Errors: []string{"", "HTTP 404: model m does not exist", "connection refused"}}
+		if i == 0 {
+			// A bench that kept per-request errors (--save-detailed).
+			r.Detailed = &benchmarks.Detailed{Errors: []string{"", "HTTP 404: model m does not exist", "connection refused"}}
+		} else {
+			r.FirstError = "HTTP 404: model m does not exist" // every run records it
+		}
 		runs.Runs = append(runs.Runs, r)
 	}
 	runs.Runs[1].Partial, runs.Runs[1].Completed, runs.Runs[1].Failed = true, 3, 2

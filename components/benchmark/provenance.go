@@ -55,8 +55,10 @@ type WorkloadSettings struct {
 	InputLen       int                `json:"inputLen"`
 	OutputLen      int                `json:"outputLen"`
 	Goodput        map[string]float64 `json:"goodput,omitempty"`
-	Warmup         int                `json:"warmup"`
-	Repeats        int                `json:"repeats"`
+	// Warmup is a request count, or "auto" (as many as each level's
+	// concurrency).
+	Warmup  any `json:"warmup"`
+	Repeats int `json:"repeats"`
 }
 
 func workloadSettings(w Workload) WorkloadSettings {
@@ -64,7 +66,10 @@ func workloadSettings(w Workload) WorkloadSettings {
 		Dataset: w.Dataset, DatasetPath: w.DatasetPath, NumPrompts: w.NumPrompts,
 		MaxConcurrency: slices.Clone(w.MaxConcurrency), Burstiness: w.Burstiness,
 		InputLen: w.InputLen, OutputLen: w.OutputLen, Goodput: maps.Clone(w.Goodput),
-		Warmup: w.Warmup, Repeats: max(w.Repeats, 1), RequestRate: []string{},
+		Warmup: "auto", Repeats: max(w.Repeats, 1), RequestRate: []string{},
+	}
+	if w.Warmup != nil {
+		s.Warmup = *w.Warmup
 	}
 	if s.MaxConcurrency == nil {
 		s.MaxConcurrency = []int{}
@@ -91,6 +96,9 @@ func benchProvenance(stdout string) map[string]any {
 	}
 	if _, ok := top["runs"]; !ok {
 		return nil // one bare result: nothing beside it
+	}
+	if p, ok := top["provenance"].(map[string]any); ok {
+		return p // what the bench records about itself and its workload
 	}
 	delete(top, "runs")
 	if len(top) == 0 {

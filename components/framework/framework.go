@@ -51,6 +51,11 @@ type FrameworkArgs struct {
 	// the planner's start order on shared GPUs (engines that size their
 	// memory from what is free when they start).
 	After []pulumi.Resource
+	// ReplaceWith are the containers of the engines started before this
+	// one (Framework.Containers of each): when one of them is replaced,
+	// this container is replaced too, so that the start order holds for
+	// every creation, not only the first.
+	ReplaceWith []pulumi.Resource
 }
 
 // Framework is a running engine instance.
@@ -106,7 +111,14 @@ type Framework struct {
 	APIKey pulumi.StringOutput
 
 	waits []pulumi.Resource
+	// containers are its container and those it is replaced with.
+	containers []pulumi.Resource
 }
+
+// Containers are the engine's container and the containers it is
+// replaced with (FrameworkArgs.ReplaceWith): an engine started after this
+// one is replaced with all of them.
+func (f *Framework) Containers() []pulumi.Resource { return f.containers }
 
 // Waits are the resources that finish when the engine is ready (the
 // readiness command that watched the container become healthy, and an
@@ -170,7 +182,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 			Labels: docker.VolumeLabelArray{
 				docker.VolumeLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(ctx.Stack())},
 			},
-		}, append(slices.Clone(onHost), pulumi.RetainOnDelete(true))...)
+		}, append(slices.Clone(onHost), pulumi.RetainOnDelete(true), pulumi.DependsOn(a.Host.Waits()))...)
 		if err != nil {
 			return nil, fmt.Errorf("framework %s: volume: %w", name, err)
 		}
@@ -260,10 +272,14 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	if len(a.After) > 0 {
 		copts = append(copts, pulumi.DependsOn(a.After))
 	}
+	if len(a.ReplaceWith) > 0 {
+		copts = append(copts, pulumi.ReplaceWith(a.ReplaceWith))
+	}
 	container, err := docker.NewContainer(ctx, name+"-container", cargs, copts...)
 	if err != nil {
 		return nil, fmt.Errorf("framework %s: container: %w", name, err)
 	}
+	f.containers = append([]pulumi.Resource{container}, a.ReplaceWith...)
 	ready, err := a.Host.AwaitReady(ctx, name+"-ready", gpuhost.ReadyArgs{
 		Container: container, ContainerName: containerName, Timeout: spec.WaitTimeout,
 	}, pulumi.Parent(f))

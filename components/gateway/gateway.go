@@ -97,58 +97,79 @@ func (g *Gateway) Waits() []pulumi.Resource { return g.waits }
 // RenderConfig builds the gateway config for backends on a host and checks
 // it with the gateway's own validation.
 func RenderConfig(host *gpuhost.GpuHost, settings *gw.Config, backends []Backend) (gw.Config, error) {
-	ups := make([]Upstream, 0, len(backends))
-	for _, b := range backends {
+	upstreams := make([]Upstream, len(backends))
+	for i, b := range backends {
 		f := b.Framework
 		url := f.InternalBaseURL()
 		if f.Host != host {
 			url = f.Host.PublishedURL(f.PublishedPort)
 		}
-		ups = append(ups, Upstream{Name: f.Name, API: f.API, URL: url, HasAPIKey: f.HasAPIKey,
-			UpstreamModel: f.UpstreamModel, PublicModel: b.PublicModel, Weight: b.Weight})
+		u := Upstream{
+			Name: f.Name, Engine: f.API, URL: url,
+			PublicModel: b.PublicModel, UpstreamModel: f.UpstreamModel, Weight: b.Weight,
+		}
+		if f.HasAPIKey {
+			u.APIKeyFile = BackendKeyFile(f.Name)
+		}
+		upstreams[i] = u
 	}
-	return Render(settings, ups)
+	return Render(settings, ContainerListeners(), upstreams)
 }
 
-// Upstream is a backend as the gateway reaches it, whatever runs it (a
-// container on a Docker host, a Service in a cluster).
+// Upstream is a backend as the gateway's config describes it: plain data,
+// whatever runs it (a container on a Docker host, a Service in a cluster,
+// a process on loopback under `make demo`), so that every target renders
+// its gateway config with the same code.
 type Upstream struct {
+	// Name is the backend's name (the framework instance).
 	Name string
-	// API is the engine whose API and probes the backend speaks.
-	API engine.Kind
+	// Engine is the API it speaks (a sim's flavour).
+	Engine engine.Kind
 	// URL is its base URL as the gateway reaches it.
 	URL string
-	// HasAPIKey says the engine wants a key: the gateway reads it from
-	// BackendKeyFile(Name), which the target delivers.
-	HasAPIKey bool
-	// UpstreamModel is the model name the engine serves; PublicModel the
-	// one clients send.
-	UpstreamModel string
-	PublicModel   string
+	// PublicModel is the model name clients send; UpstreamModel the name
+	// the engine serves.
+	PublicModel, UpstreamModel string
 	// Weight is its share under weighted routing (0 = 1).
 	Weight int
+	// APIKeyFile is where the gateway reads the key it sends to this
+	// upstream ("" = the engine takes no key).
+	APIKeyFile string
 }
 
-// Render builds the gateway config (listeners, auth, models) for upstreams
-// and checks it with the gateway's own validation. The Docker and the
-// Kubernetes targets both render through it.
-func Render(settings *gw.Config, ups []Upstream) (gw.Config, error) {
+// Listeners are where the gateway listens and reads its keys.
+type Listeners struct {
+	Listen, MetricsListen, KeysFile string
+}
+
+// ContainerListeners are the gateway container's.
+func ContainerListeners() Listeners {
+	return Listeners{
+		Listen:        "0.0.0.0:" + strconv.Itoa(APIPort),
+		MetricsListen: "0.0.0.0:" + strconv.Itoa(MetricsPort),
+		KeysFile:      KeysPath,
+	}
+}
+
+// Render builds the gateway config of settings (nil = the gateway's
+// defaults) in front of upstreams, one model per public model name in
+// order, and checks it with the gateway's own validation. The Docker
+// target (RenderConfig), the Kubernetes target (components/kube/gateway)
+// and `make demo` (internal/demo) all render through it.
+func Render(settings *gw.Config, at Listeners, upstreams []Upstream) (gw.Config, error) {
 	cfg := gw.DefaultConfig()
 	if settings != nil {
 		cfg = *settings
 	}
-	cfg.Listen = "0.0.0.0:" + strconv.Itoa(APIPort)
-	cfg.MetricsListen = "0.0.0.0:" + strconv.Itoa(MetricsPort)
-	cfg.Auth = gw.Auth{KeysFile: KeysPath}
+	cfg.Listen = at.Listen
+	cfg.MetricsListen = at.MetricsListen
+	cfg.Auth = gw.Auth{KeysFile: at.KeysFile}
 	cfg.Models = nil
 	index := map[string]int{}
-	for _, u := range ups {
-		be := gw.Backend{Name: u.Name, Engine: u.API, URL: u.URL, Weight: u.Weight}
+	for _, u := range upstreams {
+		be := gw.Backend{Name: u.Name, Engine: u.Engine, URL: u.URL, Weight: u.Weight, APIKeyFile: u.APIKeyFile}
 		if u.UpstreamModel != u.PublicModel {
 			be.Model = u.UpstreamModel
-		}
-		if u.HasAPIKey {
-			be.APIKeyFile = BackendKeyFile(u.Name)
 		}
 		i, ok := index[u.PublicModel]
 		if !ok {

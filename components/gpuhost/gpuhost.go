@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -135,7 +136,15 @@ func NewGpuHost(ctx *pulumi.Context, name string, args *GpuHostArgs, opts ...pul
 	if err != nil {
 		return nil, fmt.Errorf("host %s: docker provider: %w", name, err)
 	}
-	onHost := []pulumi.ResourceOption{pulumi.Parent(h), pulumi.Provider(h.Provider)}
+	// Every host is probed: the Docker API version decides container
+	// inputs (Healthcheck), and a host that fails the probe gets nothing,
+	// not even the network or a (retained) volume.
+	h.Probed = true
+	probe, err := h.probe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	onHost := []pulumi.ResourceOption{pulumi.Parent(h), pulumi.Provider(h.Provider), pulumi.DependsOn([]pulumi.Resource{probe.Resource})}
 
 	network, err := docker.NewNetwork(ctx, name+"-network", &docker.NetworkArgs{
 		Name:   pulumi.String(h.DockerName("lab")),
@@ -143,21 +152,13 @@ func NewGpuHost(ctx *pulumi.Context, name string, args *GpuHostArgs, opts ...pul
 		Labels: docker.NetworkLabelArray{
 			docker.NetworkLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(a.Stack)},
 		},
-	}, append(onHost, pulumi.IgnoreChanges(EngineFilledNetworkFields()))...)
+	}, append(slices.Clone(onHost), pulumi.IgnoreChanges(EngineFilledNetworkFields()))...)
 	if err != nil {
 		return nil, fmt.Errorf("host %s: network: %w", name, err)
 	}
 	h.NetworkName = network.Name
 
 	if h.modelCache, err = newModelCache(ctx, name, a.ModelCache, onHost); err != nil {
-		return nil, err
-	}
-
-	// Every host is probed: the Docker API version decides container
-	// inputs (Healthcheck), and a host that fails the probe gets nothing.
-	h.Probed = true
-	probe, err := h.probe(ctx)
-	if err != nil {
 		return nil, err
 	}
 	h.waits = []pulumi.Resource{network, probe.Resource}

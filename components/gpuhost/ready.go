@@ -12,8 +12,9 @@ import (
 
 // ReadyScript waits until a container is running and healthy, and fails as
 // soon as it cannot become so: it has exited or is restarting, it has
-// restarted at least once (a crash loop under `restart: unless-stopped`), or
-// it is unhealthy — printing the container's last 200 log lines to stderr,
+// restarted at least once and is not healthy (a crash loop under `restart:
+// unless-stopped`; a container that restarted long ago and is healthy now,
+// when the command runs again, is ready), or it is unhealthy — printing the container's last 200 log lines to stderr,
 // which pulumi-command puts in the error `up` reports. It is a fixed script
 // fed on stdin to `sh -s -- NAME SECONDS`: the container name and the time
 // limit are argv words, quoted like any other.
@@ -24,6 +25,10 @@ import (
 // runs them the container stays "starting" until the limit.
 const ReadyScript = `name=$1 limit=$2
 start=$(date +%s)
+mask=$(cat <<'SERVELAB_MASK'
+` + logMask + `
+SERVELAB_MASK
+)
 while :; do
 	state=$(docker inspect --format '{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$name" </dev/null 2>&1) || {
 		echo "servelab: cannot inspect container $name: $state" >&2
@@ -36,25 +41,39 @@ while :; do
 	running|created|configured|initialized) ;;
 	*) why="is $status (exit code $code)" ;;
 	esac
-	if [ -z "$why" ] && [ "$restarts" -gt 0 ]; then
+	if [ -z "$why" ] && [ "$status" = running ] && { [ "$health" = healthy ] || { [ "$health" = none ] && [ "$restarts" -eq 0 ]; }; }; then
+		echo "$name: ready ($health)"
+		exit 0
+	elif [ -z "$why" ] && [ "$restarts" -gt 0 ]; then
 		why="restarted $restarts time(s): it crashes at start-up"
 	elif [ -z "$why" ] && [ "$health" = unhealthy ]; then
 		why="is unhealthy"
-	elif [ -z "$why" ] && [ "$status" = running ] && { [ "$health" = healthy ] || [ "$health" = none ]; }; then
-		echo "$name: ready ($health)"
-		exit 0
 	elif [ -z "$why" ] && [ $(( $(date +%s) - start )) -ge "$limit" ]; then
 		why="is not healthy after ${limit}s (state $status, health $health)"
 	fi
 	if [ -n "$why" ]; then
-		echo "servelab: container $name $why; its last 200 log lines:" >&2
-		docker logs --tail 200 "$name" </dev/null >&2 2>&1
+		echo "servelab: container $name $why; its last 200 log lines (credentials masked):" >&2
+		docker logs --tail 200 "$name" </dev/null 2>&1 | sed -E "$mask" >&2
 		echo "servelab: end of $name's logs" >&2
 		exit 1
 	fi
 	sleep 2
 done
 `
+
+// logMask is the sed -E script ReadyScript filters a failed container's
+// logs through before they reach the error `up` prints: engines log their
+// settings at start (SGLang its whole ServerArgs with api_key, vLLM its
+// non-default args), and a key there would land in the terminal and CI
+// logs. It masks the value after api_key / api-key / admin_api_key (as
+// name=value, name: value, 'name': 'value', ['value'] or --api-key value),
+// after "Bearer", and Hugging Face tokens (hf_...). Plain POSIX sed -E
+// (not every sed has the I flag or \xHH escapes): case variants are
+// spelt out, quotes written as themselves (ReadyScript holds the script
+// in a quoted here-document).
+const logMask = `s/([Aa][Pp][Ii][_-]?[Kk][Ee][Yy]["']?[[:space:]]*[=:[:space:]][[:space:]]*\[?[[:space:]]*["']?)[^"'[:space:],)}]+/\1<masked>/g
+s/([Bb][Ee][Aa][Rr][Ee][Rr][[:space:]]+)[^[:space:]"',]+/\1<masked>/g
+s/hf_[A-Za-z0-9]{8,}/hf_<masked>/g`
 
 // ReadyArgs say which container AwaitReady watches.
 type ReadyArgs struct {

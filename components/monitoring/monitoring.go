@@ -323,7 +323,7 @@ func volume(ctx *pulumi.Context, h *gpuhost.GpuHost, name, role string, opts []p
 		Labels: docker.VolumeLabelArray{
 			docker.VolumeLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(ctx.Stack())},
 		},
-	}, append(slices.Clone(opts), pulumi.RetainOnDelete(true))...)
+	}, append(slices.Clone(opts), pulumi.RetainOnDelete(true), pulumi.DependsOn(h.Waits()))...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}

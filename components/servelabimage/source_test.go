@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/servelab/servelab/components/servelabimage"
+	"github.com/servelab/servelab/internal/imageref"
 )
 
 const repoRoot = "../.."
@@ -162,4 +163,35 @@ func copyTree(t *testing.T, root string) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// The Dockerfile names its base images fully qualified: podman resolves a
+// short name through its registries.conf, and in its default "enforcing"
+// short-name mode a build without a terminal fails on a name it cannot
+// resolve unambiguously; Docker reads the long form as it reads the short.
+func TestDockerfileBaseImagesAreQualified(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := map[string]bool{"scratch": true}
+	n := 0
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.EqualFold(f[0], "FROM") {
+			continue
+		}
+		f = slices.DeleteFunc(f[1:], func(w string) bool { return strings.HasPrefix(w, "--") })
+		n++
+		if ref := f[0]; !stages[ref] && !imageref.Qualified(ref) {
+			t.Errorf("Dockerfile: FROM %s is a short name; write %s", ref, imageref.Qualify(ref))
+		}
+		if len(f) == 3 && strings.EqualFold(f[1], "AS") {
+			stages[f[2]] = true
+		}
+	}
+	if n == 0 {
+		t.Fatal("Dockerfile has no FROM")
+	}
 }

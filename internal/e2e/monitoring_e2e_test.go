@@ -147,7 +147,7 @@ func TestMonitoringEndToEnd(t *testing.T) {
 	alive := func() error {
 		for _, p := range procs {
 			if done, err := p.exited(); done && !stopped[p] {
-				return fmt.Errorf("%s exited unexpectedly (%v)", p.name, err)
+				return fmt.Errorf("%s exited unexpectedly (%v)", p.Name(), err)
 			}
 		}
 		return nil

@@ -136,6 +136,8 @@ var specs = map[Kind]Spec{
 			KVCacheUsage:     "vllm:kv_cache_usage_perc",
 			PromptTokens:     "vllm:prompt_tokens_total",
 			GenerationTokens: "vllm:generation_tokens_total",
+			// Info gauge: labels num_gpu_blocks × block_size = KV-cache tokens.
+			Other: []string{"vllm:cache_config_info"},
 		},
 	},
 	SGLang: {
@@ -159,7 +161,8 @@ var specs = map[Kind]Spec{
 			KVCacheUsage:     "sglang:token_usage",
 			PromptTokens:     "sglang:prompt_tokens_total",
 			GenerationTokens: "sglang:generation_tokens_total",
-			Other:            []string{"sglang:gen_throughput", "sglang:cache_hit_rate"},
+			// sglang:max_total_num_tokens is the KV pool in tokens.
+			Other: []string{"sglang:gen_throughput", "sglang:cache_hit_rate", "sglang:max_total_num_tokens"},
 		},
 	},
 	Ollama: {

@@ -6,7 +6,11 @@
 // different from what was asked and shows as a change on every `up`.
 package imageref
 
-import "strings"
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
 
 // Qualify returns ref with its registry (and Docker Hub's "library/" for
 // official images) spelled out, following Docker's own normalisation: the
@@ -41,3 +45,43 @@ func Local(name string) string {
 // Qualified reports whether ref is already fully qualified (Qualify leaves
 // it unchanged).
 func Qualified(ref string) bool { return ref != "" && Qualify(ref) == ref }
+
+// The grammar of a reference, as Docker's distribution/reference parses
+// it: [domain[:port]/]path[:tag][@algorithm:hex].
+var (
+	domainPattern = regexp.MustCompile(`^(localhost|[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(:[0-9]+)?$`)
+	pathPattern   = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+	tagPattern    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	digestPattern = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+)
+
+// Check reports why ref is not an image reference Docker and podman would
+// parse (nil when it is one): a registry host, a lower-case repository
+// path, an optional tag and an optional sha256 digest.
+func Check(ref string) error {
+	name, digest, hasDigest := strings.Cut(ref, "@")
+	if hasDigest && !ValidDigest(digest) {
+		return fmt.Errorf("digest %q is not sha256:<64 lower-case hex>", digest)
+	}
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		tag := name[i+1:]
+		if !tagPattern.MatchString(tag) {
+			return fmt.Errorf("tag %q is not letters, digits, '_', '.' and '-' (at most 128)", tag)
+		}
+		name = name[:i]
+	}
+	path := name
+	if first, rest, ok := strings.Cut(name, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost" || strings.ToLower(first) != first) {
+		if !domainPattern.MatchString(first) {
+			return fmt.Errorf("registry %q is not a host name (with an optional port)", first)
+		}
+		path = rest
+	}
+	if !pathPattern.MatchString(path) {
+		return fmt.Errorf("repository path %q is not lower-case letters and digits separated by '/', '.', '_' or '-'", path)
+	}
+	return nil
+}
+
+// ValidDigest reports whether digest is sha256:<64 lower-case hex>.
+func ValidDigest(digest string) bool { return digestPattern.MatchString(digest) }

@@ -1,6 +1,7 @@
 package imageref_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/servelab/servelab/internal/imageref"
@@ -36,5 +37,37 @@ func TestQualify(t *testing.T) {
 	}
 	if got := imageref.Local("localhost/servelab:1"); got != "localhost/servelab:1" {
 		t.Errorf("Local twice = %q", got)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	for _, ok := range []string{"nginx", "nginx:1.27", "prom/prometheus:v3.7.3", "docker.io/library/nginx:1.27",
+		"ghcr.io/ggml-org/llama.cpp:server-cuda-b7100", "nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless",
+		"registry.lan:5000/team/img:1", "localhost/servelab:0.1.0-abc", "ollama/ollama@" + digest, "vllm/vllm-openai:v0.32.1@" + digest,
+		"a__b/c-d--e:T_1.x"} {
+		if err := imageref.Check(ok); err != nil {
+			t.Errorf("Check(%q) = %v", ok, err)
+		}
+	}
+	for ref, want := range map[string]string{
+		"":                                      `repository path ""`,
+		"ghcr.io/org/img:server b7100":          `tag "server b7100"`,
+		"Ollama/Ollama:0.32.2":                  `repository path "Ollama"`,
+		"ollama/Ollama:1":                       `repository path "ollama/Ollama"`,
+		"img:":                                  `tag ""`,
+		"img@sha256:abc":                        `digest "sha256:abc"`,
+		"img@sha256:" + strings.Repeat("Z", 64): "digest",
+		"bad_host.io/img:1":                     `registry "bad_host.io"`,
+		"host.io:port/img:1":                    `registry "host.io:port"`,
+		"img:1 ":                                `tag "1 "`,
+		"a//b:1":                                `repository path "a//b"`,
+		"-img:1":                                `repository path "-img"`,
+	} {
+		err := imageref.Check(ref)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Check(%q) = %v, want an error naming %s", ref, err, want)
+		}
 	}
 }

@@ -38,14 +38,25 @@ type Resource struct {
 	// IgnoreChanges are the input paths Pulumi is told to ignore in diffs.
 	IgnoreChanges       []string
 	DeleteBeforeReplace bool
+	// ReplaceWith are the URNs of the resources whose replacement also
+	// replaces this one.
+	ReplaceWith []string
 	// PropertyDependencies are, per input, the URNs its value came from.
 	PropertyDependencies map[string][]string
-	// ReplaceWith are the URNs whose replacement replaces this resource.
-	ReplaceWith []string
 	// Read is true for a read of an existing resource (a Get), with the
 	// ID read.
 	Read bool
 	ID   string
+}
+
+// ReplaceWithNames are the names of ReplaceWith, sorted.
+func (r Resource) ReplaceWithNames() []string {
+	var out []string
+	for _, u := range r.ReplaceWith {
+		out = append(out, urnName(u))
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ParentName is the name part of Parent's URN.
@@ -313,15 +324,13 @@ func (m *Mocks) Plan() ([]byte, error) {
 			DeleteBeforeReplace: r.DeleteBeforeReplace,
 			IgnoreChanges:       r.IgnoreChanges,
 			CreateTimeout:       r.CreateTimeout,
+			ReplaceWith:         r.ReplaceWithNames(),
 		}
 		if r.Read {
 			e.Read = r.ID
 		}
 		for _, d := range r.Dependencies {
 			e.DependsOn = append(e.DependsOn, urnName(d))
-		}
-		for _, d := range r.ReplaceWith {
-			e.ReplaceWith = append(e.ReplaceWith, urnName(d))
 		}
 		if len(r.Inputs) > 0 {
 			e.Inputs = plain(resource.NewObjectProperty(r.Inputs), true).(map[string]any)

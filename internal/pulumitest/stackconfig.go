@@ -1,53 +1,59 @@
 package pulumitest
 
 import (
-	"encoding/json"
-	"fmt"
+	"bytes"
 	"os"
-	"strconv"
+	"path/filepath"
+	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/servelab/servelab/internal/stackfile"
 )
 
 // LoadStackConfig reads a stack file (stacks/Pulumi.<env>.yaml) and returns
 // its config the way the Pulumi CLI hands it to a program: every key fully
-// qualified, scalars as text, structured values as JSON. A `secure:` value
-// cannot be decrypted here and is an error: stack files in the repository
-// hold no secrets.
+// qualified, scalars as text, structured values as JSON. What a user's
+// Pulumi CLI added to the file — the encryption salt of `make up` and the
+// `secure:` values of `make secret` — is left out (stackfile.Config): tests
+// set secrets of their own, and pass in a checkout that holds the user's.
 func LoadStackConfig(path string) (map[string]string, error) {
+	return stackfile.Read(path)
+}
+
+// What the real Pulumi CLI (v3.274.1) wrote into a copy of
+// stacks/Pulumi.sim.yaml for `pulumi stack init` with the passphrase
+// secrets provider (make up, make preview) and `pulumi config set --secret
+// servelab:hfToken …` (make secret), under a throw-away passphrase nobody
+// has: the secure value and the salt line, exactly as written.
+const (
+	UserSecret = "  servelab:hfToken:\n    secure: v1:sC6HeIT4ehDqtEpY:Xb0KXWQj/en4uyYUwXJ/pbIkR4QcWsI6Nysi3/aTc1VMJMvy\n"
+	UserSalt   = "encryptionsalt: v1:KSRv9Tp9EO4=:v1:ovLTCgNHN6d0qxve:P5ZE74TMBPYU5DlE9P6useV9f6e5UQ==\n"
+)
+
+// WithUserSecrets is the stack file at path as a user's checkout has it
+// after `make up` and `make secret` (UserSecret at the end of its config,
+// UserSalt after it), whatever salt and secrets the file holds already.
+func WithUserSecrets(t testing.TB, path string) []byte {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	var doc struct {
-		Config map[string]any `yaml:"config"`
+	if b, _, err = stackfile.Clean(b); err != nil {
+		t.Fatal(err)
 	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if !bytes.HasSuffix(b, []byte("\n")) {
+		b = append(b, '\n')
 	}
-	out := make(map[string]string, len(doc.Config))
-	for k, v := range doc.Config {
-		if m, ok := v.(map[string]any); ok {
-			if _, secure := m["secure"]; secure && len(m) == 1 {
-				return nil, fmt.Errorf("%s: %s is an encrypted secret; stack files in the repository must hold none", path, k)
-			}
-		}
-		switch x := v.(type) {
-		case string:
-			out[k] = x
-		case bool:
-			out[k] = strconv.FormatBool(x)
-		case int:
-			out[k] = strconv.Itoa(x)
-		case float64:
-			out[k] = strconv.FormatFloat(x, 'g', -1, 64)
-		default:
-			j, err := json.Marshal(x)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", path, k, err)
-			}
-			out[k] = string(j)
-		}
+	return append(append(b, UserSecret...), UserSalt...)
+}
+
+// WriteWithUserSecrets writes WithUserSecrets(path) into a temporary
+// directory under the same name and returns the copy's path.
+func WriteWithUserSecrets(t testing.TB, path string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(dst, WithUserSecrets(t, path), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	return out, nil
+	return dst
 }

@@ -41,19 +41,27 @@ type plan struct {
 	textSeed     uint64
 	promptTokens int
 	n            int // tokens to generate
-	rng          *rand.Rand
+	// rng draws the delays' jitter. It is keyed by the seed and the request
+	// (prompt text and length), not by arrival order, so the same request
+	// gets the same delays whenever it comes: a benchmark replayed against a
+	// sim measures the same latencies.
+	rng *rand.Rand
+	// fail draws the injected failure, once per arrival.
+	fail *rand.Rand
 }
 
 func (s *Server) newPlan(prefix, promptText string, promptTokens, n int) *plan {
 	seq := s.seq.Add(1)
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(promptText)) // hash writes never fail
+	text := h.Sum64()
 	return &plan{
 		id:           prefix + strconv.FormatUint(seq, 10),
-		textSeed:     h.Sum64() ^ uint64(s.cfg.Seed),
+		textSeed:     text ^ uint64(s.cfg.Seed),
 		promptTokens: promptTokens,
 		n:            n,
-		rng:          rand.New(rand.NewPCG(uint64(s.cfg.Seed), seq)),
+		rng:          rand.New(rand.NewPCG(uint64(s.cfg.Seed), text^uint64(n))),
+		fail:         rand.New(rand.NewPCG(uint64(s.cfg.Seed), seq)),
 	}
 }
 
@@ -102,7 +110,7 @@ type timing struct {
 // metrics from real traffic.
 func (s *Server) run(ctx context.Context, p *plan, emit func(i int) error) (timing, error) {
 	t := timing{arrival: time.Now()}
-	if p.rng.Float64() < s.cfg.FailureRate {
+	if p.fail.Float64() < s.cfg.FailureRate {
 		return t, errInjected
 	}
 	addGauge(s.m.waiting, 1)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +33,13 @@ var (
 	e2eBuckets  = []float64{0.1, 0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480}
 )
 
-func newMeters(flavour engine.Kind, model string) (*meters, error) {
+// vllmBlockSize is the KV-cache block size the vLLM flavour reports.
+const vllmBlockSize = 16
+
+// newMeters registers the flavour's series; kvTokens is the simulated
+// KV-cache capacity the flavour reports (vLLM: ⌈kvTokens/16⌉ blocks of 16,
+// SGLang: sglang:max_total_num_tokens).
+func newMeters(flavour engine.Kind, model string, kvTokens int) (*meters, error) {
 	spec, err := engine.SpecOf(flavour)
 	if err != nil {
 		return nil, err
@@ -89,6 +96,17 @@ func newMeters(flavour engine.Kind, model string) (*meters, error) {
 			m.genThroughput = gauge(name)
 		case "sglang:cache_hit_rate":
 			m.cacheHitRate = gauge(name)
+		case "sglang:max_total_num_tokens":
+			gauge(name).Set(float64(kvTokens))
+		case "vllm:cache_config_info":
+			// vLLM's info gauge: value 1, the cache's shape in labels.
+			blocks := (kvTokens + vllmBlockSize - 1) / vllmBlockSize
+			info := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help(name), ConstLabels: prometheus.Labels{
+				"block_size": strconv.Itoa(vllmBlockSize), "num_gpu_blocks": strconv.Itoa(blocks),
+				"cache_dtype": "auto", "enable_prefix_caching": "False",
+			}})
+			info.Set(1)
+			m.reg.MustRegister(info)
 		case "llamacpp:prompt_tokens_seconds":
 			m.promptTPS = gauge(name)
 		case "llamacpp:predicted_tokens_seconds":

@@ -34,6 +34,10 @@ const Header = "X-Servelab-Sim"
 // OwnedBy is the owned_by of the served model in OpenAI model lists.
 const OwnedBy = "servelab-sim"
 
+// DefaultKVCacheTokens is the KV-cache capacity a sim reports unless
+// Config.KVCacheTokens says otherwise.
+const DefaultKVCacheTokens = 65536
+
 // Config configures a simulated engine.
 type Config struct {
 	// Flavour is the engine whose API is simulated.
@@ -72,6 +76,11 @@ type Config struct {
 	// generate with an empty prompt — and lists it in /api/ps from then
 	// on; a request with keep_alive 0 unloads it after answering.
 	LoadDelay time.Duration
+	// KVCacheTokens is the KV-cache capacity the engine reports in its
+	// metrics (vLLM: vllm:cache_config_info in blocks of 16, rounded up;
+	// SGLang: sglang:max_total_num_tokens); 0 means DefaultKVCacheTokens.
+	// It does not limit anything: Capacity does.
+	KVCacheTokens int
 	// Logger receives the banner and errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -104,6 +113,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--load-delay must be ≥ 0, got %s", c.LoadDelay)
 	case c.LoadDelay > 0 && c.Flavour != engine.Ollama:
 		return fmt.Errorf("--load-delay is Ollama's lazy model load; %s loads at start (--startup-delay)", c.Flavour)
+	case c.KVCacheTokens < 0:
+		return fmt.Errorf("--kv-cache-tokens must be ≥ 0, got %d", c.KVCacheTokens)
 	}
 	return nil
 }
@@ -133,7 +144,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMeters(cfg.Flavour, cfg.Model)
+	if cfg.KVCacheTokens == 0 {
+		cfg.KVCacheTokens = DefaultKVCacheTokens
+	}
+	m, err := newMeters(cfg.Flavour, cfg.Model, cfg.KVCacheTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -169,9 +183,9 @@ func (s *Server) Ready() bool { return !time.Now().Before(s.readyAt) }
 // Banner logs the line that marks the process as a simulation.
 func (s *Server) Banner(addr string) {
 	s.log.Warn("SIMULATED ENGINE: servelab sim, no model is loaded; latencies and text are synthetic",
-		"model", s.cfg.Model, "listen", addr, "ttft", s.cfg.TTFT, "itl", s.cfg.ITL,
-		"jitter", s.cfg.Jitter, "capacity", s.cfg.Capacity, "startup_delay", s.cfg.StartupDelay,
-		"failure_rate", s.cfg.FailureRate, "seed", s.cfg.Seed, "api_key", s.cfg.APIKey != "", "load_delay", s.cfg.LoadDelay)
+		"model", s.cfg.Model, "listen", addr, "ttft", s.cfg.TTFT.String(), "itl", s.cfg.ITL.String(),
+		"jitter", s.cfg.Jitter, "capacity", s.cfg.Capacity, "startup_delay", s.cfg.StartupDelay.String(),
+		"failure_rate", s.cfg.FailureRate, "seed", s.cfg.Seed, "api_key", s.cfg.APIKey != "", "load_delay", s.cfg.LoadDelay.String())
 }
 
 // Run serves a simulated engine on addr until ctx ends, then shuts down
@@ -186,7 +200,7 @@ func Run(ctx context.Context, cfg Config, addr string) error {
 	defer s.Close()
 	s.Banner(addr)
 	if cfg.Flavour == engine.VLLM && cfg.StartupDelay > 0 {
-		s.log.Info("loading (port closed until ready, as vLLM)", "ready_in", cfg.StartupDelay)
+		s.log.Info("loading (port closed until ready, as vLLM)", "ready_in", cfg.StartupDelay.String())
 		t := time.NewTimer(time.Until(s.readyAt))
 		select {
 		case <-t.C:
@@ -212,6 +226,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String())
+	stop := make(chan struct{})
+	defer close(stop)
+	go s.announceReady(ctx, stop)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("sim serve: %w", err)
@@ -223,6 +240,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("sim shutdown: %w", err)
 	}
 	return nil
+}
+
+// announceReady logs "ready" once the start-up delay has passed (at once
+// when it has), unless ctx ends or stop closes first.
+func (s *Server) announceReady(ctx context.Context, stop <-chan struct{}) {
+	t := time.NewTimer(time.Until(s.readyAt))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		s.log.Info("ready", "model", s.cfg.Model, "startup_delay", s.cfg.StartupDelay.String())
+	case <-ctx.Done():
+	case <-stop:
+	}
 }
 
 // DefaultAddr is the listen address of a flavour: all interfaces, the

@@ -134,13 +134,7 @@ func decode(raw []byte, v reflect.Value, path string, ps *Problems) {
 		for _, k := range keys {
 			i, ok := fields[k]
 			if !ok {
-				msg := fmt.Sprintf("unknown key %q", k)
-				if s := suggest(k, names); s != "" {
-					msg += fmt.Sprintf(" (did you mean %q?)", s)
-				} else {
-					msg += " (known keys: " + strings.Join(names, ", ") + ")"
-				}
-				*ps = append(*ps, Problem{Join(path, k), msg})
+				*ps = append(*ps, UnknownKey(Join(path, k), k, names))
 				continue
 			}
 			decode(obj[k], v.Field(i), Join(path, k), ps)
@@ -252,6 +246,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// Suggest returns the name in names closest to k when it is a plausible
+// typo (at most two edits away, ignoring case), else "". Other strict
+// parsers (command-line flags) use it for their "did you mean".
+func Suggest(k string, names []string) string { return suggest(k, names) }
+
+// UnknownKey is the problem of key k at path, which is none of names
+// (sorted): it suggests the closest name, or lists them all.
+func UnknownKey(path, k string, names []string) Problem {
+	msg := fmt.Sprintf("unknown key %q", k)
+	if s := suggest(k, names); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	} else {
+		msg += " (known keys: " + strings.Join(names, ", ") + ")"
+	}
+	return Problem{path, msg}
 }
 
 // suggest returns the known name closest to k when it is a plausible typo

@@ -97,17 +97,21 @@ func (g *Gateway) InternalBaseURL() string { return "http://" + Name + ":" + str
 func MetricsAddress() string { return Name + ":" + strconv.Itoa(dockergw.MetricsPort) }
 
 // Render is the gateway config for backends, by the Docker target's code:
-// backends are reached by their Service names.
+// backends are reached by their Service names, and the pod holds its
+// listeners and key files where the Docker target's container does.
 func Render(settings *gw.Config, backends []Backend) (gw.Config, error) {
-	ups := make([]dockergw.Upstream, 0, len(backends))
-	for _, b := range backends {
+	ups := make([]dockergw.Upstream, len(backends))
+	for i, b := range backends {
 		f := b.Framework
-		ups = append(ups, dockergw.Upstream{
-			Name: f.Name, API: f.API, URL: f.InternalBaseURL(), HasAPIKey: f.HasAPIKey,
-			UpstreamModel: f.UpstreamModel, PublicModel: b.PublicModel, Weight: b.Weight,
-		})
+		ups[i] = dockergw.Upstream{
+			Name: f.Name, Engine: f.API, URL: f.InternalBaseURL(),
+			PublicModel: b.PublicModel, UpstreamModel: f.UpstreamModel, Weight: b.Weight,
+		}
+		if f.HasAPIKey {
+			ups[i].APIKeyFile = dockergw.BackendKeyFile(f.Name)
+		}
 	}
-	return dockergw.Render(settings, ups)
+	return dockergw.Render(settings, dockergw.ContainerListeners(), ups)
 }
 
 // NewGateway creates the key, its Secret, the config's ConfigMap, the
