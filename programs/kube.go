@@ -91,16 +91,17 @@ func (k *kubeDeployment) deployClusterComponent() error {
 }
 
 // deployFrameworks creates one Deployment (of its replicas) per framework,
-// each after the ones the planner starts before it on a shared GPU.
+// each after the ones the planner starts before it on a shared GPU and
+// replaced with their Deployments.
 func (k *kubeDeployment) deployFrameworks() error {
-	none := func(*kframework.Framework) []pulumi.Resource { return nil }
-	fs, err := inStartOrder(k.lab.Instances, k.deployFramework, (*kframework.Framework).Waits, none)
+	fs, err := inStartOrder(k.lab.Instances, k.deployFramework, (*kframework.Framework).Waits, (*kframework.Framework).Deployments)
 	k.frameworks = fs
 	return err
 }
 
-// deployFramework creates framework in, after the resources after.
-func (k *kubeDeployment) deployFramework(in InstancePlan, after, _ []pulumi.Resource) (*kframework.Framework, error) {
+// deployFramework creates framework in, after the resources after and
+// replaced with replaceWith.
+func (k *kubeDeployment) deployFramework(in InstancePlan, after, replaceWith []pulumi.Resource) (*kframework.Framework, error) {
 	image := in.Framework.Image
 	if in.Instance.Engine == engine.Sim {
 		image = k.cluster.Image
@@ -108,7 +109,7 @@ func (k *kubeDeployment) deployFramework(in InstancePlan, after, _ []pulumi.Reso
 	return kframework.NewFramework(k.ctx, in.Instance.Name, &kframework.FrameworkArgs{
 		Cluster: k.cluster, Instance: in.Instance, Image: image,
 		Replicas: in.Kube.Replicas, ServicePort: in.PublishedPort, GPUs: in.Kube.GPUs,
-		NodeSelector: in.Kube.NodeSelector, Tolerations: in.Kube.Tolerations, After: after,
+		NodeSelector: in.Kube.NodeSelector, Tolerations: in.Kube.Tolerations, After: after, ReplaceWith: replaceWith,
 	})
 }
 

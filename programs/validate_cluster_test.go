@@ -126,6 +126,24 @@ func TestClusterOriginBox(t *testing.T) {
 	if slices.ContainsFunc(sg.Dependencies, func(d string) bool { return strings.HasSuffix(d, "-deployment") }) {
 		t.Errorf("sglang waits for %v; it starts first", sg.Dependencies)
 	}
+
+	// And when one is created again (its Deployment replaced, e.g. with a
+	// new key), so are those started after it, as containers on Docker
+	// (checkStartOrder): each Deployment is replaced with every Deployment
+	// started before it, and with its own engine's key.
+	for _, c := range []struct {
+		name string
+		want []string
+	}{
+		{"sglang", []string{"sglang-api-key"}},
+		{"vllm", []string{"sglang-deployment", "vllm-api-key"}},
+		{"ollama", []string{"sglang-deployment", "vllm-deployment"}}, // no key of its own
+	} {
+		d, _ := m.Get(typeDeployment, c.name+"-deployment")
+		if got := d.ReplaceWithNames(); !slices.Equal(got, c.want) {
+			t.Errorf("%s's Deployment is replaced with %v, want %v", c.name, got, c.want)
+		}
+	}
 }
 
 func TestClusterConfigErrors(t *testing.T) {

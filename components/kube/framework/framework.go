@@ -81,6 +81,12 @@ type FrameworkArgs struct {
 	// After are resources that must be ready before the Deployment is
 	// created: the planner's start order on a shared (time-sliced) GPU.
 	After []pulumi.Resource
+	// ReplaceWith are the Deployments of the engines started before this
+	// one (Framework.Deployments of each): when one of them is replaced,
+	// this Deployment is replaced too, so that the start order holds for
+	// every creation, not only the first. (A rollout of one of them, an
+	// update of its pod template, is not a replacement: docs/kubernetes.md.)
+	ReplaceWith []pulumi.Resource
 }
 
 // Framework is a deployed engine.
@@ -119,7 +125,14 @@ type Framework struct {
 	EngineKind      pulumi.StringOutput
 
 	waits []pulumi.Resource
+	// deployments are its Deployment and those it is replaced with.
+	deployments []pulumi.Resource
 }
+
+// Deployments are the engine's Deployment and the Deployments it is
+// replaced with (FrameworkArgs.ReplaceWith): an engine started after this
+// one is replaced with all of them.
+func (f *Framework) Deployments() []pulumi.Resource { return f.deployments }
 
 // Waits are the resources that finish when the engine is ready: the
 // Deployment (every pod ready), its Service and, for Ollama, the model
@@ -226,15 +239,18 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	labels := map[string]string{kube.LabelFramework: in.Name, kube.LabelEngine: string(in.Engine)}
 	wait := spec.WaitTimeout + ImagePullMargin
 	dopts := append(c.Opts(f), pulumi.Timeouts(&pulumi.CustomTimeouts{Create: wait.String(), Update: wait.String()}))
-	after := slices.Clone(a.After)
+	after, replaceWith := slices.Clone(a.After), slices.Clone(a.ReplaceWith)
 	if keySecret != nil {
 		after = append(after, keySecret)
 		// The engine reads its key file at start: a new key (the password
 		// replaced) starts it afresh, as on Docker.
-		dopts = append(dopts, pulumi.ReplaceWith([]pulumi.Resource{f.key}))
+		replaceWith = append(replaceWith, f.key)
 	}
 	if len(after) > 0 {
 		dopts = append(dopts, pulumi.DependsOn(after))
+	}
+	if len(replaceWith) > 0 {
+		dopts = append(dopts, pulumi.ReplaceWith(replaceWith))
 	}
 	deployment, err := appsv1.NewDeployment(ctx, name+"-deployment", &appsv1.DeploymentArgs{
 		Metadata: c.Meta(in.Name, "engine", labels),
@@ -267,6 +283,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 		return nil, fmt.Errorf("framework %s: service: %w", name, err)
 	}
 	f.waits = []pulumi.Resource{deployment, service}
+	f.deployments = append([]pulumi.Resource{deployment}, a.ReplaceWith...)
 	if !f.HasAPIKey {
 		if err := f.restrictIngress(ctx, c, name); err != nil {
 			return nil, err
