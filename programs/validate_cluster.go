@@ -1,6 +1,7 @@
 package programs
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/internal/imageref"
 	"github.com/servelab/servelab/internal/planner"
 )
 
@@ -26,8 +28,6 @@ var (
 	// migResource is a MIG slice resource of NVIDIA's device plugin
 	// (mixed strategy), e.g. nvidia.com/mig-1g.10gb.
 	migResource = regexp.MustCompile(`^nvidia\.com/mig-[1-7]g\.[0-9]+gb$`)
-	// imageRepo is an image repository without tag or digest.
-	imageRepo = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*$`)
 )
 
 // gpuResources are the GPU resource names the NVIDIA device plugin
@@ -90,8 +90,11 @@ func (v *validator) clusterList() {
 	if c.Image == "" {
 		c.Image = DefaultClusterImage
 	}
-	if !imageRepo.MatchString(c.Image) {
+	switch err := imageref.CheckRepository(c.Image); {
+	case errors.Is(err, imageref.ErrVersioned):
 		v.errorf(p+".image", "%q must be an image repository without tag or digest (the program adds the tag it builds), e.g. ghcr.io/acme/servelab", c.Image)
+	case err != nil:
+		v.errorf(p+".image", "%q is not an image repository: %v", c.Image, err)
 	}
 	mc := &c.ModelCache
 	if mc.SizeGiB == 0 {

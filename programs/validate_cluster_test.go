@@ -213,6 +213,14 @@ func TestClusterConfigErrors(t *testing.T) {
 			[]string{`clusters[0].modelCache.accessMode: unknown "ReadMany"`}},
 		{"service name starting with a digit", map[string]string{"frameworks": `[{name: 8b-ollama, engine: ollama, nodePool: cpu, model: m, image: ollama/ollama:0.32.2}]`},
 			[]string{`frameworks[0].name: "8b-ollama" names a Kubernetes Service, which must start with a letter`}},
+		// The cluster's image is a repository as Docker parses one
+		// (internal/imageref, main's rule for every image), without the
+		// tag the program adds.
+		{"image with a tag", map[string]string{"clusters": `[{name: lab, context: c, image: "ghcr.io/acme/servelab:v1", nodePools: [{name: h100, gpus: {model: H100, memoryGiB: 80}}, {name: cpu}]}]`},
+			[]string{`clusters[0].image: "ghcr.io/acme/servelab:v1" must be an image repository without tag or digest (the program adds the tag it builds), e.g. ghcr.io/acme/servelab`}},
+		{"image not a reference", map[string]string{"clusters": `[{name: lab, context: c, image: "ghcr.io/Acme/servelab", nodePools: [{name: h100, gpus: {model: H100, memoryGiB: 80}}, {name: cpu}]}]`},
+			[]string{`clusters[0].image: "ghcr.io/Acme/servelab" is not an image repository: repository path "Acme/servelab" is not lower-case`}},
+		{"image registry with a port", map[string]string{"clusters": `[{name: lab, context: c, image: "localhost:5001/servelab", nodePools: [{name: h100, gpus: {model: H100, memoryGiB: 80}}, {name: cpu}]}]`}, nil},
 		{"unknown cluster key", map[string]string{"clusters": `[{name: lab, context: c, namspace: x}]`},
 			[]string{`clusters[0].namspace: unknown key "namspace" (did you mean "namespace"?)`}},
 		{"operator dashboards", map[string]string{"monitoring": `{prometheusOperator: {dashboardLabels: {}, datasourceUid: "my prometheus"}}`},
