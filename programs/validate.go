@@ -480,6 +480,13 @@ func (v *validator) gpuEngineOnHost(p string, f *Framework, h *Host) {
 		}
 	}
 	onGPU := gpus > 0 && f.Engine != engine.Sim && (f.GPUs == nil || f.GPUs.Count > 0 || len(f.GPUs.Devices) > 0)
+	v.gpuSizing(p, f, onGPU)
+}
+
+// gpuSizing checks what the planner needs of an engine on a GPU (onGPU),
+// on a host or in a cluster: its memory demand, a known dtype, and a CUDA
+// build of llama.cpp.
+func (v *validator) gpuSizing(p string, f *Framework, onGPU bool) {
 	if onGPU && f.GPUMemoryGiB == 0 && f.ModelParamsB == 0 {
 		v.errorf(p, "set gpuMemoryGiB, or modelParamsB and dtype, so the planner can size %s's share of the GPU", f.Name)
 	}

@@ -299,17 +299,7 @@ func (v *validator) clusterInstance(p string, f *Framework, args framework.Engin
 		v.errorf(p+".gpus", "wants %d GPUs, node pool %s offers %d per node (a pod runs on one node)", f.GPUs.Count, pool.Name, perNode)
 	}
 	onGPU := perNode > 0 && f.Engine != engine.Sim && (f.GPUs == nil || f.GPUs.Count > 0)
-	if onGPU && f.GPUMemoryGiB == 0 && f.ModelParamsB == 0 {
-		v.errorf(p, "set gpuMemoryGiB, or modelParamsB and dtype, so the planner can size %s's share of the GPU", f.Name)
-	}
-	if f.ModelParamsB > 0 {
-		if _, err := planner.EstimateGiB(f.ModelParamsB, f.Dtype, DefaultKVCacheGiB); err != nil {
-			v.errorf(p+".dtype", "%v", err)
-		}
-	}
-	if onGPU && f.Engine == engine.LlamaCpp && f.Image != "" && !strings.Contains(f.Image, "cuda") {
-		v.errorf(p+".image", "llama.cpp on a GPU needs a CUDA build (e.g. ghcr.io/ggml-org/llama.cpp:server-cuda-b7100), got %q", f.Image)
-	}
+	v.gpuSizing(p, f, onGPU)
 	if onGPU && pool.TimeSlicing > 1 {
 		if f.Node == "" {
 			v.errorf(p+".node", "node pool %s is time-sliced: pin each GPU engine to a node so the planner knows which engines share a GPU (the scheduler would stack them anywhere)", pool.Name)
