@@ -511,22 +511,31 @@ func hostGPUCount(h *Host) int {
 	return n
 }
 
+// modelNames are the model name clients send for framework f (its
+// servedModelName, else its name, or under serve the model itself) and
+// the one its engine serves (the same, but for Ollama: the model's tag),
+// on a host or in a cluster.
+func modelNames(program Program, f *Framework) (public, upstream string) {
+	public = f.ServedModelName
+	if public == "" {
+		public = f.Name
+		if program == Serve {
+			public = f.Model
+		}
+	}
+	upstream = public
+	if f.Engine == engine.Ollama {
+		upstream = engine.OllamaTag(f.Model) // Ollama serves models under their tag
+	}
+	return public, upstream
+}
+
 func (v *validator) instance(f *Framework, replica int, args framework.EngineArgs, h *Host) InstancePlan {
 	name := f.Name
 	if f.Replicas > 1 {
 		name = f.Name + "-" + strconv.Itoa(replica)
 	}
-	public := f.ServedModelName
-	if public == "" {
-		public = f.Name
-		if v.cfg.Program == Serve {
-			public = f.Model
-		}
-	}
-	upstream := public
-	if f.Engine == engine.Ollama {
-		upstream = engine.OllamaTag(f.Model) // Ollama serves models under their tag
-	}
+	public, upstream := modelNames(v.cfg.Program, f)
 	port := f.Port
 	if port == 0 {
 		port = defaultPort(f)

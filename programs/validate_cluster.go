@@ -315,17 +315,7 @@ func (v *validator) clusterInstance(p string, f *Framework, args framework.Engin
 		return InstancePlan{}, false
 	}
 
-	public := f.ServedModelName
-	if public == "" {
-		public = f.Name
-		if v.cfg.Program == Serve {
-			public = f.Model
-		}
-	}
-	upstream := public
-	if f.Engine == engine.Ollama {
-		upstream = engine.OllamaTag(f.Model)
-	}
+	public, upstream := modelNames(v.cfg.Program, f)
 	port := f.Port
 	if port == 0 {
 		port = defaultPort(f)
