@@ -103,7 +103,7 @@ func CheckStack(get Getter, keys []string) (*Lab, error) {
 // apiKeySecret names: Config's top-level keys and the secrets ReadSecrets
 // reads.
 func knownKeys() []string {
-	names := []string{"hfToken", "sshPrivateKey"}
+	names := []string{"hfToken", "sshPrivateKey", "kubeconfig"}
 	t := reflect.TypeFor[Config]()
 	for i := range t.NumField() {
 		if f := t.Field(i); f.IsExported() {

@@ -305,3 +305,14 @@ func TestClusterNeedsAContextOrKubeconfig(t *testing.T) {
 		}
 	}
 }
+
+// The keys a cluster stack sets are keys the program reads: clusters, and
+// the secret kubeconfig (main's unknown-key check, which reads the keys
+// from PULUMI_CONFIG under a real `pulumi up`).
+func TestClusterKeysAreKnown(t *testing.T) {
+	t.Parallel()
+	keys := []string{"servelab:program", "servelab:clusters", "servelab:frameworks", "servelab:kubeconfig", "servelab:hfToken"}
+	if _, err := programs.CheckStack(getter(t, clusterBase), keys); err != nil {
+		t.Errorf("a cluster stack's keys are reported: %v", err)
+	}
+}
