@@ -16,7 +16,7 @@ GOFILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -p
 # The Pulumi CLI against servelab's state (never exported by hand).
 STATE = PULUMI_BACKEND_URL="file://$(STATE_DIR)"
 
-.PHONY: test deps fmt-check vet kube-bins unit check-stacks kube-preview up preview destroy secret stack need-pulumi need-stack build bench demo outputs grafana gateway report perf-gateway bench-accuracy help
+.PHONY: test deps fmt-check vet kube-bins unit check-stacks kube-preview up preview destroy secret stack need-pulumi need-stack build bench demo outputs grafana gateway report perf-gateway bench-accuracy help kube-image
 
 help:
 	@echo "make demo                 the sim stack on loopback: simulated engines, gateway, Prometheus, benchmark, report (no Docker)"
@@ -31,6 +31,7 @@ help:
 	@echo "make report STACK=<env>   bin/reports/<env>.html from the stack's benchmark outputs"
 	@echo "make test                 gofmt, go vet, go test -race ./..., stack files checked by the real Pulumi CLI"
 	@echo "make build                bin/servelab"
+	@echo "make kube-image REPO=<registry/repo> | KIND=<cluster>   the servelab image for a cluster stack (docs/kubernetes.md)"
 
 ## ---- the lab -------------------------------------------------------------
 
@@ -104,6 +105,18 @@ report: need-stack build
 # benchmark trigger) changes only with the code.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -o bin/servelab ./cmd/servelab
+
+# kube-image builds the servelab image from the build context the program
+# generates (tools/imagetag), with the tag the program computes from it,
+# and makes it available to a cluster stack: pushed to REPO (the stack's
+# clusters[].image), or loaded into the kind cluster KIND (clusters[].image
+# left at its default, servelab). docs/kubernetes.md.
+kube-image:
+	@test -n "$(REPO)$(KIND)" || { echo "make: REPO=<registry/repository> to push, or KIND=<kind cluster name> to load"; exit 1; }
+	@set -- $$($(GO) run tools/imagetag/main.go) && test -n "$${2:-}" && tag=$$1 ctx=$$2 && set -x && \
+	docker build -t servelab:$$tag "$$ctx" && \
+	if [ -n "$(KIND)" ]; then kind load docker-image servelab:$$tag --name "$(KIND)"; \
+	else docker tag servelab:$$tag "$(REPO):$$tag" && docker push "$(REPO):$$tag"; fi
 
 # demo runs the sim stack's lab on loopback (internal/demo): simulated
 # engines, the gateway, Prometheus when installed, a short benchmark and

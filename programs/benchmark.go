@@ -9,7 +9,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/benchmark"
-	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/internal/engine"
 )
@@ -21,18 +20,9 @@ func (d *deployment) deployBenchmark(out pulumi.Map) error {
 	if !b.Enabled {
 		return nil
 	}
-	args := &benchmark.BenchmarkArgs{Workload: Workload(b)}
-	if b.Timeout != "" {
-		args.Timeout, _ = time.ParseDuration(b.Timeout) // validated
-	}
-	if b.Baseline != "" {
-		if b.Baseline == d.ctx.Stack() {
-			return fmt.Errorf("servelab:benchmark.baseline: %q is this stack; name the stack to compare with", b.Baseline)
-		}
-		args.Baseline = &benchmark.Baseline{Stack: b.Baseline}
-		if b.FailOnRegression != nil {
-			args.Baseline.FailOnRegression = *b.FailOnRegression
-		}
+	args, err := d.benchmarkArgs()
+	if err != nil {
+		return err
 	}
 	onHost := b.RunOn == "host"
 	if onHost {
@@ -56,7 +46,7 @@ func (d *deployment) deployBenchmark(out pulumi.Map) error {
 			args.Targets = append(args.Targets, tg)
 		}
 	} else {
-		d.servingTargets(args, onHost)
+		d.servingTargets(args, d.served(onHost))
 	}
 
 	bench, err := benchmark.NewBenchmark(d.ctx, "benchmark", args)
@@ -67,6 +57,26 @@ func (d *deployment) deployBenchmark(out pulumi.Map) error {
 	return nil
 }
 
+// benchmarkArgs are the stack's benchmark settings, whichever target runs
+// it: workload, timeout and baseline.
+func (d *deployment) benchmarkArgs() (*benchmark.BenchmarkArgs, error) {
+	b := d.lab.Config.Benchmark
+	args := &benchmark.BenchmarkArgs{Workload: Workload(b)}
+	if b.Timeout != "" {
+		args.Timeout, _ = time.ParseDuration(b.Timeout) // validated
+	}
+	if b.Baseline != "" {
+		if b.Baseline == d.ctx.Stack() {
+			return nil, fmt.Errorf("servelab:benchmark.baseline: %q is this stack; name the stack to compare with", b.Baseline)
+		}
+		args.Baseline = &benchmark.Baseline{Stack: b.Baseline}
+		if b.FailOnRegression != nil {
+			args.Baseline.FailOnRegression = *b.FailOnRegression
+		}
+	}
+	return args, nil
+}
+
 // benchHost is where a runOn: host benchmark runs: next to the gateway.
 func (d *deployment) benchHost() string {
 	if d.lab.Config.GatewayEnabled() {
@@ -75,53 +85,98 @@ func (d *deployment) benchHost() string {
 	return d.lab.Instances[0].Host
 }
 
-// servingTargets measures every framework through the gateway and, with
-// direct: true, directly — so the outputs show the gateway's overhead.
-// Each target carries the spec of what it measures (specs.go), so that a
-// change there re-runs the bench.
-func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, onHost bool) {
-	cfg := d.lab.Config
-	for _, f := range d.frameworks {
-		args.After = append(args.After, f.Waits()...)
-	}
+// servedLab is what the benchmark of a compare or serve stack measures,
+// whichever target deployed it (Docker hosts: deployment.served; a
+// cluster: kubeDeployment.served): every framework instance, in
+// lab.Instances order, and the gateway (nil without one).
+type servedLab struct {
+	frameworks []servedFramework
+	gateway    *servedGateway
+}
+
+// servedFramework is one framework instance as the bench reaches it.
+type servedFramework struct {
+	name string
+	// directURL is its URL bypassing the gateway, from where the bench
+	// runs.
+	directURL string
+	// key is the engine's own API key (nil: it takes none).
+	key pulumi.StringInput
+	// imageDigest identifies the image it runs (nil: not known).
+	imageDigest pulumi.StringInput
+	// spec decides its results (specs.go); waits finish when it is ready.
+	spec  pulumi.StringOutput
+	waits []pulumi.Resource
+}
+
+// servedGateway is the gateway as the bench reaches it.
+type servedGateway struct {
+	url   string
+	key   pulumi.StringInput
+	waits []pulumi.Resource
+	// spec is the spec of a target through the gateway to the instances
+	// idx (specs.go).
+	spec func(idx ...int) pulumi.StringOutput
+}
+
+// served describes the Docker target's lab for the bench: on the lab
+// network when it runs on a host (onHost), else by published ports.
+func (d *deployment) served(onHost bool) servedLab {
+	var s servedLab
 	bench := d.benchHost()
-	var gatewayURL string
-	if d.gateway != nil {
-		args.After = append(args.After, d.gateway.Waits()...)
-		gatewayURL = d.hosts[cfg.Gateway.Host].PublishedURL(cfg.Gateway.Port)
-		if onHost {
-			gatewayURL = gateway.InternalBaseURL
-		}
-		args.Keys = []pulumi.StringInput{d.gateway.APIKey}
+	for i, f := range d.frameworks {
+		s.frameworks = append(s.frameworks, servedFramework{
+			name: f.Name, directURL: d.directURL(i, onHost, bench), key: d.engineKey(f), imageDigest: f.ImageDigest,
+			spec: d.engineSpec(i), waits: f.Waits(),
+		})
 	}
-	targets := ServingTargets(d.lab, gatewayURL, func(i int) string { return d.directURL(i, onHost, bench) })
+	if d.gateway != nil {
+		url := d.hosts[d.lab.Config.Gateway.Host].PublishedURL(d.lab.Config.Gateway.Port)
+		if onHost {
+			url = gateway.InternalBaseURL
+		}
+		s.gateway = &servedGateway{url: url, key: d.gateway.APIKey, waits: d.gateway.Waits(), spec: d.gatewaySpec}
+	}
+	return s
+}
+
+// servingTargets adds to args the targets ServingTargets gives the lab s
+// describes, each with the spec of what it measures (specs.go), so that a
+// change there re-runs the bench, and a direct target of an engine that
+// checks a key with the engine's own key. Both targets build their
+// benchmark with it.
+func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, s servedLab) {
+	for _, f := range s.frameworks {
+		args.After = append(args.After, f.waits...)
+	}
+	var gatewayURL string
+	if g := s.gateway; g != nil {
+		args.After = append(args.After, g.waits...)
+		args.Keys = []pulumi.StringInput{g.key}
+		gatewayURL = g.url
+	}
+	targets := ServingTargets(d.lab, gatewayURL, func(i int) string { return s.frameworks[i].directURL })
 	for _, t := range targets {
+		i := slices.IndexFunc(s.frameworks, func(f servedFramework) bool { return f.name == t.Framework })
 		switch {
 		case t.Framework == "": // serve: the gateway in front of every instance
-			all := make([]int, len(d.frameworks))
-			for i := range all {
-				all[i] = i
+			all := make([]int, len(s.frameworks))
+			for j := range all {
+				all[j] = j
 			}
-			t.Spec, t.ImageDigest = d.gatewaySpec(all...), d.frameworks[0].ImageDigest
+			t.Spec, t.ImageDigest = s.gateway.spec(all...), s.frameworks[0].imageDigest
 		case !t.Direct:
-			i := d.instanceIndex(t.Framework)
-			t.Spec, t.ImageDigest = d.gatewaySpec(i), d.frameworks[i].ImageDigest
+			t.Spec, t.ImageDigest = s.gateway.spec(i), s.frameworks[i].imageDigest
 		default:
-			i := d.instanceIndex(t.Framework)
-			f := d.frameworks[i]
-			t.Spec, t.ImageDigest = d.engineSpec(i), f.ImageDigest
-			if key := d.engineKey(f); key != nil {
+			f := s.frameworks[i]
+			t.Spec, t.ImageDigest = f.spec, f.imageDigest
+			if f.key != nil {
 				t.KeyIndex = len(args.Keys)
-				args.Keys = append(args.Keys, key)
+				args.Keys = append(args.Keys, f.key)
 			}
 		}
 		args.Targets = append(args.Targets, t)
 	}
-}
-
-// instanceIndex is the index of the framework instance named name.
-func (d *deployment) instanceIndex(name string) int {
-	return slices.IndexFunc(d.frameworks, func(f *framework.Framework) bool { return f.Name == name })
 }
 
 // ServingTargets are what the benchmark of a compare or serve lab
@@ -130,7 +185,9 @@ func (d *deployment) instanceIndex(name string) int {
 // of them), then, with benchmark.direct (or without a gateway), every
 // instance at direct(i). Targets through the gateway send key 0 (the
 // gateway's); direct ones none: the caller gives the target of an engine
-// that checks a key that engine's key, and Spec and ImageDigest.
+// that checks a key that engine's key, and Spec and ImageDigest. The
+// Docker target, the Kubernetes target (servingTargets) and `make demo`
+// all measure these.
 func ServingTargets(lab *Lab, gatewayURL string, direct func(i int) string) []benchmark.Target {
 	cfg := lab.Config
 	// The bench reads an engine's KV-cache capacity at its metrics URL:
@@ -187,7 +244,7 @@ func (d *deployment) directURL(i int, onHost bool, bench string) string {
 }
 
 // Workload is the stack's benchmark workload as the Benchmark component
-// runs it.
+// (or, on a cluster, its Job) runs it.
 func Workload(b Benchmark) benchmark.Workload {
 	w := benchmark.Workload{
 		Dataset: b.Dataset, DatasetPath: b.DatasetPath, NumPrompts: b.NumPrompts,

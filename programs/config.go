@@ -38,6 +38,9 @@ type Config struct {
 	Monitoring Monitoring  `json:"monitoring"`
 	Benchmark  Benchmark   `json:"benchmark"`
 	Targets    []Target    `json:"targets"`
+	// Clusters is the Kubernetes cluster a stack deploys to instead of
+	// Docker hosts (cluster.go, docs/kubernetes.md).
+	Clusters []Cluster `json:"clusters"`
 
 	// undecoded names the top-level keys Load could not decode at all (not
 	// the right shape): Validate does not report references to them again.
@@ -125,6 +128,11 @@ type Framework struct {
 	Args      json.RawMessage   `json:"args,omitempty"`
 	ExtraArgs []string          `json:"extraArgs,omitempty"`
 	Env       map[string]string `json:"env,omitempty"`
+	// Kubernetes placement (cluster stacks only; cluster.go).
+	NodePool     string            `json:"nodePool,omitempty"`
+	Node         string            `json:"node,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	Tolerations  []Toleration      `json:"tolerations,omitempty"`
 }
 
 // GPUSelector is a GPU count or a list of device indices.
@@ -216,6 +224,9 @@ type Monitoring struct {
 	DCGMImage string `json:"dcgmImage,omitempty"`
 	// TTFTSLO is the TTFT p99 alert threshold (default 2s).
 	TTFTSLO string `json:"ttftSlo,omitempty"`
+	// PrometheusOperator (cluster stacks) hands scraping and rules to the
+	// cluster's Prometheus Operator instead (cluster.go).
+	PrometheusOperator *PrometheusOperator `json:"prometheusOperator,omitempty"`
 }
 
 // Prometheus settings.

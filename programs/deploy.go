@@ -39,6 +39,9 @@ func newDeployment(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options)
 }
 
 func (d *deployment) deploy() (pulumi.Map, error) {
+	if d.lab.Cluster != nil {
+		return d.deployCluster() // kube.go
+	}
 	switch d.lab.Config.Program {
 	case Compare:
 		return d.compare()
@@ -114,46 +117,66 @@ func (d *deployment) needsModelCache(host string) (bool, error) {
 }
 
 // deployFrameworks creates one Framework per planned instance, each after
-// the instances the planner starts before it on its GPUs.
+// the instances the planner starts before it on its GPUs and replaced
+// with their containers.
 func (d *deployment) deployFrameworks() error {
-	made := map[string]*framework.Framework{}
-	for _, in := range d.lab.Instances {
-		if _, err := d.deployFramework(in, made); err != nil {
-			return err
-		}
-	}
-	for _, in := range d.lab.Instances {
-		d.frameworks = append(d.frameworks, made[in.Instance.Name])
-	}
-	return nil
+	fs, err := inStartOrder(d.lab.Instances, d.deployFramework, (*framework.Framework).Waits, (*framework.Framework).Containers)
+	d.frameworks = fs
+	return err
 }
 
-// deployFramework creates the instance, first creating (once) the ones it
-// starts after, so that it can wait for them to be ready.
-func (d *deployment) deployFramework(in InstancePlan, made map[string]*framework.Framework) (*framework.Framework, error) {
-	if f, ok := made[in.Instance.Name]; ok {
+// inStartOrder creates every instance of ins with create, first creating
+// (once) the ones it starts after (StartAfter), and returns them in ins's
+// order. An instance waits for those to be ready (after: their waits),
+// and is replaced whenever one of them is (replaceWith: what replaces
+// each of them, itself included), so that it never runs while one of
+// them starts again. Both targets start their frameworks so.
+func inStartOrder[F any](ins []InstancePlan, create func(in InstancePlan, after, replaceWith []pulumi.Resource) (F, error), waits, replaces func(F) []pulumi.Resource) ([]F, error) {
+	made := map[string]F{}
+	var start func(in InstancePlan) (F, error)
+	start = func(in InstancePlan) (F, error) {
+		if f, ok := made[in.Instance.Name]; ok {
+			return f, nil
+		}
+		var zero F
+		var after, replaceWith []pulumi.Resource
+		for _, name := range in.StartAfter {
+			i := slices.IndexFunc(ins, func(x InstancePlan) bool { return x.Instance.Name == name })
+			if i < 0 {
+				return zero, fmt.Errorf("instance %s starts after unknown instance %s", in.Instance.Name, name)
+			}
+			prev, err := start(ins[i])
+			if err != nil {
+				return zero, err
+			}
+			after = append(after, waits(prev)...)
+			for _, r := range replaces(prev) {
+				if !slices.Contains(replaceWith, r) {
+					replaceWith = append(replaceWith, r)
+				}
+			}
+		}
+		f, err := create(in, after, replaceWith)
+		if err != nil {
+			return zero, err
+		}
+		made[in.Instance.Name] = f
 		return f, nil
 	}
-	// It waits for the engines started before it to be ready, and is
-	// replaced whenever one of them is, so that it never runs while one of
-	// them starts again.
-	var after, replaceWith []pulumi.Resource
-	for _, name := range in.StartAfter {
-		i := slices.IndexFunc(d.lab.Instances, func(x InstancePlan) bool { return x.Instance.Name == name })
-		if i < 0 {
-			return nil, fmt.Errorf("instance %s starts after unknown instance %s", in.Instance.Name, name)
-		}
-		prev, err := d.deployFramework(d.lab.Instances[i], made)
+	out := make([]F, 0, len(ins))
+	for _, in := range ins {
+		f, err := start(in)
 		if err != nil {
 			return nil, err
 		}
-		after = append(after, prev.Waits()...)
-		for _, c := range prev.Containers() {
-			if !slices.Contains(replaceWith, c) {
-				replaceWith = append(replaceWith, c)
-			}
-		}
+		out = append(out, f)
 	}
+	return out, nil
+}
+
+// deployFramework creates instance in, after the resources after and
+// replaced with replaceWith.
+func (d *deployment) deployFramework(in InstancePlan, after, replaceWith []pulumi.Resource) (*framework.Framework, error) {
 	host := d.hosts[in.Host]
 	args := &framework.FrameworkArgs{
 		Host:          host,
@@ -172,12 +195,7 @@ func (d *deployment) deployFramework(in InstancePlan, made map[string]*framework
 	} else {
 		args.Image = pulumi.String(in.Framework.Image)
 	}
-	f, err := framework.NewFramework(d.ctx, in.Instance.Name, args)
-	if err != nil {
-		return nil, err
-	}
-	made[in.Instance.Name] = f
-	return f, nil
+	return framework.NewFramework(d.ctx, in.Instance.Name, args)
 }
 
 // frameworkOutputs describes every framework instance for the stack

@@ -23,15 +23,6 @@ func fakeBench(args pulumi.MockResourceArgs) string {
 	}
 	text := stdin.StringValue()
 	doc := text[strings.Index(text, "{"):]
-	var targets struct {
-		Targets []struct {
-			Label, Model, Engine string
-			BaseURL              string `json:"base_url"`
-		} `json:"targets"`
-	}
-	if err := json.Unmarshal([]byte(doc), &targets); err != nil {
-		return "not a targets file: " + err.Error()
-	}
 	levels := []int{0}
 	create := args.Inputs["create"].StringValue()
 	if _, rest, ok := strings.Cut(create, "--max-concurrency "); ok {
@@ -42,6 +33,21 @@ func fakeBench(args pulumi.MockResourceArgs) string {
 			_ = json.Unmarshal([]byte(f), &n)
 			levels = append(levels, n)
 		}
+	}
+	return fakeRuns(doc, levels)
+}
+
+// fakeRuns is fakeBench's answer for a targets file and concurrency
+// levels (0: unlimited).
+func fakeRuns(targetsFile string, levels []int) string {
+	var targets struct {
+		Targets []struct {
+			Label, Model, Engine string
+			BaseURL              string `json:"base_url"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal([]byte(targetsFile), &targets); err != nil {
+		return "not a targets file: " + err.Error()
 	}
 	var runs benchmarks.Runs
 	for i, t := range targets.Targets {

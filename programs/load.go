@@ -38,6 +38,7 @@ func Load(get Getter) (*Config, error) {
 	decodeKey(get, "monitoring", &cfg.Monitoring, cfg, &ps)
 	decodeKey(get, "benchmark", &cfg.Benchmark, cfg, &ps)
 	decodeKey(get, "targets", &cfg.Targets, cfg, &ps)
+	decodeKey(get, "clusters", &cfg.Clusters, cfg, &ps)
 	return cfg, ps.Err()
 }
 
@@ -102,7 +103,7 @@ func CheckStack(get Getter, keys []string) (*Lab, error) {
 // apiKeySecret names: Config's top-level keys and the secrets ReadSecrets
 // reads.
 func knownKeys() []string {
-	names := []string{"hfToken", "sshPrivateKey"}
+	names := []string{"hfToken", "sshPrivateKey", "kubeconfig"}
 	t := reflect.TypeFor[Config]()
 	for i := range t.NumField() {
 		if f := t.Field(i); f.IsExported() {

@@ -98,9 +98,12 @@ func (d *deployment) monitoringLab(host *gpuhost.GpuHost) (mon.Lab, map[string]p
 // and Grafana's dashboards from: the stack's monitoring settings, its
 // frameworks and models, and where Prometheus reaches each — the gateway's
 // metrics at gatewayAddr ("" = no gateway), framework instance i at
-// addr(i). keyFile(i) is where Prometheus reads instance i's API key (""
-// = the engine takes none); it becomes the scrape's credentials file when
-// the engine checks its key on its metrics path (llama.cpp).
+// addr(i) ("" on a cluster, where Prometheus finds the pods through the
+// Kubernetes API). keyFile(i) is where Prometheus reads instance i's API
+// key ("" = the engine takes none); it becomes the scrape's credentials
+// file when the engine checks its key on its metrics path (llama.cpp).
+// The Docker target, the Kubernetes target and `make demo` all monitor
+// this lab.
 func MonitoringLab(stack string, lab *Lab, gatewayAddr string, addr, keyFile func(i int) string) mon.Lab {
 	cfg := lab.Config
 	ml := mon.Lab{Stack: stack}
@@ -111,7 +114,11 @@ func MonitoringLab(stack string, lab *Lab, gatewayAddr string, addr, keyFile fun
 		ml.SLO.TTFTP99, _ = time.ParseDuration(slo)
 	}
 	if gatewayAddr != "" {
-		ml.Gateway = &mon.Target{Host: cfg.Gateway.Host, Address: gatewayAddr}
+		host := cfg.Gateway.Host
+		if lab.Cluster != nil {
+			host = lab.Cluster.Name // the gateway runs in the cluster
+		}
+		ml.Gateway = &mon.Target{Host: host, Address: gatewayAddr}
 	}
 	seen := map[string]bool{}
 	for i, in := range lab.Instances {

@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	kbench "github.com/servelab/servelab/components/kube/benchmark"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
 )
@@ -22,6 +23,8 @@ import (
 // a fresh run); each setting that cannot move results is mutated and the
 // bench command's inputs must not change at all (pulumi-command re-runs
 // `create` on any input change). An unchanged program plans no change.
+// A cluster stack's bench is a Job named by its triggers (also its
+// annotation): the same rules hold for the Job's triggers and inputs.
 
 // variant is one run of a stack: its config and what Run would pass.
 type variant struct {
@@ -29,6 +32,7 @@ type variant struct {
 	secrets    map[string]string
 	opts       programs.Options
 	gatewayKey string // the generated gateway key (rotated by a mutation)
+	engineKey  string // prefix of the engines' generated keys (rotated too)
 }
 
 // mutation changes one setting; it reports false when the stack has no
@@ -47,7 +51,7 @@ func TestBenchReRunsExactlyWhenResultsCanChange(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			base := variant{cfg: cfg, secrets: maps.Clone(secretConfig), gatewayKey: "gateway-key-1",
+			base := variant{cfg: cfg, secrets: maps.Clone(secretConfig), gatewayKey: "gateway-key-1", engineKey: "engine-key-1",
 				opts: programs.Options{ImageTag: "localhost/servelab:0.1.0-aaaaaaaaaaaa", SourceDir: "/home/alice/src/servelab",
 					BenchBinary: programs.BenchBinary, BenchBinarySHA256: testBinarySHA256}}
 			want, outputs := benchRun(t, stack, base, nil)
@@ -85,13 +89,18 @@ func TestBenchReRunsExactlyWhenResultsCanChange(t *testing.T) {
 	}
 }
 
-// benchCommand is the bench command's inputs as the engine would diff
-// them: without the inputs it was told to ignore.
+// benchCommand is the bench command's (or Job's) inputs as the engine
+// would diff them: without the inputs it was told to ignore.
 type benchCommand struct {
 	inputs resource.PropertyMap
+	job    bool
 }
 
 func (b benchCommand) triggers() []string {
+	if b.job {
+		ann, _ := at(b.inputs.Mappable(), "metadata", "annotations", kbench.TriggersAnnotation).(string)
+		return strings.Split(ann, "\n")
+	}
 	var out []string
 	for _, v := range b.inputs["triggers"].ArrayValue() {
 		for v.IsSecret() {
@@ -115,12 +124,19 @@ func benchRun(t *testing.T, stack string, v variant, baseline map[string]any) (b
 	maps.Copy(cfg, v.secrets)
 	lab := planStack(t, cfg)
 	probe := fakeProbe(lab, 0)
-	m := pulumitest.New(func(args pulumi.MockResourceArgs) resource.PropertyMap {
+	var m *pulumitest.Mocks
+	kubeResults := fakeKubeResults(&m)
+	m = pulumitest.New(func(args pulumi.MockResourceArgs) resource.PropertyMap {
 		switch {
-		case args.TypeToken == "random:index/randomPassword:RandomPassword" && args.Name == "gateway-api-key":
+		case args.TypeToken == typePassword && args.Name == "gateway-api-key":
 			return resource.PropertyMap{"result": resource.MakeSecret(resource.NewProperty(v.gatewayKey))}
+		case args.TypeToken == typePassword && strings.HasSuffix(args.Name, "-api-key"):
+			return resource.PropertyMap{"result": resource.MakeSecret(resource.NewProperty(v.engineKey + "-" + args.Name))}
 		case args.TypeToken == "pulumi:pulumi:StackReference":
 			return resource.PropertyMap{"outputs": resource.NewObjectProperty(resource.NewPropertyMapFromMap(map[string]any{"benchmark": baseline}))}
+		}
+		if out := kubeResults(args); out != nil {
+			return out
 		}
 		return probe(args)
 	})
@@ -133,13 +149,13 @@ func benchRun(t *testing.T, stack string, v variant, baseline map[string]any) (b
 	if err != nil {
 		t.Fatalf("pulumi run: %v", err)
 	}
-	for _, typ := range []string{typeLocalCmd, typeRemoteCmd} {
+	for _, typ := range []string{typeLocalCmd, typeRemoteCmd, typeJob} {
 		if r, ok := m.Get(typ, "benchmark-run"); ok {
 			inputs := r.Inputs.Copy()
 			for _, path := range r.IgnoreChanges {
 				deletePath(inputs, path)
 			}
-			return benchCommand{inputs: inputs}, outputs
+			return benchCommand{inputs: inputs, job: typ == typeJob}, outputs
 		}
 	}
 	t.Fatal("no benchmark command")
@@ -238,6 +254,8 @@ func (v *variant) benchmark() map[string]any {
 	return b
 }
 
+func (v *variant) cluster() bool { return v.cfg["servelab:clusters"] != "" }
+
 func (v *variant) hasGateway() bool {
 	var g map[string]any
 	_ = json.Unmarshal([]byte(v.cfg["servelab:gateway"]), &g)
@@ -310,6 +328,14 @@ func decidingMutations(base variant) []mutation {
 				})
 			}})
 		}
+		if base.cluster() {
+			ms = append(ms, mutation{p + ".nodeSelector (placement)", func(v *variant) bool {
+				return v.framework(i, func(f map[string]any) bool {
+					f["nodeSelector"] = map[string]any{"servelab.dev/test-pool": "b"}
+					return true
+				})
+			}})
+		}
 		if r, _ := f["replicas"].(float64); r > 1 {
 			ms = append(ms, mutation{p + ".replicas (and devices)", func(v *variant) bool {
 				return v.framework(i, func(f map[string]any) bool {
@@ -339,13 +365,14 @@ func decidingMutations(base variant) []mutation {
 	if b["dataset"] == "random" || b["dataset"] == nil {
 		ms = append(ms, mutation{"benchmark.inputLen", func(v *variant) bool { return v.setIn("benchmark", 77.0, "inputLen") }})
 	}
-	if base.hasGateway() || slices.ContainsFunc(base.frameworks(), func(f map[string]any) bool { return f["engine"] == "sim" }) || b["runOn"] == "host" {
+	inImage := b["runOn"] == "host" || base.cluster() // a cluster's bench is a Job in the image
+	if base.hasGateway() || slices.ContainsFunc(base.frameworks(), func(f map[string]any) bool { return f["engine"] == "sim" }) || inImage {
 		ms = append(ms, mutation{"the servelab image (its source-hash tag)", func(v *variant) bool {
 			v.opts.ImageTag = "localhost/servelab:0.1.0-bbbbbbbbbbbb"
 			return true
 		}})
 	}
-	if b["runOn"] != "host" {
+	if !inImage {
 		ms = append(ms, mutation{"bin/servelab's content", func(v *variant) bool {
 			v.opts.BenchBinarySHA256 = strings.Repeat("0", 64)
 			return true
@@ -358,6 +385,7 @@ func decidingMutations(base variant) []mutation {
 func neutralMutations(base variant) []mutation {
 	ms := []mutation{
 		{"gateway API key rotation", func(v *variant) bool { v.gatewayKey = "gateway-key-2"; return true }},
+		{"engine API key rotation", func(v *variant) bool { v.engineKey = "engine-key-2"; return true }},
 		{"servelab:hfToken rotation", func(v *variant) bool { v.secrets["servelab:hfToken"] = "hf_rotated"; return true }},
 		{"servelab:sshPrivateKey rotation", func(v *variant) bool {
 			v.secrets["servelab:sshPrivateKey"] = "-----BEGIN OPENSSH PRIVATE KEY-----\nrotated\n-----END OPENSSH PRIVATE KEY-----\n"
@@ -376,6 +404,26 @@ func neutralMutations(base variant) []mutation {
 			return slices.ContainsFunc(v.frameworks(), func(f map[string]any) bool { return f["engine"] == "vllm" }) &&
 				v.setIn("monitoring", false, "dcgm")
 		}},
+	}
+	if base.cluster() {
+		ms = append(ms,
+			mutation{"servelab:kubeconfig", func(v *variant) bool {
+				v.secrets["servelab:kubeconfig"] = "apiVersion: v1\nkind: Config\n"
+				return true
+			}},
+			mutation{"clusters[0].modelCache.sizeGiB", func(v *variant) bool {
+				return v.edit("clusters", func(doc any) bool {
+					c, _ := doc.([]any)[0].(map[string]any)
+					mc, _ := c["modelCache"].(map[string]any)
+					if mc == nil {
+						mc = map[string]any{}
+						c["modelCache"] = mc
+					}
+					mc["sizeGiB"] = 321.0
+					return true
+				})
+			}},
+		)
 	}
 	if !base.hasGateway() {
 		return ms[1:]

@@ -41,12 +41,28 @@ func goldenPlans(t *testing.T) map[string][]pulumitest.PlanEntry {
 	return plans
 }
 
+// clusterPlan reports whether a plan deploys to a Kubernetes cluster. Its
+// objects follow the rules of checkKubeGraph (kube_stacks_test.go): the
+// Docker-only rules here scope themselves out, each saying why.
+func clusterPlan(plan []pulumitest.PlanEntry) bool {
+	return slices.ContainsFunc(plan, func(r pulumitest.PlanEntry) bool { return r.Type == typeKubeProvider })
+}
+
 // pulumi-command passes the previous stdout in the environment unless told
 // not to, and Linux refuses an exec with one environment string over
-// 128 KiB: a benchmark's output passes that.
+// 128 KiB: a benchmark's output passes that. A cluster stack runs no
+// command (its benchmark is a Job, its output read from a ConfigMap).
 func TestEveryCommandKeepsItsPreviousOutputOutOfTheEnvironment(t *testing.T) {
 	t.Parallel()
 	for stack, plan := range goldenPlans(t) {
+		if clusterPlan(plan) {
+			for _, r := range plan {
+				if r.Type == typeLocalCmd || r.Type == typeRemoteCmd {
+					t.Errorf("%s: cluster stack runs command %s", stack, r.Name)
+				}
+			}
+			continue
+		}
 		n := 0
 		for _, r := range plan {
 			if r.Type != typeLocalCmd && r.Type != typeRemoteCmd {
@@ -65,7 +81,9 @@ func TestEveryCommandKeepsItsPreviousOutputOutOfTheEnvironment(t *testing.T) {
 
 // The docker provider reads durations back from the daemon in Go's
 // canonical form ("1m0s"); anything else shows as a change on every `up`.
-// The container's duration inputs are its healthcheck's.
+// The container's duration inputs are its healthcheck's. Docker only: a
+// cluster's probes take whole seconds (integers), which the API server
+// returns as given.
 func TestEveryContainerDurationIsCanonical(t *testing.T) {
 	t.Parallel()
 	for stack, plan := range goldenPlans(t) {
@@ -97,7 +115,9 @@ func TestEveryContainerDurationIsCanonical(t *testing.T) {
 
 // Docker and podman report image names fully qualified; the engine-filled
 // fields are ignored (gpuhost.EngineFilled*), so an `up` against podman
-// changes nothing it did not change.
+// changes nothing it did not change. A cluster's pods name their images
+// fully qualified too (a runtime in CRI-O's enforcing short-name mode
+// refuses short names); engine-filled fields are Docker's.
 func TestEveryImageIsQualifiedAndEngineFilledFieldsAreIgnored(t *testing.T) {
 	t.Parallel()
 	for stack, plan := range goldenPlans(t) {
@@ -119,6 +139,17 @@ func TestEveryImageIsQualifiedAndEngineFilledFieldsAreIgnored(t *testing.T) {
 				if !slices.Equal(r.IgnoreChanges, gpuhost.EngineFilledNetworkFields()) {
 					t.Errorf("%s: %s: ignoreChanges %v, want %v", stack, r.Name, r.IgnoreChanges, gpuhost.EngineFilledNetworkFields())
 				}
+			case typeDeployment, typeJob:
+				pod := at(r.Inputs, "spec", "template", "spec")
+				for _, list := range []string{"initContainers", "containers"} {
+					cs, _ := at(pod, list).([]any)
+					for _, c := range cs {
+						refs = append(refs, at(c, "image"))
+					}
+				}
+				if len(refs) == 0 {
+					t.Errorf("%s: %s runs no container", stack, r.Name)
+				}
 			}
 			for _, ref := range refs {
 				if s, _ := ref.(string); !imageref.Qualified(s) {
@@ -133,7 +164,9 @@ func TestEveryImageIsQualifiedAndEngineFilledFieldsAreIgnored(t *testing.T) {
 // explicit dependency on a resource (GpuHost.Waits), never through the
 // GpuHost component, whose children may not all be registered yet: no
 // image, container, volume (retained on destroy) or network is created on
-// a host that fails it.
+// a host that fails it. Docker only: a cluster stack has no host probe
+// (its objects wait for the namespace, and the gateway and benchmark for
+// the engines' Waits: checkKubeGraph).
 func TestEverythingOnAHostWaitsForItsProbe(t *testing.T) {
 	t.Parallel()
 	for stack, plan := range goldenPlans(t) {
@@ -187,7 +220,8 @@ func TestEverythingOnAHostWaitsForItsProbe(t *testing.T) {
 // Everything a destroy keeps is in README's "What destroy keeps" table:
 // volumes marked retainOnDelete (by their Docker name pattern), images
 // pulled with keepLocally, and the servelab image the provider never
-// deletes.
+// deletes; in a cluster stack the namespace and the claims marked
+// retainOnDelete (a framework's by its name pattern).
 func TestEveryRetainedResourceIsDocumented(t *testing.T) {
 	t.Parallel()
 	readme, err := os.ReadFile("../README.md")
@@ -211,7 +245,7 @@ func TestEveryRetainedResourceIsDocumented(t *testing.T) {
 	for stack, plan := range goldenPlans(t) {
 		frameworks := map[string]bool{}
 		for _, r := range plan {
-			if r.Type == typeFramework {
+			if r.Type == typeFramework || r.Type == "servelab:kube:Framework" {
 				frameworks[r.Name] = true
 			}
 		}
@@ -233,6 +267,14 @@ func TestEveryRetainedResourceIsDocumented(t *testing.T) {
 				want = "pulled images"
 			case r.Type == "docker:index/image:Image":
 				want = "`localhost/servelab:<version>-<hash>`"
+			case r.Type == typePVC && r.RetainOnDelete:
+				name, _ := at(r.Inputs, "metadata", "name").(string)
+				want = "`" + name + "`"
+				if frameworks[r.Parent] && name == r.Parent+"-model-cache" {
+					want = "`<framework>-model-cache`"
+				}
+			case r.Type == typeNamespace && r.RetainOnDelete:
+				want = "`clusters[].namespace`"
 			default:
 				continue
 			}

@@ -114,6 +114,9 @@ type Secrets struct {
 	SSHPrivateKey pulumi.StringInput
 	// TargetKeys are bench targets' API keys by target name.
 	TargetKeys map[string]pulumi.StringInput
+	// Kubeconfig is the cluster's kubeconfig (cluster stacks), or nil to
+	// use your own with clusters[].context.
+	Kubeconfig pulumi.StringInput
 }
 
 // ReadSecrets reads servelab:hfToken, servelab:sshPrivateKey and every
@@ -137,6 +140,12 @@ func ReadSecrets(ctx *pulumi.Context, lab *Lab) (Secrets, error) {
 		HFToken:       read("hfToken"),
 		SSHPrivateKey: read("sshPrivateKey"),
 		TargetKeys:    map[string]pulumi.StringInput{},
+	}
+	if lab.Cluster != nil {
+		s.Kubeconfig = read("kubeconfig")
+		if _, set := ctx.GetConfig(Namespace + ":kubeconfig"); !set && lab.Cluster.Context == "" {
+			errs = append(errs, fmt.Errorf("clusters[0].context: set a kubeconfig context, or store a kubeconfig with `make secret STACK=%s KEY=kubeconfig < ~/.kube/config`: servelab does not deploy to whatever cluster kubectl points at", ctx.Stack()))
+		}
 	}
 	for i, t := range lab.Config.Targets {
 		if t.APIKeySecret == "" {

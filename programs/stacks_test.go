@@ -75,7 +75,7 @@ type stackRun struct {
 // print, so the inventory check passes; missing drops GPUs from the answer.
 func fakeProbe(lab *programs.Lab, missing int) pulumitest.OutputsFunc {
 	return func(args pulumi.MockResourceArgs) resource.PropertyMap {
-		if args.Name == "benchmark-run" {
+		if args.Name == "benchmark-run" && (args.TypeToken == typeLocalCmd || args.TypeToken == typeRemoteCmd) {
 			return resource.PropertyMap{"stdout": resource.NewProperty(fakeBench(args))}
 		}
 		if !strings.HasSuffix(args.Name, "-probe") {
@@ -137,7 +137,14 @@ func runConfig(t *testing.T, stack string, cfg map[string]string, missingGPUs in
 	for k, v := range secretConfig {
 		cfg[k] = v
 	}
-	run := &stackRun{stack: stack, mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
+	run := &stackRun{stack: stack, lab: lab}
+	probe, kubeResults := fakeProbe(lab, missingGPUs), fakeKubeResults(&run.mocks)
+	run.mocks = pulumitest.New(func(args pulumi.MockResourceArgs) resource.PropertyMap {
+		if out := kubeResults(args); out != nil {
+			return out
+		}
+		return probe(args)
+	})
 	err := run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), program(t, cfg, &run.outputs,
 		func(ctx *pulumi.Context, lab *programs.Lab, secrets programs.Secrets) (pulumi.Map, error) {
 			out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "localhost/servelab:test", SourceDir: "bin/image-context/test",
@@ -219,6 +226,10 @@ func TestStacks(t *testing.T) {
 			run, err := runStack(t, stack, path, 0)
 			if err != nil {
 				t.Fatalf("pulumi run: %v", err)
+			}
+			if run.lab.Cluster != nil {
+				checkKubeStack(t, stack, run) // kube_stacks_test.go
+				return
 			}
 			checkGraph(t, run)
 			plan, err := run.mocks.Plan()

@@ -36,6 +36,10 @@ type Lab struct {
 	Config    *Config
 	Hosts     []HostPlan
 	Instances []InstancePlan
+	// Cluster is the stack's Kubernetes cluster (defaults applied), nil
+	// for a Docker stack; it then has no Hosts and one instance per
+	// framework (validate_cluster.go).
+	Cluster *Cluster
 }
 
 // HostPlan is a host and what the stack needs of it.
@@ -57,6 +61,8 @@ type InstancePlan struct {
 	PublishedPort int
 	// PublicModel is the model name clients send to the gateway.
 	PublicModel string
+	// Kube is the placement in a cluster stack (nil on Docker hosts).
+	Kube *KubePlacement
 	// StartAfter names the instances that must be ready before this one
 	// starts: the planner's start order on shared GPUs.
 	StartAfter []string
@@ -95,6 +101,7 @@ func Validate(cfg *Config) (*Lab, error) {
 	v := &validator{cfg: cfg, hosts: map[string]*Host{}}
 	v.program()
 	v.hostList()
+	v.clusterList()
 	lab := &Lab{Config: cfg}
 	if cfg.Program == Bench {
 		v.targets()
@@ -102,9 +109,13 @@ func Validate(cfg *Config) (*Lab, error) {
 		lab.Instances = v.frameworks()
 		v.gateway()
 		v.monitoring()
-		lab.Hosts = v.plan(lab.Instances)
-		v.ports(lab.Instances)
-		v.reachability(lab.Instances)
+		if cfg.ClusterStack() {
+			v.planCluster(lab.Instances)
+		} else {
+			lab.Hosts = v.plan(lab.Instances)
+			v.ports(lab.Instances)
+			v.reachability(lab.Instances)
+		}
 	}
 	v.benchmark(lab.Instances)
 	if cfg.Program != Bench {
@@ -115,6 +126,7 @@ func Validate(cfg *Config) (*Lab, error) {
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
 	}
+	lab.Cluster = v.cluster
 	return lab, nil
 }
 
@@ -122,6 +134,8 @@ type validator struct {
 	cfg   *Config
 	hosts map[string]*Host
 	errs  []error
+	// cluster is the stack's valid cluster (validate_cluster.go).
+	cluster *Cluster
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
@@ -138,7 +152,7 @@ func (v *validator) program() {
 }
 
 func (v *validator) hostList() {
-	if len(v.cfg.Hosts) == 0 && v.cfg.Program != Bench && !v.cfg.undecoded["hosts"] {
+	if len(v.cfg.Hosts) == 0 && v.cfg.Program != Bench && !v.cfg.ClusterStack() && !v.cfg.undecoded["hosts"] {
 		v.errorf("hosts", "at least one host is required")
 	}
 	for i := range v.cfg.Hosts {
@@ -185,21 +199,24 @@ func (v *validator) hostList() {
 			v.errorf(p+".bindAddress", "%q is not an IP address", h.BindAddress)
 		}
 		for j := range h.GPUs {
-			g := &h.GPUs[j]
-			gp := fmt.Sprintf("%s.gpus[%d]", p, j)
-			if g.Model == "" {
-				v.errorf(gp+".model", "is required")
-			}
-			if g.MemoryGiB <= 0 {
-				v.errorf(gp+".memoryGiB", "must be positive, got %v", g.MemoryGiB)
-			}
-			if g.Count == 0 {
-				g.Count = 1
-			}
-			if g.Count < 0 {
-				v.errorf(gp+".count", "must be positive, got %d", g.Count)
-			}
+			v.gpuGroup(fmt.Sprintf("%s.gpus[%d]", p, j), &h.GPUs[j])
 		}
+	}
+}
+
+// gpuGroup checks a GPU group at path and defaults its count to 1.
+func (v *validator) gpuGroup(path string, g *GPUGroup) {
+	if g.Model == "" {
+		v.errorf(path+".model", "is required")
+	}
+	if g.MemoryGiB <= 0 {
+		v.errorf(path+".memoryGiB", "must be positive, got %v", g.MemoryGiB)
+	}
+	if g.Count == 0 {
+		g.Count = 1
+	}
+	if g.Count < 0 {
+		v.errorf(path+".count", "must be positive, got %d", g.Count)
 	}
 }
 
@@ -238,12 +255,17 @@ func (v *validator) frameworks() []InstancePlan {
 		}
 		host, known := v.hosts[f.Host]
 		switch {
+		case v.cfg.ClusterStack():
+			ok = v.clusterFramework(p, f) && ok
 		case f.Host == "":
 			fail(".host", "is required")
 		case !known && v.cfg.undecoded["hosts"]:
 			ok = false // reported as the hosts section's problem
 		case !known:
 			fail(".host", "no host named %q (hosts: %s)", f.Host, strings.Join(v.hostNames(), ", "))
+		}
+		if !v.cfg.ClusterStack() {
+			ok = v.noKubePlacement(p, f) && ok
 		}
 		if f.Model == "" {
 			fail(".model", "is required")
@@ -272,6 +294,10 @@ func (v *validator) frameworks() []InstancePlan {
 		switch {
 		case f.Replicas < 1:
 			fail(".replicas", "must be at least 1, got %d", f.Replicas)
+		case f.Replicas > MaxReplicas && v.cfg.ClusterStack():
+			// One Service in front of the pods: no gateway limit, the
+			// same bound.
+			fail(".replicas", "%d is more than %d (servelab's bound on a framework's pods)", f.Replicas, MaxReplicas)
 		case f.Replicas > MaxReplicas:
 			fail(".replicas", "%d is more than %d (the gateway routes a model to at most %d backends)", f.Replicas, MaxReplicas, MaxReplicas)
 		}
@@ -281,7 +307,8 @@ func (v *validator) frameworks() []InstancePlan {
 		}
 		if f.Port < 0 || f.Port > 65535 {
 			fail(".port", "%d is out of range 1-65535", f.Port)
-		} else if f.Replicas <= MaxReplicas && port > 0 && port+f.Replicas-1 > 65535 {
+		} else if !v.cfg.ClusterStack() && f.Replicas <= MaxReplicas && port > 0 && port+f.Replicas-1 > 65535 {
+			// (In a cluster the replicas share their Service's port.)
 			fail(".port", "replica %d would publish port %d, past 65535", 65536-port, 65536)
 		}
 		if f.GPUs != nil && f.GPUs.Count < 0 {
@@ -302,6 +329,12 @@ func (v *validator) frameworks() []InstancePlan {
 			ok = false
 		}
 		if !ok {
+			continue
+		}
+		if v.cfg.ClusterStack() {
+			if in, placed := v.clusterInstance(p, f, args); placed {
+				out = append(out, in)
+			}
 			continue
 		}
 		v.gpuEngineOnHost(p, f, host)
@@ -447,6 +480,13 @@ func (v *validator) gpuEngineOnHost(p string, f *Framework, h *Host) {
 		}
 	}
 	onGPU := gpus > 0 && f.Engine != engine.Sim && (f.GPUs == nil || f.GPUs.Count > 0 || len(f.GPUs.Devices) > 0)
+	v.gpuSizing(p, f, onGPU)
+}
+
+// gpuSizing checks what the planner needs of an engine on a GPU (onGPU),
+// on a host or in a cluster: its memory demand, a known dtype, and a CUDA
+// build of llama.cpp.
+func (v *validator) gpuSizing(p string, f *Framework, onGPU bool) {
 	if onGPU && f.GPUMemoryGiB == 0 && f.ModelParamsB == 0 {
 		v.errorf(p, "set gpuMemoryGiB, or modelParamsB and dtype, so the planner can size %s's share of the GPU", f.Name)
 	}
@@ -471,22 +511,31 @@ func hostGPUCount(h *Host) int {
 	return n
 }
 
+// modelNames are the model name clients send for framework f (its
+// servedModelName, else its name, or under serve the model itself) and
+// the one its engine serves (the same, but for Ollama: the model's tag),
+// on a host or in a cluster.
+func modelNames(program Program, f *Framework) (public, upstream string) {
+	public = f.ServedModelName
+	if public == "" {
+		public = f.Name
+		if program == Serve {
+			public = f.Model
+		}
+	}
+	upstream = public
+	if f.Engine == engine.Ollama {
+		upstream = engine.OllamaTag(f.Model) // Ollama serves models under their tag
+	}
+	return public, upstream
+}
+
 func (v *validator) instance(f *Framework, replica int, args framework.EngineArgs, h *Host) InstancePlan {
 	name := f.Name
 	if f.Replicas > 1 {
 		name = f.Name + "-" + strconv.Itoa(replica)
 	}
-	public := f.ServedModelName
-	if public == "" {
-		public = f.Name
-		if v.cfg.Program == Serve {
-			public = f.Model
-		}
-	}
-	upstream := public
-	if f.Engine == engine.Ollama {
-		upstream = engine.OllamaTag(f.Model) // Ollama serves models under their tag
-	}
+	public, upstream := modelNames(v.cfg.Program, f)
 	port := f.Port
 	if port == 0 {
 		port = defaultPort(f)
@@ -543,7 +592,9 @@ func (v *validator) gateway() {
 	if !v.cfg.GatewayEnabled() {
 		return
 	}
-	if g.Host == "" && len(v.cfg.Hosts) > 0 {
+	if v.cfg.ClusterStack() {
+		v.clusterGateway()
+	} else if g.Host == "" && len(v.cfg.Hosts) > 0 {
 		g.Host = v.cfg.Hosts[0].Name
 	} else if _, ok := v.hosts[g.Host]; !ok && g.Host != "" {
 		v.errorf("gateway.host", "no host named %q (hosts: %s)", g.Host, strings.Join(v.hostNames(), ", "))
@@ -597,10 +648,13 @@ func (v *validator) gateway() {
 
 func (v *validator) monitoring() {
 	m := &v.cfg.Monitoring
+	v.prometheusOperator()
 	if !v.cfg.MonitoringEnabled() {
 		return
 	}
-	if m.Host == "" {
+	if v.cfg.ClusterStack() {
+		v.clusterMonitoring()
+	} else if m.Host == "" {
 		m.Host = v.cfg.Gateway.Host
 		if m.Host == "" && len(v.cfg.Hosts) > 0 {
 			m.Host = v.cfg.Hosts[0].Name
@@ -637,11 +691,11 @@ func (v *validator) monitoring() {
 			v.pinned(img[0], img[1], "prom/prometheus:v3.7.3")
 		}
 	}
-	if v.cfg.GatewayEnabled() && m.Host != v.cfg.Gateway.Host {
+	if v.cfg.GatewayEnabled() && m.Host != v.cfg.Gateway.Host && !v.cfg.ClusterStack() {
 		v.errorf("monitoring.host", "Prometheus scrapes the gateway on its lab network: run monitoring on the gateway's host %s, not %s", v.cfg.Gateway.Host, m.Host)
 	}
 	v.duration("monitoring.ttftSlo", m.TTFTSLO)
-	if m.DCGM && !slices.ContainsFunc(v.cfg.Hosts, func(h Host) bool { return len(h.GPUs) > 0 }) {
+	if m.DCGM && !v.cfg.ClusterStack() && !slices.ContainsFunc(v.cfg.Hosts, func(h Host) bool { return len(h.GPUs) > 0 }) {
 		v.errorf("monitoring.dcgm", "no host declares GPUs to export")
 	}
 }
@@ -656,8 +710,13 @@ func (v *validator) benchmark(ins []InstancePlan) {
 	}
 	if b.RunOn == "" {
 		b.RunOn = "local"
+		if v.cfg.ClusterStack() {
+			b.RunOn = RunOnCluster
+		}
 	}
-	if !slices.Contains([]string{"local", "host"}, b.RunOn) {
+	if v.cfg.ClusterStack() {
+		v.clusterBenchmark()
+	} else if !slices.Contains([]string{"local", "host"}, b.RunOn) {
 		v.errorf("benchmark.runOn", "unknown %q (want local or host)", b.RunOn)
 	}
 	if b.RunOn == "host" && v.cfg.Program == Bench {

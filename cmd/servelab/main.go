@@ -54,6 +54,7 @@ func newRootCmd() *cobra.Command {
 		newSimCmd(),
 		newProbeCmd(),
 		newReportCmd(),
+		newPublishCmd(),
 		// subcommands: one constructor per file (gateway.go, bench.go, sim.go, report.go)
 	)
 	return root

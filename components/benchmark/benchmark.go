@@ -41,7 +41,9 @@ type BenchmarkArgs struct {
 	// Host runs the bench in the servelab image on its lab network; nil
 	// runs Binary on the machine running Pulumi.
 	Host *gpuhost.GpuHost
-	// Image is the servelab image on Host.
+	// Image is the servelab image on Host (another runner: the image the
+	// bench runs in, see export.go); it, not Binary, is then the servelab
+	// in the triggers and provenance.
 	Image pulumi.StringInput
 	// Binary is the servelab binary on this machine (Host nil) as the
 	// command runs it: relative to the Pulumi project directory
@@ -154,7 +156,7 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 
 	b.Raw = cmd.Stdout
 	b.SpecHash = specHash
-	if b.Results, err = b.results(ctx, name, a, specHash); err != nil {
+	if b.Results, err = results(ctx, name, b, a, b.Raw, specHash); err != nil {
 		return nil, fmt.Errorf("benchmark %s: %w", name, err)
 	}
 	if err := ctx.RegisterResourceOutputs(b, pulumi.Map{"results": b.Results, "specHash": b.SpecHash}); err != nil {
@@ -196,13 +198,15 @@ func (b *Benchmark) storeKeys(ctx *pulumi.Context, name string, a BenchmarkArgs,
 	return cmd.Resource, nil
 }
 
-// results parses the bench's output and adds its provenance and, with a
-// baseline, the comparison.
-func (b *Benchmark) results(ctx *pulumi.Context, name string, a BenchmarkArgs, specHash pulumi.StringOutput) (pulumi.MapOutput, error) {
+// results parses the bench's output (raw) and adds its provenance and,
+// with a baseline, the comparison (read through a StackReference, a child
+// of parent). The servelab that ran it is a.Image when set (the bench ran
+// in the image), else the binary a.BinarySHA256.
+func results(ctx *pulumi.Context, name string, parent pulumi.Resource, a BenchmarkArgs, raw, specHash pulumi.StringOutput) (pulumi.MapOutput, error) {
 	targets, workload := a.Targets, workloadSettings(a.Workload)
 	servelab := ServelabProvenance{BinarySHA256: a.BinarySHA256}
-	inputs := []any{b.Raw, specHash, pulumi.String("").ToStringOutput()}
-	if a.Host != nil {
+	inputs := []any{raw, specHash, pulumi.String("").ToStringOutput()}
+	if a.Image != nil {
 		servelab.BinarySHA256 = ""
 		inputs[2] = a.Image.ToStringOutput()
 	}
@@ -244,7 +248,7 @@ func (b *Benchmark) results(ctx *pulumi.Context, name string, a BenchmarkArgs, s
 		return parsed, nil
 	}
 
-	ref, err := pulumi.NewStackReference(ctx, name+"-baseline", &pulumi.StackReferenceArgs{Name: pulumi.String(a.Baseline.Stack)}, pulumi.Parent(b))
+	ref, err := pulumi.NewStackReference(ctx, name+"-baseline", &pulumi.StackReferenceArgs{Name: pulumi.String(a.Baseline.Stack)}, pulumi.Parent(parent))
 	if err != nil {
 		return pulumi.MapOutput{}, fmt.Errorf("baseline stack %q: %w", a.Baseline.Stack, err)
 	}
@@ -269,6 +273,8 @@ func toMap(v any) (map[string]any, error) {
 	return m, json.Unmarshal(b, &m)
 }
 
+// validate checks args for this component: where the bench runs, then
+// what any runner checks (check).
 func validate(name string, args *BenchmarkArgs) (BenchmarkArgs, error) {
 	if args == nil {
 		return BenchmarkArgs{}, fmt.Errorf("benchmark %s: args are required", name)
@@ -284,6 +290,17 @@ func validate(name string, args *BenchmarkArgs) (BenchmarkArgs, error) {
 	if a.Host != nil && a.Image == nil {
 		errs = append(errs, fmt.Errorf("benchmark %s: running on host %s needs the servelab image", name, a.Host.Name))
 	}
+	if a.Host == nil && a.Image != nil {
+		errs = append(errs, fmt.Errorf("benchmark %s: an image without a host to run it on", name))
+	}
+	a, err := check(name, a)
+	return a, errors.Join(append(errs, err)...)
+}
+
+// check validates what every runner of the bench needs — targets, keys,
+// workload, timeout, baseline — and fills in defaults.
+func check(name string, a BenchmarkArgs) (BenchmarkArgs, error) {
+	var errs []error
 	if len(a.Targets) == 0 {
 		errs = append(errs, fmt.Errorf("benchmark %s: no targets", name))
 	}

@@ -12,7 +12,8 @@ import (
 // part, so that `pulumi preview --diff` says which part changed:
 //
 //	servelab sha256:<binary>      the bench binary (runOn: local), or
-//	servelab image <ref>          the servelab image it runs in (runOn: host)
+//	servelab image <ref>          the servelab image it runs in (runOn: host,
+//	                              or a Kubernetes Job)
 //	workload <digest>             the bench's argv and the targets file
 //	target <label> <digest>       each target's Spec: engine specs, image
 //	                              digests, the gateway's config and image
@@ -25,7 +26,7 @@ import (
 // of them, recorded in the outputs.
 func triggerInputs(a BenchmarkArgs, bench []string, targetsJSON []byte) ([]pulumi.StringOutput, pulumi.StringOutput) {
 	var items []pulumi.StringOutput
-	if a.Host == nil {
+	if a.Image == nil {
 		items = append(items, pulumi.String("servelab sha256:"+short(a.BinarySHA256)).ToStringOutput())
 	} else {
 		items = append(items, pulumi.Sprintf("servelab image %s", a.Image))

@@ -208,10 +208,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 		}
 	}
 	if f.HasAPIKey {
-		key, err := random.NewRandomPassword(ctx, name+"-api-key", &random.RandomPasswordArgs{
-			Length:  pulumi.Int(48),
-			Special: pulumi.Bool(false),
-		}, pulumi.Parent(f))
+		key, err := NewAPIKey(ctx, name, f)
 		if err != nil {
 			return nil, fmt.Errorf("framework %s: api key: %w", name, err)
 		}
@@ -374,4 +371,14 @@ func validate(name string, args *FrameworkArgs) (FrameworkArgs, Spec, error) {
 		errs = append(errs, fmt.Errorf("framework %s: %w", name, err))
 	}
 	return a, spec, errors.Join(errs...)
+}
+
+// NewAPIKey generates framework name's own API key, <name>-api-key (48
+// letters and digits; its result is a secret), as a child of parent. Both
+// targets key their engines with it.
+func NewAPIKey(ctx *pulumi.Context, name string, parent pulumi.Resource) (*random.RandomPassword, error) {
+	return random.NewRandomPassword(ctx, name+"-api-key", &random.RandomPasswordArgs{
+		Length:  pulumi.Int(48),
+		Special: pulumi.Bool(false),
+	}, pulumi.Parent(parent))
 }

@@ -74,6 +74,11 @@ type Instance struct {
 	ExtraArgs  []string
 	Env        map[string]string
 	HasHFToken bool
+	// DevicesByScheduler: a scheduler (Kubernetes' device plugin) gives
+	// the instance its GPUs and sets NVIDIA_VISIBLE_DEVICES itself; Devices
+	// then only count them (tensor parallelism) and BuildSpec sets no
+	// runtime or device environment.
+	DevicesByScheduler bool
 }
 
 // Volume says which volume a container mounts where.
@@ -181,7 +186,7 @@ func BuildSpec(in Instance) (Spec, error) {
 	if env == nil {
 		env = map[string]string{}
 	}
-	if len(in.Devices) > 0 {
+	if len(in.Devices) > 0 && !in.DevicesByScheduler {
 		s.Runtime = "nvidia"
 		env["NVIDIA_VISIBLE_DEVICES"] = joinInts(in.Devices)
 		env["NVIDIA_DRIVER_CAPABILITIES"] = "compute,utility"

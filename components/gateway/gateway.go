@@ -117,8 +117,9 @@ func RenderConfig(host *gpuhost.GpuHost, settings *gw.Config, backends []Backend
 }
 
 // Upstream is a backend as the gateway's config describes it: plain data,
-// so that a lab laid out without containers (`make demo`) renders its
-// gateway config with the same code as a stack.
+// whatever runs it (a container on a Docker host, a Service in a cluster,
+// a process on loopback under `make demo`), so that every target renders
+// its gateway config with the same code.
 type Upstream struct {
 	// Name is the backend's name (the framework instance).
 	Name string
@@ -152,7 +153,9 @@ func ContainerListeners() Listeners {
 
 // Render builds the gateway config of settings (nil = the gateway's
 // defaults) in front of upstreams, one model per public model name in
-// order, and checks it with the gateway's own validation.
+// order, and checks it with the gateway's own validation. The Docker
+// target (RenderConfig), the Kubernetes target (components/kube/gateway)
+// and `make demo` (internal/demo) all render through it.
 func Render(settings *gw.Config, at Listeners, upstreams []Upstream) (gw.Config, error) {
 	cfg := gw.DefaultConfig()
 	if settings != nil {

@@ -19,7 +19,6 @@ import (
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"gopkg.in/yaml.v3"
 
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/imageref"
@@ -111,7 +110,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 	if err != nil {
 		return nil, fmt.Errorf("monitoring %s: %w", name, err)
 	}
-	healthCfg, err := healthHTTPConfig()
+	healthCfg, err := HealthHTTPConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -191,11 +190,10 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		NetworksAdvanced: network(a.Host, PrometheusAlias),
 		// /-/healthy is behind basic auth too; promtool (in the image)
 		// reads the password from a file, never from argv.
-		Healthcheck: a.Host.Healthcheck(healthcheck([]string{"CMD", "promtool", "check", "healthy",
-			"--url=http://127.0.0.1:" + strconv.Itoa(PrometheusPort), "--http.config.file=" + PrometheusHealthHTTPConfig}, time.Minute)),
-		Restart: pulumi.String("unless-stopped"),
-		Labels:  labels(ctx, "prometheus"),
-		LogOpts: logOpts(),
+		Healthcheck: a.Host.Healthcheck(healthcheck(append([]string{"CMD"}, PrometheusHealthcheck()...), time.Minute)),
+		Restart:     pulumi.String("unless-stopped"),
+		Labels:      labels(ctx, "prometheus"),
+		LogOpts:     logOpts(),
 	}, append(promOpts, pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))...)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring %s: prometheus: %w", name, err)
@@ -247,11 +245,10 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 			}},
 			NetworksAdvanced: network(a.Host, GrafanaAlias),
 			// /api/health needs no login; the image has busybox wget.
-			Healthcheck: a.Host.Healthcheck(healthcheck([]string{"CMD", "wget", "-q", "-O", "/dev/null",
-				"http://127.0.0.1:" + strconv.Itoa(GrafanaPort) + "/api/health"}, 2*time.Minute)),
-			Restart: pulumi.String("unless-stopped"),
-			Labels:  labels(ctx, "grafana"),
-			LogOpts: logOpts(),
+			Healthcheck: a.Host.Healthcheck(healthcheck(append([]string{"CMD"}, GrafanaHealthcheck()...), 2*time.Minute)),
+			Restart:     pulumi.String("unless-stopped"),
+			Labels:      labels(ctx, "grafana"),
+			LogOpts:     logOpts(),
 		}, append(slices.Clone(onHost), pulumi.DependsOn([]pulumi.Resource{promReady.Resource}),
 			pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))...)
 		if err != nil {
@@ -314,13 +311,6 @@ func dcgm(ctx *pulumi.Context, m *Monitoring, name string, h *gpuhost.GpuHost, i
 	_, err = docker.NewContainer(ctx, name+"-dcgm-"+h.Name, args,
 		append(onHost, pulumi.DependsOn(h.Waits()), pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))...)
 	return err
-}
-
-func healthHTTPConfig() (string, error) {
-	b, err := yaml.Marshal(map[string]any{
-		"basic_auth": map[string]string{"username": PrometheusUser, "password_file": PrometheusPasswordFile},
-	})
-	return string(b), err
 }
 
 func upload(path string, content pulumi.StringInput, mode string) docker.ContainerUploadArgs {

@@ -7,6 +7,7 @@
 package imageref
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -59,16 +60,12 @@ var (
 // parse (nil when it is one): a registry host, a lower-case repository
 // path, an optional tag and an optional sha256 digest.
 func Check(ref string) error {
-	name, digest, hasDigest := strings.Cut(ref, "@")
+	name, tag, hasTag, digest, hasDigest := split(ref)
 	if hasDigest && !ValidDigest(digest) {
 		return fmt.Errorf("digest %q is not sha256:<64 lower-case hex>", digest)
 	}
-	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
-		tag := name[i+1:]
-		if !tagPattern.MatchString(tag) {
-			return fmt.Errorf("tag %q is not letters, digits, '_', '.' and '-' (at most 128)", tag)
-		}
-		name = name[:i]
+	if hasTag && !tagPattern.MatchString(tag) {
+		return fmt.Errorf("tag %q is not letters, digits, '_', '.' and '-' (at most 128)", tag)
 	}
 	path := name
 	if first, rest, ok := strings.Cut(name, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost" || strings.ToLower(first) != first) {
@@ -81,6 +78,33 @@ func Check(ref string) error {
 		return fmt.Errorf("repository path %q is not lower-case letters and digits separated by '/', '.', '_' or '-'", path)
 	}
 	return nil
+}
+
+// ErrVersioned is CheckRepository's error for a reference with a tag or
+// digest.
+var ErrVersioned = errors.New("has a tag or digest")
+
+// CheckRepository reports why ref is not an image repository (nil when it
+// is one): a reference Check accepts, without tag or digest (ErrVersioned)
+// — what a program adds its own tag to.
+func CheckRepository(ref string) error {
+	if err := Check(ref); err != nil {
+		return err
+	}
+	if _, _, hasTag, _, hasDigest := split(ref); hasTag || hasDigest {
+		return fmt.Errorf("%q %w", ref, ErrVersioned)
+	}
+	return nil
+}
+
+// split cuts ref into its name (registry and repository path), tag and
+// digest: a tag follows the last ':' after the last '/', a digest '@'.
+func split(ref string) (name, tag string, hasTag bool, digest string, hasDigest bool) {
+	name, digest, hasDigest = strings.Cut(ref, "@")
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		name, tag, hasTag = name[:i], name[i+1:], true
+	}
+	return name, tag, hasTag, digest, hasDigest
 }
 
 // ValidDigest reports whether digest is sha256:<64 lower-case hex>.

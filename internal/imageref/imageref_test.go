@@ -71,3 +71,24 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckRepository(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"servelab", "ghcr.io/acme/servelab", "localhost:5001/servelab", "registry.lan:5000/team/img"} {
+		if err := imageref.CheckRepository(ok); err != nil {
+			t.Errorf("CheckRepository(%q) = %v", ok, err)
+		}
+	}
+	for ref, want := range map[string]string{
+		"ghcr.io/acme/servelab:v1":                    "has a tag or digest",
+		"servelab@sha256:" + strings.Repeat("ab", 32): "has a tag or digest",
+		"localhost:5001/servelab:1":                   "has a tag or digest",
+		"ghcr.io/Acme/servelab":                       `repository path "Acme/servelab"`,
+		"":                                            `repository path ""`,
+	} {
+		err := imageref.CheckRepository(ref)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckRepository(%q) = %v, want an error naming %s", ref, err, want)
+		}
+	}
+}

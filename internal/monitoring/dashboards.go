@@ -102,6 +102,8 @@ type row struct {
 type board struct {
 	b      *dashboard.DashboardBuilder
 	nextID uint32
+	// datasource is the uid of the Prometheus datasource panels query.
+	datasource string
 }
 
 func newBoard(uid, title, description string, lab Lab) *board {
@@ -115,7 +117,8 @@ func newBoard(uid, title, description string, lab Lab) *board {
 			Time("now-30m", "now").
 			Timezone(common.TimeZoneBrowser).
 			Tooltip(dashboard.DashboardCursorSyncCrosshair),
-		nextID: 1,
+		nextID:     1,
+		datasource: lab.DatasourceUID,
 	}
 }
 
@@ -137,15 +140,15 @@ func (bd *board) id() uint32 {
 	return id
 }
 
-func datasourceRef() dashboard.DataSourceRef {
-	return dashboard.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr(DatasourceUID)}
+func (bd *board) datasourceRef() dashboard.DataSourceRef {
+	return dashboard.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.ToPtr(bd.datasource)}
 }
 
 func (bd *board) build(p panel) cog.Builder[dashboard.Panel] {
 	targets := make([]cog.Builder[variants.Dataquery], len(p.queries))
 	for i, q := range p.queries {
 		targets[i] = prometheus.NewDataqueryBuilder().
-			Datasource(common.DataSourceRef(datasourceRef())).
+			Datasource(common.DataSourceRef(bd.datasourceRef())).
 			Expr(q.expr).
 			LegendFormat(q.legend).
 			Range().
@@ -160,7 +163,7 @@ func (bd *board) build(p panel) cog.Builder[dashboard.Panel] {
 	if p.stat {
 		s := stat.NewPanelBuilder().
 			Id(bd.id()).Title(p.title).Description(p.description).
-			Datasource(datasourceRef()).Targets(targets).
+			Datasource(bd.datasourceRef()).Targets(targets).
 			Unit(p.unit).Height(8).Span(12).
 			GraphMode(common.BigValueGraphModeNone).
 			ColorMode(common.BigValueColorModeBackground).
@@ -183,7 +186,7 @@ func (bd *board) build(p panel) cog.Builder[dashboard.Panel] {
 	}
 	ts := timeseries.NewPanelBuilder().
 		Id(bd.id()).Title(p.title).Description(p.description).
-		Datasource(datasourceRef()).Targets(targets).
+		Datasource(bd.datasourceRef()).Targets(targets).
 		Unit(p.unit).Height(8).Span(12).Min(0).
 		Legend(common.NewVizLegendOptionsBuilder().
 			ShowLegend(true).

@@ -244,3 +244,38 @@ func TestEngineDashboardFollowsTheLab(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardsQueryTheLabsDatasource: with DatasourceUID set (a
+// cluster's own Grafana, e.g. kube-prometheus-stack's "prometheus"), every
+// panel and every query uses it, and servelab's uid appears nowhere.
+func TestDashboardsQueryTheLabsDatasource(t *testing.T) {
+	t.Parallel()
+	lab := labs()[0].lab
+	lab.DatasourceUID = "prometheus"
+	dashboards, err := monitoring.Dashboards(lab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, content := range dashboards {
+		if strings.Contains(string(content), monitoring.DatasourceUID) {
+			t.Errorf("%s still refers to %s", file, monitoring.DatasourceUID)
+		}
+		var d dashboard.Dashboard
+		if err := json.Unmarshal(content, &d); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, p := range d.Panels {
+			if p.Panel == nil {
+				continue
+			}
+			n++
+			if p.Panel.Datasource == nil || p.Panel.Datasource.Uid == nil || *p.Panel.Datasource.Uid != "prometheus" {
+				t.Errorf("%s: panel %v uses %+v", file, *p.Panel.Title, p.Panel.Datasource)
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s has no panels", file)
+		}
+	}
+}

@@ -54,6 +54,26 @@ type Lab struct {
 	// PrometheusRulesDir). An end-to-end test running Prometheus outside a
 	// container points it at a temporary directory.
 	RulesDir string
+	// Kubernetes, when set, makes Prometheus find each framework's pods
+	// through the Kubernetes API instead of scraping its Address, so every
+	// replica of a Deployment is scraped and labelled with its node.
+	Kubernetes *KubernetesSD
+	// DatasourceUID is the uid of the Grafana datasource the dashboards
+	// query: DatasourceUID (servelab's own, provisioned with them) by
+	// default; a cluster's Grafana, e.g. kube-prometheus-stack's, names
+	// its Prometheus otherwise.
+	DatasourceUID string
+}
+
+// KubernetesSD says where a lab's framework pods are in a cluster.
+type KubernetesSD struct {
+	// Namespace the pods run in (Prometheus needs get/list/watch on pods
+	// there).
+	Namespace string
+	// PodLabel is the pod label whose value is the framework's name.
+	PodLabel string
+	// PortName is the name of the container port serving the metrics.
+	PortName string
 }
 
 // Target is one scrape endpoint.
@@ -175,9 +195,20 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // PromQL string, a label_replace replacement and a Grafana custom variable.
 var modelPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/@+-]*$`)
 
+// Kubernetes names in a KubernetesSD: a namespace (DNS label), a label key
+// ([prefix/]name) and a container port name (IANA service name).
+var (
+	k8sNamePattern     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	k8sLabelKeyPattern = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	k8sPortNamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$`)
+)
+
 // withDefaults returns a copy of l with zero fields set to their defaults.
 // Slices are shared with l: nothing here modifies them.
 func (l Lab) withDefaults() Lab {
+	if l.DatasourceUID == "" {
+		l.DatasourceUID = DatasourceUID
+	}
 	if l.ScrapeInterval == 0 {
 		l.ScrapeInterval = DefaultScrapeInterval
 	}
@@ -210,6 +241,9 @@ func (l Lab) withDefaults() Lab {
 
 // Validate reports every problem of l (before defaults are applied) in one
 // *ValidationError, or nil.
+// uidPattern is a Grafana uid.
+var uidPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+
 func (l Lab) Validate() error {
 	var ps problems
 	checkName(&ps, "stack", l.Stack)
@@ -223,6 +257,9 @@ func (l Lab) Validate() error {
 	case l.ScrapeInterval%time.Millisecond != 0:
 		ps.add("scrapeInterval", "must be a whole number of milliseconds, got %s", l.ScrapeInterval)
 	}
+	if l.DatasourceUID != "" && !uidPattern.MatchString(l.DatasourceUID) {
+		ps.add("datasourceUid", "%q is not a Grafana uid (at most 40 letters, digits, '-' or '_')", l.DatasourceUID)
+	}
 	if l.Gateway != nil {
 		checkTarget(&ps, "gateway", *l.Gateway)
 	}
@@ -231,7 +268,7 @@ func (l Lab) Validate() error {
 	}
 	seen := map[string]int{}
 	for i, f := range l.Frameworks {
-		checkFramework(&ps, fmt.Sprintf("frameworks[%d]", i), f)
+		checkFramework(&ps, fmt.Sprintf("frameworks[%d]", i), f, l.Kubernetes == nil)
 		if f.Name == "" {
 			continue
 		}
@@ -265,6 +302,17 @@ func (l Lab) Validate() error {
 			ps.add(field, "duplicate %q (also models[%d])", m, j)
 		} else {
 			models[m] = i
+		}
+	}
+	if k := l.Kubernetes; k != nil {
+		if !k8sNamePattern.MatchString(k.Namespace) {
+			ps.add("kubernetes.namespace", "%q is not a Kubernetes namespace", k.Namespace)
+		}
+		if !k8sLabelKeyPattern.MatchString(k.PodLabel) {
+			ps.add("kubernetes.podLabel", "%q is not a label key", k.PodLabel)
+		}
+		if !k8sPortNamePattern.MatchString(k.PortName) {
+			ps.add("kubernetes.portName", "%q is not a container port name", k.PortName)
 		}
 	}
 	if len(l.Models) > 0 && l.Gateway == nil {
@@ -328,7 +376,9 @@ func checkAddress(ps *problems, field, addr string) {
 	}
 }
 
-func checkFramework(ps *problems, field string, f Framework) {
+// checkFramework checks f; needAddress is false when Prometheus discovers
+// the framework's pods instead.
+func checkFramework(ps *problems, field string, f Framework, needAddress bool) {
 	checkName(ps, field+".name", f.Name)
 	checkName(ps, field+".host", f.Host)
 	if _, err := engine.Parse(string(f.Engine)); err != nil {
@@ -344,7 +394,7 @@ func checkFramework(ps *problems, field string, f Framework) {
 		ps.add(field+".flavour", "only a sim engine has a flavour, %s has %q", f.Engine, f.Flavour)
 	}
 	spec := engine.MustSpec(f.Kind())
-	if spec.HasMetrics() || f.Address != "" {
+	if (spec.HasMetrics() && needAddress) || f.Address != "" {
 		checkAddress(ps, field+".address", f.Address)
 	}
 	if f.CredentialsFile != "" && !path.IsAbs(f.CredentialsFile) {

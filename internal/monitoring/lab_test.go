@@ -75,6 +75,8 @@ func TestValidate(t *testing.T) {
 			l.Alerting = monitoring.Alerting{TargetDownFor: -time.Second, NoReadyBackendFor: time.Microsecond, SLOFor: -1, GPUMemoryFor: -1}
 		}, fields: []string{"alerting.targetDownFor", "alerting.noReadyBackendFor", "alerting.sloFor", "alerting.gpuMemoryFor"}},
 		{name: "relative rules dir", mutate: func(l *monitoring.Lab) { l.RulesDir = "rules" }, fields: []string{"rulesDir"}},
+		{name: "a cluster Grafana's datasource", mutate: func(l *monitoring.Lab) { l.DatasourceUID = "prometheus" }},
+		{name: "bad datasource uid", mutate: func(l *monitoring.Lab) { l.DatasourceUID = "prom etheus" }, fields: []string{"datasourceUid"}},
 		{name: "several problems at once", mutate: func(l *monitoring.Lab) {
 			l.Stack = ""
 			l.Frameworks[0].Engine = "tgi"

@@ -80,6 +80,19 @@ func labs() []labCase {
 			Models:   []string{"sim-model"},
 			Alerting: monitoring.Alerting{TargetDownFor: 5e9, NoReadyBackendFor: 5e9},
 		}},
+		// A cluster: framework pods found through the Kubernetes API (every
+		// replica scraped, host = its node), the gateway by Service name.
+		{"k8s", monitoring.Lab{
+			Stack:   "k8s",
+			Gateway: &monitoring.Target{Host: "gpu-cluster", Address: "gateway:9091"},
+			Frameworks: []monitoring.Framework{
+				{Name: "vllm", Engine: engine.VLLM, Host: "gpu-cluster"},
+				{Name: "sglang", Engine: engine.SGLang, Host: "gpu-cluster"},
+				{Name: "sim-ollama", Engine: engine.Sim, Flavour: engine.Ollama, Host: "gpu-cluster"},
+			},
+			Models:     []string{"Qwen/Qwen3-8B"},
+			Kubernetes: &monitoring.KubernetesSD{Namespace: "servelab", PodLabel: "servelab.dev/framework", PortName: "http"},
+		}},
 	}
 }
 

@@ -3,8 +3,10 @@ package monitoring
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -53,16 +55,37 @@ type promGlobal struct {
 }
 
 type scrapeConfig struct {
-	JobName       string         `yaml:"job_name"`
-	MetricsPath   string         `yaml:"metrics_path"`
-	Authorization *authorization `yaml:"authorization,omitempty"`
-	StaticConfigs []staticConfig `yaml:"static_configs"`
+	JobName             string          `yaml:"job_name"`
+	MetricsPath         string          `yaml:"metrics_path"`
+	Authorization       *authorization  `yaml:"authorization,omitempty"`
+	StaticConfigs       []staticConfig  `yaml:"static_configs,omitempty"`
+	KubernetesSDConfigs []kubernetesSD  `yaml:"kubernetes_sd_configs,omitempty"`
+	RelabelConfigs      []relabelConfig `yaml:"relabel_configs,omitempty"`
 }
 
 // authorization sends a bearer token read from a file.
 type authorization struct {
 	Type            string `yaml:"type"`
 	CredentialsFile string `yaml:"credentials_file"`
+}
+
+type kubernetesSD struct {
+	Role       string            `yaml:"role"`
+	Namespaces map[string]any    `yaml:"namespaces"`
+	Selectors  []kubernetesMatch `yaml:"selectors"`
+}
+
+type kubernetesMatch struct {
+	Role  string `yaml:"role"`
+	Label string `yaml:"label"`
+}
+
+type relabelConfig struct {
+	SourceLabels []string `yaml:"source_labels,omitempty"`
+	Regex        string   `yaml:"regex,omitempty"`
+	Action       string   `yaml:"action,omitempty"`
+	TargetLabel  string   `yaml:"target_label,omitempty"`
+	Replacement  string   `yaml:"replacement,omitempty"`
 }
 
 type staticConfig struct {
@@ -119,6 +142,9 @@ func PrometheusConfig(lab Lab) ([]byte, error) {
 			MetricsPath:   spec.MetricsPath,
 			StaticConfigs: []staticConfig{{Targets: []string{f.Address}, Labels: labels}},
 		}
+		if lab.Kubernetes != nil {
+			sc = podScrapeConfig(*lab.Kubernetes, f, spec.MetricsPath, labels)
+		}
 		if f.CredentialsFile != "" {
 			sc.Authorization = &authorization{Type: "Bearer", CredentialsFile: f.CredentialsFile}
 		}
@@ -136,6 +162,38 @@ func PrometheusConfig(lab Lab) ([]byte, error) {
 		return nil, fmt.Errorf("render prometheus.yml: %w", err)
 	}
 	return out, nil
+}
+
+// LabelPod names the pod a series was scraped from (Kubernetes discovery).
+const LabelPod = "pod"
+
+// podScrapeConfig scrapes every pod of a framework, found through the
+// Kubernetes API in the lab's namespace by its pod label, on the metrics
+// port. The target labels are those of a static target, except host: the
+// node the pod runs on; pod names the pod.
+func podScrapeConfig(k KubernetesSD, f Framework, path string, labels map[string]string) scrapeConfig {
+	relabel := []relabelConfig{
+		{SourceLabels: []string{"__meta_kubernetes_pod_container_port_name"}, Regex: k.PortName, Action: "keep"},
+		{SourceLabels: []string{"__meta_kubernetes_pod_phase"}, Regex: "Succeeded|Failed", Action: "drop"},
+		{SourceLabels: []string{"__meta_kubernetes_pod_node_name"}, TargetLabel: LabelHost},
+		{SourceLabels: []string{"__meta_kubernetes_pod_name"}, TargetLabel: LabelPod},
+	}
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		if k == LabelHost {
+			continue
+		}
+		relabel = append(relabel, relabelConfig{TargetLabel: k, Replacement: labels[k]})
+	}
+	return scrapeConfig{
+		JobName:     FrameworkJob(f.Name),
+		MetricsPath: path,
+		KubernetesSDConfigs: []kubernetesSD{{
+			Role:       "pod",
+			Namespaces: map[string]any{"names": []string{k.Namespace}},
+			Selectors:  []kubernetesMatch{{Role: "pod", Label: k.PodLabel + "=" + f.Name}},
+		}},
+		RelabelConfigs: relabel,
+	}
 }
 
 // bcryptPattern matches a bcrypt hash as produced by Go's x/crypto/bcrypt

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/discovery"
+	_ "github.com/prometheus/prometheus/discovery/kubernetes" // the k8s lab's kubernetes_sd_configs
 	"github.com/prometheus/prometheus/discovery/targetgroup"
 	"gopkg.in/yaml.v3"
 
@@ -80,6 +81,9 @@ func TestPrometheusConfigLoads(t *testing.T) {
 				want = append(want, target{"gateway", "/metrics", c.lab.Gateway.Address, map[string]string{"host": c.lab.Gateway.Host}})
 			}
 			for _, f := range c.lab.Frameworks {
+				if c.lab.Kubernetes != nil {
+					break // discovered pods: TestKubernetesDiscovery
+				}
 				kind := f.Engine
 				if kind == engine.Sim {
 					kind = f.Flavour

@@ -73,8 +73,12 @@ func TestPromtoolCheck(t *testing.T) {
 			}
 			writeFiles(t, dir, local)
 			cfg := filepath.Join(dir, "etc", "prometheus", "prometheus.yml")
-			out := runPromtool(t, "check", "config", cfg)
-			if !strings.Contains(out, "SUCCESS: 2 rule files found") {
+			if lab.Kubernetes != nil {
+				// Debian's promtool is built without Kubernetes discovery;
+				// TestKubernetesDiscovery loads this config with Prometheus's
+				// own loader and discovery plugin instead.
+				t.Log("promtool check config skipped: kubernetes_sd_configs")
+			} else if out := runPromtool(t, "check", "config", cfg); !strings.Contains(out, "SUCCESS: 2 rule files found") {
 				t.Errorf("promtool check config did not load both rule files:\n%s", out)
 			}
 			runPromtool(t, "check", "rules",

@@ -43,6 +43,10 @@ type Resource struct {
 	ReplaceWith []string
 	// PropertyDependencies are, per input, the URNs its value came from.
 	PropertyDependencies map[string][]string
+	// Read is true for a read of an existing resource (a Get), with the
+	// ID read.
+	Read bool
+	ID   string
 }
 
 // ReplaceWithNames are the names of ReplaceWith, sorted.
@@ -171,6 +175,11 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 			r.PropertyDependencies[k] = slices.Sorted(slices.Values(deps.GetUrns()))
 		}
 	}
+	if rpc := args.ReadRPC; rpc != nil {
+		r.Read, r.ID = true, args.ID
+		r.Parent = rpc.GetParent()
+		r.Dependencies = slices.Sorted(slices.Values(rpc.GetDependencies()))
+	}
 	state := args.Inputs.Copy()
 	maps.Copy(state, DefaultOutputs(args))
 	if m.outputs != nil {
@@ -291,6 +300,9 @@ type PlanEntry struct {
 	ReplaceWith         []string       `json:"replaceWith,omitempty"`
 	CreateTimeout       string         `json:"createTimeout,omitempty"`
 	Inputs              map[string]any `json:"inputs,omitempty"`
+
+	// Read is the ID of a resource read, not created.
+	Read string `json:"read,omitempty"`
 }
 
 // Redacted replaces every secret value in a plan.
@@ -313,6 +325,9 @@ func (m *Mocks) Plan() ([]byte, error) {
 			IgnoreChanges:       r.IgnoreChanges,
 			CreateTimeout:       r.CreateTimeout,
 			ReplaceWith:         r.ReplaceWithNames(),
+		}
+		if r.Read {
+			e.Read = r.ID
 		}
 		for _, d := range r.Dependencies {
 			e.DependsOn = append(e.DependsOn, urnName(d))

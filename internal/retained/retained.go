@@ -2,13 +2,16 @@
 // on its hosts on purpose, from the stack's state (`pulumi stack export`):
 // volumes marked retainOnDelete (model caches, Prometheus and Grafana
 // data), images pulled with keepLocally, and the servelab image (the
-// docker provider's Image never deletes what it built). `make destroy`
+// docker provider's Image never deletes what it built); in a cluster
+// stack, the namespace and the claims marked retainOnDelete (model
+// caches, Prometheus and Grafana data). `make destroy`
 // exports the state before destroying and prints the list afterwards, with
 // the command that removes each item. README's "What destroy keeps" table
 // says why each is kept.
 package retained
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,20 +21,46 @@ import (
 	"github.com/servelab/servelab/internal/shellquote"
 )
 
-// Item is one thing left on a host.
+// Item is one thing left on a host or in a cluster.
 type Item struct {
-	// Host is the stack's host name (the docker provider "<host>-docker").
+	// Host is the stack's host name (the docker provider "<host>-docker"),
+	// or its cluster's (the kubernetes provider "<cluster>-k8s-retained").
 	Host string
 	// DockerHost is the provider's endpoint ("" for the local default).
 	DockerHost string
-	// Kind is "volume" or "image".
+	// Context is the kubeconfig context of a cluster's item ("" when the
+	// stack gives its kubeconfig as the secret servelab:kubeconfig);
+	// Namespace holds a claim.
+	Context   string
+	Namespace string
+	// Kind is "volume" or "image" (Docker), "pvc" or "namespace"
+	// (Kubernetes).
 	Kind string
-	// Name is the Docker name of the volume or image.
+	// Name is the Docker name of the volume or image, or the object's.
 	Name string
 }
 
+// Kubernetes reports whether the item is in a cluster.
+func (it Item) Kubernetes() bool { return it.Kind == KindClaim || it.Kind == KindNamespace }
+
+// Kinds of Kubernetes items.
+const (
+	KindClaim     = "pvc"
+	KindNamespace = "namespace"
+)
+
 // Remove is the command that removes the item.
 func (it Item) Remove() string {
+	if it.Kubernetes() {
+		argv := []string{"kubectl"}
+		if it.Context != "" {
+			argv = append(argv, "--context", it.Context)
+		}
+		if it.Kind == KindClaim {
+			argv = append(argv, "--namespace", it.Namespace)
+		}
+		return shellquote.Join(append(argv, "delete", it.Kind, it.Name)...)
+	}
 	argv := []string{"docker", it.Kind, "rm", it.Name}
 	if it.DockerHost != "" {
 		return "DOCKER_HOST=" + shellquote.Quote(it.DockerHost) + " " + shellquote.Join(argv...)
@@ -60,17 +89,23 @@ func FromExport(r io.Reader) ([]Item, error) {
 	if err := json.NewDecoder(r).Decode(&doc); err != nil {
 		return nil, fmt.Errorf("read the stack export: %w", err)
 	}
-	type provider struct{ host, endpoint string }
+	type provider struct{ host, endpoint, context, namespace string }
 	providers := map[string]provider{} // "urn::id" → provider
 	for _, res := range doc.Deployment.Resources {
-		if res.Type == "pulumi:providers:docker" {
+		switch res.Type {
+		case "pulumi:providers:docker":
 			endpoint, _ := res.Inputs["host"].(string)
-			providers[res.URN+"::"+res.ID] = provider{strings.TrimSuffix(urnName(res.URN), "-docker"), endpoint}
+			providers[res.URN+"::"+res.ID] = provider{host: strings.TrimSuffix(urnName(res.URN), "-docker"), endpoint: endpoint}
+		case "pulumi:providers:kubernetes":
+			context, _ := res.Inputs["context"].(string)
+			namespace, _ := res.Inputs["namespace"].(string)
+			host := strings.TrimSuffix(strings.TrimSuffix(urnName(res.URN), "-retained"), "-k8s")
+			providers[res.URN+"::"+res.ID] = provider{host: host, context: context, namespace: namespace}
 		}
 	}
 	var items []Item
 	for _, res := range doc.Deployment.Resources {
-		var kind, name string
+		var kind, name, namespace string
 		switch {
 		case res.Type == "docker:index/volume:Volume" && res.RetainOnDelete:
 			kind, name = "volume", first("name", res.Outputs, res.Inputs)
@@ -78,6 +113,11 @@ func FromExport(r io.Reader) ([]Item, error) {
 			kind, name = "image", first("name", res.Inputs, res.Outputs)
 		case res.Type == "docker:index/image:Image":
 			kind, name = "image", first("imageName", res.Outputs, res.Inputs)
+		case res.Type == "kubernetes:core/v1:PersistentVolumeClaim" && res.RetainOnDelete:
+			kind = KindClaim
+			name, namespace = metadata("name", res.Outputs, res.Inputs), metadata("namespace", res.Outputs, res.Inputs)
+		case res.Type == "kubernetes:core/v1:Namespace" && res.RetainOnDelete:
+			kind, name = KindNamespace, metadata("name", res.Outputs, res.Inputs)
 		default:
 			continue
 		}
@@ -88,7 +128,14 @@ func FromExport(r io.Reader) ([]Item, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: provider %q not in the stack export", res.URN, res.Provider)
 		}
-		items = append(items, Item{Host: p.host, DockerHost: p.endpoint, Kind: kind, Name: name})
+		it := Item{Host: p.host, DockerHost: p.endpoint, Kind: kind, Name: name}
+		if it.Kubernetes() {
+			it.Context = p.context
+			if kind == KindClaim {
+				it.Namespace = cmp.Or(namespace, p.namespace)
+			}
+		}
+		items = append(items, it)
 	}
 	slices.SortFunc(items, func(a, b Item) int {
 		return strings.Compare(a.Host+"\x00"+a.Kind+"\x00"+a.Name, b.Host+"\x00"+b.Kind+"\x00"+b.Name)
@@ -107,7 +154,12 @@ func Write(w io.Writer, items []Item) error {
 	}
 	for _, it := range items {
 		where := "local Docker"
-		if it.DockerHost != "" {
+		switch {
+		case it.Kubernetes() && it.Context != "":
+			where = "Kubernetes context " + it.Context
+		case it.Kubernetes():
+			where = "Kubernetes, servelab:kubeconfig"
+		case it.DockerHost != "":
 			where = it.DockerHost
 		}
 		if _, err := fmt.Fprintf(w, "  %s (%s) %s %s\n      %s\n", it.Host, where, it.Kind, it.Name, it.Remove()); err != nil {
@@ -115,6 +167,18 @@ func Write(w io.Writer, items []Item) error {
 		}
 	}
 	return nil
+}
+
+// metadata is the first non-empty metadata.<key> in ms.
+func metadata(key string, ms ...map[string]any) string {
+	for _, m := range ms {
+		if md, ok := m["metadata"].(map[string]any); ok {
+			if s, ok := md[key].(string); ok && s != "" {
+				return s
+			}
+		}
+	}
+	return ""
 }
 
 // first is the first non-empty string at key in ms.

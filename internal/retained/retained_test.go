@@ -45,6 +45,45 @@ func TestFromExport(t *testing.T) {
 	}
 }
 
+// A cluster stack keeps its namespace and retained claims; kubectl removes
+// them, with the stack's context.
+func TestFromExportCluster(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open("testdata/export-k8s.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	items, err := retained.FromExport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []retained.Item{
+		{Host: "kind", Context: "kind-servelab", Kind: retained.KindNamespace, Name: "servelab-kind"},
+		{Host: "kind", Context: "kind-servelab", Namespace: "servelab-kind", Kind: retained.KindClaim, Name: "prometheus-data"},
+	}
+	if !slices.Equal(items, want) {
+		t.Fatalf("items\n got %+v\nwant %+v", items, want)
+	}
+	if got := items[1].Remove(); got != "kubectl --context kind-servelab --namespace servelab-kind delete pvc prometheus-data" {
+		t.Errorf("remove %q", got)
+	}
+	if got := items[0].Remove(); got != "kubectl --context kind-servelab delete namespace servelab-kind" {
+		t.Errorf("remove %q", got)
+	}
+	var b strings.Builder
+	if err := retained.Write(&b, items); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "kind (Kubernetes context kind-servelab) pvc prometheus-data") {
+		t.Errorf("output:\n%s", b.String())
+	}
+	items[1].Context = "" // a kubeconfig given as servelab:kubeconfig
+	if got := items[1].Remove(); got != "kubectl --namespace servelab-kind delete pvc prometheus-data" {
+		t.Errorf("remove %q", got)
+	}
+}
+
 // `make destroy` exports the state, destroys, then prints what it left
 // behind; a failed destroy prints no list. The Pulumi CLI is a stand-in
 // that answers from the fixture.
