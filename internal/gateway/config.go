@@ -34,6 +34,16 @@ const (
 	Weighted Routing = "weighted"
 )
 
+// Server cores (Config.Core).
+const (
+	// CoreH1 is the gateway's own HTTP/1.1 server and backend client (the
+	// default; Linux only, elsewhere CoreNetHTTP serves).
+	CoreH1 = "h1"
+	// CoreNetHTTP is Go's net/http server with the client upstreamClient
+	// names.
+	CoreNetHTTP = "nethttp"
+)
+
 // Upstream clients (Config.UpstreamClient).
 const (
 	UpstreamHTTP   = "http"
@@ -63,10 +73,14 @@ type Config struct {
 	MaxBodyBytes int64 `json:"maxBodyBytes"`
 	// MaxIdleConnsPerHost sizes the upstream keep-alive pool per backend.
 	MaxIdleConnsPerHost int `json:"maxIdleConnsPerHost"`
-	// UpstreamClient picks the HTTP client to backends: "http" (Go's
-	// http.Transport, the default) or "direct" (DirectTransport: the same
-	// pooling and timeouts, reading and writing on the request's goroutine;
-	// ~20 % less CPU per request, see docs/gateway.md, Performance).
+	// Core picks the server: "h1" (the gateway's own HTTP/1.1 server and
+	// backend client, the default) or "nethttp" (Go's net/http server with
+	// the client UpstreamClient names). See docs/gateway.md, Performance.
+	Core string `json:"core"`
+	// UpstreamClient picks the HTTP client to backends of the nethttp core:
+	// "http" (Go's http.Transport, the default) or "direct"
+	// (DirectTransport: the same pooling and timeouts, reading and writing
+	// on the request's goroutine). The h1 core has its own client.
 	UpstreamClient string `json:"upstreamClient"`
 	// Retries is how many other backends a request may be retried on after a
 	// connect failure or an upstream 502/503 (0 disables retries).
@@ -186,6 +200,7 @@ func DefaultConfig() Config {
 		Routing:             LeastOutstanding,
 		MaxBodyBytes:        10 << 20,
 		MaxIdleConnsPerHost: 1024,
+		Core:                CoreH1,
 		UpstreamClient:      UpstreamHTTP,
 		Retries:             2,
 		ProbeInterval:       Duration(2 * time.Second),
@@ -296,6 +311,9 @@ func (c Config) validate(errs *problems) {
 	checkRouting(errs, "routing", c.Routing, false)
 	if c.MaxBodyBytes <= 0 {
 		errs.add("maxBodyBytes", "must be > 0, got %d", c.MaxBodyBytes)
+	}
+	if c.Core != CoreH1 && c.Core != CoreNetHTTP {
+		errs.add("core", "unknown core %q (want %s or %s)", c.Core, CoreH1, CoreNetHTTP)
 	}
 	if c.UpstreamClient != UpstreamHTTP && c.UpstreamClient != UpstreamDirect {
 		errs.add("upstreamClient", "unknown client %q (want %s or %s)", c.UpstreamClient, UpstreamHTTP, UpstreamDirect)

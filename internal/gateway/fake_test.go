@@ -316,6 +316,9 @@ func startGateway(t testing.TB, cfg Config, opts Options, waitReady bool) *testG
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	if core := os.Getenv("SERVELAB_GATEWAY_TEST_CORE"); core != "" {
+		cfg.Core = core
+	}
 	if opts.Transport == nil && os.Getenv("SERVELAB_GATEWAY_TEST_TRANSPORT") == "direct" {
 		opts.Transport = NewDirectTransport(cfg)
 	}

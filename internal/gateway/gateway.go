@@ -42,8 +42,11 @@ func (e endpoint) path() string {
 type Options struct {
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
-	// Transport carries requests to backends; nil means the client the
-	// config's upstreamClient names (NewTransport or NewDirectTransport).
+	// Transport carries requests to backends. Setting it selects the
+	// nethttp core (the h1 core has its own client); nil means the config's
+	// core, and for the nethttp core the client upstreamClient names
+	// (NewTransport or NewDirectTransport). Readiness probes use it too
+	// (NewTransport when nil).
 	Transport http.RoundTripper
 	// Getenv reads auth.keysEnv; nil means os.Getenv.
 	Getenv func(string) string
@@ -67,6 +70,7 @@ type Gateway struct {
 	created int64
 	resps   bufPool    // non-streamed response bodies
 	bufs    *sync.Pool // *[]byte: stream copy buffers
+	h1      *h1Client  // the h1 core's backend client; nil: the nethttp core serves
 
 	probeOnce sync.Once
 }
@@ -91,7 +95,8 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
-	if opts.Transport == nil && cfg.UpstreamClient == UpstreamDirect {
+	useH1 := cfg.Core == CoreH1 && opts.Transport == nil && h1Available
+	if opts.Transport == nil && cfg.UpstreamClient == UpstreamDirect && !useH1 {
 		opts.Transport = NewDirectTransport(cfg)
 	}
 	if opts.Transport == nil {
@@ -142,6 +147,9 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 		}
 		g.routes[m.Name] = r
 		g.ordered = append(g.ordered, r)
+	}
+	if useH1 {
+		g.h1 = newH1Client(cfg, g.ordered)
 	}
 	return g, nil
 }
@@ -326,14 +334,27 @@ func (g *Gateway) Serve(ctx context.Context, ln, mln net.Listener) error {
 	base, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
 	errLog := slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)
-	api := &http.Server{
-		Handler:           g.Handler(),
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          errLog,
+	var api server
+	if g.h1 != nil {
+		hs, err := newH1Server(g, base)
+		if err != nil {
+			ln.Close()
+			if mln != nil {
+				mln.Close()
+			}
+			return fmt.Errorf("gateway: %w", err)
+		}
+		api = hs
+	} else {
+		api = &http.Server{
+			Handler:           g.Handler(),
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			BaseContext:       func(net.Listener) context.Context { return base },
+			ErrorLog:          errLog,
+		}
 	}
-	servers := []*http.Server{api}
+	servers := []server{api}
 	listeners := []net.Listener{ln}
 	if mln != nil {
 		servers = append(servers, &http.Server{
@@ -349,7 +370,7 @@ func (g *Gateway) Serve(ctx context.Context, ln, mln net.Listener) error {
 	for i, s := range servers {
 		go func() { errc <- s.Serve(listeners[i]) }()
 	}
-	g.log.Info("gateway serving", "listen", ln.Addr().String(), "metrics", metricsAddr(mln), "models", len(g.ordered))
+	g.log.Info("gateway serving", "listen", ln.Addr().String(), "metrics", metricsAddr(mln), "models", len(g.ordered), "core", g.core())
 
 	var serveErr error
 	select {
@@ -377,8 +398,26 @@ func (g *Gateway) Serve(ctx context.Context, ln, mln net.Listener) error {
 	if t, ok := g.rt.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}
+	if g.h1 != nil {
+		g.h1.closeIdle()
+	}
 	g.log.Info("gateway stopped")
 	return serveErr
+}
+
+// server is what Serve needs of http.Server and h1Server.
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
+// core names the core that serves the API listener.
+func (g *Gateway) core() string {
+	if g.h1 != nil {
+		return CoreH1
+	}
+	return CoreNetHTTP
 }
 
 func metricsAddr(mln net.Listener) string {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -21,37 +20,20 @@ var (
 	errClientGone = errors.New("client went away")
 )
 
-// exchange is one proxied request, from the client's bytes to the log line.
+// exchange is one proxied request through the nethttp core, from the
+// client's bytes to the log line.
 type exchange struct {
-	g      *Gateway
-	w      http.ResponseWriter
-	r      *http.Request
-	ep     endpoint
-	rid    string
-	start  time.Time
-	waited time.Duration // blocked on the upstream before the client got headers
+	requestRecord
+	g *Gateway
+	w http.ResponseWriter
+	r *http.Request
 
-	rt     *route
-	info   reqInfo
-	body   []byte
-	series *seriesSet // labels of the final record
-
-	status      int
-	wroteHeader bool
-	overhead    time.Duration
-	cache       string // "", hit, miss, bypass
-	key         cacheKey
-	attempts    int
-	ttft        time.Duration
-	tokens      int64
-	hasTokens   bool
-	upErr       error  // the last upstream failure, for the log only
-	upReason    string // its reason
+	body []byte
 }
 
 // proxy serves one API request.
 func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, ep endpoint) {
-	ex := exchange{g: g, w: w, r: r, ep: ep, start: time.Now(), series: g.unknown}
+	ex := exchange{g: g, w: w, r: r, requestRecord: requestRecord{ep: ep, start: time.Now(), series: g.unknown}}
 	ex.rid = g.ids.requestID(r.Header.Get("X-Request-Id"))
 	w.Header()["X-Request-Id"] = []string{ex.rid}
 	err := ex.serve()
@@ -314,16 +296,7 @@ func (ex *exchange) upstreamFailed(u *upstream, err error) (retry bool) {
 
 // noteFailure counts a failure towards u's ejection and in the metrics.
 func (ex *exchange) noteFailure(u *upstream, reason string, err error) {
-	if u.failed(time.Now()) {
-		ex.g.log.Warn("backend ejected", "model", u.model, "backend", u.name,
-			"engine", string(u.engine), "reason", reason, "err", err)
-	}
-	ex.noteError(u, reason, err)
-}
-
-func (ex *exchange) noteError(u *upstream, reason string, err error) {
-	u.series.upstreamError(reason)
-	ex.upErr, ex.upReason = err, reason
+	ex.requestRecord.noteFailure(ex.g.log, u, reason, err)
 }
 
 func isDialError(err error) bool {
@@ -529,58 +502,5 @@ func (ex *exchange) copyRest(a *attempt, guard *idleGuard) error {
 	}
 }
 
-// finish records the request in the metrics and the log, and frees its
-// buffers.
-func (ex *exchange) finish(err error) {
-	dur := time.Since(ex.start)
-	s := ex.series
-	s.request(ex.status)
-	s.duration.Observe(dur.Seconds())
-	if ex.rt != nil && ex.wroteHeader {
-		ex.rt.series.overhead.Observe(ex.overhead.Seconds())
-	}
-	if ex.ttft > 0 && s.ttft != nil {
-		s.ttft.Observe(ex.ttft.Seconds())
-	}
-	if ex.hasTokens && s.outputTokens != nil {
-		s.outputTokens.Add(float64(ex.tokens))
-	}
-	level := slog.LevelInfo
-	if ex.status >= 500 || ex.upErr != nil {
-		level = slog.LevelWarn
-	}
-	ctx := ex.r.Context()
-	if !ex.g.log.Enabled(ctx, level) {
-		return
-	}
-	attrs := make([]slog.Attr, 0, 16)
-	attrs = append(attrs,
-		slog.String("request_id", ex.rid),
-		slog.String("path", ex.ep.path()),
-		slog.String("model", s.labels[0]),
-		slog.String("backend", s.labels[1]),
-		slog.Int("status", ex.status),
-		slog.Int("attempts", ex.attempts),
-		slog.Float64("duration_ms", float64(dur.Microseconds())/1000),
-		slog.Int64("overhead_us", ex.overhead.Microseconds()),
-	)
-	if ex.info.stream {
-		attrs = append(attrs, slog.Bool("stream", true))
-	}
-	if ex.ttft > 0 {
-		attrs = append(attrs, slog.Float64("ttft_ms", float64(ex.ttft.Microseconds())/1000))
-	}
-	if ex.hasTokens {
-		attrs = append(attrs, slog.Int64("output_tokens", ex.tokens))
-	}
-	if ex.cache != "" {
-		attrs = append(attrs, slog.String("cache", ex.cache))
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
-	}
-	if ex.upErr != nil {
-		attrs = append(attrs, slog.String("upstream_reason", ex.upReason), slog.String("upstream_error", ex.upErr.Error()))
-	}
-	ex.g.log.LogAttrs(ctx, level, "request", attrs...)
-}
+// finish records the request in the metrics and the log.
+func (ex *exchange) finish(err error) { ex.g.finish(ex.r.Context(), &ex.requestRecord, err) }

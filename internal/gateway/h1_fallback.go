@@ -1,0 +1,102 @@
+package gateway
+
+import (
+	"bytes"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strconv"
+)
+
+// fallback serves a request that is not a proxied POST (/v1/models,
+// /healthz, /readyz, /metrics, wrong methods and paths) through the
+// gateway's http.Handler, buffering the answer. These requests are few and
+// small; the handler sees an ordinary *http.Request without a body.
+func (c *h1Conn) fallback() bool {
+	req := &c.req
+	consumed := c.skipBody()
+	u, err := url.ParseRequestURI(string(req.target))
+	if err != nil {
+		c.answerBadRequest(badRequest("malformed request target"))
+		return false
+	}
+	hr := &http.Request{
+		Method:     string(req.method),
+		URL:        u,
+		Proto:      "HTTP/1." + strconv.Itoa(req.minor),
+		ProtoMajor: 1,
+		ProtoMinor: req.minor,
+		Header:     make(http.Header, len(req.headers)),
+		Body:       http.NoBody,
+		RequestURI: string(req.target),
+		RemoteAddr: c.nc.RemoteAddr().String(),
+	}
+	for _, h := range req.headers {
+		k := textproto.CanonicalMIMEHeaderKey(string(h.name))
+		if k == "Host" {
+			hr.Host = string(h.value)
+			continue
+		}
+		hr.Header[k] = append(hr.Header[k], string(h.value))
+	}
+	hr = hr.WithContext(c.s.base)
+	w := &bufferedWriter{header: http.Header{}}
+	c.s.g.serveHTTP(w, hr)
+
+	keep := c.keepAlive(consumed)
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	b := appendStatusLine(c.wbuf[:0], w.status)
+	for k, vs := range w.header {
+		if k == "Content-Length" || k == "Connection" || k == "Transfer-Encoding" {
+			continue
+		}
+		for _, v := range vs {
+			b = appendHeaderString(b, k, v)
+		}
+	}
+	if _, ok := w.header["Content-Type"]; !ok && w.body.Len() > 0 {
+		b = appendHeaderString(b, "Content-Type", http.DetectContentType(w.body.Bytes()))
+	}
+	b = appendContentLength(b, w.body.Len())
+	if !keep {
+		b = appendHeaderString(b, "Connection", "close")
+	}
+	b = append(b, "\r\n"...)
+	if string(req.method) != http.MethodHead {
+		b = append(b, w.body.Bytes()...)
+	}
+	c.wbuf = b
+	if err := c.writeAll(b, c.s.g.cfg.Timeouts.StreamIdle.D()); err != nil {
+		return false
+	}
+	return keep
+}
+
+// bufferedWriter is an http.ResponseWriter that keeps the answer in memory.
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *bufferedWriter) Header() http.Header { return w.header }
+
+func (w *bufferedWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *bufferedWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.body.Write(p)
+}
+
+// Flush does nothing: the answer is sent whole.
+func (w *bufferedWriter) Flush() {}
+
+var _ http.Flusher = (*bufferedWriter)(nil)

@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// requestRecord is what one proxied request leaves behind: its metrics and
+// its log line. Both cores (h1 and nethttp) fill one and call finish, so
+// that they count and log alike.
+type requestRecord struct {
+	rid    string
+	ep     endpoint
+	start  time.Time
+	waited time.Duration // blocked on the upstream before the client got headers
+	info   reqInfo
+	rt     *route
+	series *seriesSet // labels of the final record
+
+	status      int
+	wroteHeader bool
+	overhead    time.Duration
+	cache       string // "", hit, miss, bypass
+	key         cacheKey
+	attempts    int
+	ttft        time.Duration
+	tokens      int64
+	hasTokens   bool
+	upErr       error  // the last upstream failure, for the log only
+	upReason    string // its reason
+}
+
+// finish records the request in the metrics and the log.
+func (g *Gateway) finish(ctx context.Context, rec *requestRecord, err error) {
+	dur := time.Since(rec.start)
+	s := rec.series
+	s.request(rec.status)
+	s.duration.Observe(dur.Seconds())
+	if rec.rt != nil && rec.wroteHeader {
+		rec.rt.series.overhead.Observe(rec.overhead.Seconds())
+	}
+	if rec.ttft > 0 && s.ttft != nil {
+		s.ttft.Observe(rec.ttft.Seconds())
+	}
+	if rec.hasTokens && s.outputTokens != nil {
+		s.outputTokens.Add(float64(rec.tokens))
+	}
+	level := slog.LevelInfo
+	if rec.status >= 500 || rec.upErr != nil {
+		level = slog.LevelWarn
+	}
+	if !g.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 16)
+	attrs = append(attrs,
+		slog.String("request_id", rec.rid),
+		slog.String("path", rec.ep.path()),
+		slog.String("model", s.labels[0]),
+		slog.String("backend", s.labels[1]),
+		slog.Int("status", rec.status),
+		slog.Int("attempts", rec.attempts),
+		slog.Float64("duration_ms", float64(dur.Microseconds())/1000),
+		slog.Int64("overhead_us", rec.overhead.Microseconds()),
+	)
+	if rec.info.stream {
+		attrs = append(attrs, slog.Bool("stream", true))
+	}
+	if rec.ttft > 0 {
+		attrs = append(attrs, slog.Float64("ttft_ms", float64(rec.ttft.Microseconds())/1000))
+	}
+	if rec.hasTokens {
+		attrs = append(attrs, slog.Int64("output_tokens", rec.tokens))
+	}
+	if rec.cache != "" {
+		attrs = append(attrs, slog.String("cache", rec.cache))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	if rec.upErr != nil {
+		attrs = append(attrs, slog.String("upstream_reason", rec.upReason), slog.String("upstream_error", rec.upErr.Error()))
+	}
+	g.log.LogAttrs(ctx, level, "request", attrs...)
+}
+
+// noteFailure counts a failure towards u's ejection and in the metrics.
+func (rec *requestRecord) noteFailure(log *slog.Logger, u *upstream, reason string, err error) {
+	if u.failed(time.Now()) {
+		log.Warn("backend ejected", "model", u.model, "backend", u.name,
+			"engine", string(u.engine), "reason", reason, "err", err)
+	}
+	rec.noteError(u, reason, err)
+}
+
+func (rec *requestRecord) noteError(u *upstream, reason string, err error) {
+	u.series.upstreamError(reason)
+	rec.upErr, rec.upReason = err, reason
+}
