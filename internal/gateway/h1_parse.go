@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 )
 
 // The h1 core's message parsing: request heads from clients, response heads
@@ -251,10 +252,8 @@ func parseRequest(head []byte, r *h1Request) error {
 	if !isToken(r.method) {
 		return badRequest("malformed method")
 	}
-	for _, c := range r.target {
-		if c <= ' ' || c == 0x7f {
-			return badRequest("malformed request target")
-		}
+	if !validTarget(r.target) {
+		return badRequest("malformed request target")
 	}
 	switch string(proto) {
 	case "HTTP/1.1":
@@ -321,6 +320,31 @@ func parseRequest(head []byte, r *h1Request) error {
 	}
 	return nil
 }
+
+// validTarget accepts an origin-form target ("/path?query" with valid
+// percent escapes) cheaply, and other forms as url.ParseRequestURI does.
+func validTarget(t []byte) bool {
+	for _, c := range t {
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	if len(t) == 0 || t[0] != '/' {
+		_, err := url.ParseRequestURI(string(t))
+		return err == nil
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] == '%' {
+			if i+2 >= len(t) || !isHex(t[i+1]) || !isHex(t[i+2]) {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
 // requestPath is the path of an origin-form or absolute-form target,
 // without its query.

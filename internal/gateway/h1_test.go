@@ -1,0 +1,360 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/internal/metricnames"
+)
+
+// h1Gateway starts a gateway on the h1 core (skipping where it does not
+// run).
+func h1Gateway(t *testing.T, cfg Config) *testGateway {
+	t.Helper()
+	if !h1Available {
+		t.Skip("the h1 core needs Linux")
+	}
+	cfg.Core = CoreH1
+	gw := startGateway(t, cfg, Options{}, true)
+	if gw.core() != CoreH1 {
+		t.Fatalf("core %s, want h1", gw.core())
+	}
+	return gw
+}
+
+// rawExchange writes raw bytes to addr and returns what comes back until
+// the connection closes or d passes.
+func rawExchange(t *testing.T, addr, raw string, d time.Duration) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(d))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+func hostOf(url string) string { return strings.TrimPrefix(url, "http://") }
+
+func TestCoreDefault(t *testing.T) {
+	t.Parallel()
+	if got := DefaultConfig().Core; got != CoreH1 {
+		t.Errorf("default core %q, want h1", got)
+	}
+	cfg := testConfig(Model{Name: "m", Backends: []Backend{{Name: "a", Engine: engine.VLLM, URL: "http://127.0.0.1:1"}}})
+	g, err := New(cfg, Options{Transport: NewTransport(cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.core() != CoreNetHTTP {
+		t.Errorf("a Transport in Options serves with %s, want nethttp", g.core())
+	}
+	cfg.Core = "fast"
+	if err := cfg.Check(); err == nil || !strings.Contains(err.Error(), `core: unknown core "fast"`) {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestH1HangupCancelsUpstream: a client that closes its connection while
+// the gateway waits on the backend (before its headers, or in the middle of
+// a non-streamed body) cancels the backend request at once; it is counted
+// as canceled and logged with status 499.
+func TestH1HangupCancelsUpstream(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []behaviour{behaveStallHeaders, behaveStallJSON} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) {
+			t.Parallel()
+			up := newFakeUpstream(t, "a", engine.VLLM, "m")
+			up.setMode(mode)
+			cfg := testConfig(Model{Name: "m", Backends: []Backend{up.backend()}})
+			cfg.Timeouts.ResponseHeader = Duration(time.Minute)
+			cfg.Timeouts.StreamIdle = Duration(time.Minute)
+			gw := h1Gateway(t, cfg)
+			c, err := net.Dial("tcp", hostOf(gw.URL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n%s", len(chatBody), chatBody)
+			waitFor(t, 5*time.Second, "the backend to get the request", func() bool { return up.hits.Load() == 1 })
+			c.Close()
+			waitFor(t, 5*time.Second, "the backend request cancelled", func() bool { return up.canceled.Load() == 1 })
+			waitFor(t, 5*time.Second, "canceled counted", func() bool { return upstreamErrors(t, gw, "a", reasonCanceled) == 1 })
+			waitFor(t, 5*time.Second, "499 logged", func() bool { return strings.Contains(gw.logs.String(), `"status":499`) })
+		})
+	}
+}
+
+// TestH1EarlyAnswers: answers given before the body is read go out at once
+// and close the connection; a body that came whole keeps it.
+func TestH1EarlyAnswers(t *testing.T) {
+	t.Parallel()
+	up := newFakeUpstream(t, "a", engine.VLLM, "m")
+	cfg := testConfig(Model{Name: "m", Backends: []Backend{up.backend()}})
+	cfg.MaxBodyBytes = 1000
+	cfg.Auth.KeysEnv = "K"
+	cfg.Core = CoreH1
+	if !h1Available {
+		t.Skip("the h1 core needs Linux")
+	}
+	gw := startGateway(t, cfg, Options{Getenv: func(string) string { return "key" }}, true)
+	addr := hostOf(gw.URL)
+	// No key, a large body announced and none sent: 401 at once, closed.
+	got := rawExchange(t, addr, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: 200000\r\n\r\n{", 5*time.Second)
+	if !strings.HasPrefix(got, "HTTP/1.1 401 ") || !strings.Contains(got, "Connection: close\r\n") || !strings.Contains(got, "invalid_api_key") {
+		t.Errorf("unauthenticated large body: %q", got)
+	}
+	// Over maxBodyBytes: 413 before reading.
+	got = rawExchange(t, addr, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer key\r\nContent-Length: 5000\r\n\r\n", 5*time.Second)
+	if !strings.HasPrefix(got, "HTTP/1.1 413 ") || !strings.Contains(got, "Connection: close\r\n") {
+		t.Errorf("too large: %q", got)
+	}
+	// Expect: 100-continue gets its interim answer, then the real one.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer key\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", len(chatBody))
+	br := bufio.NewReader(c)
+	if l, _ := br.ReadString('\n'); l != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("want 100 Continue, got %q", l)
+	}
+	_, _ = br.ReadString('\n')
+	io.WriteString(c, chatBody)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after 100-continue: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// A wrong key with the body sent whole keeps the connection.
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer nope\r\nContent-Length: %d\r\n\r\n%s", len(chatBody), chatBody)
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 401 || resp.Close {
+		t.Fatalf("wrong key, whole body: %v %v", resp, err)
+	}
+}
+
+// misbehavingBackend answers every request with body, then appends extra
+// (an unsolicited response, or nothing); before the answer it sends
+// interim when not empty. With late set, extra is written only when late
+// delivers, and wrote is signalled after it (on loopback the bytes are then
+// in the gateway's socket). It counts connections.
+func misbehavingBackend(t *testing.T, interim, body, extra string, late <-chan struct{}, wrote chan<- struct{}) (url string, conns *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns = &atomic.Int64{}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					if req.URL.Path == "/health" {
+						fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+						continue
+					}
+					if late == nil {
+						fmt.Fprintf(c, "%sHTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s%s", interim, len(body), body, extra)
+						continue
+					}
+					fmt.Fprintf(c, "%sHTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", interim, len(body), body)
+					if _, ok := <-late; ok {
+						io.WriteString(c, extra)
+						wrote <- struct{}{}
+					}
+				}
+			})
+		}
+	})
+	return "http://" + ln.Addr().String(), conns
+}
+
+// TestH1PoolHygiene: a backend connection with bytes nobody asked for (an
+// extra response) never carries another request, so no client ever gets
+// another request's answer; 1xx interim answers are skipped.
+func TestH1PoolHygiene(t *testing.T) {
+	t.Parallel()
+	const answer = `{"choices":[{"message":{"content":"mine"}}]}`
+	leak := "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nLEAKED"
+	for name, tc := range map[string]struct {
+		interim, extra string
+		late           bool
+	}{
+		"unsolicited response":       {"", leak, false},
+		"unsolicited response, late": {"", leak, true},
+		"interim answers":            {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n", "", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var late chan struct{}
+			wrote := make(chan struct{})
+			if tc.late {
+				late = make(chan struct{})
+			}
+			url, conns := misbehavingBackend(t, tc.interim, answer, tc.extra, late, wrote)
+			if tc.late {
+				t.Cleanup(func() { close(late) }) // before the backend's cleanup waits for its goroutines
+			}
+			gw := h1Gateway(t, testConfig(Model{Name: "m", Backends: []Backend{{Name: "a", Engine: engine.LlamaCpp, URL: url}}}))
+			before := conns.Load()
+			for i := range 5 {
+				code, _, body := post(t, gw.URL+"/v1/chat/completions", chatBody)
+				if code != 200 || body != answer {
+					t.Fatalf("request %d: %d %q", i, code, body)
+				}
+				if tc.late {
+					late <- struct{}{} // the answer is relayed: now the extra bytes
+					<-wrote
+				}
+			}
+			opened := conns.Load() - before
+			if tc.extra != "" && opened != 5 {
+				t.Errorf("%d backend connections for 5 requests, want 5 (a dirty connection was reused)", opened)
+			}
+			if tc.extra == "" && opened != 1 {
+				t.Errorf("%d backend connections for 5 requests, want 1", opened)
+			}
+		})
+	}
+}
+
+// TestH1Framing: pipelined requests are answered in order; a chunked
+// request body is forwarded with its length; an HTTP/1.0 client gets a
+// stream without chunked framing, ended by closing the connection.
+func TestH1Framing(t *testing.T) {
+	t.Parallel()
+	up := newFakeUpstream(t, "a", engine.VLLM, "m")
+	gw := h1Gateway(t, testConfig(Model{Name: "m", Backends: []Backend{up.backend()}}))
+	addr := hostOf(gw.URL)
+
+	req := fmt.Sprintf("POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nX-Request-Id: first\r\nContent-Length: %d\r\n\r\n%s", len(chatBody), chatBody) +
+		fmt.Sprintf("POST /v1/completions HTTP/1.1\r\nHost: gw\r\nX-Request-Id: second\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(chatBody), chatBody)
+	got := rawExchange(t, addr, req, 5*time.Second)
+	br := bufio.NewReader(strings.NewReader(got))
+	for _, want := range []string{"first", "second"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("pipelined %s: %v in %q", want, err, got)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 || resp.Header.Get("X-Request-Id") != want {
+			t.Errorf("pipelined answer %d %q, want %q", resp.StatusCode, resp.Header.Get("X-Request-Id"), want)
+		}
+	}
+
+	chunked := "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+		fmt.Sprintf("5\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n", chatBody[:5], len(chatBody)-5, chatBody[5:])
+	if got := rawExchange(t, addr, chunked, 5*time.Second); !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+		t.Errorf("chunked request body: %q", got)
+	}
+	if b, h := up.body(); string(b) != chatBody || h.Get("Content-Length") != "" && h.Get("Content-Length") != fmt.Sprint(len(chatBody)) {
+		t.Errorf("backend got %q", b)
+	}
+
+	old := fmt.Sprintf("POST /v1/chat/completions HTTP/1.0\r\nContent-Length: %d\r\n\r\n%s", len(streamBody), streamBody)
+	got = rawExchange(t, addr, old, 5*time.Second)
+	head, body, _ := strings.Cut(got, "\r\n\r\n")
+	if strings.Contains(strings.ToLower(head), "transfer-encoding") || !strings.HasPrefix(body, "data: ") || !strings.HasSuffix(body, "data: [DONE]\n\n") {
+		t.Errorf("HTTP/1.0 stream: %q", got)
+	}
+}
+
+// TestH1ConnectionCap: connections over the cap get 503 with
+// Connection: close and are counted.
+func TestH1ConnectionCap(t *testing.T) {
+	t.Parallel()
+	if !h1Available {
+		t.Skip("the h1 core needs Linux")
+	}
+	cfg := testConfig(Model{Name: "m", Backends: []Backend{{Name: "a", Engine: engine.VLLM, URL: "http://127.0.0.1:1"}}})
+	g, err := New(cfg, Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newH1Server(g, context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused atomic.Int64
+	s.maxConns, s.refused = 1, func() { refused.Add(1) }
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	defer func() {
+		s.Close()
+		<-done
+	}()
+	first, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	waitFor(t, 5*time.Second, "the first connection to count", func() bool { return s.nconns.Load() == 1 })
+	got := rawExchange(t, ln.Addr().String(), "GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n", 5*time.Second)
+	if !strings.HasPrefix(got, "HTTP/1.1 503 ") || !strings.Contains(got, "Connection: close") || refused.Load() != 1 {
+		t.Errorf("over the cap: %q (refused %d)", got, refused.Load())
+	}
+	first.Close()
+	waitFor(t, 5*time.Second, "the first connection to go", func() bool { return s.nconns.Load() == 0 })
+	if got := rawExchange(t, ln.Addr().String(), "GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n", 5*time.Second); !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+		t.Errorf("under the cap: %q", got)
+	}
+}
+
+// TestH1MalformedRequests get their 4xx/5xx and a closed connection.
+func TestH1MalformedRequests(t *testing.T) {
+	t.Parallel()
+	up := newFakeUpstream(t, "a", engine.VLLM, "m")
+	gw := h1Gateway(t, testConfig(Model{Name: "m", Backends: []Backend{up.backend()}}))
+	for raw, status := range map[string]string{
+		"GARBAGE\r\n\r\n": "400",
+		"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n": "400",
+		"GET / HTTP/2.0\r\n\r\n": "505",
+		"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nX: " + strings.Repeat("a", h1MaxHead) + "\r\n\r\n": "431",
+	} {
+		got := rawExchange(t, hostOf(gw.URL), raw, 5*time.Second)
+		if !strings.HasPrefix(got, "HTTP/1.1 "+status+" ") || !strings.Contains(got, "Connection: close") {
+			t.Errorf("%.40q: %.120q, want %s", raw, got, status)
+		}
+	}
+	if v := metricValue(t, gw, metricnames.GatewayInFlight, map[string]string{"backend": "a"}); v != 0 {
+		t.Errorf("in flight %v", v)
+	}
+}
