@@ -38,6 +38,7 @@ type h1Exchange struct {
 	segs     [][]byte  // data segments of the last bodyPart
 	segArr   [8][]byte // segs' storage
 	clientOK bool      // the client connection can carry another answer
+	now      time.Time // the last clock reading, reused where a few µs do not matter
 }
 
 // Backend body framings.
@@ -52,7 +53,10 @@ const (
 // serve another.
 func (c *h1Conn) proxy(ep endpoint) bool {
 	g := c.s.g
-	ex := &h1Exchange{g: g, c: c, requestRecord: requestRecord{ep: ep, start: time.Now(), series: g.unknown}, clientOK: true}
+	ex := &c.ex
+	*ex = h1Exchange{g: g, c: c, requestRecord: requestRecord{ep: ep, start: time.Now(), series: g.unknown},
+		clientOK: true, resp: h1Response{headers: ex.resp.headers[:0], nominated: ex.resp.nominated[:0]}}
+	ex.now = ex.start
 	ex.rid = g.ids.requestID(string(c.req.requestID))
 	err := ex.serve()
 	if err != nil && !ex.wroteHeader {
@@ -353,9 +357,10 @@ func (ex *h1Exchange) roundTrip(u *upstream) error {
 		ex.pc = pc
 		err := ex.send(req, tail)
 		if err == nil {
-			err = ex.readHead()
+			err = ex.readHead(t0)
 		}
-		ex.waited += time.Since(t0)
+		ex.now = time.Now()
+		ex.waited += ex.now.Sub(t0)
 		if err == nil {
 			return nil
 		}
@@ -437,9 +442,9 @@ func (ex *h1Exchange) send(head, tail []byte) error {
 
 // readHead reads the backend's response head (skipping 1xx interim
 // answers) within timeouts.responseHeader.
-func (ex *h1Exchange) readHead() error {
+func (ex *h1Exchange) readHead(sent time.Time) error {
 	nc := ex.pc.nc
-	_ = nc.SetReadDeadline(time.Now().Add(ex.g.cfg.Timeouts.ResponseHeader.D()))
+	_ = nc.SetReadDeadline(sent.Add(ex.g.cfg.Timeouts.ResponseHeader.D()))
 	ex.ur, ex.uw = 0, 0
 	for {
 		if n := headEnd(ex.ub[ex.ur:ex.uw], 0); n >= 0 {
@@ -566,7 +571,7 @@ func (ex *h1Exchange) endAttempt() {
 	ex.pc = nil
 	ex.c.detach()
 	if ex.ended && ex.resp.keepAlive && ex.frame != frameClose && ex.ur == ex.uw && !ex.c.clientGone() {
-		ex.pool.put(pc, time.Now())
+		ex.pool.put(pc, ex.now)
 		return
 	}
 	pc.nc.Close()
@@ -667,7 +672,7 @@ func (ex *h1Exchange) respond(u *upstream) error {
 // comes.
 func (ex *h1Exchange) relayWhole(u *upstream) error {
 	var body []byte
-	t0 := time.Now()
+	t0 := ex.now
 	var pooled *[]byte
 	if ex.frame == frameLength && int64(ex.uw-ex.ur) >= ex.left {
 		// The whole body came with the head: no copy.
@@ -696,8 +701,9 @@ func (ex *h1Exchange) relayWhole(u *upstream) error {
 			}
 		}
 		*pooled = body
+		ex.now = time.Now()
+		ex.waited += ex.now.Sub(t0)
 	}
-	ex.waited += time.Since(t0)
 	if n, ok := completionTokens(body); ok {
 		ex.tokens, ex.hasTokens = n, true
 	}
@@ -706,7 +712,7 @@ func (ex *h1Exchange) relayWhole(u *upstream) error {
 		return fmt.Errorf("write response: %w", context.Canceled)
 	}
 	if ex.cache == "miss" && ex.resp.status == http.StatusOK {
-		ex.g.cache.put(ex.key, body, string(ex.resp.contentType), time.Now())
+		ex.g.cache.put(ex.key, body, string(ex.resp.contentType), ex.now)
 	}
 	return nil
 }
@@ -731,7 +737,8 @@ func (ex *h1Exchange) appendHead(b []byte, status, n int) []byte {
 	case "hit":
 		b = appendHeaderString(b, "X-Servelab-Cache", "hit")
 	}
-	ex.overhead = time.Since(ex.start) - ex.waited
+	ex.now = time.Now()
+	ex.overhead = ex.now.Sub(ex.start) - ex.waited
 	b = append(b, "X-Servelab-Overhead-Us: "...)
 	b = strconv.AppendInt(b, ex.overhead.Microseconds(), 10)
 	b = append(b, "\r\n"...)
@@ -755,11 +762,11 @@ func (ex *h1Exchange) writeWhole(status int, body []byte) bool {
 	ex.keep = c.keepAlive(ex.bodyDone)
 	b := ex.appendHead(c.wbuf[:0], status, len(body))
 	var err error
+	_ = c.nc.SetWriteDeadline(ex.now.Add(ex.g.cfg.Timeouts.StreamIdle.D()))
 	if len(body) <= 64<<10 {
 		b = append(b, body...)
-		err = c.writeAll(b, ex.g.cfg.Timeouts.StreamIdle.D())
+		_, err = c.nc.Write(b)
 	} else {
-		_ = c.nc.SetWriteDeadline(time.Now().Add(ex.g.cfg.Timeouts.StreamIdle.D()))
 		bufs := net.Buffers{b, body}
 		_, err = bufs.WriteTo(c.nc)
 	}

@@ -194,7 +194,8 @@ type h1Conn struct {
 	buf  []byte // read buffer; buf[r:w] is unread
 	r, w int
 	req  h1Request
-	wbuf []byte // response heads, requests to backends
+	ex   h1Exchange // the request being proxied (reused: its slices stay allocated)
+	wbuf []byte     // response heads, requests to backends
 
 	mu         sync.Mutex // guards what a hang-up cancels
 	gone       bool       // the client hung up (or the drain ended)
