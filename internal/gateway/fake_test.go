@@ -268,9 +268,13 @@ func hijackClose(w http.ResponseWriter) {
 }
 
 // testConfig returns a config for tests: loopback listener, fast probes,
-// short idle timeout, models given.
+// short idle timeout, models given, and the core SERVELAB_GATEWAY_TEST_CORE
+// names when set (tests of one core set it after this).
 func testConfig(models ...Model) Config {
 	cfg := DefaultConfig()
+	if core := os.Getenv("SERVELAB_GATEWAY_TEST_CORE"); core != "" {
+		cfg.Core = core
+	}
 	cfg.Listen = "127.0.0.1:0"
 	cfg.ProbeInterval = Duration(20 * time.Millisecond)
 	cfg.Timeouts.Probe = Duration(time.Second)
@@ -315,9 +319,6 @@ func startGateway(t testing.TB, cfg Config, opts Options, waitReady bool) *testG
 	logs := &syncBuffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	if core := os.Getenv("SERVELAB_GATEWAY_TEST_CORE"); core != "" {
-		cfg.Core = core
 	}
 	if opts.Transport == nil && os.Getenv("SERVELAB_GATEWAY_TEST_TRANSPORT") == "direct" {
 		opts.Transport = NewDirectTransport(cfg)
