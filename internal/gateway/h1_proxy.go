@@ -39,6 +39,7 @@ type h1Exchange struct {
 	segArr   [8][]byte // segs' storage
 	clientOK bool      // the client connection can carry another answer
 	now      time.Time // the last clock reading, reused where a few µs do not matter
+	rdSet    time.Time // when the backend read deadline was last set to now+streamIdle
 }
 
 // Backend body framings.
@@ -445,6 +446,7 @@ func (ex *h1Exchange) send(head, tail []byte) error {
 func (ex *h1Exchange) readHead(sent time.Time) error {
 	nc := ex.pc.nc
 	_ = nc.SetReadDeadline(sent.Add(ex.g.cfg.Timeouts.ResponseHeader.D()))
+	ex.rdSet = time.Time{} // the body's first read sets its own
 	ex.ur, ex.uw = 0, 0
 	for {
 		if n := headEnd(ex.ub[ex.ur:ex.uw], 0); n >= 0 {
@@ -838,7 +840,7 @@ func (ex *h1Exchange) relayStream(u *upstream, prefix []byte) error {
 			}
 		}
 		if len(w) > 0 {
-			if err := c.writeAll(w, idle); err != nil {
+			if err := c.writeCoarse(w, idle, ex.now); err != nil {
 				ex.clientOK = false
 				ex.c.wbuf = w[:0]
 				ex.tokens, ex.hasTokens = scan.tokens, scan.hasTokens

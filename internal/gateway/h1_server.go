@@ -191,11 +191,12 @@ type h1Conn struct {
 	state   atomic.Int32
 	first   bool // no request read yet
 
-	buf  []byte // read buffer; buf[r:w] is unread
-	r, w int
-	req  h1Request
-	ex   h1Exchange // the request being proxied (reused: its slices stay allocated)
-	wbuf []byte     // response heads, requests to backends
+	buf   []byte // read buffer; buf[r:w] is unread
+	r, w  int
+	req   h1Request
+	ex    h1Exchange // the request being proxied (reused: its slices stay allocated)
+	wdSet time.Time  // when writeCoarse last set the write deadline
+	wbuf  []byte     // response heads, requests to backends
 
 	mu         sync.Mutex // guards what a hang-up cancels
 	gone       bool       // the client hung up (or the drain ended)
@@ -501,7 +502,20 @@ func appendStatusErrorExtra(b []byte, status int, typ, code, msg string, extra [
 
 // writeAll writes b to the client with a deadline of d.
 func (c *h1Conn) writeAll(b []byte, d time.Duration) error {
+	c.wdSet = time.Time{}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(d))
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// writeCoarse writes b with a deadline of about d (between 15/16 of d and
+// d): the deadline is moved only when a sixteenth of d has passed since it
+// was last set, which saves a timer change per relayed event.
+func (c *h1Conn) writeCoarse(b []byte, d time.Duration, now time.Time) error {
+	if now.Sub(c.wdSet) > d/16 {
+		_ = c.nc.SetWriteDeadline(now.Add(d))
+		c.wdSet = now
+	}
 	_, err := c.nc.Write(b)
 	return err
 }
