@@ -585,7 +585,7 @@ func (ex *h1Exchange) upstreamFailed(u *upstream, err error) (retry bool) {
 	log := ex.g.log
 	switch {
 	case ex.c.clientGone():
-		ex.noteError(u, reasonCanceled, err)
+		ex.noteError(u, reasonCanceled, errClientGone) // err is the aborted wait's
 		return false
 	case isDialError(err):
 		ex.noteFailure(log, u, reasonConnect, err)
@@ -617,7 +617,7 @@ func (ex *h1Exchange) wrapUpstream(u *upstream, err error) error {
 func (ex *h1Exchange) readError(u *upstream, err error) error {
 	switch {
 	case ex.c.clientGone():
-		ex.noteError(u, reasonCanceled, err)
+		ex.noteError(u, reasonCanceled, errClientGone) // err is the aborted read's
 		return fmt.Errorf("backend %s: %w", u.name, context.Canceled)
 	case isTimeout(err):
 		ex.noteFailure(ex.g.log, u, reasonStreamIdle, err)

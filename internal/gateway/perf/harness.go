@@ -199,6 +199,9 @@ func runHarness(ctx context.Context, o options) error {
 	}
 	startGW := func(variant string) (*proc, error) {
 		args := []string{"-config", gwConf, "-variant", variant}
+		if o.soak > 0 {
+			args = append(args, "-soak", o.soak.String())
+		}
 		if o.profile != "" {
 			args = append(args, "-gateway-cpuprofile", o.profile+"."+variant)
 		}

@@ -112,7 +112,11 @@ func runGateway(ctx context.Context, o options) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if o.soak > 0 {
+		level = slog.LevelError // a soak cuts streams on purpose: their warnings are expected
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	opts := gateway.Options{Logger: log}
 	switch o.variant {
 	case "h1":
