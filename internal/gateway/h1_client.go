@@ -158,17 +158,20 @@ func (p *h1Pool) put(pc *h1UpConn, now time.Time) {
 func (hc *h1Client) closeIdle() {
 	seen := map[*h1Pool]bool{}
 	for _, b := range hc.backends {
-		p := b.pool
-		if seen[p] {
-			continue
+		if !seen[b.pool] {
+			seen[b.pool] = true
+			b.pool.closeIdle()
 		}
-		seen[p] = true
-		p.mu.Lock()
-		idle := p.idle
-		p.idle = nil
-		p.mu.Unlock()
-		for _, pc := range idle {
-			pc.nc.Close()
-		}
+	}
+}
+
+// closeIdle closes the pool's idle connections.
+func (p *h1Pool) closeIdle() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, pc := range idle {
+		pc.nc.Close()
 	}
 }

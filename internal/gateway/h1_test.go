@@ -3,10 +3,13 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -358,3 +361,68 @@ func TestH1MalformedRequests(t *testing.T) {
 		t.Errorf("in flight %v", v)
 	}
 }
+
+// TestH1TLSBackend: the h1 client speaks TLS to an https backend, verifies
+// its certificate (an untrusted one is a connect failure, 502) and reuses
+// the connection.
+func TestH1TLSBackend(t *testing.T) {
+	t.Parallel()
+	if !h1Available {
+		t.Skip("the h1 core needs Linux")
+	}
+	up := newFakeUpstream(t, "a", engine.VLLM, "m")
+	up.Close()
+	up.Server = httptest.NewUnstartedServer(up.Config.Handler)
+	var conns atomic.Int64
+	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	up.StartTLS()
+	defer up.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(up.Certificate())
+	cfg := testConfig(Model{Name: "m", Backends: []Backend{{Name: "a", Engine: engine.VLLM, URL: up.URL}}})
+	cfg.Core = CoreH1
+	probe := NewTransport(cfg)
+	probe.TLSClientConfig = &tls.Config{RootCAs: roots}
+	g, err := New(cfg, Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.probes.client.Transport = probe
+	for _, b := range g.h1.backends {
+		b.pool.tlsConfig.RootCAs = roots
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, ln, nil) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor(t, 10*time.Second, "the backend ready", func() bool { return g.NotReady() == nil })
+	url := "http://" + ln.Addr().String() + "/v1/chat/completions"
+	before := conns.Load()
+	for range 3 {
+		if code, _, body := post(t, url, chatBody); code != 200 || !strings.Contains(body, "hello from a") {
+			t.Fatalf("over TLS: %d %s", code, body)
+		}
+	}
+	if n := conns.Load() - before; n != 1 {
+		t.Errorf("%d TLS connections for 3 requests, want 1", n)
+	}
+	for _, b := range g.h1.backends {
+		b.pool.closeIdle()
+		b.pool.tlsConfig = &tls.Config{ServerName: "127.0.0.1"} // no trust in the test CA
+	}
+	if code, _, body := post(t, url, chatBody); code != http.StatusBadGateway {
+		t.Errorf("untrusted certificate: %d %s", code, body)
+	}
+}
+
