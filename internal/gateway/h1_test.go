@@ -425,4 +425,3 @@ func TestH1TLSBackend(t *testing.T) {
 		t.Errorf("untrusted certificate: %d %s", code, body)
 	}
 }
-
