@@ -11,7 +11,7 @@ import (
 	"unsafe"
 )
 
-// h1Available: the h1 core needs the disconnect watcher below.
+// h1Available: the h1 core needs the hang-up watch below (epoll).
 const h1Available = true
 
 // epollET is EPOLLET as the uint32 the event mask is (syscall declares it
