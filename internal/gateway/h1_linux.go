@@ -80,14 +80,10 @@ func (w *hangupWatch) run(rc syscall.RawConn) {
 }
 
 // add registers c's connection and returns its id for remove; 0 means it
-// could not be watched (not a TCP connection).
+// could not be watched (no socket under it).
 func (w *hangupWatch) add(c *h1Conn, nc net.Conn) uint64 {
-	sc, ok := nc.(syscall.Conn)
+	rc, ok := socketOf(nc)
 	if !ok {
-		return 0
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
 		return 0
 	}
 	w.mu.Lock()
@@ -96,7 +92,7 @@ func (w *hangupWatch) add(c *h1Conn, nc net.Conn) uint64 {
 	w.conns[id] = c
 	w.mu.Unlock()
 	var cerr error
-	err = rc.Control(func(fd uintptr) {
+	err := rc.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLRDHUP | syscall.EPOLLERR | syscall.EPOLLHUP | epollET,
 			Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
 		cerr = syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
@@ -106,6 +102,24 @@ func (w *hangupWatch) add(c *h1Conn, nc net.Conn) uint64 {
 		return 0
 	}
 	return id
+}
+
+// socketOf returns the socket under nc, looking through wrappers that
+// expose the connection they wrap with NetConn (as tls.Conn and a
+// listener's accounting wrapper may).
+func socketOf(nc net.Conn) (syscall.RawConn, bool) {
+	for range 8 {
+		if sc, ok := nc.(syscall.Conn); ok {
+			rc, err := sc.SyscallConn()
+			return rc, err == nil
+		}
+		u, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil, false
+		}
+		nc = u.NetConn()
+	}
+	return nil, false
 }
 
 // remove forgets id; call it before closing the connection (closing the

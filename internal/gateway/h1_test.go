@@ -425,3 +425,57 @@ func TestH1TLSBackend(t *testing.T) {
 		t.Errorf("untrusted certificate: %d %s", code, body)
 	}
 }
+
+// wrappedConn hides the socket's syscall.Conn, as a listener's accounting
+// wrapper does, and exposes the connection with NetConn.
+type wrappedConn struct{ net.Conn }
+
+func (w wrappedConn) NetConn() net.Conn { return w.Conn }
+
+type wrappingListener struct{ net.Listener }
+
+func (l wrappingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return wrappedConn{c}, nil
+}
+
+// TestH1HangupThroughWrappedListener: the hang-up watch finds the socket
+// under a wrapped connection.
+func TestH1HangupThroughWrappedListener(t *testing.T) {
+	t.Parallel()
+	if !h1Available {
+		t.Skip("the h1 core needs Linux")
+	}
+	up := newFakeUpstream(t, "a", engine.VLLM, "m")
+	up.setMode(behaveStallHeaders)
+	cfg := testConfig(Model{Name: "m", Backends: []Backend{up.backend()}})
+	cfg.Core = CoreH1
+	cfg.Timeouts.ResponseHeader = Duration(time.Minute)
+	g, err := New(cfg, Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, wrappingListener{ln}, nil) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor(t, 10*time.Second, "the backend ready", func() bool { return g.NotReady() == nil })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n%s", len(chatBody), chatBody)
+	waitFor(t, 5*time.Second, "the backend to get the request", func() bool { return up.hits.Load() == 1 })
+	c.Close()
+	waitFor(t, 5*time.Second, "the backend request cancelled", func() bool { return up.canceled.Load() == 1 })
+}
