@@ -40,6 +40,7 @@ type h1Exchange struct {
 	clientOK bool      // the client connection can carry another answer
 	now      time.Time // the last clock reading, reused where a few µs do not matter
 	rdSet    time.Time // when the backend read deadline was last set to now+streamIdle
+	relayed  eventTail // the end of the event stream relayed so far
 }
 
 // Backend body framings.
@@ -706,6 +707,10 @@ func (ex *h1Exchange) relayWhole(u *upstream) error {
 		ex.now = time.Now()
 		ex.waited += ex.now.Sub(t0)
 	}
+	// The backend connection is free before the client's write: the next
+	// request (this client's too) finds it in the pool. body is in the
+	// exchange's buffers, not the connection's.
+	ex.endAttempt()
 	if n, ok := completionTokens(body); ok {
 		ex.tokens, ex.hasTokens = n, true
 	}
@@ -818,14 +823,18 @@ func (ex *h1Exchange) relayStream(u *upstream, prefix []byte) error {
 			pending = false
 			if err != nil && err != io.EOF {
 				ex.c.wbuf = w[:0]
-				return ex.endBrokenStream(u, w, mode, ex.readError(u, err), &scan)
+				return ex.endBrokenStream(u, w, mode, err, &scan)
 			}
 			if sse {
 				for _, s := range ex.segs {
 					if scan.feed(s) && ex.ttft == 0 {
 						ex.ttft = time.Since(ex.start)
 					}
+					ex.relayed.note(s)
 				}
+			}
+			if ex.ended {
+				ex.endAttempt() // free before the last write, as in relayWhole
 			}
 			switch mode {
 			case relayRaw:
@@ -871,15 +880,31 @@ func appendChunk(w, data []byte, mode int) []byte {
 	return append(w, "\r\n"...)
 }
 
-// endBrokenStream ends the client's stream after the backend failed: what
-// was read goes out, then the stream ends cleanly where the framing allows
-// it (between chunks); otherwise the client connection is closed.
-func (ex *h1Exchange) endBrokenStream(u *upstream, w []byte, mode int, err error, scan *sseScan) error {
+// endBrokenStream ends the client's stream after the backend failed
+// (readErr): the client must not see a clean end. Where the framing and the
+// event stream allow it (between chunks and between events), an SSE error
+// event in OpenAI's shape ends the stream, without [DONE]; otherwise what
+// was read goes out and the connection is closed without the final chunk.
+// The request is recorded with the status the failure maps to (the status
+// sent is logged as sent_status).
+func (ex *h1Exchange) endBrokenStream(u *upstream, w []byte, mode int, readErr error, scan *sseScan) error {
 	c := ex.c
+	err := ex.readError(u, readErr)
 	ex.tokens, ex.hasTokens = scan.tokens, scan.hasTokens
-	clean := mode == relayRechunk || mode == relayRaw && ex.ck.atBoundary()
-	if clean {
-		w = append(w, "0\r\n\r\n"...)
+	if errors.Is(err, context.Canceled) {
+		ex.clientOK = false // the client is gone: nothing to tell it
+		c.wbuf = w[:0]
+		return err
+	}
+	ex.sentStatus, ex.status = ex.status, statusOf(err)
+	framed := !errors.Is(readErr, errChunked) && (mode != relayRaw || ex.ck.atBoundary())
+	if ex.resp.eventStream && framed && ex.relayed.atBoundary() {
+		w = appendChunk(w, sseErrorEvent(err), mode)
+		if mode == relayPlain {
+			ex.clientOK = false // an HTTP/1.0 stream ends when the connection does
+		} else {
+			w = append(w, "0\r\n\r\n"...)
+		}
 	} else {
 		ex.clientOK = false
 	}

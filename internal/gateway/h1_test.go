@@ -479,3 +479,84 @@ func TestH1HangupThroughWrappedListener(t *testing.T) {
 	c.Close()
 	waitFor(t, 5*time.Second, "the backend request cancelled", func() bool { return up.canceled.Load() == 1 })
 }
+
+// TestH1MidStreamFailure: a backend that fails after the client got its
+// 200 does not give the client a clean end: between events the stream ends
+// with an SSE error event in OpenAI's shape (no [DONE]) and the request is
+// recorded with the failure's status; inside an event the connection is
+// cut.
+func TestH1MidStreamFailure(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		mode          behaviour
+		code, logLine string
+	}{
+		{behaveKillMidway, "upstream_error", `"status":502,"attempts":1`},
+		{behaveStall, "upstream_timeout", `"status":504,"attempts":1`},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			t.Parallel()
+			up := newFakeUpstream(t, "a", engine.VLLM, "m")
+			up.setMode(tc.mode)
+			cfg := testConfig(Model{Name: "m", Backends: []Backend{up.backend()}})
+			cfg.Timeouts.StreamIdle = Duration(200 * time.Millisecond)
+			gw := h1Gateway(t, cfg)
+			code, body, err := readStream(context.Background(), http.DefaultClient, gw.URL+"/v1/chat/completions", streamBody)
+			if err != nil || code != 200 {
+				t.Fatalf("status %d, err %v", code, err)
+			}
+			last := body[strings.LastIndex(strings.TrimSuffix(body, "\n\n"), "\n\n")+2:]
+			if strings.Contains(body, "[DONE]") || !strings.HasPrefix(last, `data: {"error":{`) || !strings.Contains(last, `"code":"`+tc.code+`"`) {
+				t.Errorf("stream does not end with an error event: %q", body)
+			}
+			waitFor(t, 5*time.Second, "the failure logged", func() bool {
+				l := gw.logs.String()
+				return strings.Contains(l, tc.logLine) && strings.Contains(l, `"sent_status":200`)
+			})
+		})
+	}
+	t.Run("inside an event", func(t *testing.T) {
+		t.Parallel()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		t.Cleanup(func() {
+			ln.Close()
+			wg.Wait()
+		})
+		wg.Go(func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				wg.Go(func() {
+					defer c.Close()
+					br := bufio.NewReader(c)
+					for {
+						req, err := http.ReadRequest(br)
+						if err != nil {
+							return
+						}
+						_, _ = io.Copy(io.Discard, req.Body)
+						if req.URL.Path == "/health" {
+							fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+							continue
+						}
+						ev := "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
+						half := "data: {\"cho"
+						fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n%x\r\n%s\r\n", len(ev), ev, len(half), half)
+						return // the backend dies inside an event
+					}
+				})
+			}
+		})
+		gw := h1Gateway(t, testConfig(Model{Name: "m", Backends: []Backend{{Name: "a", Engine: engine.LlamaCpp, URL: "http://" + ln.Addr().String()}}}))
+		_, body, err := readStream(context.Background(), http.DefaultClient, gw.URL+"/v1/chat/completions", streamBody)
+		if err == nil || strings.Contains(body, `"error"`) {
+			t.Errorf("a stream cut inside an event ended cleanly: err %v, body %q", err, body)
+		}
+	})
+}

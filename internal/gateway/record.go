@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"time"
 )
@@ -19,6 +21,7 @@ type requestRecord struct {
 	series *seriesSet // labels of the final record
 
 	status      int
+	sentStatus  int // the status the client got, when status records a later failure
 	wroteHeader bool
 	overhead    time.Duration
 	cache       string // "", hit, miss, bypass
@@ -64,6 +67,9 @@ func (g *Gateway) finish(ctx context.Context, rec *requestRecord, err error) {
 		slog.Float64("duration_ms", float64(dur.Microseconds())/1000),
 		slog.Int64("overhead_us", rec.overhead.Microseconds()),
 	)
+	if rec.sentStatus != 0 {
+		attrs = append(attrs, slog.Int("sent_status", rec.sentStatus))
+	}
 	if rec.info.stream {
 		attrs = append(attrs, slog.Bool("stream", true))
 	}
@@ -97,4 +103,38 @@ func (rec *requestRecord) noteFailure(log *slog.Logger, u *upstream, reason stri
 func (rec *requestRecord) noteError(u *upstream, reason string, err error) {
 	u.series.upstreamError(reason)
 	rec.upErr, rec.upReason = err, reason
+}
+
+// sseErrorEvent is the SSE event that tells a streaming client the backend
+// failed: OpenAI's error shape, which OpenAI's clients raise as an error.
+func sseErrorEvent(err error) []byte {
+	status := statusOf(err)
+	typ, code := errorCode(err, status)
+	b, _ := json.Marshal(errorBody{Error: errorDetail{Message: err.Error(), Type: typ, Code: code}})
+	ev := make([]byte, 0, len(b)+8)
+	return append(append(append(ev, "data: "...), b...), "\n\n"...)
+}
+
+// eventTail remembers the last bytes of an event stream relayed, to tell
+// whether they end an event (where the gateway may add one of its own).
+type eventTail struct {
+	b [4]byte
+	n int
+}
+
+func (t *eventTail) note(p []byte) {
+	if len(p) >= len(t.b) {
+		t.n = copy(t.b[:], p[len(p)-len(t.b):])
+		return
+	}
+	keep := min(t.n, len(t.b)-len(p))
+	copy(t.b[:], t.b[t.n-keep:t.n])
+	t.n = keep + copy(t.b[keep:], p)
+}
+
+// atBoundary reports whether the bytes relayed end an SSE event (or are
+// none).
+func (t *eventTail) atBoundary() bool {
+	b := t.b[:t.n]
+	return len(b) == 0 || bytes.HasSuffix(b, []byte("\n\n")) || bytes.HasSuffix(b, []byte("\r\r")) || bytes.HasSuffix(b, []byte("\r\n\r\n"))
 }
