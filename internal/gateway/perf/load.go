@@ -308,11 +308,20 @@ func runStreaming(ctx context.Context, o options, targets []target, sum *summary
 	for _, t := range targets {
 		clients[t.name] = newClient(o.streams + 16)
 		results[t.name] = &streamResult{}
-		// Warm-up: open the connections (client's and proxy's pools).
+		// Warm-up: one unmeasured round of as many concurrent streams, so
+		// that the client's pool and the proxy's pool to the upstream hold
+		// a connection per stream (short non-streamed requests would not all
+		// overlap, and the measured burst would dial the rest).
 		var wg sync.WaitGroup
+		start := make(chan struct{})
 		for range o.streams {
-			wg.Go(func() { _, _, _ = oneRequest(ctx, clients[t.name], t.url) })
+			wg.Go(func() {
+				sctx, cancel := context.WithTimeout(ctx, time.Minute)
+				defer cancel()
+				_, _, _, _ = oneStream(sctx, clients[t.name], t.url, start)
+			})
 		}
+		close(start)
 		wg.Wait()
 	}
 	for range o.streamRound {
