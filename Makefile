@@ -12,12 +12,13 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 
 GOFILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*')
 
-.PHONY: test deps fmt-check vet unit check-stacks up preview destroy secret stack build perf-gateway bench-accuracy help
+.PHONY: test deps fmt-check vet kube-bins unit check-stacks kube-preview up preview destroy secret stack build bench perf-gateway bench-accuracy help
 
 help:
 	@echo "make up STACK=<env>       pulumi up stacks/Pulumi.<env>.yaml (local file backend, passphrase secrets)"
 	@echo "make preview STACK=<env>  pulumi preview"
-	@echo "make destroy STACK=<env>  pulumi destroy"
+	@echo "make destroy STACK=<env>  pulumi destroy, then list what it kept (volumes, images) and how to remove it"
+	@echo "make bench STACK=<env>    run the stack's benchmark afresh (pulumi up --replace of the bench command)"
 	@echo "make secret STACK=<env> KEY=<key> < file   set servelab:<key> as a secret (value from stdin)"
 	@echo "make test                 gofmt, go vet, go test -race ./..., stack files checked by the real Pulumi CLI"
 	@echo "make build                bin/servelab"
@@ -37,11 +38,26 @@ stack:
 up: build stack
 	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) up --stack $(STACK)
 
-preview: stack
+# preview builds too: a rebuilt bin/servelab re-runs a runOn: local benchmark.
+preview: build stack
 	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) preview --diff --stack $(STACK)
 
+# bench runs the benchmark of an unchanged stack again (it re-runs by itself
+# only when something that decides its results changes): the bench command
+# and the file holding its API keys are replaced, everything else is
+# updated as by `make up`. See docs/bench.md#re-runs.
+bench: build stack
+	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) up --stack $(STACK) \
+		--replace '**::benchmark-keys' --replace '**::benchmark-run'
+
+# destroy keeps some things on purpose (README, "What destroy keeps"):
+# the state is exported first, and what the destroy left behind is
+# printed afterwards with the command that removes each item.
 destroy: stack
-	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) destroy --stack $(STACK)
+	@state=$$(mktemp) && trap 'rm -f "$$state"' EXIT && \
+	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) stack export --stack $(STACK) >"$$state" && \
+	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) destroy --stack $(STACK) && \
+	$(GO) run ./scripts/retained <"$$state"
 
 # secret stores servelab:$(KEY) as an encrypted secret of the stack; the
 # value comes from stdin (or a prompt), never from the command line:
@@ -50,12 +66,15 @@ secret: stack
 	@test -n "$(KEY)" || { echo "make: KEY= names the servelab: key (hfToken, sshPrivateKey, or a target's apiKeySecret)"; exit 1; }
 	PULUMI_BACKEND_URL="file://$(STATE_DIR)" $(PULUMI) config set --secret --stack $(STACK) servelab:$(KEY)
 
+# -trimpath and -buildvcs=false: the same sources give the same binary
+# wherever the checkout is and whatever its commit, so its hash (a
+# benchmark trigger) changes only with the code.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/servelab ./cmd/servelab
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -o bin/servelab ./cmd/servelab
 
 ## ---- tests ---------------------------------------------------------------
 
-test: deps fmt-check vet unit check-stacks
+test: deps fmt-check vet kube-bins unit check-stacks
 
 deps:
 	@scripts/install-test-deps.sh
@@ -66,14 +85,27 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-unit:
-	$(GO) test -race -timeout 20m ./...
+# kube-apiserver and etcd, built from the module proxy into tools/bin (once;
+# reused while current): internal/kubetest server-side-applies (dry-run)
+# every object the k8s stacks render against them. See docs/kubernetes-check.md.
+kube-bins:
+	scripts/kube-bins.sh
+
+# SERVELAB_KUBE_BINS makes internal/kubetest fail, not skip, without them.
+unit: kube-bins
+	SERVELAB_KUBE_BINS="$(CURDIR)/tools/bin" $(GO) test -race -timeout 20m ./...
 
 # The real Pulumi CLI (built from the module proxy) validates every stack
 # file against Pulumi.yaml's config schema and sets secrets through it.
 check-stacks:
 	scripts/pulumi-cli.sh
 	scripts/check-stacks.sh --program
+
+# Not part of test: the k8s objects through the real Pulumi engine and a
+# pulumi-kubernetes provider built from its module (~14 CPU-minutes cold),
+# previewed against kube-apiserver. See docs/kubernetes-check.md.
+kube-preview:
+	scripts/kube-preview.sh
 
 ## ---- figures (not tests) -------------------------------------------------
 

@@ -15,6 +15,7 @@ func (d *deployment) compare() (pulumi.Map, error) {
 		"program":    pulumi.String(string(Compare)),
 		"hosts":      d.hostOutputs(),
 		"frameworks": d.frameworkOutputs(),
+		"engineKeys": d.engineKeyOutputs(),
 	}
 	return out, d.deployServing(out)
 }

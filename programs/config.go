@@ -38,6 +38,10 @@ type Config struct {
 	Monitoring Monitoring  `json:"monitoring"`
 	Benchmark  Benchmark   `json:"benchmark"`
 	Targets    []Target    `json:"targets"`
+
+	// undecoded names the top-level keys Load could not decode at all (not
+	// the right shape): Validate does not report references to them again.
+	undecoded map[string]bool
 }
 
 // Host is a machine of the lab.
@@ -54,16 +58,38 @@ type Host struct {
 	// nothing is exposed unless the stack says so).
 	BindAddress string `json:"bindAddress,omitempty"`
 	// Address is how other hosts reach this one's published ports
-	// (default: ssh.host, or localhost).
+	// (default: ssh.host, or localhost): a host name or an IP address.
 	Address string `json:"address,omitempty"`
+	// ModelCache is a directory on the host holding the model cache
+	// (Hugging Face downloads, vLLM's compile cache, llama.cpp's GGUF
+	// files); empty = a Docker volume shared by every stack on the host.
+	ModelCache string `json:"modelCache,omitempty"`
 }
 
 // SSH reaches a remote Docker daemon. The private key is never here.
 type SSH struct {
-	Host string   `json:"host"`
-	User string   `json:"user"`
-	Port int      `json:"port,omitempty"`
+	Host string `json:"host"`
+	User string `json:"user"`
+	Port int    `json:"port,omitempty"`
+	// Opts are extra options for Docker's ssh transport (the system ssh
+	// client); the commands' SSH client does not read them.
 	Opts []string `json:"opts,omitempty"`
+	// HostKey is the host's public key ("ssh-ed25519 AAAA..."), checked by
+	// both SSH transports. Required unless InsecureIgnoreHostKey.
+	HostKey string `json:"hostKey,omitempty"`
+	// InsecureIgnoreHostKey accepts any host key: the probe, pull and bench
+	// commands then send their secrets to whoever answers at Host.
+	InsecureIgnoreHostKey bool `json:"insecureIgnoreHostKey,omitempty"`
+	// ProxyJump reaches Host through a bastion.
+	ProxyJump *ProxyJump `json:"proxyJump,omitempty"`
+}
+
+// ProxyJump is a bastion host both SSH transports go through.
+type ProxyJump struct {
+	Host    string `json:"host"`
+	User    string `json:"user"`
+	Port    int    `json:"port,omitempty"`
+	HostKey string `json:"hostKey,omitempty"`
 }
 
 // GPUGroup is Count identical GPUs.
@@ -155,6 +181,12 @@ type Gateway struct {
 	Cache        GatewayCache `json:"cache"`
 	// StreamIdleTimeout ends a stream whose upstream is silent this long.
 	StreamIdleTimeout string `json:"streamIdleTimeout,omitempty"`
+	// MaxConnections caps client connections open at once (default 4096);
+	// more are refused with 503.
+	MaxConnections int `json:"maxConnections,omitempty"`
+	// RequestReadTimeout bounds the arrival of a whole request, headers and
+	// body, from its first byte (default 60s; at least 10s).
+	RequestReadTimeout string `json:"requestReadTimeout,omitempty"`
 	// UpstreamClient is http (default) or direct; see docs/gateway.md.
 	UpstreamClient string `json:"upstreamClient,omitempty"`
 	// Weights per framework for weighted routing.
@@ -223,9 +255,20 @@ type Benchmark struct {
 	Goodput map[string]float64 `json:"goodput,omitempty"`
 	// Direct also benchmarks each framework bypassing the gateway.
 	Direct bool `json:"direct,omitempty"`
-	// Timeout bounds the whole run (default 30m).
+	// Timeout bounds the whole run (default 30m); the bench stops by
+	// itself a margin before it.
 	Timeout string `json:"timeout,omitempty"`
 	Warmup  int    `json:"warmup,omitempty"`
+	// Repeats runs every load level this many times, 1-100 (default 3
+	// when an engine runs on a GPU, else 1); outputs give median and
+	// spread.
+	Repeats *int `json:"repeats,omitempty"`
+	// Baseline is a stack ("h100" or "org/project/stack") whose benchmark
+	// outputs the results are compared with.
+	Baseline string `json:"baseline,omitempty"`
+	// FailOnRegression fails `up` when any figure is worse than the
+	// baseline's by more than this many percent.
+	FailOnRegression *float64 `json:"failOnRegression,omitempty"`
 }
 
 // Target is an existing endpoint for the bench program.

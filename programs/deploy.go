@@ -2,6 +2,7 @@ package programs
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -16,19 +17,29 @@ import (
 type Options struct {
 	// ImageTag is the servelab image reference (see ImageTag).
 	ImageTag string
-	// SourceDir is the repository root, the image's build context.
+	// SourceDir is the image's build context: a directory holding only
+	// what the binary is built from, and its Dockerfile (ImageSource).
 	SourceDir string
 	// BenchBinary is the servelab binary benchmarks run with on this
-	// machine (benchmark.runOn: local).
-	BenchBinary string
+	// machine (benchmark.runOn: local), relative to the project directory
+	// the command runs in, and BenchBinarySHA256 its content's hash.
+	BenchBinary       string
+	BenchBinarySHA256 string
 }
 
 // Deploy creates the resources of a validated lab and returns the stack
 // outputs. Each program composes components; none inlines them.
 func Deploy(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) (pulumi.Map, error) {
-	d := &deployment{ctx: ctx, lab: lab, secrets: secrets, opts: opts,
+	return newDeployment(ctx, lab, secrets, opts).deploy()
+}
+
+func newDeployment(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) *deployment {
+	return &deployment{ctx: ctx, lab: lab, secrets: secrets, opts: opts, engineKey: frameworkKey,
 		hosts: map[string]*gpuhost.GpuHost{}, images: map[string]pulumi.StringInput{}}
-	switch lab.Config.Program {
+}
+
+func (d *deployment) deploy() (pulumi.Map, error) {
+	switch d.lab.Config.Program {
 	case Compare:
 		return d.compare()
 	case Serve:
@@ -36,7 +47,7 @@ func Deploy(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) (pulum
 	case Bench:
 		return d.bench()
 	}
-	return nil, fmt.Errorf("program %q has no deployment", lab.Config.Program)
+	return nil, fmt.Errorf("program %q has no deployment", d.lab.Config.Program)
 }
 
 // deployment carries what the programs share while they build a stack.
@@ -50,6 +61,8 @@ type deployment struct {
 	images     map[string]pulumi.StringInput
 	frameworks []*framework.Framework
 	gateway    *gateway.Gateway
+	// engineKey gives a direct benchmark target its engine's API key.
+	engineKey engineKeyFunc
 }
 
 // deployHosts creates every declared host.
@@ -65,11 +78,14 @@ func (d *deployment) deployHosts() error {
 			Address:           h.Address,
 		}
 		if h.SSH != nil {
-			args.SSH = &gpuhost.SSHArgs{
-				Host: h.SSH.Host, User: h.SSH.User, Port: h.SSH.Port, Opts: h.SSH.Opts,
-				PrivateKey: d.secrets.SSHPrivateKey,
-			}
+			args.SSH = sshArgs(d.ctx.Stack(), h.Name, h.SSH)
+			args.SSH.PrivateKey = d.secrets.SSHPrivateKey
 		}
+		needed, err := d.needsModelCache(h.Name)
+		if err != nil {
+			return err
+		}
+		args.ModelCache = gpuhost.ModelCacheArgs{Needed: needed, HostPath: h.ModelCache}
 		host, err := gpuhost.NewGpuHost(d.ctx, h.Name, args)
 		if err != nil {
 			return err
@@ -79,32 +95,80 @@ func (d *deployment) deployHosts() error {
 	return nil
 }
 
-// deployFrameworks creates one Framework per planned instance.
-func (d *deployment) deployFrameworks() error {
+// needsModelCache reports whether an engine on host mounts the host's
+// model cache: only then is it created.
+func (d *deployment) needsModelCache(host string) (bool, error) {
 	for _, in := range d.lab.Instances {
-		host := d.hosts[in.Host]
-		args := &framework.FrameworkArgs{
-			Host:          host,
-			Instance:      in.Instance,
-			PublishedPort: in.PublishedPort,
-			HFToken:       d.secrets.HFToken,
+		if in.Host != host {
+			continue
 		}
-		if in.Instance.Engine == engine.Sim {
-			img, err := d.servelabImage(in.Host)
-			if err != nil {
-				return err
-			}
-			args.Image, args.ImageIsLocal = img, true
-		} else {
-			args.Image = pulumi.String(in.Framework.Image)
-		}
-		f, err := framework.NewFramework(d.ctx, in.Instance.Name, args)
+		spec, err := framework.BuildSpec(in.Instance)
 		if err != nil {
+			return false, err
+		}
+		if spec.UsesModelCache() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// deployFrameworks creates one Framework per planned instance, each after
+// the instances the planner starts before it on its GPUs.
+func (d *deployment) deployFrameworks() error {
+	made := map[string]*framework.Framework{}
+	for _, in := range d.lab.Instances {
+		if _, err := d.deployFramework(in, made); err != nil {
 			return err
 		}
-		d.frameworks = append(d.frameworks, f)
+	}
+	for _, in := range d.lab.Instances {
+		d.frameworks = append(d.frameworks, made[in.Instance.Name])
 	}
 	return nil
+}
+
+// deployFramework creates the instance, first creating (once) the ones it
+// starts after, so that it can wait for them to be ready.
+func (d *deployment) deployFramework(in InstancePlan, made map[string]*framework.Framework) (*framework.Framework, error) {
+	if f, ok := made[in.Instance.Name]; ok {
+		return f, nil
+	}
+	var after []pulumi.Resource
+	for _, name := range in.StartAfter {
+		i := slices.IndexFunc(d.lab.Instances, func(x InstancePlan) bool { return x.Instance.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("instance %s starts after unknown instance %s", in.Instance.Name, name)
+		}
+		prev, err := d.deployFramework(d.lab.Instances[i], made)
+		if err != nil {
+			return nil, err
+		}
+		after = append(after, prev.Waits()...)
+	}
+	host := d.hosts[in.Host]
+	args := &framework.FrameworkArgs{
+		Host:          host,
+		Instance:      in.Instance,
+		PublishedPort: in.PublishedPort,
+		HFToken:       d.secrets.HFToken,
+		After:         after,
+	}
+	if in.Instance.Engine == engine.Sim {
+		img, err := d.servelabImage(in.Host)
+		if err != nil {
+			return nil, err
+		}
+		args.Image, args.ImageIsLocal = img, true
+	} else {
+		args.Image = pulumi.String(in.Framework.Image)
+	}
+	f, err := framework.NewFramework(d.ctx, in.Instance.Name, args)
+	if err != nil {
+		return nil, err
+	}
+	made[in.Instance.Name] = f
+	return f, nil
 }
 
 // frameworkOutputs describes every framework instance for the stack
@@ -126,6 +190,20 @@ func (d *deployment) frameworkOutputs() pulumi.Map {
 			"gpus":            pulumi.ToIntArray(orEmpty(in.Instance.Devices)),
 			"memoryFraction":  pulumi.Float64(in.Instance.MemoryFraction),
 			"demandGiB":       pulumi.Float64(in.Instance.DemandGiB),
+		}
+	}
+	return out
+}
+
+// engineKeyOutputs is the stack output engineKeys: each keyed engine's own
+// API key, by instance (a secret: `pulumi stack output --show-secrets
+// engineKeys`), for reaching an engine directly. It is its own output so
+// that frameworks stays readable without --show-secrets.
+func (d *deployment) engineKeyOutputs() pulumi.Map {
+	out := pulumi.Map{}
+	for _, f := range d.frameworks {
+		if f.HasAPIKey {
+			out[f.Name] = f.APIKey
 		}
 	}
 	return out

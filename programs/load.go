@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/servelab/servelab/internal/strictjson"
@@ -18,40 +19,75 @@ type Getter func(key string) (string, bool)
 
 // Load decodes every servelab: key into a Config. It reports every problem
 // it finds — unknown keys (with a suggestion), wrong types — each prefixed
-// with its key path, in one error.
+// with its key path, in one error. The Config it returns is never nil: it
+// holds everything that did decode, so that Check can go on and report the
+// other sections' problems in the same error.
 func Load(get Getter) (*Config, error) {
-	var cfg Config
-	var errs []error
+	cfg := &Config{undecoded: map[string]bool{}}
+	var ps strictjson.Problems
 	if v, ok := get("program"); ok {
 		cfg.Program = Program(strings.TrimSpace(v))
 	}
-	decodeKey(get, "hosts", &cfg.Hosts, &errs)
-	decodeKey(get, "frameworks", &cfg.Frameworks, &errs)
-	decodeKey(get, "gateway", &cfg.Gateway, &errs)
-	decodeKey(get, "monitoring", &cfg.Monitoring, &errs)
-	decodeKey(get, "benchmark", &cfg.Benchmark, &errs)
-	decodeKey(get, "targets", &cfg.Targets, &errs)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return &cfg, nil
+	decodeKey(get, "hosts", &cfg.Hosts, cfg, &ps)
+	decodeKey(get, "frameworks", &cfg.Frameworks, cfg, &ps)
+	decodeKey(get, "gateway", &cfg.Gateway, cfg, &ps)
+	decodeKey(get, "monitoring", &cfg.Monitoring, cfg, &ps)
+	decodeKey(get, "benchmark", &cfg.Benchmark, cfg, &ps)
+	decodeKey(get, "targets", &cfg.Targets, cfg, &ps)
+	return cfg, ps.Err()
 }
 
 // decodeKey decodes one structured key into out, reporting every unknown
-// key and wrong type with its path.
-func decodeKey(get Getter, key string, out any, errs *[]error) {
+// key and wrong type with its path. A key whose whole value has the wrong
+// shape is marked undecoded in cfg.
+func decodeKey(get Getter, key string, out any, cfg *Config, ps *strictjson.Problems) {
 	raw, ok := get(key)
 	if !ok || strings.TrimSpace(raw) == "" {
 		return
 	}
 	if !json.Valid([]byte(raw)) {
 		want := strictjson.KindName(reflect.TypeOf(out).Elem())
-		*errs = append(*errs, fmt.Errorf("%s: want structured YAML (%s), got %q", key, want, raw))
+		*ps = append(*ps, strictjson.Problem{Path: key, Message: fmt.Sprintf("want structured YAML (%s), got %q", want, raw)})
+		cfg.undecoded[key] = true
 		return
 	}
-	for _, p := range strictjson.Decode([]byte(raw), out, key) {
-		*errs = append(*errs, errors.New(p.String()))
+	found := strictjson.Decode([]byte(raw), out, key)
+	if slices.ContainsFunc(found, func(p strictjson.Problem) bool { return p.Path == key }) {
+		cfg.undecoded[key] = true
 	}
+	*ps = append(*ps, found...)
+}
+
+// Check loads and validates the stack's config and reports every problem
+// of every section in one error: a typo in one section does not hide the
+// problems of the others. A problem Validate finds at a key that already
+// failed to decode is not repeated.
+func Check(get Getter) (*Lab, error) {
+	cfg, loadErr := Load(get)
+	lab, err := Validate(cfg)
+	if loadErr == nil {
+		return lab, err
+	}
+	decoded := strings.Split(loadErr.Error(), "\n")
+	paths := make([]string, len(decoded))
+	for i, line := range decoded {
+		paths[i], _, _ = strings.Cut(line, ": ")
+	}
+	out := slices.Clone(decoded)
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			path, _, _ := strings.Cut(line, ": ")
+			if !slices.ContainsFunc(paths, func(p string) bool { return under(path, p) }) {
+				out = append(out, line)
+			}
+		}
+	}
+	return nil, errors.New(strings.Join(out, "\n"))
+}
+
+// under reports whether key path p is at or below path base.
+func under(p, base string) bool {
+	return p == base || strings.HasPrefix(p, base+".") || strings.HasPrefix(p, base+"[")
 }
 
 // Strict decodes raw into out, rejecting unknown keys with their paths.

@@ -11,6 +11,7 @@ import (
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/components/monitoring"
+	"github.com/servelab/servelab/internal/engine"
 	mon "github.com/servelab/servelab/internal/monitoring"
 )
 
@@ -21,10 +22,11 @@ func (d *deployment) deployMonitoring(out pulumi.Map) error {
 	cfg := d.lab.Config
 	m := cfg.Monitoring
 	host := d.hosts[m.Host]
-	lab := d.monitoringLab(host)
+	lab, keys := d.monitoringLab(host)
 
 	args := &monitoring.MonitoringArgs{
-		Host: host, Lab: lab, BindAddress: m.BindAddress,
+		EngineKeys: keys,
+		Host:       host, Lab: lab, BindAddress: m.BindAddress,
 		PrometheusPort: m.Prometheus.Port, GrafanaPort: m.Grafana.Port, GrafanaEnabled: cfg.GrafanaEnabled(),
 		PrometheusImage: m.Prometheus.Image, GrafanaImage: m.Grafana.Image, DCGMImage: m.DCGMImage,
 	}
@@ -62,8 +64,11 @@ func (d *deployment) deployMonitoring(out pulumi.Map) error {
 }
 
 // monitoringLab describes the lab as Prometheus on host reaches it: by
-// network alias on its own host, by published address elsewhere.
-func (d *deployment) monitoringLab(host *gpuhost.GpuHost) mon.Lab {
+// network alias on its own host, by published address elsewhere. It also
+// returns the API keys Prometheus needs, by framework: those of engines
+// that check their key on the metrics path (llama.cpp).
+func (d *deployment) monitoringLab(host *gpuhost.GpuHost) (mon.Lab, map[string]pulumi.StringInput) {
+	keys := map[string]pulumi.StringInput{}
 	cfg := d.lab.Config
 	lab := mon.Lab{Stack: d.ctx.Stack()}
 	if si := cfg.Monitoring.Prometheus.ScrapeInterval; si != "" {
@@ -82,9 +87,12 @@ func (d *deployment) monitoringLab(host *gpuhost.GpuHost) mon.Lab {
 		if f.Host != host {
 			addr = net.JoinHostPort(f.Host.Address(), strconv.Itoa(f.PublishedPort))
 		}
-		lab.Frameworks = append(lab.Frameworks, mon.Framework{
-			Name: f.Name, Engine: f.Engine, Flavour: f.API, Host: in.Host, Address: addr,
-		})
+		mf := mon.Framework{Name: f.Name, Engine: f.Engine, Flavour: f.API, Host: in.Host, Address: addr}
+		if spec := engine.MustSpec(f.API); f.HasAPIKey && spec.HasMetrics() && spec.Auth.Protects(spec.MetricsPath) {
+			mf.CredentialsFile = mon.EngineKeyFile(f.Name)
+			keys[f.Name] = f.APIKey
+		}
+		lab.Frameworks = append(lab.Frameworks, mf)
 		if f.Engine != "sim" {
 			lab.Frameworks[len(lab.Frameworks)-1].Flavour = ""
 		}
@@ -93,5 +101,5 @@ func (d *deployment) monitoringLab(host *gpuhost.GpuHost) mon.Lab {
 			lab.Models = append(lab.Models, in.PublicModel)
 		}
 	}
-	return lab
+	return lab, keys
 }

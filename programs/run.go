@@ -8,36 +8,60 @@ package programs
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
+	"os"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // Run is the servelab program: main.go calls pulumi.Run(programs.Run).
-func Run(ctx *pulumi.Context) error {
-	cfg, err := Load(ContextGetter(ctx))
+// Pulumi runs it from the repository root (DefaultPaths).
+func Run(ctx *pulumi.Context) error { return RunWith(DefaultPaths())(ctx) }
+
+// RunWith is the program with the repository and binary at p.
+func RunWith(p Paths) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		return run(ctx, p)
+	}
+}
+
+func run(ctx *pulumi.Context, p Paths) error {
+	lab, err := Check(ContextGetter(ctx))
 	if err != nil {
 		return configError(err)
 	}
-	lab, err := Validate(cfg)
-	if err != nil {
-		return configError(err)
+	// `make up` builds bin/servelab before it runs Pulumi; a plain
+	// `pulumi up` must say so before it creates anything.
+	if err := CheckLocalBinary(lab, p.Binary); err != nil {
+		return err
 	}
 	secrets, err := ReadSecrets(ctx, lab)
 	if err != nil {
 		return configError(err)
 	}
-	tag, err := ImageTag(".")
+	home, err := os.UserHomeDir()
 	if err != nil {
-		return fmt.Errorf("hash the servelab sources for the image tag: %w", err)
+		return fmt.Errorf("known_hosts files: %w", err)
 	}
-	bin, err := filepath.Abs(filepath.Join("bin", "servelab"))
+	if err := WriteKnownHosts(home, ctx.Stack(), lab); err != nil {
+		return err
+	}
+	contextDir, tag, err := ImageSource(p)
 	if err != nil {
 		return err
 	}
-	// `make up` builds bin/servelab before it runs Pulumi.
-	outputs, err := Deploy(ctx, lab, secrets, Options{ImageTag: tag, SourceDir: ".", BenchBinary: bin})
+	opts := Options{ImageTag: tag, SourceDir: contextDir}
+	if b := lab.Config.Benchmark; b.Enabled && b.RunOn == "local" {
+		// The command runs bin/servelab by this relative path
+		// (pulumi-command runs in the project directory, as this program
+		// does), so the checkout's location is not among its inputs; the
+		// binary's hash is. CheckLocalBinary made sure it exists.
+		opts.BenchBinary = BenchBinary
+		if opts.BenchBinarySHA256, err = FileSHA256(p.Binary); err != nil {
+			return fmt.Errorf("servelab:benchmark.runOn local runs %s: %w (run `make build` first)", p.Binary, err)
+		}
+	}
+	outputs, err := Deploy(ctx, lab, secrets, opts)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ func (d *deployment) serve() (pulumi.Map, error) {
 		"replicas":   replicas,
 		"hosts":      d.hostOutputs(),
 		"frameworks": d.frameworkOutputs(),
+		"engineKeys": d.engineKeyOutputs(),
 	}
 	return out, d.deployServing(out)
 }

@@ -68,6 +68,13 @@ func (d *deployment) gatewaySettings() *gw.Config {
 		idle, _ := time.ParseDuration(g.StreamIdleTimeout) // validated
 		cfg.Timeouts.StreamIdle = gw.Duration(idle)
 	}
+	if g.MaxConnections > 0 {
+		cfg.MaxConnections = g.MaxConnections
+	}
+	if g.RequestReadTimeout != "" {
+		read, _ := time.ParseDuration(g.RequestReadTimeout) // validated
+		cfg.Timeouts.RequestRead = gw.Duration(read)
+	}
 	cfg.Cache.Enabled = g.Cache.Enabled
 	if g.Cache.TTL != "" {
 		ttl, _ := time.ParseDuration(g.Cache.TTL)

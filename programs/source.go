@@ -1,58 +1,72 @@
 package programs
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
-	"github.com/servelab/servelab/internal/version"
+	"github.com/servelab/servelab/components/servelabimage"
 )
 
-// ImageTag names the servelab image built from the sources in dir:
-// servelab:<version>-<12 hex of the sources' hash>. It changes whenever a
-// source file does, so `pulumi up` rebuilds the image and replaces the
-// containers running it, and an unchanged tree keeps its tag.
-func ImageTag(dir string) (string, error) {
-	h := sha256.New()
-	var files []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if path != dir && (strings.HasPrefix(name, ".") || name == "testdata" || name == "tools" || name == "stacks" || name == "bin") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") ||
-			name == "go.mod" || name == "go.sum" || name == "Dockerfile" || strings.HasSuffix(name, ".jsonl") {
-			files = append(files, path)
-		}
-		return nil
-	})
+// Paths locate what the program needs beside the stack: the repository
+// (the servelab sources the image is built from) and the local binary.
+type Paths struct {
+	// Root is the repository root ("." when Pulumi runs from it, as
+	// `make up` does).
+	Root string
+	// Binary is bin/servelab, which benchmark.runOn: local runs.
+	Binary string
+	// ContextDir is where the image's build context is written (one
+	// directory per source hash); Root/bin/image-context by default.
+	ContextDir string
+}
+
+// DefaultPaths are the paths of `make up`, run from the repository root.
+func DefaultPaths() Paths {
+	return Paths{Root: ".", Binary: filepath.Join("bin", "servelab"), ContextDir: filepath.Join("bin", "image-context")}
+}
+
+// ImageSource writes the servelab image's build context (only what the
+// binary is built from: servelabimage.Sources) and returns its directory
+// and the image tag, which hashes the same files.
+func ImageSource(p Paths) (contextDir, tag string, err error) {
+	src, err := servelabimage.Sources(p.Root)
 	if err != nil {
-		return "", err
+		return "", "", fmt.Errorf("list the servelab image's sources: %w", err)
 	}
-	slices.Sort(files)
-	for _, p := range files {
-		rel, _ := filepath.Rel(dir, p)
-		io.WriteString(h, filepath.ToSlash(rel)+"\x00")
-		f, err := os.Open(p)
-		if err != nil {
-			return "", err
-		}
-		_, err = io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			return "", err
-		}
+	dir := p.ContextDir
+	if dir == "" {
+		dir = filepath.Join(p.Root, "bin", "image-context")
 	}
-	return "servelab:" + version.Version + "-" + hex.EncodeToString(h.Sum(nil))[:12], nil
+	contextDir, err = src.WriteContext(dir)
+	if err != nil {
+		return "", "", fmt.Errorf("write the servelab image's build context: %w", err)
+	}
+	return contextDir, src.Tag(), nil
+}
+
+// CheckLocalBinary fails, before anything is created, when the benchmark
+// runs on this machine (benchmark.runOn: local) and the servelab binary is
+// not there: `make up` builds it, a plain `pulumi up` does not.
+func CheckLocalBinary(lab *Lab, bin string) error {
+	b := lab.Config.Benchmark
+	if !b.Enabled || b.RunOn != "local" {
+		return nil
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("benchmark.runOn: local runs %s on this machine, and it does not exist: run `make build` first (`make up` does)", abs)
+	case err != nil:
+		return fmt.Errorf("benchmark.runOn: local runs %s on this machine: %w", abs, err)
+	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+		return fmt.Errorf("benchmark.runOn: local runs %s on this machine, and it is not an executable file: run `make build`", abs)
+	}
+	return nil
 }

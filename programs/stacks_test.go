@@ -1,13 +1,16 @@
 package programs_test
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,9 +21,13 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
+	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/gpuhost"
 	gw "github.com/servelab/servelab/internal/gateway"
+	mon "github.com/servelab/servelab/internal/monitoring"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
 )
@@ -56,9 +63,12 @@ func stackFiles(t *testing.T) map[string]string {
 
 // stackRun is one stack run under Pulumi's mock engine.
 type stackRun struct {
-	mocks   *pulumitest.Mocks
-	lab     *programs.Lab
-	outputs map[string]any
+	stack string
+	// engineKeysSecret: the engineKeys output is secret.
+	engineKeysSecret bool
+	mocks            *pulumitest.Mocks
+	lab              *programs.Lab
+	outputs          map[string]any
 }
 
 // fakeProbe answers each host's probe with what its declared GPUs would
@@ -88,7 +98,7 @@ func fakeProbe(lab *programs.Lab, missing int) pulumitest.OutputsFunc {
 				}
 			}
 		}
-		b.WriteString("### servelab:runtimes\n" + `{"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}` + "\n")
+		b.WriteString("### servelab:runtimes\n" + `{"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}` + "\n" + pulumitest.ProbeDocker)
 		return resource.PropertyMap{"stdout": resource.NewProperty(b.String())}
 	}
 }
@@ -100,6 +110,9 @@ func countGPUs(hp programs.HostPlan) int {
 	}
 	return n
 }
+
+// testBinarySHA256 stands for bin/servelab's hash.
+const testBinarySHA256 = "5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1ab5e1a"
 
 // secretConfig is what a user sets with `pulumi config set --secret`.
 var secretConfig = map[string]string{
@@ -113,12 +126,44 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runConfig(t, stack, cfg, missingGPUs)
+}
+
+// runConfig runs the program for a stack's config (as LoadStackConfig
+// returns it) under the mock engine.
+func runConfig(t *testing.T, stack string, cfg map[string]string, missingGPUs int) (*stackRun, error) {
+	t.Helper()
 	lab := planStack(t, cfg)
 	for k, v := range secretConfig {
 		cfg[k] = v
 	}
-	run := &stackRun{mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
-	err = run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), func(ctx *pulumi.Context) error {
+	run := &stackRun{stack: stack, mocks: pulumitest.New(fakeProbe(lab, missingGPUs)), lab: lab}
+	err := run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), program(t, cfg, &run.outputs,
+		func(ctx *pulumi.Context, lab *programs.Lab, secrets programs.Secrets) (pulumi.Map, error) {
+			out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "localhost/servelab:test", SourceDir: "bin/image-context/test",
+				BenchBinary: programs.BenchBinary, BenchBinarySHA256: testBinarySHA256})
+			if err != nil {
+				return nil, err
+			}
+			if keys, ok := out["engineKeys"].(pulumi.Map); ok && len(keys) > 0 {
+				res, err := internals.UnsafeAwaitOutput(context.Background(), keys.ToMapOutput())
+				if err != nil {
+					return nil, err
+				}
+				run.engineKeysSecret = res.Secret
+			}
+			return out, nil
+		}))
+	return run, err
+}
+
+// program is the servelab program for cfg as Run runs it once the config
+// is read, with deploy standing for programs.Deploy; it stores the awaited
+// stack outputs in *out.
+func program(t *testing.T, cfg map[string]string, out *map[string]any,
+	deploy func(*pulumi.Context, *programs.Lab, programs.Secrets) (pulumi.Map, error),
+) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
 		lab, err := programs.Validate(mustLoad(t, cfg))
 		if err != nil {
 			return err
@@ -127,14 +172,13 @@ func runStack(t *testing.T, stack, path string, missingGPUs int) (*stackRun, err
 		if err != nil {
 			return err
 		}
-		out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "servelab:test", SourceDir: ".", BenchBinary: "/opt/servelab/bin/servelab"})
+		o, err := deploy(ctx, lab, secrets)
 		if err != nil {
 			return err
 		}
-		run.outputs, err = awaitMap(out)
+		*out, err = awaitMap(o)
 		return err
-	})
-	return run, err
+	}
 }
 
 func mapsKeys(m map[string]string) func(func(string) bool) {
@@ -201,11 +245,49 @@ func TestProgramRunReadsStackConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := pulumitest.New(fakeProbe(planStack(t, cfg), 0))
-	if err := m.Run("servelab", "local", cfg, nil, programs.Run); err != nil {
+	if err := m.Run("servelab", "local", cfg, nil, programs.RunWith(testPaths(t))); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(m.ByType(typeFramework)); got != 2 {
 		t.Errorf("%d frameworks, want 2", got)
+	}
+}
+
+// testPaths is the repository with a stand-in bin/servelab and a scratch
+// directory for the image's build context.
+func testPaths(t *testing.T) programs.Paths {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "servelab")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return programs.Paths{Root: "..", Binary: bin, ContextDir: t.TempDir()}
+}
+
+// A plain `pulumi up` without `make build` fails at once, naming `make
+// build`, when the benchmark runs bin/servelab on this machine; nothing is
+// created.
+func TestMissingLocalBinaryFailsFirst(t *testing.T) {
+	t.Parallel()
+	cfg, err := pulumitest.LoadStackConfig("../stacks/Pulumi.local.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testPaths(t)
+	p.Binary = filepath.Join(t.TempDir(), "bin", "servelab")
+	m := pulumitest.New(nil)
+	err = m.Run("servelab", "local", cfg, nil, programs.RunWith(p))
+	if err == nil || !strings.Contains(err.Error(), "benchmark.runOn: local runs "+p.Binary+" on this machine, and it does not exist: run `make build` first") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(m.Resources()); n != 0 {
+		t.Errorf("%d resources registered before the check", n)
+	}
+
+	// runOn: host does not need it.
+	cfg["servelab:benchmark"] = strings.Replace(cfg["servelab:benchmark"], "{", `{"runOn":"host",`, 1)
+	if err := pulumitest.New(fakeProbe(planStack(t, cfg), 0)).Run("servelab", "local", cfg, nil, programs.RunWith(p)); err != nil {
+		t.Errorf("runOn: host: %v", err)
 	}
 }
 
@@ -216,7 +298,7 @@ func TestPlainTextSecretIsRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg["servelab:hfToken"] = "hf_plain"
-	err = pulumitest.New(nil).Run("servelab", "local", cfg, nil, programs.Run)
+	err = pulumitest.New(nil).Run("servelab", "local", cfg, nil, programs.RunWith(testPaths(t)))
 	if err == nil || !strings.Contains(err.Error(), "hfToken: is stored in plain text; set it with `pulumi config set --secret servelab:hfToken`") {
 		t.Fatalf("err = %v", err)
 	}
@@ -286,8 +368,8 @@ func checkGraph(t *testing.T, run *stackRun) {
 			probeType = typeRemoteCmd
 		}
 		probe, probed := m.Get(probeType, name+"-probe")
-		if (hp.Host.SSH != nil || len(hp.Declared) > 0) != probed {
-			t.Errorf("host %s probed = %v", name, probed)
+		if !probed {
+			t.Errorf("host %s is not probed", name)
 		}
 		if probed && hp.Host.SSH != nil {
 			if !secretAt(probe, "connection.privateKey") {
@@ -310,11 +392,10 @@ func checkGraph(t *testing.T, run *stackRun) {
 		if c.ParentName() != name || c.ProviderName() != in.Host+"-docker" {
 			t.Errorf("%s: parent %q provider %q, want %s and %s-docker", c.Name, c.ParentName(), c.ProviderName(), name, in.Host)
 		}
-		if w, _ := c.Input("wait"); !w.IsBool() || !w.BoolValue() {
-			t.Errorf("%s: wait is not true", c.Name)
-		}
-		if wt, _ := c.Input("waitTimeout"); !wt.IsNumber() || wt.NumberValue() <= 60 {
-			t.Errorf("%s: waitTimeout %v is not sized above the 60 s default", c.Name, wt)
+		if ready, ok := readinessOf(m, c); !ok {
+			t.Errorf("%s: no readiness command waits for it", c.Name)
+		} else if argv := strings.Fields(ready.String("create")); len(argv) == 0 || atoi(argv[len(argv)-1]) <= 60 {
+			t.Errorf("%s: readiness limit in %q is not sized above a minute", c.Name, ready.String("create"))
 		}
 		tests := c.Strings("healthcheck.tests")
 		if len(tests) < 2 || tests[0] != "CMD" {
@@ -346,8 +427,8 @@ func checkGraph(t *testing.T, run *stackRun) {
 		}
 		switch in.Instance.Engine {
 		case "vllm":
-			want := []string{in.Instance.Model, "--served-model-name", in.Instance.ServedModelName}
-			if !slices.Equal(cmd[:3], want) || !slices.Contains(cmd, fmt.Sprintf("%.2f", in.Instance.MemoryFraction)) {
+			want := []string{in.Instance.Model, "--config", framework.EngineAuthPath, "--served-model-name", in.Instance.ServedModelName}
+			if !slices.Equal(cmd[:5], want) || !slices.Contains(cmd, fmt.Sprintf("%.2f", in.Instance.MemoryFraction)) {
 				t.Errorf("%s: vllm argv %v", c.Name, cmd)
 			}
 			if !secretAt(c, "uploads[0].content") {
@@ -382,6 +463,10 @@ func checkGraph(t *testing.T, run *stackRun) {
 	checkBenchmark(t, run)
 	checkMonitoring(t, run)
 	checkContainers(t, run)
+	checkEngineKeys(t, run)
+	checkSSH(t, run)
+	checkModelCache(t, run)
+	checkStartOrder(t, run)
 	frameworks, _ := run.outputs["frameworks"].(map[string]any)
 	if len(frameworks) != len(lab.Instances) {
 		t.Errorf("stack outputs describe %d frameworks, want %d", len(frameworks), len(lab.Instances))
@@ -397,6 +482,24 @@ func secretAt(r pulumitest.Resource, path string) bool {
 		}
 	}
 	return false
+}
+
+// readinessOf finds the command that runs gpuhost.ReadyScript for container
+// c (it depends on c, and c's ID is its trigger).
+func readinessOf(m *pulumitest.Mocks, c pulumitest.Resource) (pulumitest.Resource, bool) {
+	for _, typ := range []string{typeLocalCmd, typeRemoteCmd} {
+		for _, r := range m.ByType(typ) {
+			if r.String("stdin") == gpuhost.ReadyScript && dependsOnName(r, c.Name) && slices.Contains(r.Strings("triggers"), c.Name+"-id") {
+				return r, true
+			}
+		}
+	}
+	return pulumitest.Resource{}, false
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 func dependsOnName(r pulumitest.Resource, name string) bool {
@@ -480,15 +583,28 @@ func checkBenchmark(t *testing.T, run *stackRun) {
 		return
 	}
 	for _, in := range run.lab.Instances {
-		if !dependsOnName(cmd, in.Instance.Name+"-container") {
+		if !dependsOnName(cmd, in.Instance.Name+"-ready") {
 			t.Errorf("the benchmark does not wait for %s", in.Instance.Name)
 		}
 	}
-	if cfg.GatewayEnabled() && !dependsOnName(cmd, "gateway-container") {
+	if cfg.GatewayEnabled() && !dependsOnName(cmd, "gateway-ready") {
 		t.Error("the benchmark does not wait for the gateway")
 	}
-	if strings.Contains(cmd.String("create"), "sk-") || !secretAt(cmd, "stdin") {
-		t.Errorf("bench command leaks or stdin not secret: %q", cmd.String("create"))
+	// No key in the bench's inputs (a rotated key must not re-run it):
+	// they reach it through the keys command's file.
+	for _, in := range []string{"create", "stdin"} {
+		if strings.Contains(cmd.String(in), "-password") || strings.Contains(cmd.String(in), "hf_test_token") {
+			t.Errorf("the bench command's %s holds a key: %q", in, cmd.String(in))
+		}
+	}
+	if !json.Valid([]byte(cmd.String("stdin"))) {
+		t.Errorf("the bench's stdin is not the targets file: %q", cmd.String("stdin"))
+	}
+	if cfg.GatewayEnabled() || len(cfg.Targets) > 0 {
+		keys, ok := run.mocks.Get(cmd.Type, "benchmark-keys")
+		if !ok || !secretAt(keys, "stdin") || !dependsOnName(cmd, "benchmark-keys") {
+			t.Errorf("keys command missing, its stdin not secret, or not awaited (secrets %v)", keys.Secrets())
+		}
 	}
 	results, _ := run.outputs["benchmark"].(map[string]any)
 	targets, _ := results["targets"].(map[string]any)
@@ -516,7 +632,7 @@ func checkBenchmark(t *testing.T, run *stackRun) {
 // checkContainers: every container on an SSH host binds its published
 // ports to the host's bindAddress (never 0.0.0.0 unless configured), and
 // every container but the distroless DCGM exporter has a healthcheck and
-// is waited for.
+// a readiness command that waits for it (gpuhost.AwaitReady).
 func checkContainers(t *testing.T, run *stackRun) {
 	t.Helper()
 	for _, c := range run.mocks.ByType(typeContainer) {
@@ -530,7 +646,7 @@ func checkContainers(t *testing.T, run *stackRun) {
 		if strings.Contains(c.Name, "-dcgm-") {
 			continue
 		}
-		if w, _ := c.Input("wait"); !w.IsBool() || !w.BoolValue() {
+		if _, ok := readinessOf(run.mocks, c); !ok {
 			t.Errorf("%s: not waited for", c.Name)
 		}
 		if tests := c.Strings("healthcheck.tests"); len(tests) < 2 || tests[0] != "CMD" {
@@ -564,7 +680,8 @@ func checkMonitoring(t *testing.T, run *stackRun) {
 	for i, u := range prom.Plain("uploads").([]any) {
 		file := u.(map[string]any)["file"].(string)
 		secret := secretAt(prom, fmt.Sprintf("uploads[%d].content", i))
-		wantSecret := file == "/etc/prometheus/web.yml" || file == "/etc/prometheus/secrets/password"
+		wantSecret := file == "/etc/prometheus/web.yml" || file == "/etc/prometheus/secrets/password" ||
+			strings.HasPrefix(file, mon.PrometheusEngineKeysDir+"/")
 		if secret != wantSecret {
 			t.Errorf("prometheus upload %s: secret = %v, want %v", file, secret, wantSecret)
 		}

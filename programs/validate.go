@@ -11,11 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/servelab/servelab/components/benchmark"
 	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
+	gw "github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/planner"
-	"github.com/servelab/servelab/internal/shellquote"
 )
 
 // Defaults for ports and sizes a stack does not set.
@@ -53,6 +54,9 @@ type InstancePlan struct {
 	PublishedPort int
 	// PublicModel is the model name clients send to the gateway.
 	PublicModel string
+	// StartAfter names the instances that must be ready before this one
+	// starts: the planner's start order on shared GPUs.
+	StartAfter []string
 }
 
 // GatewayEnabled reports whether the stack runs a gateway.
@@ -78,17 +82,9 @@ func (c *Config) GrafanaEnabled() bool {
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$`)
 
-// managedFlags are set by servelab from typed config; extraArgs may not
-// repeat them (the engine would take whichever comes last).
-var managedFlags = map[engine.Kind][]string{
-	engine.VLLM:     {"serve", "--port", "--host", "--served-model-name", "--gpu-memory-utilization", "--tensor-parallel-size", "-tp", "--model"},
-	engine.SGLang:   {"--port", "--host", "--model-path", "--mem-fraction-static", "--tp", "--tp-size", "--served-model-name"},
-	engine.LlamaCpp: {"--port", "--host", "-m", "--model", "-hf", "--hf-repo", "--alias", "--metrics"},
-	engine.Sim:      {"--flavour", "--listen", "--model"},
-}
-
-// secretEnv are variables that must come from Pulumi secrets, not env.
-var secretEnv = []string{"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "OPENAI_API_KEY"}
+// MaxReplicas bounds a framework's replicas: the gateway routes one model
+// to at most 64 backends.
+const MaxReplicas = 64
 
 // Validate checks a Config and plans it. It reports every problem at once,
 // each with its key path.
@@ -107,9 +103,11 @@ func Validate(cfg *Config) (*Lab, error) {
 		v.ports(lab.Instances)
 		v.reachability(lab.Instances)
 	}
-	v.benchmark()
+	v.benchmark(lab.Instances)
 	if cfg.Program != Bench {
 		v.benchReachability(lab.Instances)
+		v.loopbackOnly(lab.Instances)
+		v.hostDataset(lab.Instances)
 	}
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
@@ -137,7 +135,7 @@ func (v *validator) program() {
 }
 
 func (v *validator) hostList() {
-	if len(v.cfg.Hosts) == 0 && v.cfg.Program != Bench {
+	if len(v.cfg.Hosts) == 0 && v.cfg.Program != Bench && !v.cfg.undecoded["hosts"] {
 		v.errorf("hosts", "at least one host is required")
 	}
 	for i := range v.cfg.Hosts {
@@ -171,7 +169,12 @@ func (v *validator) hostList() {
 			if h.DockerHost != "" {
 				v.errorf(p+".dockerHost", "is for local hosts; an SSH host's Docker is reached at ssh://user@host")
 			}
+			v.sshHost(p+".ssh", h.SSH)
 		}
+		if h.Address != "" && !isHostOrIP(h.Address) {
+			v.errorf(p+".address", "%q is not a host name or IP address", h.Address)
+		}
+		v.modelCache(p, h)
 		if h.BindAddress != "" && net.ParseIP(h.BindAddress) == nil {
 			v.errorf(p+".bindAddress", "%q is not an IP address", h.BindAddress)
 		}
@@ -228,13 +231,21 @@ func (v *validator) frameworks() []InstancePlan {
 			fail(".flavour", "only a sim engine has a flavour")
 		}
 		host, known := v.hosts[f.Host]
-		if f.Host == "" {
+		switch {
+		case f.Host == "":
 			fail(".host", "is required")
-		} else if !known {
+		case !known && v.cfg.undecoded["hosts"]:
+			ok = false // reported as the hosts section's problem
+		case !known:
 			fail(".host", "no host named %q (hosts: %s)", f.Host, strings.Join(v.hostNames(), ", "))
 		}
 		if f.Model == "" {
 			fail(".model", "is required")
+		} else if !v.modelName(p+".model", f.Model) {
+			ok = false
+		}
+		if f.ServedModelName != "" && !v.modelName(p+".servedModelName", f.ServedModelName) {
+			ok = false
 		}
 		v.image(p+".image", f)
 		if f.GPUMemoryGiB < 0 {
@@ -252,11 +263,20 @@ func (v *validator) frameworks() []InstancePlan {
 		if f.Replicas == 0 {
 			f.Replicas = 1
 		}
-		if f.Replicas < 1 {
+		switch {
+		case f.Replicas < 1:
 			fail(".replicas", "must be at least 1, got %d", f.Replicas)
+		case f.Replicas > MaxReplicas:
+			fail(".replicas", "%d is more than %d (the gateway routes a model to at most %d backends)", f.Replicas, MaxReplicas, MaxReplicas)
 		}
-		if f.Port != 0 && (f.Port < 1 || f.Port+f.Replicas-1 > 65535) {
+		port := f.Port
+		if port == 0 {
+			port = defaultPort(f)
+		}
+		if f.Port < 0 || f.Port > 65535 {
 			fail(".port", "%d is out of range 1-65535", f.Port)
+		} else if f.Replicas <= MaxReplicas && port > 0 && port+f.Replicas-1 > 65535 {
+			fail(".port", "replica %d would publish port %d, past 65535", 65536-port, 65536)
 		}
 		if f.GPUs != nil && f.GPUs.Count < 0 {
 			fail(".gpus", "must not be negative, got %d", f.GPUs.Count)
@@ -264,19 +284,11 @@ func (v *validator) frameworks() []InstancePlan {
 		if f.GPUs != nil && len(f.GPUs.Devices) > 0 && f.Replicas > 1 {
 			fail(".gpus", "device indices pin one instance; with replicas use a count")
 		}
-		for k := range f.Env {
-			if !shellquote.ValidName(k) {
-				fail(".env."+k, "is not a valid environment variable name")
-			}
-			if slices.Contains(secretEnv, strings.ToUpper(k)) {
-				fail(".env."+k, "is a credential: set it with `pulumi config set --secret servelab:hfToken` instead")
-			}
+		if !v.env(p, f) {
+			ok = false
 		}
-		for _, a := range f.ExtraArgs {
-			flag, _, _ := strings.Cut(a, "=")
-			if slices.Contains(managedFlags[f.Engine], flag) {
-				fail(".extraArgs", "%q is set by servelab from typed config; use the framework's keys instead", a)
-			}
+		if !v.extraArgs(p, f) {
+			ok = false
 		}
 		args, err := engineArgs(p+".args", f)
 		if err != nil {
@@ -368,15 +380,18 @@ func engineArgs(path string, f *Framework) (framework.EngineArgs, error) {
 		a.Sim = &framework.SimArgs{}
 		err = Strict(path, f.Args, a.Sim)
 		if err == nil {
-			err = simArgs(path, a.Sim)
+			err = simArgs(path, f.Flavour, a.Sim)
 		}
 	}
 	return a, err
 }
 
-func simArgs(path string, a *framework.SimArgs) error {
+func simArgs(path string, flavour engine.Kind, a *framework.SimArgs) error {
 	var errs []error
-	for key, d := range map[string]string{"ttft": a.TTFT, "itl": a.ITL, "startupDelay": a.StartupDelay} {
+	if a.LoadDelay != "" && flavour != engine.Ollama {
+		errs = append(errs, fmt.Errorf("%s.loadDelay: is Ollama's lazy model load; a %s sim loads at start (startupDelay)", path, flavour))
+	}
+	for key, d := range map[string]string{"ttft": a.TTFT, "itl": a.ITL, "startupDelay": a.StartupDelay, "loadDelay": a.LoadDelay} {
 		if d == "" {
 			continue
 		}
@@ -542,10 +557,17 @@ func (v *validator) gateway() {
 	if g.Retries != nil && *g.Retries < 0 {
 		v.errorf("gateway.retries", "must not be negative, got %d", *g.Retries)
 	}
-	if g.MaxBodyBytes < 0 {
-		v.errorf("gateway.maxBodyBytes", "must not be negative, got %d", g.MaxBodyBytes)
+	if g.MaxBodyBytes < 0 || g.MaxBodyBytes > gw.MaxBodyBytesLimit {
+		v.errorf("gateway.maxBodyBytes", "must be in [0, %d] (64 MiB; 0 = the default), got %d", gw.MaxBodyBytesLimit, g.MaxBodyBytes)
 	}
 	v.duration("gateway.streamIdleTimeout", g.StreamIdleTimeout)
+	if g.MaxConnections < 0 || g.MaxConnections > maxGatewayConnections {
+		v.errorf("gateway.maxConnections", "must be in [0, %d] (0 = the default, %d), got %d", maxGatewayConnections, gw.DefaultConfig().MaxConnections, g.MaxConnections)
+	}
+	v.duration("gateway.requestReadTimeout", g.RequestReadTimeout)
+	if d, err := time.ParseDuration(g.RequestReadTimeout); err == nil && d > 0 && d < gw.DefaultConfig().Timeouts.RequestHeader.D() {
+		v.errorf("gateway.requestReadTimeout", "%q is shorter than the gateway's %v for request headers", g.RequestReadTimeout, gw.DefaultConfig().Timeouts.RequestHeader.D())
+	}
 	v.duration("gateway.cache.ttl", g.Cache.TTL)
 	if g.Cache.MaxEntries < 0 || g.Cache.MaxBytes < 0 {
 		v.errorf("gateway.cache", "maxEntries and maxBytes must not be negative")
@@ -611,7 +633,7 @@ func (v *validator) monitoring() {
 	}
 }
 
-func (v *validator) benchmark() {
+func (v *validator) benchmark(ins []InstancePlan) {
 	b := &v.cfg.Benchmark
 	if v.cfg.Program == Bench && !b.Enabled {
 		b.Enabled = true // benchmarking is all a bench stack does
@@ -667,10 +689,38 @@ func (v *validator) benchmark() {
 		}
 	}
 	v.duration("benchmark.timeout", b.Timeout)
+	if d, err := time.ParseDuration(b.Timeout); err == nil && d > 0 && d < benchmark.MinTimeout {
+		v.errorf("benchmark.timeout", "%q is too short: at least %v (the bench stops 10-30s before it)", b.Timeout, benchmark.MinTimeout)
+	}
+	v.benchConnections()
 	if b.Direct && v.cfg.Program == Bench {
 		v.errorf("benchmark.direct", "a bench stack already targets endpoints directly")
 	}
+	if b.Repeats == nil {
+		n := 1
+		if slices.ContainsFunc(ins, func(in InstancePlan) bool { return len(in.Instance.Devices) > 0 }) {
+			n = 3 // GPU engines vary run to run: give a spread
+		}
+		b.Repeats = &n
+	} else if *b.Repeats < 1 || *b.Repeats > 100 {
+		v.errorf("benchmark.repeats", "must be 1-100, got %d", *b.Repeats)
+	}
+	if b.Baseline != "" && !stackRef.MatchString(b.Baseline) {
+		v.errorf("benchmark.baseline", "%q is not a stack name or org/project/stack", b.Baseline)
+	}
+	if f := b.FailOnRegression; f != nil {
+		switch {
+		case b.Baseline == "":
+			v.errorf("benchmark.failOnRegression", "needs benchmark.baseline: the stack to compare with")
+		case *f <= 0 || math.IsInf(*f, 0) || math.IsNaN(*f):
+			v.errorf("benchmark.failOnRegression", "must be a positive percentage, got %v", *f)
+		}
+	}
 }
+
+// stackRef is a Pulumi stack reference: stack, project/stack or
+// org/project/stack.
+var stackRef = regexp.MustCompile(`^([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$`)
 
 func (v *validator) targets() {
 	if len(v.cfg.Frameworks) > 0 {
@@ -742,6 +792,7 @@ func (v *validator) plan(ins []InstancePlan) []HostPlan {
 		for i, p := range placements {
 			onHost[i].Instance.Devices = p.Devices
 			onHost[i].Instance.MemoryFraction = p.Fraction
+			onHost[i].StartAfter = p.After
 			if len(p.Devices) > 0 {
 				hp.NeedNvidiaRuntime = true
 			}
@@ -887,4 +938,37 @@ func (v *validator) hostNames() []string {
 		names = append(names, h.Name)
 	}
 	return names
+}
+
+// maxGatewayConnections bounds gateway.maxConnections: each connection
+// holds a file descriptor and buffers.
+const maxGatewayConnections = 1 << 20
+
+// benchConnections: a benchmark through the gateway opens one connection
+// per request in flight (every prompt at once when concurrency is
+// unlimited); the gateway refuses those over its cap, which would show as
+// failed requests instead of the engines' numbers.
+func (v *validator) benchConnections() {
+	b := v.cfg.Benchmark
+	if !v.cfg.GatewayEnabled() || v.cfg.Program == Bench {
+		return
+	}
+	limit := v.cfg.Gateway.MaxConnections
+	if limit == 0 {
+		limit = gw.DefaultConfig().MaxConnections
+	}
+	levels := []int(b.MaxConcurrency)
+	if len(levels) == 0 {
+		levels = []int{b.NumPrompts} // unlimited: every prompt at once
+	}
+	for i, c := range levels {
+		if c <= limit {
+			continue
+		}
+		key := "benchmark.maxConcurrency"
+		if len(b.MaxConcurrency) > 0 {
+			key = fmt.Sprintf("benchmark.maxConcurrency[%d]", i)
+		}
+		v.errorf(key, "%d requests in flight through the gateway exceed gateway.maxConnections (%d): raise gateway.maxConnections or lower the concurrency", c, limit)
+	}
 }

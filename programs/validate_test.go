@@ -11,19 +11,24 @@ import (
 	"github.com/servelab/servelab/programs"
 )
 
-// base is a valid compare stack: one 32 GiB GPU box and one CPU box.
+// hostKey is a syntactically valid placeholder host key (its private half
+// was discarded): it parses, and matches no real machine.
+const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAjEw4katTaNXI+dVg57d8ZvPsdzWwwoFoI2eXZsx6TN"
+
+// base is a valid compare stack: one 32 GiB GPU box reached over SSH and
+// one CPU box publishing on its private address.
 var base = map[string]string{
 	"program": `compare`,
 	"hosts": `
 - name: gpu1
-  ssh: {host: gpu1.lan, user: lab}
+  ssh: {host: gpu1.lan, user: lab, hostKey: "` + hostKey + `"}
   gpus: [{model: RTX 5090, memoryGiB: 32}]
 - name: cpu1
   bindAddress: 10.0.0.5`,
 	"frameworks": `
 - {name: vllm, engine: vllm, host: gpu1, model: Qwen/Qwen2.5-3B-Instruct, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: 10}
 - {name: sglang, engine: sglang, host: gpu1, model: Qwen/Qwen2.5-3B-Instruct, image: lmsysorg/sglang:v0.5.21, gpuMemoryGiB: 10}
-- {name: ollama, engine: ollama, host: cpu1, model: "qwen2.5:0.5b", image: ollama/ollama:0.32.2}`,
+- {name: llamacpp, engine: llamacpp, host: cpu1, model: "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M", image: ghcr.io/ggml-org/llama.cpp:server-b7100}`,
 }
 
 // getter turns YAML values into what Pulumi hands a program: scalars as
@@ -58,11 +63,7 @@ func load(t *testing.T, overrides map[string]string) (*programs.Lab, error) {
 			delete(doc, k)
 		}
 	}
-	cfg, err := programs.Load(getter(t, doc))
-	if err != nil {
-		return nil, err
-	}
-	return programs.Validate(cfg)
+	return programs.Check(getter(t, doc))
 }
 
 func TestBaseIsValid(t *testing.T) {
@@ -78,8 +79,8 @@ func TestBaseIsValid(t *testing.T) {
 	if v.MemoryFraction != 0.31 || len(v.Devices) != 1 || v.Devices[0] != 0 {
 		t.Errorf("vllm placed on %v with fraction %v, want [0] and 10/32 = 0.31", v.Devices, v.MemoryFraction)
 	}
-	if o := lab.Instances[2]; len(o.Instance.Devices) != 0 || o.PublicModel != "ollama" || o.Instance.ServedModelName != "qwen2.5:0.5b" {
-		t.Errorf("ollama: devices %v public %q upstream %q", o.Instance.Devices, o.PublicModel, o.Instance.ServedModelName)
+	if l := lab.Instances[2]; len(l.Instance.Devices) != 0 || l.PublicModel != "llamacpp" || l.Instance.ServedModelName != "llamacpp" {
+		t.Errorf("llamacpp: devices %v public %q upstream %q", l.Instance.Devices, l.PublicModel, l.Instance.ServedModelName)
 	}
 }
 
@@ -110,8 +111,8 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 - {name: o1, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2}
 - {name: o2, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2}`},
 			[]string{"frameworks[1].port: port 11434 on host cpu1 is already taken by frameworks[0].port"}},
-		{"gateway port collides with an engine", map[string]string{"gateway": `{host: cpu1, port: 11434}`},
-			[]string{"gateway.port: port 11434 on host cpu1 is already taken by frameworks[2].port"}},
+		{"gateway port collides with an engine", map[string]string{"gateway": `{host: cpu1, port: 8080}`},
+			[]string{"gateway.port: port 8080 on host cpu1 is already taken by frameworks[2].port"}},
 		{"GPUs on a CPU-only host", map[string]string{"frameworks": `[{name: l, engine: llamacpp, host: cpu1, model: a/b, image: ghcr.io/ggml-org/llama.cpp:server-b7100, gpus: 1}]`},
 			[]string{"frameworks[0].gpus: GPUs requested on CPU-only host cpu1"}},
 		{"vLLM on a CPU-only host", map[string]string{"frameworks": `[{name: v, engine: vllm, host: cpu1, model: m, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: 8}]`},
@@ -150,7 +151,63 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 		{"engine arg of another engine", map[string]string{"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2, args: {maxModelLen: 4096}}]`},
 			[]string{`frameworks[0].args.maxModelLen: unknown key "maxModelLen"`}},
 		{"managed flag in extraArgs", map[string]string{"frameworks": `[{name: v, engine: vllm, host: gpu1, model: m, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: 8, extraArgs: ["--port=9000"]}]`},
-			[]string{`frameworks[0].extraArgs: "--port=9000" is set by servelab from typed config`}},
+			[]string{`frameworks[0].extraArgs[0]: "--port=9000" is --port, which servelab sets`}},
+		{"managed flag spelt with underscores and =", map[string]string{"frameworks": `[{name: v, engine: vllm, host: gpu1, model: m, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: 8,
+		  extraArgs: ["--enforce-eager", "--gpu_memory_utilization=0.99", "--served_model_name", "x"]}]`},
+			[]string{`frameworks[0].extraArgs[1]: "--gpu_memory_utilization=0.99" is --gpu-memory-utilization, which servelab sets`,
+				`frameworks[0].extraArgs[2]: "--served_model_name" is --served-model-name, which servelab sets`}},
+		{"managed flag abbreviated (argparse prefixes)", map[string]string{"frameworks": `
+- {name: v, engine: vllm, host: gpu1, model: m, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: 8, extraArgs: ["--gpu-memory-util", "0.9"]}
+- {name: s, engine: sglang, host: gpu1, model: m, image: lmsysorg/sglang:v0.5.21, gpuMemoryGiB: 8, extraArgs: ["--mem-frac=0.9"]}`},
+			[]string{`frameworks[0].extraArgs[0]: "--gpu-memory-util" abbreviates --gpu-memory-utilization, which servelab sets`,
+				`frameworks[1].extraArgs[0]: "--mem-frac=0.9" abbreviates --mem-fraction-static, which servelab sets`}},
+		{"managed flag under an alias", map[string]string{"frameworks": `
+- {name: s, engine: sglang, host: gpu1, model: m, image: lmsysorg/sglang:v0.5.21, gpuMemoryGiB: 8, extraArgs: ["--tensor-parallel-size", "2"]}
+- {name: l, engine: llamacpp, host: cpu1, model: a/b, image: ghcr.io/ggml-org/llama.cpp:server-b7100, extraArgs: ["-a", "other", "--n-gpu-layers", "10"]}`},
+			[]string{`frameworks[0].extraArgs[0]: "--tensor-parallel-size" is --tp-size, which servelab sets`,
+				`frameworks[1].extraArgs[0]: "-a" is --alias, which servelab sets`,
+				`frameworks[1].extraArgs[2]: "--n-gpu-layers" is --gpu-layers, which servelab sets`}},
+		{"extraArgs on Ollama", map[string]string{"frameworks": `[{name: o, engine: ollama, host: gpu1, model: m, image: ollama/ollama:0.32.2, gpus: 0, extraArgs: ["--verbose"]}]`},
+			[]string{"frameworks[0].extraArgs: Ollama takes no flags (they would replace the image's serve command); use args (OLLAMA_* settings)"}},
+		{"model that would be read as a flag", map[string]string{"frameworks": `
+- {name: v, engine: vllm, host: gpu1, model: "--help", image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: 8}
+- {name: o, engine: ollama, host: gpu1, model: "-h", image: ollama/ollama:0.32.2, gpus: 0, servedModelName: "-x"}`},
+			[]string{`frameworks[0].model: "--help" starts with "-"`, `frameworks[1].model: "-h" starts with "-"`, `frameworks[1].servedModelName: "-x" starts with "-"`}},
+		{"host address with a path", map[string]string{"hosts": `[{name: gpu1, address: "evil.example/#", ssh: {host: gpu1.lan, user: lab, hostKey: "` + hostKey + `"}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
+			[]string{`hosts[0].address: "evil.example/#" is not a host name or IP address`}},
+		{"ssh host with a fragment", map[string]string{"hosts": `[{name: gpu1, ssh: {host: "gpu1#x", user: lab, hostKey: "` + hostKey + `"}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
+			[]string{`hosts[0].ssh.host: "gpu1#x" is not a host name or IP address`}},
+		{"ssh user with a fragment", map[string]string{"hosts": `[{name: gpu1, ssh: {host: gpu1.lan, user: "lab#x", hostKey: "` + hostKey + `"}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
+			[]string{`hosts[0].ssh.user: "lab#x" is not a user name`}},
+		{"unbounded replicas", map[string]string{"frameworks": `[{name: l, engine: llamacpp, host: cpu1, model: a/b, image: ghcr.io/ggml-org/llama.cpp:server-b7100, replicas: 2000000}]`},
+			[]string{"frameworks[0].replicas: 2000000 is more than 64"}},
+		{"derived port past 65535", map[string]string{"frameworks": `[{name: l, engine: llamacpp, host: cpu1, model: a/b, image: ghcr.io/ggml-org/llama.cpp:server-b7100, port: 65530, replicas: 10}]`},
+			[]string{"frameworks[0].port: replica 6 would publish port 65536, past 65535"}},
+		{"host bench with a dataset file", map[string]string{"hosts": `[{name: cpu1, bindAddress: 10.0.0.5}]`,
+			"frameworks": `[{name: l, engine: llamacpp, host: cpu1, model: a/b, image: ghcr.io/ggml-org/llama.cpp:server-b7100}]`,
+			"benchmark":  `{enabled: true, runOn: host, dataset: jsonl, datasetPath: /home/me/prompts.jsonl}`},
+			[]string{`benchmark.datasetPath: runOn: host runs the bench in a container on cpu1 that cannot read "/home/me/prompts.jsonl"; use runOn: local, or a built-in dataset (random, multilingual)`}},
+		{"credentials in env under other names", map[string]string{"frameworks": `[{name: l, engine: llamacpp, host: cpu1, model: a/b, image: ghcr.io/ggml-org/llama.cpp:server-b7100,
+		  env: {MY_API_KEY: a, GITHUB_TOKEN: b, AWS_SECRET_ACCESS_KEY: c, DB_PASSWORD: d, TOKENIZERS_PARALLELISM: "false"}}]`},
+			[]string{"frameworks[0].env.MY_API_KEY: is named like a credential", "frameworks[0].env.GITHUB_TOKEN: is named like a credential",
+				"frameworks[0].env.AWS_SECRET_ACCESS_KEY: is named like a credential", "frameworks[0].env.DB_PASSWORD: is named like a credential"}},
+		{"ssh host without a host key", map[string]string{"hosts": `[{name: gpu1, ssh: {host: gpu1.lan, user: lab}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
+			[]string{"hosts[0].ssh.hostKey: is required: the probe, pull and bench commands send secrets to gpu1.lan and must know its key (ssh-keyscan -t ed25519 gpu1.lan), or set ssh.insecureIgnoreHostKey: true"}},
+		{"malformed host key", map[string]string{"hosts": `[{name: gpu1, ssh: {host: gpu1.lan, user: lab, hostKey: "ssh-ed25519 not-base64"}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
+			[]string{`hosts[0].ssh.hostKey: is not one public key in authorized_keys form ("ssh-ed25519 AAAA...")`}},
+		{"host key and insecure flag together", map[string]string{"hosts": `[{name: gpu1, ssh: {host: gpu1.lan, user: lab, hostKey: "` + hostKey + `", insecureIgnoreHostKey: true}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
+			[]string{"hosts[0].ssh.insecureIgnoreHostKey: contradicts ssh.hostKey; keep one"}},
+		{"proxy jump without a host key", map[string]string{"hosts": `[{name: gpu1, ssh: {host: gpu1.lan, user: lab, hostKey: "` + hostKey + `", proxyJump: {host: bastion.lan, user: jump}}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
+			[]string{"hosts[0].ssh.proxyJump.hostKey: is required"}},
+		{"ssh opts that bypass the pinned host key", map[string]string{"hosts": `[{name: gpu1, ssh: {host: gpu1.lan, user: lab, hostKey: "` + hostKey + `", opts: ["-o", "StrictHostKeyChecking=accept-new", "-oUserKnownHostsFile=/dev/null", "-J", "x"]}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
+			[]string{`hosts[0].ssh.opts[1]: "StrictHostKeyChecking=accept-new" sets StrictHostKeyChecking, which servelab sets from ssh.hostKey`,
+				`hosts[0].ssh.opts[2]: "-oUserKnownHostsFile=/dev/null" sets UserKnownHostsFile, which servelab sets from ssh.hostKey`,
+				`hosts[0].ssh.opts[3]: "-J" is ProxyJump, which servelab sets from ssh.proxyJump`}},
+		{"relative model cache", map[string]string{"hosts": `[{name: gpu1, modelCache: data/hf, ssh: {host: gpu1.lan, user: lab, hostKey: "` + hostKey + `"}, gpus: [{model: RTX 5090, memoryGiB: 32}]}, {name: cpu1, bindAddress: 10.0.0.5}]`},
+			[]string{`hosts[0].modelCache: "data/hf" must be an absolute, clean directory path on the host`}},
+		{"ollama away from the gateway", map[string]string{"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2}]`},
+			[]string{"frameworks[0].host: Ollama has no API key, so servelab publishes it on 127.0.0.1 only: the gateway on gpu1 cannot reach it on cpu1; run it on gpu1"}},
+
 		{"credential in env", map[string]string{"frameworks": `[{name: v, engine: vllm, host: gpu1, model: m, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: 8, env: {HF_TOKEN: hf_abc}}]`},
 			[]string{"frameworks[0].env.HF_TOKEN: is a credential: set it with `pulumi config set --secret servelab:hfToken` instead"}},
 		{"GPU engine without a memory demand", map[string]string{"frameworks": `[{name: v, engine: vllm, host: gpu1, model: m, image: vllm/vllm-openai:v0.32.1}]`},
@@ -167,6 +224,18 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 			[]string{`gateway.routing: unknown routing "random"`}},
 		{"unknown upstream client", map[string]string{"gateway": `{upstreamClient: fasthttp}`},
 			[]string{`gateway.upstreamClient: unknown client "fasthttp" (want http or direct)`}},
+		{"body limit above the gateway's bound", map[string]string{"gateway": `{maxBodyBytes: 1000000000000000}`},
+			[]string{"gateway.maxBodyBytes: must be in [0, 67108864] (64 MiB; 0 = the default), got 1000000000000000"}},
+		{"gateway connection cap out of range", map[string]string{"gateway": `{maxConnections: -1}`},
+			[]string{"gateway.maxConnections: must be in [0, 1048576] (0 = the default, 4096), got -1"}},
+		{"request read timeout shorter than the header timeout", map[string]string{"gateway": `{requestReadTimeout: 2s}`},
+			[]string{`gateway.requestReadTimeout: "2s" is shorter than the gateway's 10s for request headers`}},
+		{"bench concurrency over the gateway's connection cap", map[string]string{"gateway": `{maxConnections: 100}`,
+			"benchmark": `{enabled: true, maxConcurrency: [64, 128]}`},
+			[]string{"benchmark.maxConcurrency[1]: 128 requests in flight through the gateway exceed gateway.maxConnections (100): raise gateway.maxConnections or lower the concurrency"}},
+		{"unlimited bench concurrency over the gateway's connection cap", map[string]string{"gateway": `{maxConnections: 100}`,
+			"benchmark": `{enabled: true, numPrompts: 500}`},
+			[]string{"benchmark.maxConcurrency: 500 requests in flight through the gateway exceed gateway.maxConnections (100): raise gateway.maxConnections or lower the concurrency"}},
 		{"bad cache ttl", map[string]string{"gateway": `{cache: {enabled: true, ttl: forever}}`},
 			[]string{`gateway.cache.ttl: "forever" is not a positive duration`}},
 		{"replicas below one", map[string]string{"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2, replicas: -1}]`},
@@ -185,6 +254,16 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 			[]string{"benchmark.maxConcurrency[1]: must be at least 1, got 0", "benchmark.requestRate[1]: must be positive", "benchmark.goodput.latency: unknown SLO"}},
 		{"local bench cannot reach a remote loopback gateway", map[string]string{"gateway": `{host: gpu1}`, "benchmark": `{enabled: true, runOn: local}`},
 			[]string{"benchmark.runOn: local cannot reach the gateway on gpu1, which listens on its loopback; use runOn: host"}},
+		{"repeats out of range", map[string]string{"benchmark": `{enabled: true, repeats: 0}`},
+			[]string{"benchmark.repeats: must be 1-100, got 0"}},
+		{"too many repeats", map[string]string{"benchmark": `{enabled: true, repeats: 101}`},
+			[]string{"benchmark.repeats: must be 1-100, got 101"}},
+		{"timeout shorter than the bench's margin", map[string]string{"benchmark": `{enabled: true, timeout: 30s}`},
+			[]string{`benchmark.timeout: "30s" is too short: at least 1m0s`}},
+		{"bad baseline and threshold", map[string]string{"benchmark": `{enabled: true, baseline: "a/b/c/d", failOnRegression: -3}`},
+			[]string{`benchmark.baseline: "a/b/c/d" is not a stack name or org/project/stack`, "benchmark.failOnRegression: must be a positive percentage, got -3"}},
+		{"threshold without a baseline", map[string]string{"benchmark": `{enabled: true, failOnRegression: 5}`},
+			[]string{"benchmark.failOnRegression: needs benchmark.baseline"}},
 		{"gpus of the wrong type", map[string]string{"frameworks": `[{name: v, engine: vllm, host: gpu1, model: m, image: vllm/vllm-openai:v0.32.1, gpuMemoryGiB: 8, gpus: "two"}]`},
 			[]string{`frameworks[0].gpus: want a GPU count or a list of device indices, got "two"`}},
 		{"dcgm without GPUs", map[string]string{"hosts": `[{name: cpu1}, {name: gpu1}]`, "frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2}]`, "monitoring": `{dcgm: true}`},
@@ -223,6 +302,50 @@ func TestValidateReportsAllProblemsAtOnce(t *testing.T) {
 	}
 }
 
+// TestConfigErrorsInEverySectionAtOnce: a decoding problem in one section
+// (an unknown key) does not hide the problems of the others.
+func TestConfigErrorsInEverySectionAtOnce(t *testing.T) {
+	t.Parallel()
+	_, err := load(t, map[string]string{
+		"hosts":      `[{name: gpu1, ssh: {host: gpu1.lan, user: lab, hostKey: "` + hostKey + `"}, gpus: [{model: RTX 5090, memoryGB: 32}]}]`,
+		"frameworks": `[{name: X, engine: tgi, host: gpu9, image: foo}]`,
+		"gateway":    `{routing: random}`,
+		"benchmark":  `{enabled: true, maxConcurency: [1, 8]}`,
+	})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, w := range []string{
+		`hosts[0].gpus[0].memoryGB: unknown key "memoryGB" (did you mean "memoryGiB"?)`,
+		`benchmark.maxConcurency: unknown key "maxConcurency" (did you mean "maxConcurrency"?)`,
+		"frameworks[0].name", "frameworks[0].engine", `frameworks[0].host: no host named "gpu9"`, "frameworks[0].model", "frameworks[0].image",
+		"gateway.routing",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %s; got:\n%v", w, err)
+		}
+	}
+}
+
+// TestUndecodableSectionIsNotReportedTwice: a section that is not even the
+// right shape is one problem, not also every reference to it.
+func TestUndecodableSectionIsNotReportedTwice(t *testing.T) {
+	t.Parallel()
+	_, err := load(t, map[string]string{"hosts": `gpu1`, "gateway": `{routing: random}`})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, `hosts: want structured YAML (a list), got "gpu1"`) || !strings.Contains(msg, "gateway.routing") {
+		t.Errorf("err = %v", err)
+	}
+	for _, noise := range []string{"no host named", "hosts: at least one host is required"} {
+		if strings.Contains(msg, noise) {
+			t.Errorf("error repeats the broken hosts section as %q:\n%v", noise, err)
+		}
+	}
+}
+
 func TestDefaultsAndReplicas(t *testing.T) {
 	t.Parallel()
 	lab, err := load(t, map[string]string{
@@ -249,5 +372,29 @@ func TestDefaultsAndReplicas(t *testing.T) {
 	cfg := lab.Config
 	if cfg.Gateway.Port != programs.DefaultGatewayPort || cfg.Gateway.Routing != "least-outstanding" || cfg.Gateway.Host != "gpu1" {
 		t.Errorf("gateway defaults: %+v", cfg.Gateway)
+	}
+}
+
+// benchmark.repeats defaults to 3 when an engine runs on a GPU (its
+// numbers vary run to run), else 1.
+func TestRepeatsDefault(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name      string
+		overrides map[string]string
+		want      int
+	}{
+		{"GPU engines", map[string]string{"benchmark": `{enabled: true, runOn: host}`}, 3},
+		{"CPU only", map[string]string{"hosts": `[{name: cpu1}]`, "benchmark": `{enabled: true}`,
+			"frameworks": `[{name: o, engine: ollama, host: cpu1, model: m, image: ollama/ollama:0.32.2}]`}, 1},
+		{"set", map[string]string{"benchmark": `{enabled: true, runOn: host, repeats: 5, baseline: org/servelab/h100, failOnRegression: 10}`}, 5},
+	} {
+		lab, err := load(t, tt.overrides)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := *lab.Config.Benchmark.Repeats; got != tt.want {
+			t.Errorf("%s: repeats %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }

@@ -158,6 +158,10 @@ build_preview_driver() {
 		fail "--program" "could not build tools/pulumi/preview against the work tree (does the program compile?)" "$TMP/build.out"
 	flock -u 8
 	PREVIEW="$ROOT/tools/bin/servelab-preview"
+	# benchmark.runOn: local stacks need bin/servelab to exist (the program
+	# checks before anything else); a preview never runs it, so a stand-in
+	# saves building the binary here.
+	mkdir -p "$TMP/stub" && printf '#!/bin/sh\nexit 1\n' >"$TMP/stub/servelab" && chmod +x "$TMP/stub/servelab"
 	echo "check-stacks: built $PREVIEW from the work tree ($(since "$t0"))"
 }
 PLUGIN_MISSING_RE="error: no resource plugin 'pulumi-resource-[a-z0-9-]+' found in the workspace"
@@ -165,7 +169,14 @@ PLUGIN_MISSING_RE="error: no resource plugin 'pulumi-resource-[a-z0-9-]+' found 
 # program_preview STACK: run programs.Run under the engine; output in $out, exit code echoed.
 program_preview() {
 	set +e
-	(cd "$TMP/project" && isolated "$PREVIEW" -pulumi "$PULUMI" -dir "$TMP/project" -stack "$1") >"$out" 2>&1
+	# HOME is throw-away too: the program writes the stacks' known_hosts files
+	# (placeholder host keys) under ~/.servelab/known_hosts. Go's caches stay
+	# where they are: the program runs `go list` for the image's sources.
+	mkdir -p "$TMP/userhome"
+	local gomodcache gocache gopath
+	gomodcache=$(go env GOMODCACHE) gocache=$(go env GOCACHE) gopath=$(go env GOPATH)
+	(cd "$TMP/project" && HOME="$TMP/userhome" GOMODCACHE="$gomodcache" GOCACHE="$gocache" GOPATH="$gopath" isolated "$PREVIEW" -pulumi "$PULUMI" -dir "$TMP/project" -stack "$1" \
+		-repo "$ROOT" -binary "$TMP/stub/servelab" -context "$TMP/image-context") >"$out" 2>&1
 	echo $?
 	set -e
 }

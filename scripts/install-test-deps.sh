@@ -1,12 +1,16 @@
 #!/bin/sh
 # Installs what `make test` needs beyond Go: promtool (Debian's prometheus
 # package) for the monitoring checks and the end-to-end run against a real
-# Prometheus. Idempotent: does nothing when everything is present.
+# Prometheus, and podman (with runc) for the tests against a real container
+# engine (components/gpuhost/podman_test.go; they also need the docker CLI,
+# which is not installed here: it comes with Docker, and they skip without
+# it). Idempotent: does nothing when everything is present.
 set -eu
 
 need=""
 command -v promtool >/dev/null 2>&1 || need="$need prometheus"
 command -v prometheus >/dev/null 2>&1 || case "$need" in *prometheus*) ;; *) need="$need prometheus" ;; esac
+command -v podman >/dev/null 2>&1 || need="$need podman runc"
 
 if [ -z "$need" ]; then
 	exit 0

@@ -109,6 +109,9 @@ func TestSubcommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "bench/") || !strings.Contains(out, "TTFT") {
 		t.Errorf("report: %v\n%s", err, out)
 	}
+	if _, _, err := servelab(ctx, "report", "--baseline", "other/x", result); err == nil || !strings.Contains(err.Error(), `--baseline "other/x"`) {
+		t.Errorf("report --baseline with an unknown series: %v", err)
+	}
 }
 
 func TestSubcommandErrors(t *testing.T) {
@@ -141,5 +144,25 @@ func writeJSON(t *testing.T, path string, v any) {
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestExampleGatewayConfig: the quick-start config shipped in examples/
+// passes `servelab gateway --check`, and teaches the safe setup: a
+// loopback listener and API keys on.
+func TestExampleGatewayConfig(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join("..", "..", "examples", "gateway.json")
+	out, _, err := servelab(context.Background(), "gateway", "--config", path, "--check")
+	if err != nil || !strings.Contains(out, "ok (2 models)") {
+		t.Fatalf("gateway --check %s: %q %v", path, out, err)
+	}
+	cfg, err := gateway.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || !cfg.Auth.Enabled() {
+		t.Errorf("example listens on %q with auth %+v: want loopback and keys", cfg.Listen, cfg.Auth)
 	}
 }

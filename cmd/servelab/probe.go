@@ -37,5 +37,6 @@ func newProbeCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Second, "timeout of the whole check")
 	cmd.Flags().StringVar(&o.Model, "model", "", "require this model in the body (see --list)")
 	cmd.Flags().StringVar(&list, "list", string(engine.ProbeOpenAIModels), "how to read the model list: openai-models or ollama-tags")
+	cmd.Flags().StringVar(&o.Body, "body", "", "POST this JSON instead of a GET (e.g. an Ollama model load: '{\"model\":\"M\"}' to /api/generate)")
 	return cmd
 }

@@ -18,8 +18,9 @@ func newReportCmd() *cobra.Command {
 			"files (the Benchmark component's results under \"benchmark\"), in any mix, and write one comparison:\n" +
 			"a series per file/label, a row per load level. Each file's name without extension names its series\n" +
 			"(rtx5090.json → rtx5090/vllm); --name NAME=FILE overrides it. --format md (default) or html writes\n" +
-			"to --output (default stdout); --out-dir DIR writes report.md and report.html. A bad input is an\n" +
-			"error naming the file, and nothing is written. See docs/report.md.",
+			"to --output (default stdout); --out-dir DIR writes report.md and report.html. --baseline NAME adds\n" +
+			"ratios against a series (every series against it) or an input (series compared label by label).\n" +
+			"A bad input is an error naming the file, and nothing is written. See docs/report.md.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("format") {
@@ -38,5 +39,6 @@ func newReportCmd() *cobra.Command {
 	f.StringVar(&opts.OutDir, "out-dir", "", "directory receiving report.md and/or report.html")
 	f.StringVar(&opts.Title, "title", report.DefaultTitle, "report title")
 	f.StringArrayVar(&opts.Names, "name", nil, "NAME=FILE: name FILE's series NAME/<label> instead of the file name (repeatable)")
+	f.StringVar(&opts.Baseline, "baseline", "", "series (SOURCE/LABEL) or input name to compare every other series with, as ratios")
 	return cmd
 }

@@ -18,6 +18,7 @@ func newSimCmd() *cobra.Command {
 		flavour  string
 		listen   string
 		logLevel string
+		keyFile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -37,6 +38,11 @@ func newSimCmd() *cobra.Command {
 				return fmt.Errorf("--flavour: %w", err)
 			}
 			cfg.Flavour = k
+			if keyFile != "" {
+				if cfg.APIKey, err = sim.ReadKeyFile(keyFile); err != nil {
+					return fmt.Errorf("--api-key-file: %w", err)
+				}
+			}
 			if listen == "" {
 				if listen, err = sim.DefaultAddr(k); err != nil {
 					return err
@@ -58,6 +64,8 @@ func newSimCmd() *cobra.Command {
 	f.Float64Var(&cfg.FailureRate, "failure-rate", 0, "probability that a generation request fails with HTTP 500")
 	f.Int64Var(&cfg.Seed, "seed", 0, "seed of jitter, failures and generated text")
 	f.IntVar(&cfg.MaxOutputTokens, "max-output-tokens", 128, "completion length when a request sets no max_tokens")
+	f.StringVar(&keyFile, "api-key-file", "", "require the key in this file (its first line) on the paths the flavour's engine protects (not ollama)")
+	f.DurationVar(&cfg.LoadDelay, "load-delay", 0, "ollama: time to load the model on first use (Ollama loads lazily)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	_ = cmd.MarkFlagRequired("flavour")
 	return cmd

@@ -2,11 +2,14 @@ package benchmark_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -45,7 +48,7 @@ func stdoutOf(out string) pulumitest.OutputsFunc {
 			return resource.PropertyMap{"stdout": resource.NewProperty(out)}
 		}
 		if strings.HasSuffix(args.Name, "-probe") {
-			return resource.PropertyMap{"stdout": resource.NewProperty("### servelab:gpus\nNo devices were found\n### servelab:runtimes\n{}\n")}
+			return resource.PropertyMap{"stdout": resource.NewProperty("### servelab:gpus\nNo devices were found\n### servelab:runtimes\n{}\n" + pulumitest.ProbeDocker)}
 		}
 		return nil
 	}
@@ -56,14 +59,17 @@ func TestBenchmarkOnHost(t *testing.T) {
 	m := pulumitest.New(stdoutOf(recorded(t)))
 	var results map[string]any
 	err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
-		h, err := gpuhost.NewGpuHost(ctx, "gpu1", &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1", User: "lab"}})
+		h, err := gpuhost.NewGpuHost(ctx, "gpu1", &gpuhost.GpuHostArgs{SSH: &gpuhost.SSHArgs{Host: "gpu1", User: "lab", InsecureIgnoreHostKey: true}})
 		if err != nil {
 			return err
 		}
 		key := pulumi.ToSecret(pulumi.String("sk-gateway-key")).(pulumi.StringOutput)
+		tgs := slices.Clone(targets)
+		tgs[1].Spec, tgs[1].ImageDigest = pulumi.String(`{"argv":["vllm"]}`), pulumi.String("vllm/vllm-openai@sha256:abc")
+		tgs[1].MetricsURL = "http://vllm:8000/metrics"
 		b, err := benchmark.NewBenchmark(ctx, "bench", &benchmark.BenchmarkArgs{
-			Host: h, Image: pulumi.String("servelab:0.1.0-abc"), Targets: targets, Keys: []pulumi.StringInput{key},
-			Workload: workload, Provenance: []string{"vllm/vllm-openai:v0.32.1"}, After: []pulumi.Resource{h},
+			Host: h, Image: pulumi.String("servelab:0.1.0-abc"), Targets: tgs, Keys: []pulumi.StringInput{key},
+			Workload: workload,
 		})
 		if err != nil {
 			return err
@@ -78,32 +84,55 @@ func TestBenchmarkOnHost(t *testing.T) {
 	if !ok {
 		t.Fatal("no remote bench command")
 	}
-	if run.ParentName() != "bench" || !dependsOn(run, "gpu1-probe") {
+	if run.ParentName() != "bench" || !dependsOn(run, "gpu1-probe") || !dependsOn(run, "bench-keys") {
 		t.Errorf("parent %q deps %v", run.ParentName(), run.Dependencies)
 	}
 	create := run.String("create")
-	want := "IFS= read -r SERVELAB_BENCH_KEY_0 && export SERVELAB_BENCH_KEY_0 && exec docker run --rm -i --network servelab-test-lab " +
+	wantTail := " servelab-bench servelab-test 30m0s 29m30s 1 docker run --rm -i --network servelab-test-lab " +
 		"-e SERVELAB_BENCH_KEY_0 servelab:0.1.0-abc bench --targets /dev/stdin --runs --log-level warn --dataset multilingual " +
-		"--num-prompts 22 --seed 42 --max-concurrency 1,4 --output-len 16 --goodput ttft:100"
-	if create != want {
-		t.Errorf("create\n got %q\nwant %q", create, want)
+		"--num-prompts 22 --seed 42 --repeats 1 --deadline 29m30s --max-concurrency 1,4 --output-len 16 --goodput ttft:100"
+	if !strings.HasPrefix(create, "/bin/sh -c '") || !strings.HasSuffix(create, wantTail) {
+		t.Errorf("create\n got %q\nwant /bin/sh -c '<script>'%s", create, wantTail)
 	}
-	if strings.Contains(create, "sk-gateway-key") {
-		t.Error("the API key is in the command line")
+	// The key is nowhere in the run's inputs: a rotated key must not re-run it.
+	for _, in := range []string{"create", "stdin"} {
+		if strings.Contains(run.String(in), "sk-gateway-key") {
+			t.Errorf("the API key is in the bench command's %s", in)
+		}
 	}
-	if !slices.Contains(run.Secrets(), "stdin") {
-		t.Errorf("stdin is not secret: %v", run.Secrets())
+	var doc struct {
+		Targets []map[string]string `json:"targets"`
 	}
-	stdin := run.String("stdin")
-	key, targetsDoc, _ := strings.Cut(stdin, "\n")
-	if key != "sk-gateway-key" || !json.Valid([]byte(targetsDoc)) || strings.Contains(targetsDoc, "sk-") {
-		t.Errorf("stdin = %q", stdin)
+	if err := json.Unmarshal([]byte(run.String("stdin")), &doc); err != nil || len(doc.Targets) != 3 {
+		t.Fatalf("stdin is not the targets file: %v %q", err, run.String("stdin"))
+	}
+	if doc.Targets[0]["api_key_env"] != "SERVELAB_BENCH_KEY_0" || doc.Targets[1]["metrics_url"] != "http://vllm:8000/metrics" {
+		t.Errorf("targets file %v", doc.Targets)
 	}
 	if run.String("logging") != "stderr" {
 		t.Errorf("logging %q: the result JSON belongs in outputs, not logs", run.String("logging"))
 	}
-	if trig := run.Strings("triggers"); len(trig) != 2 || trig[0] != "servelab 0.1.0" || !strings.HasPrefix(trig[1], "inputs ") {
+	if !slices.Equal(run.IgnoreChanges, []string{"connection.privateKey"}) {
+		t.Errorf("ignoreChanges %v: a rotated SSH key would re-run the bench", run.IgnoreChanges)
+	}
+	trig := run.Strings("triggers")
+	if len(trig) != 3 || trig[0] != "servelab image servelab:0.1.0-abc" || !strings.HasPrefix(trig[1], "workload ") ||
+		!strings.HasPrefix(trig[2], "target vllm-direct ") {
 		t.Errorf("triggers %v", trig)
+	}
+
+	keys, ok := m.Get("command:remote:Command", "bench-keys")
+	if !ok {
+		t.Fatal("no keys command")
+	}
+	if keys.String("stdin") != "sk-gateway-key\n" || !slices.Contains(keys.Secrets(), "stdin") || keys.String("logging") != "none" {
+		t.Errorf("keys command stdin %q (secrets %v), logging %q", keys.String("stdin"), keys.Secrets(), keys.String("logging"))
+	}
+	if !keys.DeleteBeforeReplace {
+		t.Error("replacing the keys command would delete the file its replacement wrote")
+	}
+	if !strings.HasSuffix(keys.String("create"), " servelab-bench-keys servelab-test") || !strings.Contains(keys.String("delete"), "rm -f") {
+		t.Errorf("keys command create %q delete %q", keys.String("create"), keys.String("delete"))
 	}
 
 	// The outputs carry the recorded numbers.
@@ -139,6 +168,67 @@ func TestBenchmarkOnHost(t *testing.T) {
 	if len(over) != 2 {
 		t.Errorf("overhead %v, want one entry per concurrency", over)
 	}
+
+	// ... and what produced them.
+	prov := results["provenance"].(map[string]any)
+	if h, _ := prov["specHash"].(string); len(h) != 64 {
+		t.Errorf("specHash %q", h)
+	}
+	servelab := prov["servelab"].(map[string]any)
+	if servelab["image"] != "servelab:0.1.0-abc" || servelab["version"] != runs[0].ServelabVersion {
+		t.Errorf("servelab provenance %v", servelab)
+	}
+	if prov["datasetHash"] != runs[0].DatasetSHA256 || prov["seed"] != float64(42) {
+		t.Errorf("dataset provenance %v %v", prov["datasetHash"], prov["seed"])
+	}
+	if images := prov["images"].(map[string]any); images["vllm-direct"] != "vllm/vllm-openai@sha256:abc" {
+		t.Errorf("images %v", images)
+	}
+	w := prov["workload"].(map[string]any)
+	if w["dataset"] != "multilingual" || w["numPrompts"] != float64(22) || fmt.Sprint(w["maxConcurrency"]) != "[1 4]" ||
+		w["outputLen"] != float64(16) || w["repeats"] != float64(1) {
+		t.Errorf("workload %v", w)
+	}
+}
+
+// A rotated key changes the keys command only; a changed target spec
+// changes the run's triggers.
+func TestBenchmarkInputsAndKeys(t *testing.T) {
+	t.Parallel()
+	runWith := func(key, spec string) (run, keys pulumitest.Resource) {
+		t.Helper()
+		m := pulumitest.New(stdoutOf(recorded(t)))
+		err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
+			tgs := slices.Clone(targets)
+			tgs[1].Spec = pulumi.String(spec)
+			_, err := benchmark.NewBenchmark(ctx, "bench", &benchmark.BenchmarkArgs{
+				Binary: "bin/servelab", BinarySHA256: strings.Repeat("ab", 32), Targets: tgs,
+				Keys: []pulumi.StringInput{pulumi.ToSecret(pulumi.String(key)).(pulumi.StringOutput)}, Workload: workload,
+			})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, _ = m.Get("command:local:Command", "bench-run")
+		keys, _ = m.Get("command:local:Command", "bench-keys")
+		return run, keys
+	}
+	run1, keys1 := runWith("key-one", "spec-a")
+	run2, keys2 := runWith("key-two", "spec-a")
+	run3, _ := runWith("key-one", "spec-b")
+	if !reflect.DeepEqual(run1.Inputs, run2.Inputs) {
+		t.Errorf("rotating a key changed the bench's inputs:\n%v\n%v", run1.Inputs, run2.Inputs)
+	}
+	if keys1.String("stdin") == keys2.String("stdin") {
+		t.Error("the keys command did not see the new key")
+	}
+	if slices.Equal(run1.Strings("triggers"), run3.Strings("triggers")) {
+		t.Errorf("a changed target spec left the triggers alone: %v", run1.Strings("triggers"))
+	}
+	if trig := run1.Strings("triggers"); trig[0] != "servelab sha256:abababababababab" {
+		t.Errorf("triggers %v: the binary's hash is not one", trig)
+	}
 }
 
 func TestBenchmarkLocalAndFailures(t *testing.T) {
@@ -151,7 +241,8 @@ func TestBenchmarkLocalAndFailures(t *testing.T) {
 		wantErr string
 	}{
 		{name: "recorded", stdout: recorded(t), targets: targets},
-		{name: "partial run fails up", stdout: partial, targets: targets, wantErr: "benchmark bench: vllm: benchmark run was interrupted (partial results)"},
+		{name: "partial run fails up", stdout: partial, targets: targets,
+			wantErr: "benchmark bench: vllm at concurrency 1, rate inf: benchmark run was interrupted (partial results): 22 completed, 0 failed"},
 		{name: "missing target fails up", stdout: recorded(t),
 			targets: append(targets, benchmark.Target{Label: "sglang", BaseURL: "http://x", Model: "m", KeyIndex: -1}),
 			wantErr: "sglang: no result in the bench output"},
@@ -164,7 +255,7 @@ func TestBenchmarkLocalAndFailures(t *testing.T) {
 			err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
 				key := pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput)
 				b, err := benchmark.NewBenchmark(ctx, "bench", &benchmark.BenchmarkArgs{
-					Binary: "/opt/servelab/bin/servelab", Targets: tt.targets, Keys: []pulumi.StringInput{key}, Workload: workload,
+					Binary: "bin/servelab", BinarySHA256: "00", Targets: tt.targets, Keys: []pulumi.StringInput{key}, Workload: workload,
 				})
 				if err != nil {
 					return err
@@ -179,7 +270,7 @@ func TestBenchmarkLocalAndFailures(t *testing.T) {
 			if !ok {
 				t.Fatal("no local command")
 			}
-			if !strings.HasPrefix(run.String("create"), "IFS= read -r SERVELAB_BENCH_KEY_0 && export SERVELAB_BENCH_KEY_0 && exec /opt/servelab/bin/servelab bench --targets /dev/stdin") {
+			if !strings.Contains(run.String("create"), " servelab-bench servelab-test 30m0s 29m30s 1 bin/servelab bench --targets /dev/stdin") {
 				t.Errorf("create %q", run.String("create"))
 			}
 			if run.CreateTimeout != "30m0s" {
@@ -198,6 +289,9 @@ func TestBenchmarkArgsErrors(t *testing.T) {
 	}{
 		{"nil", nil, "args are required"},
 		{"empty", &benchmark.BenchmarkArgs{}, "set Host (run in the lab network) or Binary (run here)"},
+		{"binary without hash", &benchmark.BenchmarkArgs{Binary: "bin/servelab"}, "BinarySHA256 is required with Binary"},
+		{"timeout too short", &benchmark.BenchmarkArgs{Binary: "x", BinarySHA256: "00", Workload: workload, Timeout: 30 * time.Second}, "timeout 30s is shorter than 1m0s"},
+		{"repeats out of range", &benchmark.BenchmarkArgs{Binary: "x", BinarySHA256: "00", Workload: benchmark.Workload{NumPrompts: 1, Repeats: 101}}, "repeats 101 is out of range 1-100"},
 		{"no targets", &benchmark.BenchmarkArgs{Binary: "x", Workload: workload}, "no targets"},
 		{"repeated label", &benchmark.BenchmarkArgs{Binary: "x", Workload: workload, Targets: []benchmark.Target{
 			{Label: "a", BaseURL: "u", Model: "m", KeyIndex: -1}, {Label: "a", BaseURL: "u", Model: "m", KeyIndex: -1}}}, `label "a" is empty or repeated`},
@@ -221,4 +315,34 @@ func dependsOn(r pulumitest.Resource, name string) bool {
 		}
 	}
 	return false
+}
+
+// What the bench records at the top of its output is kept as it wrote it.
+func TestProvenanceKeepsTheBenchsOwn(t *testing.T) {
+	t.Parallel()
+	out := `{"binary_sha256": "feed", "dataset_hash": "0240ab5e", ` + strings.TrimPrefix(strings.TrimSpace(recorded(t)), "{")
+	m := pulumitest.New(stdoutOf(out))
+	var results map[string]any
+	err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
+		b, err := benchmark.NewBenchmark(ctx, "bench", &benchmark.BenchmarkArgs{
+			Binary: "bin/servelab", BinarySHA256: "beef", Targets: targets, Workload: workload,
+			Keys: []pulumi.StringInput{pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput)},
+		})
+		if err != nil {
+			return err
+		}
+		results, err = await(b.Results)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov := results["provenance"].(map[string]any)
+	bench, _ := prov["bench"].(map[string]any)
+	if bench["binary_sha256"] != "feed" || bench["dataset_hash"] != "0240ab5e" || bench["runs"] != nil {
+		t.Errorf("bench provenance %v", bench)
+	}
+	if s := prov["servelab"].(map[string]any); s["binarySha256"] != "beef" || s["image"] != nil {
+		t.Errorf("servelab provenance %v", s)
+	}
 }

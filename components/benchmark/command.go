@@ -5,6 +5,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // Target is one endpoint the benchmark measures.
@@ -25,6 +28,18 @@ type Target struct {
 	// KeyIndex selects the API key (in Keys order) sent as bearer token; -1
 	// for none.
 	KeyIndex int
+	// MetricsURL is the Prometheus endpoint of the engine behind the
+	// target, as reachable from where the bench runs ("" = none): the
+	// bench reads the engine's KV-cache capacity from it.
+	MetricsURL string
+	// Spec is what else decides this target's results: the rendered spec
+	// of the engine(s) behind it and, through the gateway, the gateway's
+	// config and image. Its hash is one of the run's triggers. Nil for a
+	// target whose label, URL and model say it all (program bench).
+	Spec pulumi.StringInput
+	// ImageDigest is the engine image's repo digest, recorded in the
+	// outputs' provenance (nil = not known).
+	ImageDigest pulumi.StringInput
 }
 
 // Workload is the seeded load every target receives.
@@ -42,8 +57,18 @@ type Workload struct {
 	// Goodput SLOs in ms by metric (ttft, tpot, e2el).
 	Goodput map[string]float64
 	Warmup  int
+	// Repeats runs every load level this many times (1 when zero); the
+	// outputs give the median and the spread.
+	Repeats int
 	// RequestTimeout bounds one request ("5m" when empty).
 	RequestTimeout string
+}
+
+// Deadline is the bench's own bound for a run whose command is killed at
+// timeout: a margin earlier (a tenth of it, between 10 s and 30 s), so
+// the bench cancels its requests, reports and exits by itself.
+func Deadline(timeout time.Duration) time.Duration {
+	return timeout - min(max(timeout/10, 10*time.Second), 30*time.Second)
 }
 
 // keyEnv is the environment variable that carries the i-th API key into
@@ -53,18 +78,19 @@ func keyEnv(i int) string { return "SERVELAB_BENCH_KEY_" + strconv.Itoa(i) }
 // targetsFile is the JSON `servelab bench --targets` reads.
 func targetsFile(targets []Target) ([]byte, error) {
 	type entry struct {
-		Label     string `json:"label"`
-		BaseURL   string `json:"base_url"`
-		Model     string `json:"model"`
-		Engine    string `json:"engine,omitempty"`
-		Image     string `json:"image,omitempty"`
-		APIKeyEnv string `json:"api_key_env,omitempty"`
+		Label      string `json:"label"`
+		BaseURL    string `json:"base_url"`
+		Model      string `json:"model"`
+		Engine     string `json:"engine,omitempty"`
+		Image      string `json:"image,omitempty"`
+		APIKeyEnv  string `json:"api_key_env,omitempty"`
+		MetricsURL string `json:"metrics_url,omitempty"`
 	}
 	doc := struct {
 		Targets []entry `json:"targets"`
 	}{}
 	for _, t := range targets {
-		e := entry{Label: t.Label, BaseURL: t.BaseURL, Model: t.Model, Engine: t.Engine, Image: t.Image}
+		e := entry{Label: t.Label, BaseURL: t.BaseURL, Model: t.Model, Engine: t.Engine, Image: t.Image, MetricsURL: t.MetricsURL}
 		if t.KeyIndex >= 0 {
 			e.APIKeyEnv = keyEnv(t.KeyIndex)
 		}
@@ -74,10 +100,12 @@ func targetsFile(targets []Target) ([]byte, error) {
 }
 
 // benchArgs is the argv after `servelab` (or the servelab image's
-// entrypoint): the bench subcommand reading its targets from stdin.
-func benchArgs(w Workload) []string {
+// entrypoint): the bench subcommand reading its targets from stdin,
+// bounded by deadline.
+func benchArgs(w Workload, deadline time.Duration) []string {
 	args := []string{"bench", "--targets", "/dev/stdin", "--runs", "--log-level", "warn",
-		"--dataset", w.Dataset, "--num-prompts", strconv.Itoa(w.NumPrompts), "--seed", strconv.FormatInt(w.Seed, 10)}
+		"--dataset", w.Dataset, "--num-prompts", strconv.Itoa(w.NumPrompts), "--seed", strconv.FormatInt(w.Seed, 10),
+		"--repeats", strconv.Itoa(max(w.Repeats, 1)), "--deadline", deadline.String()}
 	if w.DatasetPath != "" {
 		args = append(args, "--dataset-path", w.DatasetPath)
 	}

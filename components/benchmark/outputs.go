@@ -12,34 +12,73 @@ import (
 // ErrPartial is returned for interrupted runs: they fail `up`.
 var ErrPartial = errors.New("benchmark run was interrupted (partial results)")
 
+// maxProblems bounds the lines of a failed run's error: `up` shows a short
+// error, not a report.
+const maxProblems = 5
+
 // Parse turns the bench's JSON stdout into the stack output. A partial
 // run, a run whose every request failed, or a target that never ran is an
-// error naming the target.
+// error naming the target and load level, with counts and the first error.
 func Parse(stdout string, targets []Target) (summary.Results, error) {
+	res, _, err := parse(stdout, targets)
+	return res, err
+}
+
+func parse(stdout string, targets []Target) (summary.Results, []benchmarks.Result, error) {
 	runs, err := benchmarks.Decode(strings.NewReader(stdout))
 	if err != nil {
-		return summary.Results{}, err
+		return summary.Results{}, nil, err
 	}
-	var errs []error
+	var problems []error
 	ran := map[string]bool{}
 	for _, r := range runs {
 		ran[r.Label] = true
-		if r.Partial {
-			errs = append(errs, fmt.Errorf("%s: %w", r.Label, ErrPartial))
-		}
-		if r.Completed == 0 {
-			errs = append(errs, fmt.Errorf("%s: every one of %d requests failed", r.Label, r.Failed))
+		switch {
+		case r.Partial:
+			problems = append(problems, fmt.Errorf("%s at %s: %w: %d completed, %d failed%s",
+				r.Label, level(r), ErrPartial, r.Completed, r.Failed, firstError(r)))
+		case r.Completed == 0:
+			problems = append(problems, fmt.Errorf("%s at %s: no request completed, %d failed%s",
+				r.Label, level(r), r.Failed, firstError(r)))
 		}
 	}
 	for _, t := range targets {
 		if !ran[t.Label] {
-			errs = append(errs, fmt.Errorf("%s: no result in the bench output", t.Label))
+			problems = append(problems, fmt.Errorf("%s: no result in the bench output", t.Label))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return summary.Results{}, err
+	if len(problems) > maxProblems {
+		problems = append(problems[:maxProblems], fmt.Errorf("and %d more", len(problems)-maxProblems))
 	}
-	return summary.Summarise(runs, pairs(targets)), nil
+	if err := errors.Join(problems...); err != nil {
+		return summary.Results{}, nil, err
+	}
+	return summary.Summarise(runs, pairs(targets)), runs, nil
+}
+
+// level names a run's load level as the outputs do.
+func level(r benchmarks.Result) string {
+	c := "unlimited"
+	if r.MaxConcurrency != nil && *r.MaxConcurrency > 0 {
+		c = fmt.Sprint(*r.MaxConcurrency)
+	}
+	return "concurrency " + c + ", rate " + r.RequestRate.String()
+}
+
+// firstError is the first request error the run recorded, if it kept any.
+func firstError(r benchmarks.Result) string {
+	if r.Detailed == nil {
+		return ""
+	}
+	for _, e := range r.Errors {
+		if e != "" {
+			if len(e) > 200 {
+				e = e[:200] + "…"
+			}
+			return "; first error: " + e
+		}
+	}
+	return ""
 }
 
 // pairs matches each framework's gateway target with its direct one.

@@ -88,6 +88,9 @@ type SimArgs struct {
 	MaxOutputTokens int `json:"maxOutputTokens,omitempty"`
 	// Seed makes jitter and failures reproducible.
 	Seed int64 `json:"seed,omitempty"`
+	// LoadDelay (ollama flavour) is how long the lazy model load takes on
+	// first use, as Ollama loads models.
+	LoadDelay string `json:"loadDelay,omitempty"`
 }
 
 // EngineArgs holds the arguments of exactly one engine: the one named by the

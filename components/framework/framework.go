@@ -2,23 +2,31 @@
 // (vLLM, SGLang, Ollama, llama.cpp or the servelab simulator) serving one
 // model in a container on a GpuHost. The engine kind selects the spec
 // (spec.go): argv, environment, volumes, healthcheck and how long to wait.
-// `up` returns only when the engine is ready: the container is created with
-// wait: true on a healthcheck that uses a binary present in the image, and an
-// Ollama model is pulled into the running server before the framework counts
-// as ready.
+// `up` returns only when the engine is ready: a readiness command
+// (gpuhost.AwaitReady) waits for the container's healthcheck, which uses a
+// binary present in the image, and fails at the first crash with the
+// container's logs; an Ollama model is pulled and loaded into the running
+// server before the framework counts as ready. Engines that take an API key
+// (vLLM, SGLang, llama.cpp, and sims of them) get one of their own,
+// generated with random.RandomPassword and delivered as a 0400 file; the
+// others (Ollama) are published on 127.0.0.1 only.
 package framework
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/internal/imageref"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -39,6 +47,10 @@ type FrameworkArgs struct {
 	PublishedPort int
 	// HFToken is the Hugging Face token (a secret), or nil.
 	HFToken pulumi.StringInput
+	// After are resources to wait for before the container is created:
+	// the planner's start order on shared GPUs (engines that size their
+	// memory from what is free when they start).
+	After []pulumi.Resource
 }
 
 // Framework is a running engine instance.
@@ -60,6 +72,14 @@ type Framework struct {
 	// UpstreamModel is the model name the engine itself serves (an Ollama
 	// tag, or the served model name given to vLLM, SGLang, llama.cpp, sim).
 	UpstreamModel string
+	// Spec is the container the instance runs as (argv, non-secret env,
+	// runtime): with ImageDigest, what decides its benchmark results.
+	Spec Spec
+	// HasAPIKey reports whether the engine checks an API key (APIKey).
+	HasAPIKey bool
+	// LoopbackOnly: the engine takes no API key and is published on
+	// 127.0.0.1 only; other hosts cannot reach it.
+	LoopbackOnly bool
 
 	// InternalURL is its URL on the host's lab network.
 	InternalURL pulumi.StringOutput
@@ -73,16 +93,25 @@ type Framework struct {
 	EngineKind pulumi.StringOutput
 	// ContainerName is the Docker container name.
 	ContainerName pulumi.StringOutput
+	// ImageDigest identifies the image the engine runs: the pulled
+	// image's repo digest (repo@sha256:…), or the reference of an image
+	// built on the host (a sim's servelab image).
+	ImageDigest pulumi.StringOutput
 	// Ready resolves once the engine serves its model: the container is
-	// healthy and, for Ollama, the model is pulled.
+	// healthy and, for Ollama, the model is pulled and loaded.
 	Ready pulumi.StringOutput
+	// APIKey is the engine's own API key (a secret), sent as
+	// "Authorization: Bearer KEY"; the zero StringOutput when HasAPIKey is
+	// false (Ollama).
+	APIKey pulumi.StringOutput
 
 	waits []pulumi.Resource
 }
 
 // Waits are the resources that finish when the engine is ready (the
-// container, waited for healthy, and an Ollama model pull): depend on them
-// to start after it. Depending on the component itself is not enough: it
+// readiness command that watched the container become healthy, and an
+// Ollama model pull and load): depend on them to start after it. Depending
+// on the component itself is not enough: it
 // waits only for the children registered by then.
 func (f *Framework) Waits() []pulumi.Resource { return f.waits }
 
@@ -96,7 +125,8 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	in := a.Instance
 	f := &Framework{
 		Engine: in.Engine, API: in.API(), Name: in.Name, Host: a.Host,
-		Port: spec.Port, PublishedPort: a.PublishedPort, UpstreamModel: in.ServedModelName,
+		Port: spec.Port, PublishedPort: a.PublishedPort, UpstreamModel: in.ServedModelName, Spec: spec,
+		HasAPIKey: spec.APIKeyFile != "", LoopbackOnly: spec.LoopbackOnly(),
 	}
 	if err := ctx.RegisterComponentResource(TypeToken, name, f, opts...); err != nil {
 		return nil, err
@@ -104,15 +134,17 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	onHost := []pulumi.ResourceOption{pulumi.Parent(f), pulumi.Provider(a.Host.Provider)}
 
 	image := a.Image.ToStringOutput()
+	f.ImageDigest = image
 	if !a.ImageIsLocal {
 		remote, err := docker.NewRemoteImage(ctx, name+"-image", &docker.RemoteImageArgs{
-			Name:        a.Image,
+			Name:        a.Image.ToStringOutput().ApplyT(imageref.Qualify).(pulumi.StringOutput),
 			KeepLocally: pulumi.Bool(true),
-		}, onHost...)
+		}, append(onHost, pulumi.DependsOn(a.Host.Waits()))...)
 		if err != nil {
 			return nil, fmt.Errorf("framework %s: image: %w", name, err)
 		}
 		image = remote.ImageId
+		f.ImageDigest = remote.RepoDigest
 	}
 
 	labels := docker.ContainerLabelArray{}
@@ -125,20 +157,24 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 
 	volumes := docker.ContainerVolumeArray{}
 	for _, v := range spec.Volumes {
-		volName := a.Host.HFCacheName
-		if !v.Shared {
-			vol, err := docker.NewVolume(ctx, name+"-models", &docker.VolumeArgs{
-				Name: pulumi.String(a.Host.DockerName(in.Name + "-models")),
-				Labels: docker.VolumeLabelArray{
-					docker.VolumeLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(ctx.Stack())},
-				},
-			}, append(onHost, pulumi.RetainOnDelete(true))...)
+		if v.Shared {
+			mount, err := a.Host.ModelCacheMount(v.Path)
 			if err != nil {
-				return nil, fmt.Errorf("framework %s: volume: %w", name, err)
+				return nil, fmt.Errorf("framework %s: %w", name, err)
 			}
-			volName = vol.Name
+			volumes = append(volumes, mount)
+			continue
 		}
-		volumes = append(volumes, docker.ContainerVolumeArgs{VolumeName: volName, ContainerPath: pulumi.String(v.Path)})
+		vol, err := docker.NewVolume(ctx, name+"-models", &docker.VolumeArgs{
+			Name: pulumi.String(a.Host.DockerName(in.Name + "-models")),
+			Labels: docker.VolumeLabelArray{
+				docker.VolumeLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(ctx.Stack())},
+			},
+		}, append(slices.Clone(onHost), pulumi.RetainOnDelete(true))...)
+		if err != nil {
+			return nil, fmt.Errorf("framework %s: volume: %w", name, err)
+		}
+		volumes = append(volumes, docker.ContainerVolumeArgs{VolumeName: vol.Name, ContainerPath: pulumi.String(v.Path)})
 	}
 
 	env := pulumi.StringArray{}
@@ -159,6 +195,26 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 			env = append(env, pulumi.Sprintf("%s=%s", k, token))
 		}
 	}
+	if f.HasAPIKey {
+		key, err := random.NewRandomPassword(ctx, name+"-api-key", &random.RandomPasswordArgs{
+			Length:  pulumi.Int(48),
+			Special: pulumi.Bool(false),
+		}, pulumi.Parent(f))
+		if err != nil {
+			return nil, fmt.Errorf("framework %s: api key: %w", name, err)
+		}
+		f.APIKey = pulumi.ToSecret(key.Result).(pulumi.StringOutput)
+		format := spec.APIKeyFormat
+		uploads = append(uploads, docker.ContainerUploadArgs{
+			File:        pulumi.String(spec.APIKeyFile),
+			Content:     f.APIKey.ApplyT(func(k string) string { return KeyFileContent(format, k) }).(pulumi.StringOutput),
+			Permissions: pulumi.String("0400"),
+		})
+	}
+	bind := a.Host.BindAddress()
+	if f.LoopbackOnly {
+		bind = "127.0.0.1"
+	}
 
 	containerName := a.Host.DockerName(in.Name)
 	cargs := &docker.ContainerArgs{
@@ -171,23 +227,18 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 		Ports: docker.ContainerPortArray{docker.ContainerPortArgs{
 			Internal: pulumi.Int(spec.Port),
 			External: pulumi.Int(a.PublishedPort),
-			Ip:       pulumi.String(a.Host.BindAddress()),
+			Ip:       pulumi.String(bind),
 		}},
 		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
 			Name:    a.Host.NetworkName,
 			Aliases: pulumi.ToStringArray([]string{in.Name}),
 		}},
-		Healthcheck: docker.ContainerHealthcheckArgs{
-			Tests:         pulumi.ToStringArray(spec.Health),
-			Interval:      pulumi.String("10s"),
-			Timeout:       pulumi.String("25s"),
-			Retries:       pulumi.Int(3),
-			StartPeriod:   pulumi.String(spec.WaitTimeout.String()),
-			StartInterval: pulumi.String("2s"),
-		},
-		Wait:        pulumi.Bool(true),
-		WaitTimeout: pulumi.Int(int(spec.WaitTimeout.Seconds())),
-		LogOpts:     pulumi.StringMap{"max-size": pulumi.String("50m"), "max-file": pulumi.String("3")},
+		Healthcheck: a.Host.Healthcheck(gpuhost.Healthcheck{
+			Test:     spec.Health,
+			Interval: 10 * time.Second, Timeout: 25 * time.Second, Retries: 3,
+			StartPeriod: spec.WaitTimeout, StartInterval: 2 * time.Second,
+		}),
+		LogOpts: pulumi.StringMap{"max-size": pulumi.String("50m"), "max-file": pulumi.String("3")},
 	}
 	if len(spec.Command) > 0 {
 		cargs.Command = pulumi.ToStringArray(spec.Command)
@@ -208,28 +259,39 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 		checked := a.Host.Inventory.ApplyT(func(string) string { return "true" }).(pulumi.StringOutput)
 		cargs.Labels = append(labels, docker.ContainerLabelArgs{Label: pulumi.String("servelab.host-checked"), Value: checked})
 	}
-	container, err := docker.NewContainer(ctx, name+"-container", cargs, onHost...)
+	copts := append(slices.Clone(onHost), pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))
+	if len(a.After) > 0 {
+		copts = append(copts, pulumi.DependsOn(a.After))
+	}
+	container, err := docker.NewContainer(ctx, name+"-container", cargs, copts...)
 	if err != nil {
 		return nil, fmt.Errorf("framework %s: container: %w", name, err)
 	}
+	ready, err := a.Host.AwaitReady(ctx, name+"-ready", gpuhost.ReadyArgs{
+		Container: container, ContainerName: containerName, Timeout: spec.WaitTimeout,
+	}, pulumi.Parent(f))
+	if err != nil {
+		return nil, fmt.Errorf("framework %s: %w", name, err)
+	}
 
-	f.Ready = container.ID().ToStringOutput()
-	f.waits = []pulumi.Resource{container}
-	if spec.NeedsPull {
-		// The pull needs the server up: it runs after the container is
-		// healthy, inside it, and verifies the model is then listed.
+	f.Ready = pulumi.All(container.ID(), ready.Stdout).ApplyT(func(v []any) string { return string(v[0].(pulumi.ID)) }).(pulumi.StringOutput)
+	f.waits = []pulumi.Resource{ready.Resource}
+	if len(spec.ReadySteps) > 0 {
+		// The steps need the server up: they run after the container is
+		// healthy, inside it (Ollama: pull, check, load the model).
+		pipeline := make([][]string, len(spec.ReadySteps))
+		for i, step := range spec.ReadySteps {
+			pipeline[i] = append([]string{"docker", "exec", containerName}, step...)
+		}
 		pull, err := a.Host.Run(ctx, name+"-pull", gpuhost.RunArgs{
-			Pipeline: [][]string{
-				{"docker", "exec", containerName, "ollama", "pull", in.Model},
-				{"docker", "exec", containerName, "ollama", "show", "--modelfile", in.Model},
-			},
+			Pipeline:      pipeline,
 			Triggers:      []string{in.Model},
 			TriggerInputs: []pulumi.Input{container.ID()},
 			Quiet:         true,
-		}, pulumi.Parent(f), pulumi.DependsOn([]pulumi.Resource{container}),
-			pulumi.Timeouts(&pulumi.CustomTimeouts{Create: spec.PullTimeout.String(), Update: spec.PullTimeout.String()}))
+		}, pulumi.Parent(f), pulumi.DependsOn([]pulumi.Resource{ready.Resource}),
+			pulumi.Timeouts(&pulumi.CustomTimeouts{Create: spec.ReadyTimeout.String(), Update: spec.ReadyTimeout.String()}))
 		if err != nil {
-			return nil, fmt.Errorf("framework %s: pull: %w", name, err)
+			return nil, fmt.Errorf("framework %s: ready steps: %w", name, err)
 		}
 		f.Ready = pulumi.All(container.ID(), pull.Stdout).ApplyT(func(v []any) string { return string(v[0].(pulumi.ID)) }).(pulumi.StringOutput)
 		f.waits = append(f.waits, pull.Resource)
@@ -243,7 +305,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 	f.EngineKind = pulumi.String(string(in.Engine)).ToStringOutput()
 	f.ContainerName = container.Name
 
-	if err := ctx.RegisterResourceOutputs(f, pulumi.Map{
+	outputs := pulumi.Map{
 		"internalUrl":     f.InternalURL,
 		"publishedUrl":    f.PublishedURL,
 		"servedModelName": f.ServedModelName,
@@ -251,7 +313,11 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 		"engine":          f.EngineKind,
 		"containerName":   f.ContainerName,
 		"ready":           f.Ready,
-	}); err != nil {
+	}
+	if f.HasAPIKey {
+		outputs["apiKey"] = f.APIKey
+	}
+	if err := ctx.RegisterResourceOutputs(f, outputs); err != nil {
 		return nil, err
 	}
 	return f, nil

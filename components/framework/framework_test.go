@@ -1,6 +1,7 @@
 package framework_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -45,9 +46,10 @@ func TestNewFramework(t *testing.T) {
 				if pull.ParentName() != "f" || !slices.ContainsFunc(pull.Dependencies, func(d string) bool { return strings.HasSuffix(d, "::f-container") }) {
 					t.Errorf("pull parent %q deps %v", pull.ParentName(), pull.Dependencies)
 				}
-				want := "docker exec servelab-test-ollama ollama pull qwen2.5:0.5b && docker exec servelab-test-ollama ollama show --modelfile qwen2.5:0.5b"
+				want := "docker exec servelab-test-ollama ollama pull qwen2.5:0.5b && docker exec servelab-test-ollama ollama show --modelfile qwen2.5:0.5b" +
+					" && docker exec servelab-test-ollama ollama run qwen2.5:0.5b"
 				if pull.String("create") != want {
-					t.Errorf("pull runs %q", pull.String("create"))
+					t.Errorf("pull runs %q, want the pull, a check and a load", pull.String("create"))
 				}
 				vol, ok := m.Get("docker:index/volume:Volume", "f-models")
 				if !ok || !vol.RetainOnDelete || vol.ProviderName() != "h-docker" {
@@ -56,6 +58,42 @@ func TestNewFramework(t *testing.T) {
 				c, _ := m.Get("docker:index/container:Container", "f-container")
 				if v := c.Plain("volumes").([]any)[0].(map[string]any); v["containerPath"] != "/root/.ollama" || v["volumeName"] != "servelab-test-ollama-models" {
 					t.Errorf("volume mount %v", v)
+				}
+				// No API key: published on loopback whatever the host's
+				// bind address.
+				if ip := c.Plain("ports").([]any)[0].(map[string]any)["ip"]; ip != "127.0.0.1" {
+					t.Errorf("ollama published on %v, want 127.0.0.1", ip)
+				}
+				if len(m.ByType("random:index/randomPassword:RandomPassword")) != 0 {
+					t.Error("an API key for Ollama, which has none")
+				}
+			},
+		},
+		{
+			name: "llama.cpp gets its own API key as a 0400 file, and the host's model cache",
+			args: func(h *gpuhost.GpuHost) *framework.FrameworkArgs {
+				return &framework.FrameworkArgs{Host: h, Instance: llama, Image: pulumi.String("ghcr.io/ggml-org/llama.cpp:server-b7100"), PublishedPort: 8081}
+			},
+			check: func(t *testing.T, m *pulumitest.Mocks) {
+				key, ok := m.Get("random:index/randomPassword:RandomPassword", "f-api-key")
+				if !ok || key.ParentName() != "f" || key.Plain("special") != false {
+					t.Fatalf("no generated key (%+v)", key)
+				}
+				c, _ := m.Get("docker:index/container:Container", "f-container")
+				uploads := c.Plain("uploads").([]any)
+				u := uploads[len(uploads)-1].(map[string]any)
+				if u["file"] != "/run/servelab/engine-api-key" || u["permissions"] != "0400" || !strings.HasSuffix(u["content"].(string), "\n") {
+					t.Errorf("key upload %v", u)
+				}
+				if !slices.Contains(c.Secrets(), fmt.Sprintf("uploads[%d].content", len(uploads)-1)) && !slices.Contains(c.Secrets(), "uploads") {
+					t.Errorf("the key upload is not secret (secrets %v)", c.Secrets())
+				}
+				if ip := c.Plain("ports").([]any)[0].(map[string]any)["ip"]; ip != "10.0.0.5" {
+					t.Errorf("llama.cpp published on %v, want the host's bind address", ip)
+				}
+				vols := c.Plain("volumes").([]any)
+				if len(vols) != 1 || vols[0].(map[string]any)["volumeName"] != "servelab-model-cache" || vols[0].(map[string]any)["containerPath"] != "/root/.cache" {
+					t.Errorf("volumes %v, want the host's model cache at /root/.cache", vols)
 				}
 			},
 		},
@@ -79,7 +117,7 @@ func TestNewFramework(t *testing.T) {
 					t.Error("token in argv")
 				}
 				ports := c.Plain("ports").([]any)[0].(map[string]any)
-				if ports["external"] != 8081.0 || ports["internal"] != 8080.0 || ports["ip"] != "127.0.0.1" {
+				if ports["external"] != 8081.0 || ports["internal"] != 8080.0 || ports["ip"] != "10.0.0.5" {
 					t.Errorf("ports %v", ports)
 				}
 			},
@@ -113,7 +151,7 @@ func TestNewFramework(t *testing.T) {
 			m := pulumitest.New(nil)
 			var f *framework.Framework
 			err := m.Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
-				h, err := gpuhost.NewGpuHost(ctx, "h", nil)
+				h, err := gpuhost.NewGpuHost(ctx, "h", &gpuhost.GpuHostArgs{BindAddress: "10.0.0.5", ModelCache: gpuhost.ModelCacheArgs{Needed: true}})
 				if err != nil {
 					return err
 				}

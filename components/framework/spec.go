@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -14,9 +15,19 @@ import (
 
 // Paths inside engine containers.
 const (
-	// HFCachePath is where vLLM and SGLang keep Hugging Face downloads; the
-	// host's shared cache volume is mounted here.
-	HFCachePath = "/root/.cache/huggingface"
+	// ModelCachePath is where the host's model cache (a volume shared by the
+	// stacks on the host, or hosts[].modelCache) is mounted, in engines that
+	// download models or compile kernels: vLLM, SGLang, llama.cpp.
+	ModelCachePath = "/root/.cache"
+	// HFCachePath is where vLLM and SGLang keep Hugging Face downloads
+	// (HF_HOME), in the model cache.
+	HFCachePath = ModelCachePath + "/huggingface"
+	// VLLMCachePath is vLLM's cache root (VLLM_CACHE_ROOT): its
+	// torch.compile artefacts, kept so a restart does not recompile.
+	VLLMCachePath = ModelCachePath + "/vllm"
+	// LlamaCppCachePath is where llama.cpp keeps -hf downloads
+	// (LLAMA_CACHE), in the model cache.
+	LlamaCppCachePath = ModelCachePath + "/llama.cpp"
 	// HFTokenPath is where the Hugging Face token is uploaded (mode 0400);
 	// huggingface_hub reads it through HF_TOKEN_PATH, so the token is never
 	// in the container's environment or argv.
@@ -24,9 +35,20 @@ const (
 	// OllamaPath holds Ollama's models and its identity key: always a named
 	// volume, never a host folder.
 	OllamaPath = "/root/.ollama"
-	// LlamaCppModelsPath holds llama.cpp's -hf downloads (LLAMA_CACHE) and
-	// any GGUF file given by path.
+	// LlamaCppModelsPath is a volume of the instance's own for GGUF files
+	// given by path (model: /models/<file>.gguf).
 	LlamaCppModelsPath = "/models"
+	// EngineAuthPath is the YAML config file (mode 0400) that gives vLLM and
+	// SGLang their API key (`--config`; `api-key: KEY`), so the key is
+	// never in argv or the environment.
+	EngineAuthPath = "/run/servelab/engine-auth.yaml"
+	// EngineKeyPath is the key file (mode 0400, one line) llama.cpp and the
+	// sim read with --api-key-file.
+	EngineKeyPath = "/run/servelab/engine-api-key"
+	// OllamaDefaultKeepAlive keeps an Ollama model loaded once the
+	// framework's readiness step has loaded it (servelab measures warm
+	// engines); args.keepAlive overrides it.
+	OllamaDefaultKeepAlive = "-1"
 	// ServelabBinary is the servelab binary in the servelab image.
 	ServelabBinary = "/servelab"
 )
@@ -56,10 +78,28 @@ type Instance struct {
 
 // Volume says which volume a container mounts where.
 type Volume struct {
-	// Shared is true for the host's Hugging Face cache, false for a volume
-	// of the instance's own.
+	// Shared is true for the host's model cache, false for a volume of the
+	// instance's own.
 	Shared bool
 	Path   string
+}
+
+// KeyFormat is how an engine's API key file is written.
+type KeyFormat string
+
+const (
+	// KeyLine: the key alone on one line (--api-key-file).
+	KeyLine KeyFormat = "line"
+	// KeyYAML: an engine config file holding `api-key: KEY` (--config).
+	KeyYAML KeyFormat = "yaml"
+)
+
+// KeyFileContent renders an engine's key file.
+func KeyFileContent(f KeyFormat, key string) string {
+	if f == KeyYAML {
+		return "api-key: \"" + key + "\"\n"
+	}
+	return key + "\n"
 }
 
 // Spec is the container an Instance runs as.
@@ -85,14 +125,34 @@ type Spec struct {
 	Runtime string
 	// UploadHFToken uploads the token to HFTokenPath.
 	UploadHFToken bool
-	// NeedsPull: the model is pulled into a running server (Ollama); the
-	// instance is ready only when the pull has finished.
-	NeedsPull bool
+	// APIKeyFile is where the engine reads its API key (mode 0400), written
+	// as APIKeyFormat; "" for engines without API keys (Ollama), which
+	// are published on loopback only.
+	APIKeyFile   string
+	APIKeyFormat KeyFormat
+	// ReadySteps run in the container (docker exec), in order, once it is
+	// healthy; the instance is ready only when they have finished (Ollama:
+	// pull the model, then load it into memory).
+	ReadySteps [][]string
 	// WaitTimeout bounds how long `up` waits for the container to become
 	// healthy; sized from the model.
 	WaitTimeout time.Duration
-	// PullTimeout bounds the model pull when NeedsPull.
-	PullTimeout time.Duration
+	// ReadyTimeout bounds the ReadySteps.
+	ReadyTimeout time.Duration
+}
+
+// LoopbackOnly reports whether the engine takes no API key, so that its
+// port is published on 127.0.0.1 only.
+func (s Spec) LoopbackOnly() bool { return s.APIKeyFile == "" }
+
+// UsesModelCache reports whether the spec mounts the host's model cache.
+func (s Spec) UsesModelCache() bool {
+	for _, v := range s.Volumes {
+		if v.Shared {
+			return true
+		}
+	}
+	return false
 }
 
 // API returns the engine whose API and probes the instance speaks: its
@@ -158,9 +218,12 @@ func vllm(in Instance, s *Spec, env map[string]string) error {
 		return errors.New("vllm needs GPUs and a memory fraction")
 	}
 	// The image's entrypoint is `vllm serve`: the command starts with the
-	// model, never with "serve" again.
+	// model, never with "serve" again. The API key comes in a config file
+	// (vLLM checks it on /v1 paths only: /health stays open).
+	s.APIKeyFile, s.APIKeyFormat = EngineAuthPath, KeyYAML
 	s.Command = []string{
 		in.Model,
+		"--config", EngineAuthPath,
 		"--served-model-name", in.ServedModelName,
 		"--host", "0.0.0.0",
 		"--port", strconv.Itoa(s.Port),
@@ -180,6 +243,7 @@ func vllm(in Instance, s *Spec, env map[string]string) error {
 		}
 	}
 	env["VLLM_NO_USAGE_STATS"] = "1"
+	env["VLLM_CACHE_ROOT"] = VLLMCachePath
 	hfEnv(in, s, env)
 	s.Health = []string{"CMD", "curl", "-fsS", "-o", "/dev/null", localURL(s.Port, "/health")}
 	s.IPCHost = true
@@ -196,9 +260,12 @@ func sglang(in Instance, s *Spec, env map[string]string) error {
 		return errors.New("sglang needs GPUs and a memory fraction")
 	}
 	// The SGLang image has no serving entrypoint. --host 0.0.0.0 is
-	// mandatory: it binds 127.0.0.1 by default.
+	// mandatory: it binds 127.0.0.1 by default. The API key comes in a
+	// config file (SGLang leaves /health* and /metrics open).
+	s.APIKeyFile, s.APIKeyFormat = EngineAuthPath, KeyYAML
 	s.Command = []string{
 		"python3", "-m", "sglang.launch_server",
+		"--config", EngineAuthPath,
 		"--model-path", in.Model,
 		"--host", "0.0.0.0",
 		"--port", strconv.Itoa(s.Port),
@@ -233,6 +300,7 @@ func ollama(in Instance, s *Spec, env map[string]string) error {
 	}
 	env["OLLAMA_HOST"] = "0.0.0.0:" + strconv.Itoa(s.Port)
 	setInt(env, "OLLAMA_NUM_PARALLEL", a.NumParallel)
+	env["OLLAMA_KEEP_ALIVE"] = OllamaDefaultKeepAlive
 	setStr(env, "OLLAMA_KEEP_ALIVE", a.KeepAlive)
 	setInt(env, "OLLAMA_MAX_LOADED_MODELS", a.MaxLoadedModels)
 	setInt(env, "OLLAMA_MAX_QUEUE", a.MaxQueue)
@@ -245,9 +313,18 @@ func ollama(in Instance, s *Spec, env map[string]string) error {
 	// down; `ollama list` needs the server.
 	s.Health = []string{"CMD", "ollama", "list"}
 	s.Volumes = []Volume{{Shared: false, Path: OllamaPath}}
-	s.NeedsPull = true
+	// Ollama loads a model lazily, on first use, and a pull does not load
+	// it: the framework is ready once the model is pulled and loaded.
+	// `ollama run M` with no prompt and no terminal sends a generate with
+	// an empty prompt, Ollama's "load this model" request; the model then
+	// stays loaded for OLLAMA_KEEP_ALIVE.
+	s.ReadySteps = [][]string{
+		{"ollama", "pull", in.Model},
+		{"ollama", "show", "--modelfile", in.Model},
+		{"ollama", "run", in.Model},
+	}
 	s.WaitTimeout = 2 * time.Minute
-	s.PullTimeout = loadTimeout(in.DemandGiB)
+	s.ReadyTimeout = loadTimeout(in.DemandGiB)
 	return nil
 }
 
@@ -256,8 +333,11 @@ func llamacpp(in Instance, s *Spec, env map[string]string) error {
 	if a == nil {
 		return fmt.Errorf("llamacpp: %w", ErrNoArgs)
 	}
+	s.APIKeyFile, s.APIKeyFormat = EngineKeyPath, KeyLine
+	s.Volumes = []Volume{{Shared: true, Path: ModelCachePath}}
 	if strings.HasPrefix(in.Model, "/") {
 		s.Command = []string{"-m", in.Model}
+		s.Volumes = append(s.Volumes, Volume{Shared: false, Path: LlamaCppModelsPath})
 	} else {
 		s.Command = []string{"-hf", in.Model}
 	}
@@ -272,6 +352,7 @@ func llamacpp(in Instance, s *Spec, env map[string]string) error {
 		"--host", "0.0.0.0",
 		"--port", strconv.Itoa(s.Port),
 		"--metrics",
+		"--api-key-file", EngineKeyPath,
 		"-ngl", strconv.Itoa(layers),
 		"--alias", in.ServedModelName,
 	)
@@ -279,12 +360,12 @@ func llamacpp(in Instance, s *Spec, env map[string]string) error {
 	s.Command = appendInt(s.Command, "-np", a.Parallel)
 	s.Command = appendInt(s.Command, "-t", a.Threads)
 	s.Command = appendStr(s.Command, "--flash-attn", a.FlashAttn)
-	env["LLAMA_CACHE"] = LlamaCppModelsPath
+	env["LLAMA_CACHE"] = LlamaCppCachePath
 	if in.HasHFToken {
 		s.SecretEnv = []string{"HF_TOKEN"} // llama.cpp reads no token file
 	}
+	// /health is open with a key; /metrics is not (Prometheus sends it).
 	s.Health = []string{"CMD", "curl", "-fsS", "-o", "/dev/null", localURL(s.Port, "/health")}
-	s.Volumes = []Volume{{Shared: false, Path: LlamaCppModelsPath}}
 	s.WaitTimeout = loadTimeout(in.DemandGiB)
 	return nil
 }
@@ -314,20 +395,44 @@ func sim(in Instance, s *Spec, api engine.Spec) error {
 	if a.Seed != 0 {
 		s.Command = append(s.Command, "--seed", strconv.FormatInt(a.Seed, 10))
 	}
-	s.Health = []string{"CMD", ServelabBinary, "probe", localURL(s.Port, api.Ready.Path)}
 	startup, err := parseDuration("startupDelay", a.StartupDelay)
 	if err != nil {
 		return err
 	}
+	load, err := parseDuration("loadDelay", a.LoadDelay)
+	if err != nil {
+		return err
+	}
 	s.WaitTimeout = 2*time.Minute + startup
+	if api.Auth.Supported {
+		// As its flavour: the key where the engine checks one.
+		s.APIKeyFile, s.APIKeyFormat = EngineKeyPath, KeyLine
+		s.Command = append(s.Command, "--api-key-file", EngineKeyPath)
+	}
+	probePath := api.Ready.Path
+	if s.APIKeyFile != "" && api.Auth.Protects(probePath) {
+		probePath = api.Live.Path // the healthcheck sends no key (vLLM: /health)
+	}
+	s.Health = []string{"CMD", ServelabBinary, "probe", localURL(s.Port, probePath)}
+	if in.Flavour == engine.Ollama {
+		// As Ollama: the model loads lazily; load it before counting the
+		// framework as ready (a generate with no prompt).
+		s.Command = appendStr(s.Command, "--load-delay", a.LoadDelay)
+		body, err := json.Marshal(map[string]string{"model": in.ServedModelName})
+		if err != nil {
+			return err
+		}
+		s.ReadySteps = [][]string{{ServelabBinary, "probe", "--body", string(body), localURL(s.Port, "/api/generate")}}
+		s.ReadyTimeout = 2*time.Minute + startup + load
+	}
 	return nil
 }
 
-// hfEnv points huggingface_hub at the shared cache and, when a token is
-// configured, at the uploaded token file.
+// hfEnv points huggingface_hub at the host's model cache and, when a token
+// is configured, at the uploaded token file.
 func hfEnv(in Instance, s *Spec, env map[string]string) {
 	env["HF_HOME"] = HFCachePath
-	s.Volumes = []Volume{{Shared: true, Path: HFCachePath}}
+	s.Volumes = []Volume{{Shared: true, Path: ModelCachePath}}
 	if in.HasHFToken {
 		env["HF_TOKEN_PATH"] = HFTokenPath
 		s.UploadHFToken = true

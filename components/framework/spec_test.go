@@ -32,16 +32,23 @@ func TestBuildSpec(t *testing.T) {
 				Args:      framework.EngineArgs{VLLM: &framework.VLLMArgs{MaxModelLen: 8192, EnablePrefixCaching: ptr(false)}},
 				ExtraArgs: []string{"--enforce-eager"},
 			},
-			command: []string{"Qwen/Qwen2.5-7B-Instruct", "--served-model-name", "qwen", "--host", "0.0.0.0", "--port", "8000",
+			command: []string{"Qwen/Qwen2.5-7B-Instruct", "--config", "/run/servelab/engine-auth.yaml", "--served-model-name", "qwen",
+				"--host", "0.0.0.0", "--port", "8000",
 				"--gpu-memory-utilization", "0.40", "--tensor-parallel-size", "2", "--max-model-len", "8192",
 				"--no-enable-prefix-caching", "--enforce-eager"},
 			env: []string{"HF_HOME=/root/.cache/huggingface", "HF_TOKEN_PATH=/run/servelab/hf_token",
-				"NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_VISIBLE_DEVICES=0,1", "VLLM_NO_USAGE_STATS=1"},
+				"NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_VISIBLE_DEVICES=0,1", "VLLM_CACHE_ROOT=/root/.cache/vllm", "VLLM_NO_USAGE_STATS=1"},
 			health: []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8000/health"},
 			port:   8000,
 			check: func(t *testing.T, s framework.Spec) {
-				if !s.IPCHost || s.Runtime != "nvidia" || !s.UploadHFToken || s.NeedsPull {
+				if !s.IPCHost || s.Runtime != "nvidia" || !s.UploadHFToken || len(s.ReadySteps) != 0 {
 					t.Errorf("spec %+v", s)
+				}
+				if s.APIKeyFile != "/run/servelab/engine-auth.yaml" || s.APIKeyFormat != framework.KeyYAML || s.LoopbackOnly() {
+					t.Errorf("api key file %q format %q", s.APIKeyFile, s.APIKeyFormat)
+				}
+				if !s.UsesModelCache() || s.Volumes[0].Path != "/root/.cache" {
+					t.Errorf("volumes %+v: the model cache (HF downloads and vLLM's compile cache) is not mounted", s.Volumes)
 				}
 				if s.WaitTimeout != 5*time.Minute+40*45*time.Second {
 					t.Errorf("wait timeout %v, want 5m + 40 GiB × 45 s", s.WaitTimeout)
@@ -54,7 +61,7 @@ func TestBuildSpec(t *testing.T) {
 				Name: "sglang", Engine: engine.SGLang, Model: "m/m", ServedModelName: "sg", Devices: []int{0}, MemoryFraction: 0.35,
 				Args: framework.EngineArgs{SGLang: &framework.SGLangArgs{ContextLength: 4096, DisableRadixCache: true}},
 			},
-			command: []string{"python3", "-m", "sglang.launch_server", "--model-path", "m/m", "--host", "0.0.0.0", "--port", "30000",
+			command: []string{"python3", "-m", "sglang.launch_server", "--config", "/run/servelab/engine-auth.yaml", "--model-path", "m/m", "--host", "0.0.0.0", "--port", "30000",
 				"--mem-fraction-static", "0.35", "--tp", "1", "--served-model-name", "sg", "--enable-metrics",
 				"--context-length", "4096", "--disable-radix-cache"},
 			env: []string{"HF_HOME=/root/.cache/huggingface", "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_VISIBLE_DEVICES=0"},
@@ -78,8 +85,17 @@ func TestBuildSpec(t *testing.T) {
 			health:  []string{"CMD", "ollama", "list"},
 			port:    11434,
 			check: func(t *testing.T, s framework.Spec) {
-				if !s.NeedsPull || s.Runtime != "" || len(s.Volumes) != 1 || s.Volumes[0].Shared || s.Volumes[0].Path != "/root/.ollama" {
+				if s.Runtime != "" || len(s.Volumes) != 1 || s.Volumes[0].Shared || s.Volumes[0].Path != "/root/.ollama" {
 					t.Errorf("spec %+v", s)
+				}
+				// Ready only once the model is pulled and loaded: a pull
+				// does not load it, and Ollama loads lazily.
+				want := [][]string{{"ollama", "pull", "qwen2.5:0.5b"}, {"ollama", "show", "--modelfile", "qwen2.5:0.5b"}, {"ollama", "run", "qwen2.5:0.5b"}}
+				if !slices.EqualFunc(s.ReadySteps, want, slices.Equal) {
+					t.Errorf("ready steps %q, want %q", s.ReadySteps, want)
+				}
+				if s.APIKeyFile != "" || !s.LoopbackOnly() {
+					t.Errorf("Ollama has no API key: key file %q loopback %v", s.APIKeyFile, s.LoopbackOnly())
 				}
 			},
 		},
@@ -91,13 +107,19 @@ func TestBuildSpec(t *testing.T) {
 				Args:       framework.EngineArgs{LlamaCpp: &framework.LlamaCppArgs{CtxSize: 16384, Parallel: 4}},
 			},
 			command: []string{"-hf", "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M", "--host", "0.0.0.0", "--port", "8080", "--metrics",
-				"-ngl", "0", "--alias", "llamacpp", "-c", "16384", "-np", "4"},
-			env:    []string{"LLAMA_CACHE=/models"},
+				"--api-key-file", "/run/servelab/engine-api-key", "-ngl", "0", "--alias", "llamacpp", "-c", "16384", "-np", "4"},
+			env:    []string{"LLAMA_CACHE=/root/.cache/llama.cpp"},
 			health: []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/health"},
 			port:   8080,
 			check: func(t *testing.T, s framework.Spec) {
 				if !slices.Equal(s.SecretEnv, []string{"HF_TOKEN"}) {
 					t.Errorf("secret env %v", s.SecretEnv)
+				}
+				if s.APIKeyFile != "/run/servelab/engine-api-key" || s.APIKeyFormat != framework.KeyLine {
+					t.Errorf("api key file %q format %q", s.APIKeyFile, s.APIKeyFormat)
+				}
+				if len(s.Volumes) != 1 || !s.Volumes[0].Shared {
+					t.Errorf("volumes %+v: downloads go to the host's model cache", s.Volumes)
 				}
 			},
 		},
@@ -107,10 +129,11 @@ func TestBuildSpec(t *testing.T) {
 				Name: "l", Engine: engine.LlamaCpp, Model: "/models/m.gguf", ServedModelName: "l", Devices: []int{1},
 				Args: framework.EngineArgs{LlamaCpp: &framework.LlamaCppArgs{}},
 			},
-			command: []string{"-m", "/models/m.gguf", "--host", "0.0.0.0", "--port", "8080", "--metrics", "-ngl", "999", "--alias", "l"},
-			env:     []string{"LLAMA_CACHE=/models", "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_VISIBLE_DEVICES=1"},
-			health:  []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/health"},
-			port:    8080,
+			command: []string{"-m", "/models/m.gguf", "--host", "0.0.0.0", "--port", "8080", "--metrics",
+				"--api-key-file", "/run/servelab/engine-api-key", "-ngl", "999", "--alias", "l"},
+			env:    []string{"LLAMA_CACHE=/root/.cache/llama.cpp", "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_VISIBLE_DEVICES=1"},
+			health: []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/health"},
+			port:   8080,
 		},
 		{
 			name: "sim with the sglang flavour",
@@ -119,13 +142,43 @@ func TestBuildSpec(t *testing.T) {
 				Args: framework.EngineArgs{Sim: &framework.SimArgs{TTFT: "50ms", ITL: "10ms", Jitter: 0.1, Capacity: 64, StartupDelay: "3s", Seed: 7}},
 			},
 			command: []string{"sim", "--flavour", "sglang", "--listen", "0.0.0.0:30000", "--model", "sim-sglang",
-				"--ttft", "50ms", "--itl", "10ms", "--jitter", "0.1", "--capacity", "64", "--startup-delay", "3s", "--seed", "7"},
+				"--ttft", "50ms", "--itl", "10ms", "--jitter", "0.1", "--capacity", "64", "--startup-delay", "3s", "--seed", "7",
+				"--api-key-file", "/run/servelab/engine-api-key"},
 			env:    []string{},
 			health: []string{"CMD", "/servelab", "probe", "http://127.0.0.1:30000/health_generate"},
 			port:   30000,
 			check: func(t *testing.T, s framework.Spec) {
 				if s.WaitTimeout != 2*time.Minute+3*time.Second {
 					t.Errorf("wait %v", s.WaitTimeout)
+				}
+			},
+		},
+		{
+			name: "sim with the vllm flavour probes /health, open with a key",
+			in: framework.Instance{
+				Name: "sim-vllm", Engine: engine.Sim, Flavour: engine.VLLM, Model: "sim", ServedModelName: "sim-vllm",
+				Args: framework.EngineArgs{Sim: &framework.SimArgs{}},
+			},
+			command: []string{"sim", "--flavour", "vllm", "--listen", "0.0.0.0:8000", "--model", "sim-vllm",
+				"--api-key-file", "/run/servelab/engine-api-key"},
+			env:    []string{},
+			health: []string{"CMD", "/servelab", "probe", "http://127.0.0.1:8000/health"},
+			port:   8000,
+		},
+		{
+			name: "sim with the ollama flavour loads its model lazily, as Ollama",
+			in: framework.Instance{
+				Name: "sim-ollama", Engine: engine.Sim, Flavour: engine.Ollama, Model: "sim", ServedModelName: "sim:latest",
+				Args: framework.EngineArgs{Sim: &framework.SimArgs{LoadDelay: "2s"}},
+			},
+			command: []string{"sim", "--flavour", "ollama", "--listen", "0.0.0.0:11434", "--model", "sim:latest", "--load-delay", "2s"},
+			env:     []string{},
+			health:  []string{"CMD", "/servelab", "probe", "http://127.0.0.1:11434/api/tags"},
+			port:    11434,
+			check: func(t *testing.T, s framework.Spec) {
+				want := [][]string{{"/servelab", "probe", "--body", `{"model":"sim:latest"}`, "http://127.0.0.1:11434/api/generate"}}
+				if !slices.EqualFunc(s.ReadySteps, want, slices.Equal) || !s.LoopbackOnly() {
+					t.Errorf("ready steps %q loopback %v", s.ReadySteps, s.LoopbackOnly())
 				}
 			},
 		},
@@ -153,6 +206,53 @@ func TestBuildSpec(t *testing.T) {
 				tt.check(t, s)
 			}
 		})
+	}
+}
+
+// TestHealthchecksNeedNoKey: every engine that runs with an API key has a
+// Docker healthcheck on a path its engine leaves open (the healthcheck
+// sends no key), and the key file is where the argv points.
+func TestHealthchecksNeedNoKey(t *testing.T) {
+	t.Parallel()
+	ins := []framework.Instance{
+		{Name: "v", Engine: engine.VLLM, Model: "m", ServedModelName: "v", Devices: []int{0}, MemoryFraction: 0.5, Args: framework.EngineArgs{VLLM: &framework.VLLMArgs{}}},
+		{Name: "s", Engine: engine.SGLang, Model: "m", ServedModelName: "s", Devices: []int{0}, MemoryFraction: 0.5, Args: framework.EngineArgs{SGLang: &framework.SGLangArgs{}}},
+		{Name: "l", Engine: engine.LlamaCpp, Model: "a/b", ServedModelName: "l", Args: framework.EngineArgs{LlamaCpp: &framework.LlamaCppArgs{}}},
+	}
+	for _, k := range engine.Flavours {
+		ins = append(ins, framework.Instance{Name: "sim-" + string(k), Engine: engine.Sim, Flavour: k, Model: "m", ServedModelName: "m", Args: framework.EngineArgs{Sim: &framework.SimArgs{}}})
+	}
+	for _, in := range ins {
+		s, err := framework.BuildSpec(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		api := engine.MustSpec(in.API())
+		if (s.APIKeyFile != "") != api.Auth.Supported {
+			t.Errorf("%s: key file %q, but the engine supports keys = %v", in.Name, s.APIKeyFile, api.Auth.Supported)
+		}
+		url := s.Health[len(s.Health)-1]
+		if i := strings.Index(url, "http://127.0.0.1:"); i >= 0 {
+			url = url[i:]
+		}
+		path := url[strings.Index(url[len("http://"):], "/")+len("http://"):]
+		path = strings.TrimSuffix(path, "', timeout=20)")
+		if s.APIKeyFile != "" && api.Auth.Protects(path) {
+			t.Errorf("%s: healthcheck %v probes %s, which needs the key", in.Name, s.Health, path)
+		}
+		if s.APIKeyFile != "" && !slices.Contains(s.Command, s.APIKeyFile) {
+			t.Errorf("%s: argv %v does not point at the key file %s", in.Name, s.Command, s.APIKeyFile)
+		}
+	}
+}
+
+func TestKeyFileContent(t *testing.T) {
+	t.Parallel()
+	if got := framework.KeyFileContent(framework.KeyYAML, "abc"); got != "api-key: \"abc\"\n" {
+		t.Errorf("yaml key file %q", got)
+	}
+	if got := framework.KeyFileContent(framework.KeyLine, "abc"); got != "abc\n" {
+		t.Errorf("line key file %q", got)
 	}
 }
 

@@ -2,9 +2,10 @@
 // on a host, in front of the frameworks it is given. It renders the
 // gateway's config from those frameworks (URLs, engine kinds, model names),
 // generates the API key with random.RandomPassword, delivers config and key
-// as files (the key with mode 0400, never in argv or env), publishes the
-// port on the configured address and waits until the gateway reports every
-// model ready.
+// as files (the key with mode 0400, never in argv or env), adds each
+// backend's own engine key the same way (the gateway sends it upstream),
+// publishes the port on the configured address and waits until the gateway
+// reports every model ready.
 package gateway
 
 import (
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
@@ -28,14 +30,20 @@ const TypeToken = "servelab:gateway:Gateway"
 
 // Paths and ports inside the gateway container.
 const (
-	ConfigPath  = "/etc/servelab/gateway.json"
-	KeysPath    = "/run/servelab/gateway-keys"
-	APIPort     = 8080
-	MetricsPort = 9091
+	ConfigPath = "/etc/servelab/gateway.json"
+	KeysPath   = "/run/servelab/gateway-keys"
+	// BackendKeysDir holds one key file per backend with an API key,
+	// named after the backend (mode 0400).
+	BackendKeysDir = "/run/servelab/backend-keys"
+	APIPort        = 8080
+	MetricsPort    = 9091
 	// Alias is the gateway's name on the lab network.
 	Alias = "gateway"
 	// InternalBaseURL is the gateway's URL on the lab network.
 	InternalBaseURL = "http://gateway:8080"
+	// ReadyTimeout bounds the wait for the gateway to report every model
+	// ready (its backends are ready before it starts).
+	ReadyTimeout = 2 * time.Minute
 )
 
 // Backend is a framework instance behind the gateway.
@@ -104,6 +112,9 @@ func RenderConfig(host *gpuhost.GpuHost, settings *gw.Config, backends []Backend
 			url = f.Host.PublishedURL(f.PublishedPort)
 		}
 		be := gw.Backend{Name: f.Name, Engine: f.API, URL: url, Weight: b.Weight}
+		if f.HasAPIKey {
+			be.APIKeyFile = BackendKeyFile(f.Name)
+		}
 		if upstream := f.UpstreamModel; upstream != b.PublicModel {
 			be.Model = upstream
 		}
@@ -120,6 +131,9 @@ func RenderConfig(host *gpuhost.GpuHost, settings *gw.Config, backends []Backend
 	}
 	return cfg, nil
 }
+
+// BackendKeyFile is where the gateway container holds a backend's key.
+func BackendKeyFile(backend string) string { return BackendKeysDir + "/" + backend }
 
 // NewGateway creates the API key, the config and the gateway container.
 func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pulumi.ResourceOption) (*Gateway, error) {
@@ -172,34 +186,35 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	}
 
 	var after []pulumi.Resource
+	uploads := docker.ContainerUploadArray{
+		docker.ContainerUploadArgs{File: pulumi.String(ConfigPath), Content: pulumi.String(string(cfgJSON) + "\n"), Permissions: pulumi.String("0444")},
+		docker.ContainerUploadArgs{File: pulumi.String(KeysPath), Content: pulumi.Sprintf("%s\n", key.Result), Permissions: pulumi.String("0400")},
+	}
 	for _, b := range a.Backends {
 		after = append(after, b.Framework.Waits()...)
+		if f := b.Framework; f.HasAPIKey {
+			uploads = append(uploads, docker.ContainerUploadArgs{
+				File: pulumi.String(BackendKeyFile(f.Name)), Content: pulumi.Sprintf("%s\n", f.APIKey), Permissions: pulumi.String("0400"),
+			})
+		}
 	}
 	container, err := docker.NewContainer(ctx, name+"-container", &docker.ContainerArgs{
 		Name:    pulumi.String(a.Host.DockerName(Alias)),
 		Image:   a.Image,
 		Command: pulumi.ToStringArray([]string{"gateway", "--config", ConfigPath}),
-		Uploads: docker.ContainerUploadArray{
-			docker.ContainerUploadArgs{File: pulumi.String(ConfigPath), Content: pulumi.String(string(cfgJSON) + "\n"), Permissions: pulumi.String("0444")},
-			docker.ContainerUploadArgs{File: pulumi.String(KeysPath), Content: pulumi.Sprintf("%s\n", key.Result), Permissions: pulumi.String("0400")},
-		},
+		Uploads: uploads,
 		Ports: docker.ContainerPortArray{docker.ContainerPortArgs{
 			Internal: pulumi.Int(APIPort), External: pulumi.Int(a.Port), Ip: pulumi.String(bind),
 		}},
 		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
 			Name: a.Host.NetworkName, Aliases: pulumi.ToStringArray([]string{Alias}),
 		}},
-		Healthcheck: docker.ContainerHealthcheckArgs{
-			Tests:         pulumi.ToStringArray([]string{"CMD", framework.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(APIPort) + "/readyz"}),
-			Interval:      pulumi.String("10s"),
-			Timeout:       pulumi.String("5s"),
-			Retries:       pulumi.Int(3),
-			StartPeriod:   pulumi.String("60s"),
-			StartInterval: pulumi.String("1s"),
-		},
-		Wait:        pulumi.Bool(true),
-		WaitTimeout: pulumi.Int(120),
-		Restart:     pulumi.String("unless-stopped"),
+		Healthcheck: a.Host.Healthcheck(gpuhost.Healthcheck{
+			Test:     []string{"CMD", framework.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(APIPort) + "/readyz"},
+			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 3,
+			StartPeriod: time.Minute, StartInterval: time.Second,
+		}),
+		Restart: pulumi.String("unless-stopped"),
 		// The keys file is root-owned (0400), so the process runs as root
 		// inside the container, with every capability dropped.
 		Capabilities: docker.ContainerCapabilitiesArgs{Drops: pulumi.ToStringArray([]string{"ALL"})},
@@ -209,9 +224,16 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 			docker.ContainerLabelArgs{Label: pulumi.String("servelab.role"), Value: pulumi.String("gateway")},
 		},
 		LogOpts: pulumi.StringMap{"max-size": pulumi.String("50m"), "max-file": pulumi.String("3")},
-	}, pulumi.Parent(g), pulumi.Provider(a.Host.Provider), pulumi.DependsOn(after))
+	}, pulumi.Parent(g), pulumi.Provider(a.Host.Provider), pulumi.DependsOn(after),
+		pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: container: %w", name, err)
+	}
+	ready, err := a.Host.AwaitReady(ctx, name+"-ready", gpuhost.ReadyArgs{
+		Container: container, ContainerName: a.Host.DockerName(Alias), Timeout: ReadyTimeout,
+	}, pulumi.Parent(g))
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s: %w", name, err)
 	}
 
 	g.URL = pulumi.String(a.Host.PublishedURL(a.Port)).ToStringOutput()
@@ -219,8 +241,8 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	g.MetricsTarget = pulumi.String(Alias + ":" + strconv.Itoa(MetricsPort)).ToStringOutput()
 	g.APIKey = pulumi.ToSecret(key.Result).(pulumi.StringOutput)
 	g.Config = pulumi.String(string(cfgJSON)).ToStringOutput()
-	g.Ready = container.ID().ToStringOutput()
-	g.waits = []pulumi.Resource{container}
+	g.Ready = pulumi.All(container.ID(), ready.Stdout).ApplyT(func(v []any) string { return string(v[0].(pulumi.ID)) }).(pulumi.StringOutput)
+	g.waits = []pulumi.Resource{ready.Resource}
 	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{
 		"url":           g.URL,
 		"internalUrl":   g.InternalURL,

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func lab(ctx *pulumi.Context) (*gpuhost.GpuHost, []gateway.Backend, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := gpuhost.NewGpuHost(ctx, "b", &gpuhost.GpuHostArgs{BindAddress: "10.0.0.2", Address: "10.0.0.2"})
+	b, err := gpuhost.NewGpuHost(ctx, "b", &gpuhost.GpuHostArgs{BindAddress: "10.0.0.2", Address: "10.0.0.2", ModelCache: gpuhost.ModelCacheArgs{Needed: true}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -68,19 +69,23 @@ func TestRenderConfig(t *testing.T) {
 	if len(cfg.Models) != 2 || cfg.Models[0].Name != "ollama" || cfg.Models[1].Name != "shared" {
 		t.Fatalf("models %+v", cfg.Models)
 	}
+	// Engines with a key of their own get it from a file the gateway reads
+	// (C1: apiKeyFile per backend); Ollama has none.
 	want := []gw.Backend{
-		{Name: "sim", Engine: engine.SGLang, URL: "http://sim:30000", Weight: 3},
-		{Name: "llama", Engine: engine.LlamaCpp, URL: "http://10.0.0.2:8081"},
+		{Name: "sim", Engine: engine.SGLang, URL: "http://sim:30000", Weight: 3, APIKeyFile: "/run/servelab/backend-keys/sim"},
+		{Name: "llama", Engine: engine.LlamaCpp, URL: "http://10.0.0.2:8081", APIKeyFile: "/run/servelab/backend-keys/llama"},
 	}
 	if !slices.Equal(cfg.Models[1].Backends, want) {
 		t.Errorf("shared backends %+v, want %+v", cfg.Models[1].Backends, want)
 	}
 	// Ollama serves its tag: the gateway rewrites the public name to it.
-	if b := cfg.Models[0].Backends[0]; b.Model != "qwen2.5:0.5b" || b.URL != "http://ollama:11434" || b.Engine != engine.Ollama {
+	if b := cfg.Models[0].Backends[0]; b.Model != "qwen2.5:0.5b" || b.URL != "http://ollama:11434" || b.Engine != engine.Ollama || b.APIKeyFile != "" {
 		t.Errorf("ollama backend %+v", b)
 	}
-	if cfg.Auth.KeysFile != gateway.KeysPath || cfg.MetricsListen != "0.0.0.0:9091" {
-		t.Errorf("auth %+v metrics %q", cfg.Auth, cfg.MetricsListen)
+	// The container listens on every interface (the gateway's own default
+	// is loopback); the published port's bind address decides exposure.
+	if cfg.Auth.KeysFile != gateway.KeysPath || cfg.MetricsListen != "0.0.0.0:9091" || cfg.Listen != "0.0.0.0:8080" {
+		t.Errorf("auth %+v metrics %q listen %q", cfg.Auth, cfg.MetricsListen, cfg.Listen)
 	}
 }
 
@@ -126,7 +131,7 @@ func TestNewGateway(t *testing.T) {
 			if !ok || c.ProviderName() != "a-docker" || c.ParentName() != "gw" {
 				t.Fatalf("container %+v", c)
 			}
-			for _, fw := range []string{"ollama-container", "ollama-pull", "sim-container", "llama-container"} {
+			for _, fw := range []string{"ollama-ready", "ollama-pull", "sim-ready", "llama-ready"} {
 				if !slices.ContainsFunc(c.Dependencies, func(d string) bool { return strings.HasSuffix(d, "::"+fw) }) {
 					t.Errorf("gateway does not wait for %s: %v", fw, c.Dependencies)
 				}
@@ -142,6 +147,26 @@ func TestNewGateway(t *testing.T) {
 			}
 			if caps := c.Strings("capabilities.drops"); !slices.Equal(caps, []string{"ALL"}) {
 				t.Errorf("capabilities %v", caps)
+			}
+			// Each keyed backend's key is uploaded 0400 at its apiKeyFile,
+			// as a secret.
+			keyFiles := map[string]bool{}
+			for i, u := range c.Plain("uploads").([]any) {
+				u := u.(map[string]any)
+				file := u["file"].(string)
+				if !strings.HasPrefix(file, gateway.BackendKeysDir+"/") {
+					continue
+				}
+				keyFiles[file] = true
+				if u["permissions"] != "0400" || !strings.HasSuffix(u["content"].(string), "\n") {
+					t.Errorf("backend key %s: %v", file, u)
+				}
+				if !slices.Contains(c.Secrets(), fmt.Sprintf("uploads[%d].content", i)) && !slices.Contains(c.Secrets(), "uploads") {
+					t.Errorf("backend key %s is not secret: %v", file, c.Secrets())
+				}
+			}
+			if !keyFiles[gateway.BackendKeyFile("sim")] || !keyFiles[gateway.BackendKeyFile("llama")] || len(keyFiles) != 2 {
+				t.Errorf("backend key files %v, want sim's and llama's", keyFiles)
 			}
 		})
 	}

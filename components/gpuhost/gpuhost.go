@@ -1,14 +1,16 @@
 // Package gpuhost is the GpuHost component: one machine of the lab, reached
 // through its local Docker socket or over SSH. It owns the host's Docker
 // provider (passed explicitly to every container placed on it), the lab
-// network, the shared Hugging Face cache volume and, where GPUs are
-// declared, a probe that checks them against what the machine really has.
+// network, the shared Hugging Face cache volume and a probe that checks the
+// machine against the stack — the Docker Engine API its daemon speaks and,
+// where GPUs are declared, the GPUs it really has.
 package gpuhost
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -20,16 +22,28 @@ import (
 	"github.com/servelab/servelab/internal/shellquote"
 )
 
-// SSHArgs reach a remote host. Docker's ssh transport uses the system ssh
-// client, so the Docker provider authenticates with the user's agent or key
-// file; PrivateKey, when set, is used only by probe and bench commands.
+// SSHArgs reach a remote host (ssh.go says which transport reads what).
+// Docker's ssh transport uses the system ssh client, so the Docker provider
+// authenticates with the user's agent or key file; PrivateKey, when set, is
+// used only by probe, pull and bench commands.
 type SSHArgs struct {
 	Host string
 	User string
 	Port int // 22 when zero
-	// Opts are extra ssh options for Docker's transport, e.g.
-	// ["-o", "StrictHostKeyChecking=accept-new"].
+	// Opts are extra ssh options for Docker's transport only, e.g.
+	// ["-o", "ConnectTimeout=10"].
 	Opts []string
+	// HostKey is the host's public key, an authorized_keys line
+	// ("ssh-ed25519 AAAA..."): both transports refuse any other.
+	HostKey string
+	// KnownHostsFile is where Docker's ssh client finds HostKey (and the
+	// bastion's): a known_hosts file holding KnownHosts(), written by the
+	// program before `up` (a "~/" path is expanded by ssh).
+	KnownHostsFile string
+	// InsecureIgnoreHostKey accepts any host key (HostKey must be empty).
+	InsecureIgnoreHostKey bool
+	// ProxyJump, when set, is a bastion both transports go through.
+	ProxyJump *ProxyArgs
 	// PrivateKey is a Pulumi secret (servelab:sshPrivateKey); nil = agent.
 	PrivateKey pulumi.StringInput
 }
@@ -53,6 +67,8 @@ type GpuHostArgs struct {
 	// Address is how other hosts and the user reach published ports: the
 	// SSH host name, or localhost.
 	Address string
+	// ModelCache is the host's model cache; it is created only when Needed.
+	ModelCache ModelCacheArgs
 }
 
 // GpuHost is a provisioned host.
@@ -66,20 +82,26 @@ type GpuHost struct {
 	Provider *docker.Provider
 	// NetworkName is the lab network's Docker name.
 	NetworkName pulumi.StringOutput
-	// HFCacheName is the shared Hugging Face cache volume's Docker name.
-	HFCacheName pulumi.StringOutput
 	// Inventory is the probe's findings as JSON (an Inventory); it fails
-	// the deployment when a declared GPU is missing. Empty on a CPU-only
-	// local host, which is not probed.
+	// the deployment when a declared GPU is missing or the Docker endpoint
+	// is unreachable or too old (MinDockerAPI).
 	Inventory pulumi.StringOutput
-	// Probed is true when the host runs a probe.
+	// DockerAPIVersion is the Docker Engine API the host's daemon speaks,
+	// from the probe; container inputs that depend on it (Healthcheck)
+	// wait for the probe.
+	DockerAPIVersion pulumi.StringOutput
+	// Probed is true when the host runs a probe: every host does.
 	Probed bool
+
+	// waits are the resources that finish when the host is ready.
+	waits []pulumi.Resource
 
 	stack       string
 	ssh         *SSHArgs
 	bindAddress string
 	address     string
 	dockerHost  string
+	modelCache  modelCache
 }
 
 // TypeToken is the component's Pulumi type.
@@ -102,9 +124,9 @@ func NewGpuHost(ctx *pulumi.Context, name string, args *GpuHostArgs, opts ...pul
 
 	providerArgs := &docker.ProviderArgs{}
 	if a.SSH != nil {
-		providerArgs.Host = pulumi.String(fmt.Sprintf("ssh://%s@%s:%d", a.SSH.User, a.SSH.Host, a.SSH.Port))
-		if len(a.SSH.Opts) > 0 {
-			providerArgs.SshOpts = pulumi.ToStringArray(a.SSH.Opts)
+		providerArgs.Host = pulumi.String(a.SSH.dockerHost())
+		if opts := a.SSH.dockerSSHOpts(); len(opts) > 0 {
+			providerArgs.SshOpts = pulumi.ToStringArray(opts)
 		}
 	} else if a.DockerHost != "" {
 		providerArgs.Host = pulumi.String(a.DockerHost)
@@ -121,60 +143,79 @@ func NewGpuHost(ctx *pulumi.Context, name string, args *GpuHostArgs, opts ...pul
 		Labels: docker.NetworkLabelArray{
 			docker.NetworkLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(a.Stack)},
 		},
-	}, onHost...)
+	}, append(onHost, pulumi.IgnoreChanges(EngineFilledNetworkFields()))...)
 	if err != nil {
 		return nil, fmt.Errorf("host %s: network: %w", name, err)
 	}
 	h.NetworkName = network.Name
 
-	cache, err := docker.NewVolume(ctx, name+"-hf-cache", &docker.VolumeArgs{
-		Name: pulumi.String(h.DockerName("hf-cache")),
-		Labels: docker.VolumeLabelArray{
-			docker.VolumeLabelArgs{Label: pulumi.String("servelab.stack"), Value: pulumi.String(a.Stack)},
-		},
-	}, onHost...)
-	if err != nil {
-		return nil, fmt.Errorf("host %s: cache volume: %w", name, err)
+	if h.modelCache, err = newModelCache(ctx, name, a.ModelCache, onHost); err != nil {
+		return nil, err
 	}
-	h.HFCacheName = cache.Name
 
-	h.Inventory = pulumi.String("").ToStringOutput()
-	if a.SSH != nil || len(a.GPUs) > 0 {
-		h.Probed = true
-		stdout, err := h.probe(ctx)
-		if err != nil {
-			return nil, err
-		}
-		declared, needNvidia := a.GPUs, a.NeedNvidiaRuntime
-		h.Inventory = stdout.ApplyT(func(out string) (string, error) {
-			inv, err := ParseProbe(out)
-			if err != nil {
-				return "", fmt.Errorf("host %s: %w", name, err)
-			}
-			if err := Check(name, inv, declared, needNvidia); err != nil {
-				return "", err
-			}
-			b, err := json.Marshal(inv)
-			return string(b), err
-		}).(pulumi.StringOutput)
+	// Every host is probed: the Docker API version decides container
+	// inputs (Healthcheck), and a host that fails the probe gets nothing.
+	h.Probed = true
+	probe, err := h.probe(ctx)
+	if err != nil {
+		return nil, err
 	}
+	h.waits = []pulumi.Resource{network, probe.Resource}
+	declared, needNvidia := a.GPUs, a.NeedNvidiaRuntime
+	h.Inventory = probe.Stdout.ApplyT(func(out string) (string, error) {
+		inv, err := ParseProbe(out)
+		if err != nil {
+			return "", fmt.Errorf("host %s: %w", name, err)
+		}
+		if err := Check(name, inv, declared, needNvidia); err != nil {
+			return "", err
+		}
+		b, err := json.Marshal(inv)
+		return string(b), err
+	}).(pulumi.StringOutput)
+	h.DockerAPIVersion = h.Inventory.ApplyT(func(js string) (string, error) {
+		var inv Inventory
+		err := json.Unmarshal([]byte(js), &inv)
+		return inv.Docker.APIVersion, err
+	}).(pulumi.StringOutput)
 
 	if err := ctx.RegisterResourceOutputs(h, pulumi.Map{
-		"networkName": h.NetworkName,
-		"hfCacheName": h.HFCacheName,
-		"inventory":   h.Inventory,
+		"networkName":      h.NetworkName,
+		"inventory":        h.Inventory,
+		"dockerApiVersion": h.DockerAPIVersion,
 	}); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
-func (h *GpuHost) probe(ctx *pulumi.Context) (pulumi.StringOutput, error) {
+func (h *GpuHost) probe(ctx *pulumi.Context) (*Command, error) {
 	c, err := h.Run(ctx, h.Name+"-probe", RunArgs{Script: ProbeScript, Triggers: []string{"v1"}})
 	if err != nil {
-		return pulumi.StringOutput{}, fmt.Errorf("host %s: probe: %w", h.Name, err)
+		return nil, fmt.Errorf("host %s: probe: %w", h.Name, err)
 	}
-	return c.Stdout, nil
+	return c, nil
+}
+
+// Waits are the resources that finish when the host is ready for
+// containers and commands: its lab network and its probe (which fails on
+// a host that does not match the stack). Depend on them, never on the
+// GpuHost component itself: a dependency on a component covers only the
+// children registered by the time the dependent registers, which races
+// the probe's registration.
+func (h *GpuHost) Waits() []pulumi.Resource { return h.waits }
+
+// Healthcheck renders a container healthcheck for this host's Docker
+// daemon (see Healthcheck.Render). It resolves after the probe, so a
+// container using it is created only on a host that passed the probe.
+func (h *GpuHost) Healthcheck(hc Healthcheck) docker.ContainerHealthcheckPtrOutput {
+	return h.DockerAPIVersion.ApplyT(func(api string) (*docker.ContainerHealthcheck, error) {
+		out, err := hc.Render(api)
+		if err != nil {
+			return nil, fmt.Errorf("host %s: %w", h.Name, err)
+		}
+		return out, nil
+	}).(docker.ContainerHealthcheckPtrOutput)
 }
 
 // DockerName is a Docker object name unique to this stack: servelab-<stack>-<role>.
@@ -193,7 +234,7 @@ func (h *GpuHost) Address() string { return h.address }
 
 // PublishedURL is the URL of a port published on this host.
 func (h *GpuHost) PublishedURL(port int) string {
-	return "http://" + h.address + ":" + strconv.Itoa(port)
+	return "http://" + net.JoinHostPort(h.address, strconv.Itoa(port))
 }
 
 // RunArgs describe a command run on the host by Run.
@@ -218,6 +259,9 @@ type RunArgs struct {
 	// Environment for local commands. Remote commands get none (sshd's
 	// AcceptEnv rarely allows it); use StdinEnv instead.
 	Environment map[string]string
+	// Delete is an argv (every word quoted, like Argv) run when the
+	// resource is deleted, e.g. to remove a file the command wrote.
+	Delete []string
 	// Triggers re-run the command when they change.
 	Triggers []string
 	// TriggerInputs are triggers that are outputs of other resources.
@@ -288,12 +332,19 @@ func run(ctx *pulumi.Context, name string, ssh *SSHArgs, args RunArgs, opts ...p
 			Interpreter: pulumi.ToStringArray([]string{"/bin/sh", "-c"}),
 			Triggers:    triggers,
 			Logging:     local.Logging(logging),
+			// Off: the previous stdout would be passed in the environment
+			// (PULUMI_COMMAND_STDOUT), and Linux refuses to exec with one
+			// environment string over 128 KiB (a bench result grows past it).
+			AddPreviousOutputInEnv: pulumi.Bool(false),
 		}
 		if len(env) > 0 {
 			cargs.Environment = env
 		}
 		if args.Stdin != nil {
 			cargs.Stdin = args.Stdin
+		}
+		if len(args.Delete) > 0 {
+			cargs.Delete = pulumi.String(shellquote.Join(args.Delete...))
 		}
 		c, err := local.NewCommand(ctx, name, cargs, opts...)
 		if err != nil {
@@ -302,24 +353,20 @@ func run(ctx *pulumi.Context, name string, ssh *SSHArgs, args RunArgs, opts ...p
 		return &Command{Resource: c, Stdout: c.Stdout}, nil
 	}
 
-	conn := remote.ConnectionArgs{
-		Host:           pulumi.String(ssh.Host),
-		User:           pulumi.String(ssh.User),
-		Port:           pulumi.Float64(float64(ssh.Port)),
-		DialErrorLimit: pulumi.Int(5),
-		PerDialTimeout: pulumi.Int(15),
-	}
-	if ssh.PrivateKey != nil {
-		conn.PrivateKey = pulumi.ToSecret(ssh.PrivateKey).(pulumi.StringOutput)
-	}
 	cargs := &remote.CommandArgs{
-		Connection: conn,
+		Connection: ssh.connection(),
 		Create:     create,
 		Triggers:   triggers,
 		Logging:    remote.Logging(logging),
+		// Off, as for local commands: the previous stdout in the
+		// environment breaks the exec once it passes 128 KiB.
+		AddPreviousOutputInEnv: pulumi.Bool(false),
 	}
 	if args.Stdin != nil {
 		cargs.Stdin = args.Stdin
+	}
+	if len(args.Delete) > 0 {
+		cargs.Delete = pulumi.String(shellquote.Join(args.Delete...))
 	}
 	c, err := remote.NewCommand(ctx, name, cargs, opts...)
 	if err != nil {
@@ -379,20 +426,12 @@ func validate(name string, args *GpuHostArgs) (GpuHostArgs, error) {
 	}
 	if a.SSH != nil {
 		ssh := *a.SSH
-		if ssh.Host == "" {
-			errs = append(errs, fmt.Errorf("host %s: ssh.host is empty", name))
+		if ssh.ProxyJump != nil {
+			j := *ssh.ProxyJump
+			ssh.ProxyJump = &j
 		}
-		if ssh.User == "" {
-			errs = append(errs, fmt.Errorf("host %s: ssh.user is empty", name))
-		}
-		if ssh.Port == 0 {
-			ssh.Port = 22
-		}
-		if ssh.Port < 1 || ssh.Port > 65535 {
-			errs = append(errs, fmt.Errorf("host %s: ssh.port %d out of range 1-65535", name, ssh.Port))
-		}
-		if strings.ContainsAny(ssh.Host+ssh.User, "@:/ ") {
-			errs = append(errs, fmt.Errorf("host %s: ssh.host and ssh.user must be bare names (got %q, %q)", name, ssh.Host, ssh.User))
+		if err := ssh.validate(name); err != nil {
+			errs = append(errs, err)
 		}
 		a.SSH = &ssh
 		if a.Address == "" {

@@ -11,17 +11,24 @@ import (
 )
 
 // ProbeScript is what the host probe runs (a fixed script: nothing from the
-// stack is pasted into it). Its stdout has two sections, parsed by
-// ParseProbe: the nvidia-smi GPU query, and the Docker runtimes as JSON.
+// stack is pasted into it). Its stdout has three sections, parsed by
+// ParseProbe: the nvidia-smi GPU query, the Docker runtimes as JSON, and
+// the daemon's version (`docker version`'s Server part as JSON), which
+// says which Docker Engine API the daemon speaks — what the docker
+// provider itself will get from the same endpoint (DOCKER_HOST is set for
+// the probe as for the provider).
 const ProbeScript = `echo '` + gpuMarker + `'
 nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader,nounits 2>&1 || echo "` + exitMarker + `$?"
 echo '` + runtimeMarker + `'
 docker info --format '{{json .Runtimes}}' 2>&1 || echo "` + exitMarker + `$?"
+echo '` + dockerMarker + `'
+docker version --format '{{json .Server}}' 2>&1 || echo "` + exitMarker + `$?"
 `
 
 const (
 	gpuMarker     = "### servelab:gpus"
 	runtimeMarker = "### servelab:runtimes"
+	dockerMarker  = "### servelab:docker"
 	exitMarker    = "### servelab:exit="
 )
 
@@ -46,6 +53,21 @@ type Inventory struct {
 	Runtimes []string `json:"runtimes"`
 	// RuntimeError is docker's complaint when `docker info` failed.
 	RuntimeError string `json:"runtimeError,omitempty"`
+	// Docker is the container engine behind the host's Docker endpoint.
+	Docker DockerEngine `json:"docker"`
+}
+
+// DockerEngine is what `docker version` reports about the daemon.
+type DockerEngine struct {
+	// Engine is "docker" or "podman" (podman serves the Docker API too).
+	Engine string `json:"engine,omitempty"`
+	// Version is the engine's own version (Docker 28.2.2, podman 4.3.1).
+	Version string `json:"version,omitempty"`
+	// APIVersion is the Docker Engine API version the daemon speaks, e.g.
+	// "1.41" (Docker 20.10, and podman 4 and 5).
+	APIVersion string `json:"apiVersion,omitempty"`
+	// Error is docker's complaint when `docker version` failed.
+	Error string `json:"error,omitempty"`
 }
 
 // ParseProbe parses the stdout of ProbeScript.
@@ -54,9 +76,13 @@ func ParseProbe(out string) (Inventory, error) {
 	if !ok {
 		return Inventory{}, fmt.Errorf("probe output has no %q section", gpuMarker)
 	}
-	gpuText, rtText, ok := strings.Cut(rest, runtimeMarker)
+	gpuText, rest, ok := strings.Cut(rest, runtimeMarker)
 	if !ok {
 		return Inventory{}, fmt.Errorf("probe output has no %q section", runtimeMarker)
+	}
+	rtText, dockerText, ok := strings.Cut(rest, dockerMarker)
+	if !ok {
+		return Inventory{}, fmt.Errorf("probe output has no %q section", dockerMarker)
 	}
 	var inv Inventory
 	gpus, gerr := ParseNvidiaSMI(gpuText)
@@ -69,7 +95,30 @@ func ParseProbe(out string) (Inventory, error) {
 		inv.RuntimeError = rerr.Error()
 	}
 	inv.Runtimes = rts
+	inv.Docker = parseDockerVersion(dockerText)
 	return inv, nil
+}
+
+// parseDockerVersion reads `docker version --format '{{json .Server}}'`.
+// Podman lists a "Podman Engine" component beside a Docker-compatible
+// "Engine"; Docker lists only "Engine".
+func parseDockerVersion(out string) DockerEngine {
+	out = strings.TrimSpace(out)
+	var v struct {
+		Version    string
+		APIVersion string `json:"ApiVersion"`
+		Components []struct{ Name, Version string }
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.APIVersion == "" {
+		return DockerEngine{Error: "docker version: " + strings.ReplaceAll(out, "\n", "; ")}
+	}
+	e := DockerEngine{Engine: "docker", Version: v.Version, APIVersion: v.APIVersion}
+	for _, c := range v.Components {
+		if c.Name == "Podman Engine" {
+			e.Engine, e.Version = "podman", c.Version
+		}
+	}
+	return e
 }
 
 // ErrNoGPU is returned by ParseNvidiaSMI when nvidia-smi ran but listed no
@@ -168,8 +217,9 @@ type DeclaredGPU struct {
 const MemoryTolerance = 0.08
 
 // Check compares an inventory with what the stack declares and returns one
-// error naming the host and every declared GPU the probe did not find, and
-// the nvidia runtime when GPU engines need it. Declared groups claim GPUs in
+// error naming the host and every declared GPU the probe did not find, the
+// nvidia runtime when GPU engines need it, and a Docker endpoint that is
+// unreachable or older than MinDockerAPI. Declared groups claim GPUs in
 // index order: the first group the first Count devices, and so on.
 func Check(host string, inv Inventory, declared []DeclaredGPU, needNvidiaRuntime bool) error {
 	var errs []error
@@ -195,6 +245,9 @@ func Check(host string, inv Inventory, declared []DeclaredGPU, needNvidiaRuntime
 				errs = append(errs, fmt.Errorf("host %s: declared GPU %d (%s) has %.0f GiB, the probe found %.1f GiB", host, i, d.Model, d.MemoryGiB, g.MemoryGiB()))
 			}
 		}
+	}
+	if err := CheckDocker(host, inv.Docker); err != nil {
+		errs = append(errs, err)
 	}
 	if needNvidiaRuntime && !slices.Contains(inv.Runtimes, "nvidia") {
 		why := fmt.Sprintf("docker lists runtimes %v", inv.Runtimes)

@@ -95,7 +95,8 @@ func TestParseNvidiaSMI(t *testing.T) {
 func TestParseProbe(t *testing.T) {
 	t.Parallel()
 	out := "### servelab:gpus\n0, NVIDIA GeForce RTX 5090, 32607, 575.57.08\n### servelab:runtimes\n" +
-		`{"io.containerd.runc.v2":{"path":"runc"},"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}` + "\n"
+		`{"io.containerd.runc.v2":{"path":"runc"},"nvidia":{"path":"nvidia-container-runtime"},"runc":{"path":"runc"}}` + "\n" +
+		"### servelab:docker\n" + `{"Version":"28.2.2","ApiVersion":"1.50","Components":[{"Name":"Engine","Version":"28.2.2"}]}` + "\n"
 	inv, err := gpuhost.ParseProbe(out)
 	if err != nil {
 		t.Fatal(err)
@@ -106,13 +107,35 @@ func TestParseProbe(t *testing.T) {
 	if strings.Join(inv.Runtimes, ",") != "io.containerd.runc.v2,nvidia,runc" {
 		t.Errorf("runtimes %v", inv.Runtimes)
 	}
+	if want := (gpuhost.DockerEngine{Engine: "docker", Version: "28.2.2", APIVersion: "1.50"}); inv.Docker != want {
+		t.Errorf("docker %+v, want %+v", inv.Docker, want)
+	}
 
-	inv, err = gpuhost.ParseProbe("### servelab:gpus\nsh: nvidia-smi: not found\n### servelab:exit=127\n### servelab:runtimes\npermission denied while trying to connect to the Docker daemon socket\n### servelab:exit=1\n")
+	// podman 4.3.1's answer (recorded from the real one): a "Podman Engine"
+	// component, and the Docker-compatible API at 1.41.
+	podman := "### servelab:gpus\n### servelab:runtimes\n{\"runc\":{}}\n### servelab:docker\n" +
+		`{"Platform":{"Name":"linux/amd64/debian-12"},"Components":[{"Name":"Podman Engine","Version":"4.3.1","Details":{"APIVersion":"4.3.1"}},` +
+		`{"Name":"Conmon","Version":"conmon version 2.1.6"},{"Name":"Engine","Version":"4.3.1","Details":{"ApiVersion":"1.41"}}],` +
+		`"Version":"4.3.1","ApiVersion":"1.41","MinAPIVersion":"1.24"}` + "\n"
+	inv, err = gpuhost.ParseProbe(podman)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(inv.GPUError, "not found") || !strings.Contains(inv.RuntimeError, "permission denied") {
+	if want := (gpuhost.DockerEngine{Engine: "podman", Version: "4.3.1", APIVersion: "1.41"}); inv.Docker != want {
+		t.Errorf("podman %+v, want %+v", inv.Docker, want)
+	}
+
+	inv, err = gpuhost.ParseProbe("### servelab:gpus\nsh: nvidia-smi: not found\n### servelab:exit=127\n### servelab:runtimes\npermission denied while trying to connect to the Docker daemon socket\n### servelab:exit=1\n" +
+		"### servelab:docker\nnull\npermission denied while trying to connect to the Docker daemon socket\n### servelab:exit=1\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(inv.GPUError, "not found") || !strings.Contains(inv.RuntimeError, "permission denied") ||
+		!strings.Contains(inv.Docker.Error, "permission denied") || inv.Docker.APIVersion != "" {
 		t.Errorf("errors not carried: %+v", inv)
+	}
+	if _, err := gpuhost.ParseProbe("### servelab:gpus\n### servelab:runtimes\n{}\n"); err == nil {
+		t.Error("output of an older probe without the docker section accepted")
 	}
 
 	if _, err := gpuhost.ParseProbe("garbage"); err == nil {
@@ -122,7 +145,8 @@ func TestParseProbe(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	t.Parallel()
-	rtx := gpuhost.Inventory{GPUs: []gpuhost.GPU{{0, "NVIDIA GeForce RTX 5090", 32607, "575.57.08"}}, Runtimes: []string{"nvidia", "runc"}}
+	docker := gpuhost.DockerEngine{Engine: "docker", Version: "28.2.2", APIVersion: "1.50"}
+	rtx := gpuhost.Inventory{GPUs: []gpuhost.GPU{{0, "NVIDIA GeForce RTX 5090", 32607, "575.57.08"}}, Runtimes: []string{"nvidia", "runc"}, Docker: docker}
 	tests := []struct {
 		name     string
 		inv      gpuhost.Inventory
@@ -137,12 +161,19 @@ func TestCheck(t *testing.T) {
 			want: []string{"declared GPU 0 (RTX 5090) has 48 GiB, the probe found 31.8 GiB"}},
 		{name: "more declared than found", inv: rtx, declared: []gpuhost.DeclaredGPU{{"RTX 5090", 32, 2}},
 			want: []string{"host box: declared GPU 1 (RTX 5090, 32 GiB) not found: the probe found 1 GPUs"}},
-		{name: "no driver", inv: gpuhost.Inventory{GPUError: "no GPU reported: driver not loaded", Runtimes: []string{"runc"}},
+		{name: "no driver", inv: gpuhost.Inventory{GPUError: "no GPU reported: driver not loaded", Runtimes: []string{"runc"}, Docker: docker},
 			declared: []gpuhost.DeclaredGPU{{"RTX 5090", 32, 1}}, nvidia: true,
 			want: []string{"declared GPU 0 (RTX 5090, 32 GiB) not found: the probe found 0 GPUs (no GPU reported: driver not loaded)", "nvidia runtime"}},
-		{name: "missing nvidia runtime", inv: gpuhost.Inventory{GPUs: rtx.GPUs, Runtimes: []string{"runc"}},
+		{name: "missing nvidia runtime", inv: gpuhost.Inventory{GPUs: rtx.GPUs, Runtimes: []string{"runc"}, Docker: docker},
 			declared: []gpuhost.DeclaredGPU{{"RTX 5090", 32, 1}}, nvidia: true,
 			want: []string{"Docker's nvidia runtime", "docker lists runtimes [runc]"}},
+		{name: "podman 4 (API 1.41) is enough", inv: gpuhost.Inventory{Docker: gpuhost.DockerEngine{Engine: "podman", Version: "4.3.1", APIVersion: "1.41"}}},
+		{name: "API 1.40 is too old", inv: gpuhost.Inventory{Docker: gpuhost.DockerEngine{Engine: "docker", Version: "19.03.15", APIVersion: "1.40"}},
+			want: []string{"host box: docker 19.03.15 speaks Docker Engine API 1.40; servelab needs 1.41 or later (Docker 20.10+ or podman 4+)"}},
+		{name: "unreadable version", inv: gpuhost.Inventory{Docker: gpuhost.DockerEngine{APIVersion: "v1"}},
+			want: []string{`host box: docker API version "v1" is not MAJOR.MINOR`}},
+		{name: "docker unreachable", inv: gpuhost.Inventory{Docker: gpuhost.DockerEngine{Error: "docker version: Cannot connect to the Docker daemon"}},
+			want: []string{"host box: cannot read the Docker Engine API version (servelab needs 1.41 or later", "Cannot connect to the Docker daemon"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/servelab/servelab/components/gpuhost"
+	"github.com/servelab/servelab/internal/imageref"
 	mon "github.com/servelab/servelab/internal/monitoring"
 )
 
@@ -73,6 +74,11 @@ type MonitoringArgs struct {
 	// After are resources to wait for (the gateway, the frameworks), so
 	// Prometheus starts scraping targets that exist.
 	After []pulumi.Resource
+	// EngineKeys are the API keys (secrets) of frameworks whose metrics
+	// path needs one, by framework name: each is uploaded to
+	// mon.EngineKeyFile(name), which Lab's framework names as its
+	// CredentialsFile.
+	EngineKeys map[string]pulumi.StringInput
 }
 
 // Monitoring is the deployed monitoring.
@@ -94,11 +100,12 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		return nil, err
 	}
 	for _, h := range a.DCGMHosts {
-		addr := DCGMAlias + ":" + strconv.Itoa(DCGMPort)
-		if h != a.Host {
-			addr = net.JoinHostPort(h.Address(), strconv.Itoa(DCGMPort))
+		// The exporter has no credentials: Prometheus scrapes it over the
+		// lab network on its own host only; elsewhere it is published on
+		// 127.0.0.1 (reach it through a tunnel).
+		if h == a.Host {
+			a.Lab.DCGM = append(a.Lab.DCGM, mon.Target{Host: h.Name, Address: DCGMAlias + ":" + strconv.Itoa(DCGMPort)})
 		}
-		a.Lab.DCGM = append(a.Lab.DCGM, mon.Target{Host: h.Name, Address: addr})
 	}
 	promFiles, err := mon.PrometheusFiles(a.Lab)
 	if err != nil {
@@ -152,6 +159,12 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 	for _, p := range slices.Sorted(maps.Keys(promFiles)) {
 		uploads = append(uploads, upload(p, pulumi.String(string(promFiles[p])), "0444"))
 	}
+	// Prometheus runs as nobody and reads the key files, as it reads its
+	// own password file: 0444 inside its container.
+	for _, name := range slices.Sorted(maps.Keys(a.EngineKeys)) {
+		key := pulumi.ToSecret(a.EngineKeys[name]).(pulumi.StringOutput)
+		uploads = append(uploads, upload(mon.EngineKeyFile(name), pulumi.Sprintf("%s\n", key), "0444"))
+	}
 	promData, err := volume(ctx, a.Host, name+"-prometheus-data", "prometheus-data", onHost)
 	if err != nil {
 		return nil, err
@@ -178,16 +191,20 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		NetworksAdvanced: network(a.Host, PrometheusAlias),
 		// /-/healthy is behind basic auth too; promtool (in the image)
 		// reads the password from a file, never from argv.
-		Healthcheck: healthcheck([]string{"CMD", "promtool", "check", "healthy",
-			"--url=http://127.0.0.1:" + strconv.Itoa(PrometheusPort), "--http.config.file=" + PrometheusHealthHTTPConfig}, "60s"),
-		Wait:        pulumi.Bool(true),
-		WaitTimeout: pulumi.Int(180),
-		Restart:     pulumi.String("unless-stopped"),
-		Labels:      labels(ctx, "prometheus"),
-		LogOpts:     logOpts(),
-	}, promOpts...)
+		Healthcheck: a.Host.Healthcheck(healthcheck([]string{"CMD", "promtool", "check", "healthy",
+			"--url=http://127.0.0.1:" + strconv.Itoa(PrometheusPort), "--http.config.file=" + PrometheusHealthHTTPConfig}, time.Minute)),
+		Restart: pulumi.String("unless-stopped"),
+		Labels:  labels(ctx, "prometheus"),
+		LogOpts: logOpts(),
+	}, append(promOpts, pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))...)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring %s: prometheus: %w", name, err)
+	}
+	promReady, err := a.Host.AwaitReady(ctx, name+"-prometheus-ready", gpuhost.ReadyArgs{
+		Container: prom, ContainerName: a.Host.DockerName(PrometheusAlias), Timeout: 3 * time.Minute,
+	}, child...)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring %s: %w", name, err)
 	}
 	m.PrometheusURL = pulumi.String(a.Host.PublishedURL(a.PrometheusPort)).ToStringOutput()
 	m.PrometheusUser = pulumi.String(PrometheusUser).ToStringOutput()
@@ -217,7 +234,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		if err != nil {
 			return nil, err
 		}
-		_, err = docker.NewContainer(ctx, name+"-grafana", &docker.ContainerArgs{
+		graf, err := docker.NewContainer(ctx, name+"-grafana", &docker.ContainerArgs{
 			Name:    pulumi.String(a.Host.DockerName(GrafanaAlias)),
 			Image:   gImage,
 			Envs:    pulumi.ToStringArray(mon.GrafanaEnv()),
@@ -230,16 +247,20 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 			}},
 			NetworksAdvanced: network(a.Host, GrafanaAlias),
 			// /api/health needs no login; the image has busybox wget.
-			Healthcheck: healthcheck([]string{"CMD", "wget", "-q", "-O", "/dev/null",
-				"http://127.0.0.1:" + strconv.Itoa(GrafanaPort) + "/api/health"}, "120s"),
-			Wait:        pulumi.Bool(true),
-			WaitTimeout: pulumi.Int(240),
-			Restart:     pulumi.String("unless-stopped"),
-			Labels:      labels(ctx, "grafana"),
-			LogOpts:     logOpts(),
-		}, append(slices.Clone(onHost), pulumi.DependsOn([]pulumi.Resource{prom}))...)
+			Healthcheck: a.Host.Healthcheck(healthcheck([]string{"CMD", "wget", "-q", "-O", "/dev/null",
+				"http://127.0.0.1:" + strconv.Itoa(GrafanaPort) + "/api/health"}, 2*time.Minute)),
+			Restart: pulumi.String("unless-stopped"),
+			Labels:  labels(ctx, "grafana"),
+			LogOpts: logOpts(),
+		}, append(slices.Clone(onHost), pulumi.DependsOn([]pulumi.Resource{promReady.Resource}),
+			pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))...)
 		if err != nil {
 			return nil, fmt.Errorf("monitoring %s: grafana: %w", name, err)
+		}
+		if _, err := a.Host.AwaitReady(ctx, name+"-grafana-ready", gpuhost.ReadyArgs{
+			Container: graf, ContainerName: a.Host.DockerName(GrafanaAlias), Timeout: 4 * time.Minute,
+		}, child...); err != nil {
+			return nil, fmt.Errorf("monitoring %s: %w", name, err)
 		}
 		m.GrafanaURL = pulumi.String(a.Host.PublishedURL(a.GrafanaPort)).ToStringOutput()
 		m.GrafanaAdminPassword = pulumi.ToSecret(admin.Result).(pulumi.StringOutput)
@@ -265,8 +286,10 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 
 // dcgm runs NVIDIA's exporter on a GPU host. The distroless image holds no
 // program a healthcheck could run, so it is not waited for; Prometheus's
-// ServelabDCGMExporterDown alert watches it instead. Its port is published
-// only when Prometheus runs on another host.
+// ServelabDCGMExporterDown alert watches it instead. It takes no
+// credentials: on the monitoring host Prometheus scrapes it over the lab
+// network, unpublished; on another host it is published on 127.0.0.1 only,
+// for a tunnel, and not scraped.
 func dcgm(ctx *pulumi.Context, m *Monitoring, name string, h *gpuhost.GpuHost, img string, publish bool) error {
 	onHost := []pulumi.ResourceOption{pulumi.Parent(m), pulumi.Provider(h.Provider)}
 	ref, err := image(ctx, h, name+"-dcgm-image-"+h.Name, img, onHost)
@@ -285,10 +308,11 @@ func dcgm(ctx *pulumi.Context, m *Monitoring, name string, h *gpuhost.GpuHost, i
 	}
 	if publish {
 		args.Ports = docker.ContainerPortArray{docker.ContainerPortArgs{
-			Internal: pulumi.Int(DCGMPort), External: pulumi.Int(DCGMPort), Ip: pulumi.String(h.BindAddress()),
+			Internal: pulumi.Int(DCGMPort), External: pulumi.Int(DCGMPort), Ip: pulumi.String("127.0.0.1"),
 		}}
 	}
-	_, err = docker.NewContainer(ctx, name+"-dcgm-"+h.Name, args, onHost...)
+	_, err = docker.NewContainer(ctx, name+"-dcgm-"+h.Name, args,
+		append(onHost, pulumi.DependsOn(h.Waits()), pulumi.IgnoreChanges(gpuhost.EngineFilledContainerFields()))...)
 	return err
 }
 
@@ -317,7 +341,8 @@ func volume(ctx *pulumi.Context, h *gpuhost.GpuHost, name, role string, opts []p
 }
 
 func image(ctx *pulumi.Context, h *gpuhost.GpuHost, name, ref string, opts []pulumi.ResourceOption) (pulumi.StringOutput, error) {
-	img, err := docker.NewRemoteImage(ctx, name, &docker.RemoteImageArgs{Name: pulumi.String(ref), KeepLocally: pulumi.Bool(true)}, opts...)
+	img, err := docker.NewRemoteImage(ctx, name, &docker.RemoteImageArgs{Name: pulumi.String(imageref.Qualify(ref)), KeepLocally: pulumi.Bool(true)},
+		append(slices.Clone(opts), pulumi.DependsOn(h.Waits()))...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}
@@ -330,10 +355,10 @@ func network(h *gpuhost.GpuHost, alias string) docker.ContainerNetworksAdvancedA
 	}}
 }
 
-func healthcheck(test []string, start string) docker.ContainerHealthcheckArgs {
-	return docker.ContainerHealthcheckArgs{
-		Tests: pulumi.ToStringArray(test), Interval: pulumi.String("15s"), Timeout: pulumi.String("10s"),
-		Retries: pulumi.Int(3), StartPeriod: pulumi.String(start), StartInterval: pulumi.String("2s"),
+func healthcheck(test []string, start time.Duration) gpuhost.Healthcheck {
+	return gpuhost.Healthcheck{
+		Test: test, Interval: 15 * time.Second, Timeout: 10 * time.Second, Retries: 3,
+		StartPeriod: start, StartInterval: 2 * time.Second,
 	}
 }
 

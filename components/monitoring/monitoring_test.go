@@ -1,6 +1,7 @@
 package monitoring_test
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +19,7 @@ import (
 
 func probe(args pulumi.MockResourceArgs) resource.PropertyMap {
 	if strings.HasSuffix(args.Name, "-probe") {
-		return resource.PropertyMap{"stdout": resource.NewProperty("### servelab:gpus\n0, NVIDIA H100 80GB HBM3, 81559, 550.54.15\n### servelab:runtimes\n{\"nvidia\":{}}\n")}
+		return resource.PropertyMap{"stdout": resource.NewProperty("### servelab:gpus\n0, NVIDIA H100 80GB HBM3, 81559, 550.54.15\n### servelab:runtimes\n{\"nvidia\":{}}\n" + pulumitest.ProbeDocker)}
 	}
 	return nil
 }
@@ -65,15 +66,52 @@ func TestNewMonitoring(t *testing.T) {
 				if local.Plain("ports") != nil {
 					t.Error("the local exporter is published; Prometheus reaches it on the lab network")
 				}
-				if p := remote.Plain("ports").([]any)[0].(map[string]any); p["ip"] != "10.0.0.2" || p["external"] != 9400.0 {
-					t.Errorf("remote exporter ports %v", p)
+				// DCGM has no credentials: on another host it is published
+				// on loopback only (for a tunnel) and not scraped.
+				if p := remote.Plain("ports").([]any)[0].(map[string]any); p["ip"] != "127.0.0.1" || p["external"] != 9400.0 {
+					t.Errorf("remote exporter ports %v, want 127.0.0.1:9400", p)
 				}
 				prom, _ := m.Get("docker:index/container:Container", "mon-prometheus")
 				for _, u := range prom.Plain("uploads").([]any) {
 					u := u.(map[string]any)
-					if u["file"] == "/etc/prometheus/prometheus.yml" && !strings.Contains(u["content"].(string), "10.0.0.2:9400") {
-						t.Error("prometheus.yml does not scrape the remote exporter")
+					if u["file"] != "/etc/prometheus/prometheus.yml" {
+						continue
 					}
+					content := u["content"].(string)
+					if strings.Contains(content, "dcgm-b") || strings.Contains(content, "9400") && !strings.Contains(content, "dcgm-exporter:9400") {
+						t.Errorf("prometheus.yml scrapes the remote exporter it cannot reach:\n%s", content)
+					}
+					if !strings.Contains(content, "dcgm-exporter:9400") {
+						t.Error("prometheus.yml does not scrape the local exporter")
+					}
+				}
+			},
+		},
+		{
+			name: "an engine key for a metrics path that needs one",
+			args: func(a, b *gpuhost.GpuHost) *monitoring.MonitoringArgs {
+				return &monitoring.MonitoringArgs{Host: a, Lab: lab, EngineKeys: map[string]pulumi.StringInput{
+					"llama": pulumi.ToSecret(pulumi.String("engine-key")).(pulumi.StringOutput),
+				}}
+			},
+			check: func(t *testing.T, m *pulumitest.Mocks) {
+				prom, _ := m.Get("docker:index/container:Container", "mon-prometheus")
+				found := false
+				for i, u := range prom.Plain("uploads").([]any) {
+					u := u.(map[string]any)
+					if u["file"] != mon.EngineKeyFile("llama") {
+						continue
+					}
+					found = true
+					if u["content"] != "engine-key\n" {
+						t.Errorf("key file content %q", u["content"])
+					}
+					if !slices.Contains(prom.Secrets(), fmt.Sprintf("uploads[%d].content", i)) && !slices.Contains(prom.Secrets(), "uploads") {
+						t.Errorf("the engine key upload is not secret: %v", prom.Secrets())
+					}
+				}
+				if !found {
+					t.Error("no engine key file in the Prometheus container")
 				}
 			},
 		},
@@ -87,8 +125,8 @@ func TestNewMonitoring(t *testing.T) {
 				if !ok {
 					t.Fatal("no grafana")
 				}
-				if !slices.ContainsFunc(g.Dependencies, func(d string) bool { return strings.HasSuffix(d, "::mon-prometheus") }) {
-					t.Error("grafana does not wait for prometheus")
+				if !slices.ContainsFunc(g.Dependencies, func(d string) bool { return strings.HasSuffix(d, "::mon-prometheus-ready") }) {
+					t.Error("grafana does not wait for prometheus to be ready")
 				}
 				if p := g.Plain("ports").([]any)[0].(map[string]any); p["external"] != 13000.0 || p["ip"] != "127.0.0.1" {
 					t.Errorf("grafana ports %v", p)

@@ -1,7 +1,9 @@
 // Package servelabimage is the ServelabImage component: the servelab binary
 // (gateway, bench, sim, probe) built into an image on a host's Docker
 // daemon from this repository's Dockerfile. The gateway, simulated engines
-// and benchmarks that run on the host use it.
+// and benchmarks that run on the host use it. Sources (source.go) decides
+// what the build sees and what the tag hashes: only what goes into the
+// binary.
 package servelabimage
 
 import (
@@ -13,6 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/gpuhost"
+	"github.com/servelab/servelab/internal/imageref"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -21,11 +24,12 @@ const TypeToken = "servelab:image:ServelabImage"
 // ImageArgs say where and what to build.
 type ImageArgs struct {
 	Host *gpuhost.GpuHost
-	// Context is the repository root (the build context); "." when Pulumi
-	// runs from the repository, as `make up` does.
+	// Context is the build context holding the Dockerfile: the directory
+	// Source.WriteContext wrote.
 	Context string
-	// Tag is the image reference, e.g. servelab:0.1.0-3f2a9c1d0e4b. It
-	// should change whenever the sources do, so containers are replaced.
+	// Tag is the image reference, fully qualified, e.g.
+	// localhost/servelab:0.1.0-3f2a9c1d0e4b (Source.Tag). It changes
+	// whenever the binary's sources do, so containers are replaced.
 	Tag string
 }
 
@@ -46,8 +50,8 @@ func NewServelabImage(ctx *pulumi.Context, name string, args *ImageArgs, opts ..
 	if args.Host == nil {
 		errs = append(errs, fmt.Errorf("servelab image %s: host is required", name))
 	}
-	if args.Tag == "" || !strings.Contains(args.Tag, ":") {
-		errs = append(errs, fmt.Errorf("servelab image %s: tag %q must be name:tag", name, args.Tag))
+	if !strings.Contains(args.Tag, ":") || !imageref.Qualified(args.Tag) {
+		errs = append(errs, fmt.Errorf("servelab image %s: tag %q must be a fully qualified name:tag (localhost/servelab:…)", name, args.Tag))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -67,7 +71,7 @@ func NewServelabImage(ctx *pulumi.Context, name string, args *ImageArgs, opts ..
 			Context:    pulumi.String(buildCtx),
 			Dockerfile: pulumi.String(buildCtx + "/Dockerfile"),
 		},
-	}, pulumi.Parent(img), pulumi.Provider(args.Host.Provider))
+	}, pulumi.Parent(img), pulumi.Provider(args.Host.Provider), pulumi.DependsOn(args.Host.Waits()))
 	if err != nil {
 		return nil, fmt.Errorf("servelab image %s: %w", name, err)
 	}

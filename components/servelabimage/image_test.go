@@ -1,6 +1,8 @@
 package servelabimage_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -21,9 +23,12 @@ func TestNewServelabImage(t *testing.T) {
 		{"empty", func(*gpuhost.GpuHost) *servelabimage.ImageArgs { return &servelabimage.ImageArgs{} }, "host is required"},
 		{"bad tag", func(h *gpuhost.GpuHost) *servelabimage.ImageArgs {
 			return &servelabimage.ImageArgs{Host: h, Tag: "servelab"}
-		}, `tag "servelab" must be name:tag`},
+		}, `tag "servelab" must be a fully qualified name:tag`},
+		{"short tag", func(h *gpuhost.GpuHost) *servelabimage.ImageArgs {
+			return &servelabimage.ImageArgs{Host: h, Tag: "servelab:0.1.0-abc"}
+		}, `tag "servelab:0.1.0-abc" must be a fully qualified name:tag`},
 		{"ok", func(h *gpuhost.GpuHost) *servelabimage.ImageArgs {
-			return &servelabimage.ImageArgs{Host: h, Tag: "servelab:0.1.0-abc", Context: "/src/servelab"}
+			return &servelabimage.ImageArgs{Host: h, Tag: "localhost/servelab:0.1.0-abc", Context: "/src/servelab"}
 		}, ""},
 	}
 	for _, tt := range tests {
@@ -45,7 +50,10 @@ func TestNewServelabImage(t *testing.T) {
 			if !ok || b.ProviderName() != "h-docker" || b.ParentName() != "img" {
 				t.Fatalf("build %+v", b)
 			}
-			if b.String("imageName") != "servelab:0.1.0-abc" || b.String("build.context") != "/src/servelab" ||
+			if !slices.ContainsFunc(b.Dependencies, func(d string) bool { return strings.HasSuffix(d, "::h-probe") }) {
+				t.Errorf("the build does not wait for the host's probe: %v", b.Dependencies)
+			}
+			if b.String("imageName") != "localhost/servelab:0.1.0-abc" || b.String("build.context") != "/src/servelab" ||
 				b.String("build.dockerfile") != "/src/servelab/Dockerfile" || b.Plain("skipPush") != true {
 				t.Errorf("build inputs %v", b.Plain(""))
 			}

@@ -203,7 +203,7 @@ func TestMonitoringEndToEnd(t *testing.T) {
 
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	tookGatewayReady := waitFor("gateway /readyz (every sim ready behind it)", func(ctx context.Context) error {
-		code, body, err := httpGet(ctx, hc, "http://"+gwAddr+"/readyz", "")
+		code, body, err := httpGet(ctx, hc, "http://"+gwAddr+"/readyz", apiKey) // model names only with a key
 		if err != nil {
 			return err
 		}
@@ -529,7 +529,7 @@ func TestMonitoringEndToEnd(t *testing.T) {
 		}
 		return joinProblems(problems)
 	})
-	code, body, err := httpGet(ctx, hc, "http://"+gwAddr+"/readyz", "")
+	code, body, err := httpGet(ctx, hc, "http://"+gwAddr+"/readyz", apiKey) // model names only with a key
 	var rz struct {
 		Ready    bool     `json:"ready"`
 		NotReady []string `json:"notReady"`

@@ -1,7 +1,7 @@
 // Package engine holds what servelab knows about each inference engine:
 // its default port, how to tell it is alive and ready, where its metrics are
 // and what they are called. The facts come from the engines' sources
-// (../shared/DESIGN.md, "Engine facts"); every other package asks here instead
+// (each fact names where it comes from); every other package asks here instead
 // of repeating them.
 package engine
 
@@ -97,7 +97,9 @@ type Metrics struct {
 
 // Spec is everything servelab relies on about one engine.
 type Spec struct {
-	Kind        Kind
+	Kind Kind
+	// Title is the engine's name as its project spells it, for messages.
+	Title       string
 	DefaultPort int
 	// Live answers 200 once the server process is up (it may still load).
 	Live Probe
@@ -106,6 +108,8 @@ type Spec struct {
 	// MetricsPath is the Prometheus endpoint, "" when the engine has none.
 	MetricsPath string
 	Metrics     Metrics
+	// Auth is how the engine checks an API key.
+	Auth Auth
 }
 
 // HasMetrics reports whether the engine exposes Prometheus metrics.
@@ -114,10 +118,14 @@ func (s Spec) HasMetrics() bool { return s.MetricsPath != "" }
 var specs = map[Kind]Spec{
 	VLLM: {
 		Kind:        VLLM,
+		Title:       "vLLM",
 		DefaultPort: 8000,
 		Live:        Probe{Path: "/health", Kind: ProbeStatus},
 		Ready:       Probe{Path: "/v1/models", Kind: ProbeOpenAIModels},
 		MetricsPath: "/metrics",
+		// vLLM checks the key on /v1 paths only: /health and /metrics stay
+		// open (vllm/entrypoints/openai/api_server.py, authentication).
+		Auth: Auth{Supported: true, OnlyPrefixes: []string{"/v1"}},
 		Metrics: Metrics{
 			TTFT:             "vllm:time_to_first_token_seconds",
 			ITL:              "vllm:inter_token_latency_seconds",
@@ -132,11 +140,15 @@ var specs = map[Kind]Spec{
 	},
 	SGLang: {
 		Kind:        SGLang,
+		Title:       "SGLang",
 		DefaultPort: 30000,
 		Live:        Probe{Path: "/health", Kind: ProbeStatus},
 		// /v1/models answers during warmup: it is not a readiness signal.
 		Ready:       Probe{Path: "/health_generate", Kind: ProbeStatus},
 		MetricsPath: "/metrics",
+		// SGLang checks the key everywhere but /health* and /metrics*
+		// (sglang/srt/utils, add_api_key_middleware).
+		Auth: Auth{Supported: true, OpenPrefixes: []string{"/health", "/metrics"}},
 		Metrics: Metrics{
 			TTFT:             "sglang:time_to_first_token_seconds",
 			ITL:              "sglang:inter_token_latency_seconds",
@@ -152,6 +164,7 @@ var specs = map[Kind]Spec{
 	},
 	Ollama: {
 		Kind:        Ollama,
+		Title:       "Ollama",
 		DefaultPort: 11434,
 		Live:        Probe{Path: "/api/version", Kind: ProbeStatus},
 		Ready:       Probe{Path: "/api/tags", Kind: ProbeOllamaTags},
@@ -159,10 +172,14 @@ var specs = map[Kind]Spec{
 	},
 	LlamaCpp: {
 		Kind:        LlamaCpp,
+		Title:       "llama.cpp",
 		DefaultPort: 8080,
 		Live:        Probe{Path: "/health", Kind: ProbeStatus},
 		Ready:       Probe{Path: "/health", Kind: ProbeStatus},
 		MetricsPath: "/metrics", // only with --metrics, which servelab always passes
+		// llama-server checks the key on every path but these; /metrics
+		// needs it (tools/server, public_endpoints).
+		Auth: Auth{Supported: true, OpenPaths: []string{"/health", "/v1/health", "/models", "/v1/models", "/api/tags"}},
 		Metrics: Metrics{
 			Running:          "llamacpp:requests_processing",
 			Waiting:          "llamacpp:requests_deferred",
@@ -175,6 +192,41 @@ var specs = map[Kind]Spec{
 			},
 		},
 	},
+}
+
+// Auth is how an engine checks the API key it is started with
+// (Authorization: Bearer KEY).
+type Auth struct {
+	// Supported is false for engines that take no API key (Ollama).
+	Supported bool
+	// OnlyPrefixes, when set, limits the check to paths under them.
+	OnlyPrefixes []string
+	// OpenPrefixes are path prefixes answered without the key.
+	OpenPrefixes []string
+	// OpenPaths are exact paths answered without the key.
+	OpenPaths []string
+}
+
+// Protects reports whether a request for path needs the key, when the
+// engine runs with one.
+func (a Auth) Protects(path string) bool {
+	if !a.Supported || slices.Contains(a.OpenPaths, path) {
+		return false
+	}
+	for _, p := range a.OpenPrefixes {
+		if strings.HasPrefix(path, p) {
+			return false
+		}
+	}
+	if len(a.OnlyPrefixes) == 0 {
+		return true
+	}
+	for _, p := range a.OnlyPrefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // SpecOf returns the spec of a real engine kind. For Sim, pass its flavour:

@@ -88,3 +88,23 @@ func (ks *keySet) allowsBearer(h []byte) bool {
 	}
 	return match == 1
 }
+
+// readBackendKey reads a backend's API key file: one line, the key, of
+// visible ASCII characters without spaces (what a bearer token may hold).
+// Errors name the file, never its content.
+func readBackendKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("apiKeyFile: %w", err)
+	}
+	key := strings.TrimSpace(string(b))
+	if key == "" {
+		return "", fmt.Errorf("apiKeyFile %s: no key in the file", path)
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c <= ' ' || c > '~' {
+			return "", fmt.Errorf("apiKeyFile %s: the key must be one line of visible ASCII characters without spaces", path)
+		}
+	}
+	return key, nil
+}

@@ -3,13 +3,16 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/servelab/servelab/internal/engine"
 )
@@ -71,6 +74,30 @@ func bearer(k string) *http.Request {
 	return &http.Request{Header: http.Header{"Authorization": {"Bearer " + k}}}
 }
 
+// keyedRequest sends body (none when empty) with key as a bearer token
+// (none when empty) and returns the status and body.
+func keyedRequest(t *testing.T, method, url, key, body string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func TestAuthThroughGateway(t *testing.T) {
 	t.Parallel()
 	up := newFakeUpstream(t, "a", engine.VLLM, "m")
@@ -82,19 +109,6 @@ func TestAuthThroughGateway(t *testing.T) {
 		}
 		return ""
 	}}, true)
-	do := func(method, path, key string) (int, string) {
-		req, _ := http.NewRequest(method, gw.URL+path, strings.NewReader(chatBody))
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	for _, tc := range []struct {
 		method, path, key string
 		status            int
@@ -109,7 +123,7 @@ func TestAuthThroughGateway(t *testing.T) {
 		{"GET", "/healthz", "", 200},
 		{"GET", "/readyz", "", 200},
 	} {
-		code, body := do(tc.method, tc.path, tc.key)
+		code, body := keyedRequest(t, tc.method, gw.URL+tc.path, tc.key, chatBody)
 		if code != tc.status {
 			t.Errorf("%s %s key %q: %d, want %d", tc.method, tc.path, tc.key, code, tc.status)
 		}
@@ -168,4 +182,90 @@ func mustListen(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+// TestReadyzDetailsNeedKey: /readyz answers everyone with its status and
+// the bare boolean; which models are not ready (their names) only to a
+// client with a key.
+func TestReadyzDetailsNeedKey(t *testing.T) {
+	t.Parallel()
+	up := newFakeUpstream(t, "a", engine.VLLM, "m")
+	down := newFakeUpstream(t, "d", engine.VLLM, "secret-model")
+	down.ready.Store(false)
+	cfg := testConfig(Model{Name: "m", Backends: []Backend{up.backend()}}, Model{Name: "secret-model", Backends: []Backend{down.backend()}})
+	cfg.Auth.KeysEnv = "K"
+	gw := startGateway(t, cfg, Options{Getenv: func(string) string { return testKey }}, false)
+	waitFor(t, 5*time.Second, "m ready", func() bool { return gw.routes["m"].ready() })
+	get := func(key string) (int, string) { return keyedRequest(t, http.MethodGet, gw.URL+"/readyz", key, "") }
+	for _, key := range []string{"", "wrong"} {
+		if code, body := get(key); code != http.StatusServiceUnavailable || body != "{\"ready\":false}\n" {
+			t.Errorf("/readyz with key %q = %d %q, want 503 {\"ready\":false}", key, code, body)
+		}
+	}
+	if code, body := get(testKey); code != http.StatusServiceUnavailable || body != "{\"ready\":false,\"notReady\":[\"secret-model\"]}\n" {
+		t.Errorf("/readyz with the key = %d %q, want the models not ready", code, body)
+	}
+	down.ready.Store(true)
+	waitFor(t, 5*time.Second, "every model ready", func() bool { return len(gw.NotReady()) == 0 })
+	if code, body := get(""); code != http.StatusOK || body != "{\"ready\":true}\n" {
+		t.Errorf("/readyz when ready = %d %q", code, body)
+	}
+}
+
+// addrListener is a loopback listener that reports another address, so
+// that the test can show what the gateway says when listening there
+// without opening a port to the network.
+type addrListener struct {
+	net.Listener
+	addr *net.TCPAddr
+}
+
+func (l addrListener) Addr() net.Addr { return l.addr }
+
+// TestAuthOffWarning: a gateway without API keys on an address reachable
+// from the network warns at start; on loopback, or with keys, it does not.
+func TestAuthOffWarning(t *testing.T) {
+	t.Parallel()
+	const warning = "auth is off on a non-loopback address"
+	for _, tc := range []struct {
+		addr string
+		auth bool
+		warn bool
+	}{
+		{"0.0.0.0:8080", false, true},
+		{"[::]:8080", false, true},
+		{"10.1.2.3:8080", false, true},
+		{"127.0.0.1:8080", false, false},
+		{"[::1]:8080", false, false},
+		{"0.0.0.0:8080", true, false},
+	} {
+		t.Run(fmt.Sprintf("%s auth %v", tc.addr, tc.auth), func(t *testing.T) {
+			t.Parallel()
+			up := newFakeUpstream(t, "a", engine.VLLM, "m")
+			cfg := testConfig(Model{Name: "m", Backends: []Backend{up.backend()}})
+			if tc.auth {
+				cfg.Auth.KeysEnv = "K"
+			}
+			logs := &syncBuffer{}
+			g, err := New(cfg, Options{Getenv: func(string) string { return testKey }, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr, err := net.ResolveTCPAddr("tcp", tc.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- g.Serve(ctx, addrListener{mustListen(t), addr}, nil) }()
+			waitFor(t, 5*time.Second, "the serving log line", func() bool { return strings.Contains(logs.String(), "gateway serving") })
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(logs.String(), warning); got != tc.warn {
+				t.Errorf("warning logged: %v, want %v\n%s", got, tc.warn, logs.String())
+			}
+		})
+	}
 }

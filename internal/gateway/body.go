@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 )
@@ -16,32 +18,46 @@ import (
 // makes it flush the headers first: one more write upstream, one more read
 // there).
 
+// Body buffer sizes: the first read goes into firstBodyBuf bytes (or the
+// declared length, when smaller); the buffer then doubles as bytes arrive.
+// A declared Content-Length reserves nothing: a client that declares 10 MiB
+// and sends one byte costs firstBodyBuf, not 10 MiB.
+const firstBodyBuf = 16 << 10
+
 // readBody reads the request body, at most max bytes. A declared
-// Content-Length above max fails before reading.
+// Content-Length above max fails before reading. Memory grows with the
+// bytes that arrive, never ahead of them by more than the bytes already
+// there (or firstBodyBuf).
 func readBody(r *http.Request, max int64) ([]byte, error) {
 	if r.ContentLength > max {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBodyTooLarge, r.ContentLength, max)
 	}
-	size := int64(4 << 10)
-	if r.ContentLength >= 0 {
-		size = r.ContentLength + 1 // room to see the EOF without growing
-	}
-	buf := make([]byte, 0, size)
 	limit := max + 1 // one byte more than allowed tells "too large"
-	for int64(len(buf)) < limit {
+	if r.ContentLength >= 0 {
+		limit = min(limit, r.ContentLength+1) // room to see the EOF without growing
+	}
+	buf := make([]byte, 0, min(limit, firstBodyBuf))
+	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			if int64(len(buf)) >= limit {
+				break
+			}
+			grown := make([]byte, len(buf), min(limit, 2*int64(cap(buf))))
+			copy(grown, buf)
+			buf = grown
 		}
-		end := cap(buf)
-		if int64(end) > limit {
-			end = int(limit)
-		}
-		n, err := r.Body.Read(buf[len(buf):end])
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
+			// A read deadline also cancels the request's context: look
+			// at the error first.
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return nil, fmt.Errorf("%w: the body did not arrive within timeouts.requestRead", ErrRequestTimeout)
+			}
 			if cerr := r.Context().Err(); cerr != nil {
 				return nil, fmt.Errorf("read request body: %w", cerr)
 			}

@@ -35,6 +35,9 @@ func TestReadBody(t *testing.T) {
 		{"declared too large", "01234567890", 11, 10, ErrBodyTooLarge},
 		{"too large unknown length", strings.Repeat("x", 100000), -1, 50000, ErrBodyTooLarge},
 		{"empty", "", 0, 10, nil},
+		{"grows past the first buffer", strings.Repeat("y", 100000), 100000, 1 << 20, nil},
+		{"grows past the first buffer, unknown length", strings.Repeat("y", 100000), -1, 1 << 20, nil},
+		{"exactly the limit, unknown length", strings.Repeat("y", 65536), -1, 65536, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

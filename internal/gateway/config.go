@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/internal/jsonscan"
 	"github.com/servelab/servelab/internal/shellquote"
 	"github.com/servelab/servelab/internal/strictjson"
 )
@@ -57,6 +58,17 @@ var Routings = []Routing{LeastOutstanding, RoundRobin, Weighted}
 // backends already tried in a 64-bit mask).
 const MaxBackendsPerModel = 64
 
+// MaxBodyBytesLimit is the largest maxBodyBytes the config accepts: a
+// request body is held in memory while it is forwarded (and kept for
+// retries), so the bound keeps a few large requests from exhausting memory.
+// The longest context of today's engines (1M tokens, ~4 MiB of text) fits
+// many times over.
+const MaxBodyBytesLimit = 64 << 20
+
+// MaxJSONDepthLimit is the largest maxJSONDepth the config accepts
+// (encoding/json's own nesting limit).
+const MaxJSONDepthLimit = jsonscan.MaxDepth
+
 // Config is the gateway's configuration file. The Pulumi gateway component
 // renders it with json.Marshal; ParseConfig reads it back. Start Go values
 // from DefaultConfig: a key absent from the file keeps its default, a key
@@ -69,8 +81,16 @@ type Config struct {
 	MetricsListen string `json:"metricsListen"`
 	// Routing is the default policy for models that do not set their own.
 	Routing Routing `json:"routing"`
-	// MaxBodyBytes bounds request bodies (413 above it).
+	// MaxBodyBytes bounds request bodies (413 above it), at most
+	// MaxBodyBytesLimit.
 	MaxBodyBytes int64 `json:"maxBodyBytes"`
+	// MaxJSONDepth bounds how deep objects and arrays may nest in a request
+	// body (the top-level object is level 1); deeper bodies get 400 instead
+	// of reaching an engine whose parser would fail on them.
+	MaxJSONDepth int `json:"maxJSONDepth"`
+	// MaxConnections caps the client connections open at once on each
+	// listener; a connection beyond it is answered 503 and closed at once.
+	MaxConnections int `json:"maxConnections"`
 	// MaxIdleConnsPerHost sizes the upstream keep-alive pool per backend.
 	MaxIdleConnsPerHost int `json:"maxIdleConnsPerHost"`
 	// Core picks the server: "h1" (the gateway's own HTTP/1.1 server and
@@ -96,6 +116,12 @@ type Config struct {
 
 // Timeouts bounds every wait of the gateway.
 type Timeouts struct {
+	// RequestHeader bounds the arrival of a request's headers, counted from
+	// the request's first byte (on a new connection, from its accept).
+	RequestHeader Duration `json:"requestHeader"`
+	// RequestRead bounds the arrival of a whole request, headers and body,
+	// counted from the same point; a body still arriving then gets 408.
+	RequestRead Duration `json:"requestRead"`
 	// Dial bounds a TCP connect to a backend.
 	Dial Duration `json:"dial"`
 	// ResponseHeader bounds the wait for a backend's response headers after
@@ -164,6 +190,12 @@ type Backend struct {
 	Model string `json:"model"`
 	// Weight is the share for weighted routing; 0 counts as 1.
 	Weight int `json:"weight"`
+	// APIKeyFile, when set, is the path of a file holding this backend's
+	// own API key (one line). The gateway reads it at start and sends
+	// "Authorization: Bearer <key>" to this backend on proxied requests and
+	// readiness probes; the key is never logged. A client's Authorization
+	// header is never forwarded, with or without it.
+	APIKeyFile string `json:"apiKeyFile,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string.
@@ -195,16 +227,20 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // models.
 func DefaultConfig() Config {
 	return Config{
-		Listen:              "0.0.0.0:8080",
+		Listen:              "127.0.0.1:8080",
 		MetricsListen:       "",
 		Routing:             LeastOutstanding,
 		MaxBodyBytes:        10 << 20,
+		MaxJSONDepth:        512,
+		MaxConnections:      4096,
 		MaxIdleConnsPerHost: 1024,
 		Core:                CoreH1,
 		UpstreamClient:      UpstreamHTTP,
 		Retries:             2,
 		ProbeInterval:       Duration(2 * time.Second),
 		Timeouts: Timeouts{
+			RequestHeader:  Duration(10 * time.Second),
+			RequestRead:    Duration(60 * time.Second),
 			Dial:           Duration(5 * time.Second),
 			ResponseHeader: Duration(10 * time.Minute),
 			StreamIdle:     Duration(60 * time.Second),
@@ -309,8 +345,17 @@ func (c Config) validate(errs *problems) {
 		errs.add("metricsListen", "must differ from listen (leave it empty to serve /metrics on the API listener)")
 	}
 	checkRouting(errs, "routing", c.Routing, false)
-	if c.MaxBodyBytes <= 0 {
+	switch {
+	case c.MaxBodyBytes <= 0:
 		errs.add("maxBodyBytes", "must be > 0, got %d", c.MaxBodyBytes)
+	case c.MaxBodyBytes > MaxBodyBytesLimit:
+		errs.add("maxBodyBytes", "must be at most %d (64 MiB), got %d", MaxBodyBytesLimit, c.MaxBodyBytes)
+	}
+	if c.MaxJSONDepth < 1 || c.MaxJSONDepth > MaxJSONDepthLimit {
+		errs.add("maxJSONDepth", "must be in [1, %d], got %d", MaxJSONDepthLimit, c.MaxJSONDepth)
+	}
+	if c.MaxConnections < 1 {
+		errs.add("maxConnections", "must be >= 1, got %d", c.MaxConnections)
 	}
 	if c.Core != CoreH1 && c.Core != CoreNetHTTP {
 		errs.add("core", "unknown core %q (want %s or %s)", c.Core, CoreH1, CoreNetHTTP)
@@ -325,6 +370,11 @@ func (c Config) validate(errs *problems) {
 		errs.add("retries", "must be in [0, %d), got %d", MaxBackendsPerModel, c.Retries)
 	}
 	positive(errs, "probeInterval", c.ProbeInterval)
+	positive(errs, "timeouts.requestHeader", c.Timeouts.RequestHeader)
+	positive(errs, "timeouts.requestRead", c.Timeouts.RequestRead)
+	if c.Timeouts.RequestRead < c.Timeouts.RequestHeader {
+		errs.add("timeouts.requestRead", "must be >= timeouts.requestHeader (%s), got %s", c.Timeouts.RequestHeader.D(), c.Timeouts.RequestRead.D())
+	}
 	positive(errs, "timeouts.dial", c.Timeouts.Dial)
 	positive(errs, "timeouts.responseHeader", c.Timeouts.ResponseHeader)
 	positive(errs, "timeouts.streamIdle", c.Timeouts.StreamIdle)
@@ -391,6 +441,9 @@ func (c Config) validate(errs *problems) {
 			}
 			if b.Weight < 0 {
 				errs.add(bp+".weight", "must be >= 0, got %d", b.Weight)
+			}
+			if b.APIKeyFile != "" && strings.TrimSpace(b.APIKeyFile) != b.APIKeyFile {
+				errs.add(bp+".apiKeyFile", "%q has leading or trailing space", b.APIKeyFile)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -40,6 +41,7 @@ func TestParseConfigExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := DefaultConfig()
+	want.Listen = "0.0.0.0:8080"
 	want.Cache.Enabled = true
 	want.Auth.KeysFile = "/run/servelab/gateway-keys"
 	want.Models = []Model{{Name: "qwen-vllm", Backends: []Backend{{
@@ -47,6 +49,20 @@ func TestParseConfigExample(t *testing.T) {
 	}}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+// TestDefaultListenIsLoopback: a gateway started from a config that does
+// not say where to listen is reachable from this machine only.
+func TestDefaultListenIsLoopback(t *testing.T) {
+	t.Parallel()
+	cfg, err := ParseConfig([]byte(`{"models":[{"name":"m","backends":[{"name":"b","engine":"vllm","url":"http://v:8000"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		t.Errorf("default listen %q is not a loopback address", cfg.Listen)
 	}
 }
 
@@ -132,8 +148,14 @@ func TestParseConfigErrors(t *testing.T) {
 		{"upstream client", `{"upstreamClient":"fasthttp",` + models + `}`, []string{`upstreamClient: unknown client "fasthttp" (want http or direct)`}},
 		{"listen", `{"listen":"8080",` + models + `}`, []string{`listen: "8080" is not host:port`}},
 		{"same listeners", `{"listen":"0.0.0.0:1","metricsListen":"0.0.0.0:1",` + models + `}`, []string{"metricsListen: must differ"}},
-		{"limits", `{"maxBodyBytes":0,"maxIdleConnsPerHost":-1,"retries":-1,` + models + `}`,
-			[]string{"maxBodyBytes: must be > 0", "maxIdleConnsPerHost: must be > 0", "retries: must be in"}},
+		{"limits", `{"maxBodyBytes":0,"maxIdleConnsPerHost":-1,"retries":-1,"maxJSONDepth":0,"maxConnections":0,` + models + `}`,
+			[]string{"maxBodyBytes: must be > 0", "maxIdleConnsPerHost: must be > 0", "retries: must be in",
+				"maxJSONDepth: must be in [1, 10000], got 0", "maxConnections: must be >= 1, got 0"}},
+		{"depth above encoding/json's", `{"maxJSONDepth":10001,` + models + `}`, []string{"maxJSONDepth: must be in [1, 10000], got 10001"}},
+		{"request deadlines", `{"timeouts":{"requestHeader":"30s","requestRead":"10s"},` + models + `}`,
+			[]string{"timeouts.requestRead: must be >= timeouts.requestHeader (30s), got 10s"}},
+		{"body limit above the bound", `{"maxBodyBytes":1000000000000000,` + models + `}`,
+			[]string{"maxBodyBytes: must be at most 67108864 (64 MiB), got 1000000000000000"}},
 		{"ejection", `{"ejection":{"consecutiveFailures":0,"baseBackoff":"10s","maxBackoff":"1s"},` + models + `}`,
 			[]string{"ejection.consecutiveFailures: must be >= 1", "ejection.maxBackoff: must be >= ejection.baseBackoff"}},
 		{"cache", `{"cache":{"maxEntries":0,"maxBytes":0},` + models + `}`, []string{"cache.maxEntries", "cache.maxBytes"}},

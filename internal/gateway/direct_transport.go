@@ -23,7 +23,13 @@ import (
 // response-header timeouts and the request context, and replays a request
 // once on a fresh connection when a pooled one turns out closed before any
 // response byte. It is not the default: the gateway uses NewTransport unless
-// Options.Transport says otherwise.
+// the config's upstreamClient says "direct".
+//
+// A connection goes back to the pool only when nothing but the response
+// came on it: 1xx responses are skipped, a connection with bytes left after
+// the response's end is closed, and a pooled connection on which anything
+// arrived while idle is closed when taken out. So a backend that sends an
+// extra response can never hand it to another request.
 type DirectTransport struct {
 	dialer         net.Dialer
 	maxIdle        int
@@ -54,9 +60,43 @@ type directConn struct {
 	t      *DirectTransport
 	key    string
 	c      net.Conn
+	peek   *socketPeeker
+	in     headerBudget
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
+}
+
+// maxResponseHeader bounds a response's header block (net/http's client
+// allows 10 MiB; engines send a few hundred bytes).
+const maxResponseHeader = 1 << 20
+
+// max1xx bounds the informational responses skipped before the final one.
+const max1xx = 8
+
+// errHeaderTooLarge: a backend sent more than maxResponseHeader of headers.
+var errHeaderTooLarge = errors.New("response headers larger than 1 MiB")
+
+// headerBudget reads from the connection, at most left bytes while left is
+// not negative: the header phase of a response is bounded, its body not.
+type headerBudget struct {
+	c    net.Conn
+	left int64
+}
+
+func (h *headerBudget) Read(p []byte) (int, error) {
+	if h.left < 0 {
+		return h.c.Read(p)
+	}
+	if h.left == 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.c.Read(p)
+	h.left -= int64(n)
+	return n, err
 }
 
 func connKey(req *http.Request) string { return req.URL.Scheme + "://" + req.URL.Host }
@@ -69,7 +109,9 @@ func (t *DirectTransport) get(ctx context.Context, req *http.Request) (*directCo
 	for list := t.idle[key]; len(list) > 0; list = t.idle[key] {
 		pc := list[len(list)-1]
 		t.idle[key] = list[:len(list)-1]
-		if now.Sub(pc.idleAt) < t.idleTimeout {
+		// A connection on which the backend sent anything (or hung up)
+		// while idle is not reused: those bytes answer no request.
+		if now.Sub(pc.idleAt) < t.idleTimeout && !pc.peek.pending() {
 			t.mu.Unlock()
 			return pc, true, nil
 		}
@@ -101,7 +143,9 @@ func (t *DirectTransport) get(ctx context.Context, req *http.Request) (*directCo
 		}
 		c = tc
 	}
-	return &directConn{t: t, key: key, c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 16<<10)}, false, nil
+	pc := &directConn{t: t, key: key, c: c, peek: newSocketPeeker(c), in: headerBudget{c: c, left: -1}, bw: bufio.NewWriterSize(c, 16<<10)}
+	pc.br = bufio.NewReaderSize(&pc.in, 16<<10)
+	return pc, false, nil
 }
 
 func (pc *directConn) release() {
@@ -178,6 +222,8 @@ func (pc *directConn) exchange(req *http.Request, reused bool) (resp *http.Respo
 	if pc.t.responseHeader > 0 {
 		_ = pc.c.SetReadDeadline(time.Now().Add(pc.t.responseHeader))
 	}
+	pc.in.left = maxResponseHeader
+	defer func() { pc.in.left = -1 }()
 	if _, err := pc.br.Peek(1); err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -185,9 +231,20 @@ func (pc *directConn) exchange(req *http.Request, reused bool) (resp *http.Respo
 		}
 		return nil, reused, fmt.Errorf("read response: %w", err)
 	}
-	resp, err = http.ReadResponse(pc.br, req)
-	if err != nil {
-		return nil, false, fmt.Errorf("read response: %w", err)
+	for n1xx := 0; ; n1xx++ {
+		resp, err = http.ReadResponse(pc.br, req)
+		if err != nil {
+			return nil, false, fmt.Errorf("read response: %w", err)
+		}
+		code := resp.StatusCode
+		if code < 100 || code >= 200 {
+			break
+		}
+		// Informational responses carry no body; the final one follows.
+		if code == http.StatusSwitchingProtocols || n1xx == max1xx {
+			return nil, false, fmt.Errorf("read response: unexpected %d response", code)
+		}
+		pc.in.left = maxResponseHeader
 	}
 	_ = pc.c.SetReadDeadline(time.Time{})
 	// A cancellation between the headers and the line above set a past
@@ -231,8 +288,9 @@ func (b *directBody) finish(eof bool) {
 	}
 	b.done = true
 	// stop reports false when the context fired: the connection has a past
-	// deadline and cannot be reused.
-	if b.stop() && eof && b.keep {
+	// deadline and cannot be reused. Bytes already read past the response's
+	// end answer no request: the connection is closed with them.
+	if b.stop() && eof && b.keep && b.pc.br.Buffered() == 0 {
 		b.pc.release()
 		return
 	}

@@ -20,6 +20,9 @@ var (
 	ErrBadRequest = errors.New("bad request")
 	// ErrBodyTooLarge: the body exceeds maxBodyBytes.
 	ErrBodyTooLarge = errors.New("request body too large")
+	// ErrRequestTimeout: the request did not arrive within
+	// timeouts.requestRead.
+	ErrRequestTimeout = errors.New("request not received in time")
 	// ErrUnknownModel: no configured model has the requested name.
 	ErrUnknownModel = errors.New("model not found")
 	// ErrNoBackend: the model has no ready backend left to try.
@@ -47,6 +50,8 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrRequestTimeout):
+		return http.StatusRequestTimeout
 	case errors.Is(err, ErrBadRequest):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrUnknownModel), errors.Is(err, ErrNotFound):
@@ -76,6 +81,8 @@ func errorCode(err error, status int) (typ, code string) {
 		return "authentication_error", "invalid_api_key"
 	case http.StatusRequestEntityTooLarge:
 		return "invalid_request_error", "request_too_large"
+	case http.StatusRequestTimeout:
+		return "invalid_request_error", "request_timeout"
 	case http.StatusBadRequest:
 		return "invalid_request_error", "invalid_request"
 	case http.StatusNotFound:

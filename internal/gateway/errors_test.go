@@ -19,6 +19,7 @@ func TestStatusOf(t *testing.T) {
 	}{
 		{fmt.Errorf("x: %w", ErrUnauthorized), 401},
 		{fmt.Errorf("x: %w", ErrBodyTooLarge), 413},
+		{fmt.Errorf("x: %w", ErrRequestTimeout), 408},
 		{errNoModel, 400},
 		{fmt.Errorf("%w: %q", ErrUnknownModel, "m"), 404},
 		{ErrNotFound, 404},

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,31 +37,51 @@ var (
 )
 
 // ExtractModel returns the top-level "model" of a JSON request body without
-// decoding the rest. It validates the whole body as JSON and is not fooled by
-// "model" keys nested in messages or inside strings. Errors wrap
-// ErrBadRequest.
+// decoding the rest. It validates the whole body as JSON (nesting up to the
+// default maxJSONDepth) and is not fooled by "model" keys nested in messages
+// or inside strings. Errors wrap ErrBadRequest.
 func ExtractModel(body []byte) (string, error) {
-	info, err := scanRequest(body)
+	info, err := scanRequest(body, DefaultConfig().MaxJSONDepth)
 	return info.model, err
 }
 
-// scanRequest validates body as JSON (with encoding/json's rules) and reads
-// the top-level fields the gateway routes and caches on. Duplicate keys
-// resolve as in encoding/json: the last one wins.
-func scanRequest(body []byte) (reqInfo, error) {
-	s := jsonscan.New(body)
+// readKeys are the top-level keys the gateway acts on. A body that holds
+// one of them twice, in any letter case, is refused: engines disagree on
+// which copy counts (Go's encoding/json matches keys case-insensitively,
+// Python's json does not), so a gateway routing on one copy could send a
+// backend a request it reads differently.
+var readKeys = [...]string{"model", "stream", "temperature", "seed"}
+
+// readKey returns the index in readKeys of the key that k spells in any
+// case (Unicode simple folding, as encoding/json), or -1.
+func readKey(k []byte) int {
+	for i, name := range readKeys {
+		if bytes.EqualFold(k, []byte(name)) {
+			return i
+		}
+	}
+	return -1
+}
+
+// scanRequest validates body as JSON (with encoding/json's rules, objects
+// and arrays nested at most maxDepth levels) and reads the top-level fields
+// the gateway routes and caches on.
+func scanRequest(body []byte, maxDepth int) (reqInfo, error) {
+	s := jsonscan.NewLimited(body, maxDepth)
 	var info reqInfo
-	modelKind := byte(0) // kind of the last "model" value: 0 absent, '"' string, else other
+	modelKind := byte(0)           // kind of the "model" value: 0 absent, '"' string, else other
+	var seen [len(readKeys)]string // the first spelling of each read key
+	var dup error
 	s.WS()
 	if s.Pos() >= len(body) {
 		return info, fmt.Errorf("%w: empty body", ErrBadRequest)
 	}
 	if s.Peek() != '{' {
 		if err := s.Skip(); err != nil {
-			return info, malformed(err)
+			return info, malformed(err, maxDepth)
 		}
 		if err := s.End(); err != nil {
-			return info, malformed(err)
+			return info, malformed(err, maxDepth)
 		}
 		return info, errNotObject
 	}
@@ -70,6 +91,16 @@ func scanRequest(body []byte) (reqInfo, error) {
 			return err
 		}
 		ve := s.Pos()
+		if i := readKey(key); i >= 0 {
+			switch {
+			case seen[i] != "" && dup == nil:
+				dup = fmt.Errorf("%w: duplicate key %q (the body already has %q; engines disagree on which one counts)", ErrBadRequest, key, seen[i])
+			case string(key) == readKeys[i]:
+				seen[i] = readKeys[i]
+			default:
+				seen[i] = string(key)
+			}
+		}
 		switch string(key) {
 		case "model":
 			modelKind = body[vs]
@@ -89,7 +120,10 @@ func scanRequest(body []byte) (reqInfo, error) {
 		err = s.End()
 	}
 	if err != nil {
-		return info, malformed(err)
+		return info, malformed(err, maxDepth)
+	}
+	if dup != nil {
+		return info, dup
 	}
 	switch modelKind {
 	case 0:
@@ -106,7 +140,10 @@ func scanRequest(body []byte) (reqInfo, error) {
 }
 
 // malformed wraps a scanner error as a bad request.
-func malformed(err error) error {
+func malformed(err error, maxDepth int) error {
+	if errors.Is(err, jsonscan.ErrTooDeep) {
+		return fmt.Errorf("%w: JSON nested more than %d levels (maxJSONDepth): %w", ErrBadRequest, maxDepth, err)
+	}
 	return fmt.Errorf("%w: malformed JSON: %w", ErrBadRequest, err)
 }
 

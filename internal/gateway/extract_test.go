@@ -26,8 +26,18 @@ func TestScanRequest(t *testing.T) {
 		{"escaped key", `{"mod\u0065l":"m"}`, "m", false, false, false},
 		{"escaped value", `{"model":"Qwen\/Qwen2.5 \u00e9\"x"}`, "Qwen/Qwen2.5 é\"x", false, false, false},
 		{"unicode value", `{"model":"модель"}`, "модель", false, false, false},
-		{"duplicate: last wins", `{"model":"a","model":"b"}`, "b", false, false, false},
-		{"duplicate: last not a string", `{"model":"a","model":1}`, "", false, false, true},
+		{"duplicate model", `{"model":"a","model":"b"}`, "", false, false, true},
+		{"duplicate model not a string", `{"model":"a","model":1}`, "", false, false, true},
+		{"case-variant model after", `{"model":"a","MODEL":"b"}`, "", false, false, true},
+		{"case-variant model before", `{"Model":"b","model":"a"}`, "", false, false, true},
+		{"escaped case variant", `{"model":"a","mod\u0045l":"b"}`, "", false, false, true},
+		{"unicode fold variant", `{"model":"a","\u017ftream":true,"stream":false}`, "", false, false, true},
+		{"case-variant stream", `{"model":"a","stream":false,"Stream":true}`, "", false, false, true},
+		{"case-variant temperature", `{"model":"a","temperature":0,"TEMPERATURE":1}`, "", false, false, true},
+		{"case-variant seed", `{"model":"a","seed":1,"sEED":null}`, "", false, false, true},
+		{"lone case variant is not the model", `{"MODEL":"a"}`, "", false, false, true},
+		{"nested case variants are fine", `{"model":"a","x":{"Model":"b","model":"c"}}`, "a", false, false, false},
+		{"other keys may repeat", `{"model":"a","n":1,"n":2}`, "a", false, false, false},
 		{"stream true", `{"model":"m","stream":true}`, "m", true, false, false},
 		{"stream false", `{"model":"m","stream":false}`, "m", false, false, false},
 		{"temperature 0", `{"model":"m","temperature":0}`, "m", false, true, false},
@@ -49,11 +59,13 @@ func TestScanRequest(t *testing.T) {
 		{"bad literal", `{"model":"m","x":nul}`, "", false, false, true},
 		{"two values", `{"model":"m"}{}`, "", false, false, true},
 		{"deep nesting", `{"model":"m","x":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`, "", false, false, true},
+		{"nesting at the limit", `{"model":"m","x":` + strings.Repeat("[", 511) + strings.Repeat("]", 511) + `}`, "m", false, false, false},
+		{"nesting over the limit", `{"model":"m","x":` + strings.Repeat("[", 512) + strings.Repeat("]", 512) + `}`, "", false, false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			info, err := scanRequest([]byte(tc.body))
+			info, err := scanRequest([]byte(tc.body), 512)
 			if (err != nil) != tc.err {
 				t.Fatalf("err = %v, want error %v", err, tc.err)
 			}
@@ -73,7 +85,7 @@ func TestScanRequest(t *testing.T) {
 func TestSpliceModel(t *testing.T) {
 	t.Parallel()
 	body := []byte(`{"messages":[{"model":"keep"}], "model" : "pub\u0021" ,"n":1}`)
-	info, err := scanRequest(body)
+	info, err := scanRequest(body, 512)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +108,8 @@ func FuzzExtractModel(f *testing.F) {
 		`{"messages":[{"role":"user","content":"hi","model":"x"}],"model":"real","stream":true}`,
 		`{"mod\u0065l":"\ud83d\ude00"}`,
 		`{"model":"a","model":"b"}`,
+		`{"model":"a","MODEL":"b"}`,
+		`{"model":"a","x":[[[[[[[[[]]]]]]]]]}`,
 		`{"model":1}`,
 		`[{"model":"m"}]`,
 		`{"model":"m","x":[1,2,{"y":null}],"t":-0.5e-3}`,
@@ -106,10 +120,18 @@ func FuzzExtractModel(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		info, err := scanRequest(b)
+		const maxDepth = 8
+		info, err := scanRequest(b, maxDepth)
 		if !json.Valid(b) {
 			if err == nil {
 				t.Fatalf("accepted invalid JSON %q", b)
+			}
+			return
+		}
+		depth, dup := jsonShape(t, b)
+		if depth > maxDepth || dup != "" {
+			if err == nil {
+				t.Fatalf("accepted %q: depth %d (limit %d), duplicate %q", b, depth, maxDepth, dup)
 			}
 			return
 		}
@@ -141,6 +163,53 @@ func FuzzExtractModel(f *testing.F) {
 			t.Fatalf("stream %v, encoding/json says %v", info.stream, obj["stream"])
 		}
 	})
+}
+
+// jsonShape walks valid JSON with encoding/json's tokenizer and returns its
+// nesting depth and the first top-level key that repeats, case-insensitively,
+// a key the gateway reads (model, stream, temperature, seed).
+func jsonShape(t *testing.T, b []byte) (depth int, dup string) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var stack []byte // '{' or '[' per open level
+	expectKey := false
+	seen := map[string]bool{}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return depth, dup
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				stack = append(stack, byte(v))
+				depth = max(depth, len(stack))
+				expectKey = v == '{'
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if expectKey && len(stack) == 1 && dup == "" {
+				for _, name := range []string{"model", "stream", "temperature", "seed"} {
+					if strings.EqualFold(v, name) {
+						if seen[name] {
+							dup = v
+						}
+						seen[name] = true
+					}
+				}
+			}
+			if expectKey {
+				expectKey = false
+				continue
+			}
+		}
+		// After a value inside an object, the next token is a key.
+		expectKey = len(stack) > 0 && stack[len(stack)-1] == '{'
+	}
 }
 
 func BenchmarkExtractModel(b *testing.B) {

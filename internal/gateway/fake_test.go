@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,8 @@ const (
 	behaveTruncatedJSON           // promise 1000 bytes of JSON, send 10, close
 	behaveStallJSON               // send JSON headers, then nothing
 	behaveHugeJSON                // a 5 MiB JSON answer
+	behaveKillMidEvent            // stream one chunk and half of the next, then hijack and close
+	behaveHugeTruncated           // promise 6 MiB of JSON, send 5 MiB, close
 )
 
 // fakeUpstream imitates an inference engine of one flavour: its readiness
@@ -179,6 +182,13 @@ func (f *fakeUpstream) api(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"object":"list","data":[{"embedding":"%s"}],"usage":{"completion_tokens":0}}`, strings.Repeat("0", 5<<20))
 		return
+	case behaveHugeTruncated:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(6<<20))
+		fmt.Fprintf(w, `{"object":"list","data":[{"embedding":"%s`, strings.Repeat("0", 5<<20))
+		w.(http.Flusher).Flush()
+		hijackClose(w)
+		return
 	}
 	switch {
 	case r.URL.Path == "/v1/embeddings":
@@ -242,6 +252,11 @@ func (f *fakeUpstream) stream(w http.ResponseWriter, r *http.Request, req fakeRe
 			return
 		}
 		if mode == behaveKillMidway && i == 1 {
+			hijackClose(w)
+			return
+		}
+		if mode == behaveKillMidEvent && i == 0 {
+			send(`data: {"id":"c","object":"chat.compl`)
 			hijackClose(w)
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +72,8 @@ type Gateway struct {
 	resps   bufPool    // non-streamed response bodies
 	bufs    *sync.Pool // *[]byte: stream copy buffers
 	h1      *h1Client  // the h1 core's backend client; nil: the nethttp core serves
+	// available names the configured models, for model_not_found answers.
+	available string
 
 	probeOnce sync.Once
 }
@@ -151,7 +154,23 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 	if useH1 {
 		g.h1 = newH1Client(cfg, g.ordered)
 	}
+	g.available = availableModels(cfg.Models)
 	return g, nil
+}
+
+// maxListedModels bounds the model names a model_not_found answer lists.
+const maxListedModels = 20
+
+func availableModels(models []Model) string {
+	names := make([]string, 0, min(len(models), maxListedModels))
+	for _, m := range models[:min(len(models), maxListedModels)] {
+		names = append(names, m.Name)
+	}
+	s := strings.Join(names, ", ")
+	if more := len(models) - len(names); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
 }
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -179,10 +198,18 @@ func (g *Gateway) Handler() http.Handler { return http.HandlerFunc(g.serveHTTP) 
 func (g *Gateway) MetricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", g.m.handler())
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 {
+			earlyAnswer(w) // nothing here reads a body
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 && !isAPIPath(r.URL.Path) {
+		earlyAnswer(w) // these endpoints never read a body
+	}
 	switch r.URL.Path {
 	case "/v1/chat/completions":
 		g.proxy(w, r, epChat)
@@ -196,7 +223,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	case "/readyz":
-		g.readyz(w)
+		g.readyz(w, r)
 	case "/metrics":
 		if g.cfg.MetricsListen != "" {
 			writeError(w, fmt.Errorf("%w: /metrics is served on %s", ErrNotFound, g.cfg.MetricsListen))
@@ -263,14 +290,22 @@ func (g *Gateway) NotReady() []string {
 	return out
 }
 
-// readyz answers 200 when every model has a ready backend, else 503 naming
-// the models that do not.
-func (g *Gateway) readyz(w http.ResponseWriter) {
+func isAPIPath(p string) bool {
+	return p == "/v1/chat/completions" || p == "/v1/completions" || p == "/v1/embeddings"
+}
+
+// readyz answers 200 when every model has a ready backend, else 503; the
+// models not ready are named only to a client with an API key (or to
+// everyone when auth is off).
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	notReady := g.NotReady()
 	body := struct {
 		Ready    bool     `json:"ready"`
 		NotReady []string `json:"notReady,omitempty"`
-	}{Ready: len(notReady) == 0, NotReady: notReady}
+	}{Ready: len(notReady) == 0}
+	if g.keys.allows(r) {
+		body.NotReady = notReady
+	}
 	status := http.StatusOK
 	if !body.Ready {
 		status = http.StatusServiceUnavailable
@@ -294,12 +329,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // streamBufSize is the read size for relayed streams.
 const streamBufSize = 32 << 10
 
-// Server timeouts that the config does not expose.
-const (
-	readHeaderTimeout = 10 * time.Second
-	bodyReadTimeout   = 60 * time.Second
-	idleTimeout       = 120 * time.Second
-)
+// idleTimeout closes a client connection idle between requests.
+const idleTimeout = 120 * time.Second
 
 // Run listens on cfg.Listen (and cfg.MetricsListen when set) and serves
 // until ctx ends, then shuts down gracefully.
@@ -334,6 +365,18 @@ func (g *Gateway) Serve(ctx context.Context, ln, mln net.Listener) error {
 	base, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
 	errLog := slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)
+	httpServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler: h,
+			// Both count from the request's first byte (on a new
+			// connection, from its accept), however steadily bytes come.
+			ReadHeaderTimeout: g.cfg.Timeouts.RequestHeader.D(),
+			ReadTimeout:       g.cfg.Timeouts.RequestRead.D(),
+			IdleTimeout:       idleTimeout,
+			BaseContext:       func(net.Listener) context.Context { return base },
+			ErrorLog:          errLog,
+		}
+	}
 	var api server
 	if g.h1 != nil {
 		hs, err := newH1Server(g, base)
@@ -346,31 +389,25 @@ func (g *Gateway) Serve(ctx context.Context, ln, mln net.Listener) error {
 		}
 		api = hs
 	} else {
-		api = &http.Server{
-			Handler:           g.Handler(),
-			ReadHeaderTimeout: readHeaderTimeout,
-			IdleTimeout:       idleTimeout,
-			BaseContext:       func(net.Listener) context.Context { return base },
-			ErrorLog:          errLog,
-		}
+		api = httpServer(g.Handler())
 	}
+	// One connection cap for both cores: the limit listener refuses and
+	// counts what is over it before either server sees the connection.
 	servers := []server{api}
-	listeners := []net.Listener{ln}
+	listeners := []net.Listener{newLimitListener(ln, g.cfg.MaxConnections, listenerAPI, g.m, g.log)}
 	if mln != nil {
-		servers = append(servers, &http.Server{
-			Handler:           g.MetricsHandler(),
-			ReadHeaderTimeout: readHeaderTimeout,
-			IdleTimeout:       idleTimeout,
-			BaseContext:       func(net.Listener) context.Context { return base },
-			ErrorLog:          errLog,
-		})
-		listeners = append(listeners, mln)
+		servers = append(servers, httpServer(g.MetricsHandler()))
+		listeners = append(listeners, newLimitListener(mln, g.cfg.MaxConnections, listenerMetrics, g.m, g.log))
 	}
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
 		go func() { errc <- s.Serve(listeners[i]) }()
 	}
 	g.log.Info("gateway serving", "listen", ln.Addr().String(), "metrics", metricsAddr(mln), "models", len(g.ordered), "core", g.core())
+	if g.keys == nil && !isLoopback(ln.Addr()) {
+		g.log.Warn("auth is off on a non-loopback address: anyone who can reach it can use every model (set auth.keysFile or auth.keysEnv)",
+			"listen", ln.Addr().String())
+	}
 
 	var serveErr error
 	select {
@@ -418,6 +455,12 @@ func (g *Gateway) core() string {
 		return CoreH1
 	}
 	return CoreNetHTTP
+}
+
+// isLoopback reports whether addr is a loopback IP address.
+func isLoopback(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 func metricsAddr(mln net.Listener) string {

@@ -245,6 +245,7 @@ func TestErrorResponses(t *testing.T) {
 	down.ready.Store(false)
 	cfg := testConfig(Model{Name: "m", Backends: []Backend{up.backend()}}, Model{Name: "m-down", Backends: []Backend{down.backend()}})
 	cfg.MaxBodyBytes = 1024
+	cfg.MaxJSONDepth = 16
 	gw := startGateway(t, cfg, Options{}, false)
 	waitFor(t, 5*time.Second, "m ready", func() bool { return up.probes.Load() > 0 && gw.routes["m"].ready() })
 	chat := gw.URL + "/v1/chat/completions"
@@ -252,19 +253,24 @@ func TestErrorResponses(t *testing.T) {
 		name, body string
 		status     int
 		code       string
+		message    []string // substrings of the error message
 	}{
-		{"unknown model", `{"model":"nope","messages":[]}`, 404, "model_not_found"},
-		{"model only nested", `{"messages":[{"role":"user","content":"x","model":"m"}]}`, 400, "invalid_request"},
-		{"model in a string", `{"prompt":"\"model\":\"m\"","x":1}`, 400, "invalid_request"},
-		{"model not a string", `{"model":7}`, 400, "invalid_request"},
-		{"empty model", `{"model":""}`, 400, "invalid_request"},
-		{"malformed", `{"model":"m",`, 400, "invalid_request"},
-		{"malformed nested", `{"model":"m","messages":[1,,2]}`, 400, "invalid_request"},
-		{"trailing garbage", `{"model":"m"} x`, 400, "invalid_request"},
-		{"not an object", `["model","m"]`, 400, "invalid_request"},
-		{"empty body", ``, 400, "invalid_request"},
-		{"too large", `{"model":"m","prompt":"` + strings.Repeat("x", 2000) + `"}`, 413, "request_too_large"},
-		{"no ready backend", `{"model":"m-down"}`, 503, "no_ready_backend"},
+		{"unknown model", `{"model":"nope","messages":[]}`, 404, "model_not_found", []string{`"nope"`, "available models: m, m-down"}},
+		{"case-variant duplicate model", `{"model":"m","MODEL":"m-down"}`, 400, "invalid_request", []string{`"MODEL"`, `"model"`}},
+		{"duplicate model", `{"model":"m-down","model":"m"}`, 400, "invalid_request", []string{`duplicate key "model"`}},
+		{"nested too deep", `{"model":"m","x":` + strings.Repeat("[", 16) + strings.Repeat("]", 16) + `}`, 400, "invalid_request", []string{"more than 16 levels"}},
+		{"nested at the limit", `{"model":"m-down","x":` + strings.Repeat("[", 15) + strings.Repeat("]", 15) + `}`, 503, "no_ready_backend", nil},
+		{"model only nested", `{"messages":[{"role":"user","content":"x","model":"m"}]}`, 400, "invalid_request", nil},
+		{"model in a string", `{"prompt":"\"model\":\"m\"","x":1}`, 400, "invalid_request", nil},
+		{"model not a string", `{"model":7}`, 400, "invalid_request", nil},
+		{"empty model", `{"model":""}`, 400, "invalid_request", nil},
+		{"malformed", `{"model":"m",`, 400, "invalid_request", nil},
+		{"malformed nested", `{"model":"m","messages":[1,,2]}`, 400, "invalid_request", nil},
+		{"trailing garbage", `{"model":"m"} x`, 400, "invalid_request", nil},
+		{"not an object", `["model","m"]`, 400, "invalid_request", nil},
+		{"empty body", ``, 400, "invalid_request", nil},
+		{"too large", `{"model":"m","prompt":"` + strings.Repeat("x", 2000) + `"}`, 413, "request_too_large", nil},
+		{"no ready backend", `{"model":"m-down"}`, 503, "no_ready_backend", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,8 +279,14 @@ func TestErrorResponses(t *testing.T) {
 			if code != tc.status {
 				t.Fatalf("status %d, want %d: %s", code, tc.status, body)
 			}
-			if e := openAIError(t, body); e.Code != tc.code {
+			e := openAIError(t, body)
+			if e.Code != tc.code {
 				t.Errorf("code %q, want %q", e.Code, tc.code)
+			}
+			for _, m := range tc.message {
+				if !strings.Contains(e.Message, m) {
+					t.Errorf("message %q lacks %q", e.Message, m)
+				}
 			}
 			if h.Get("X-Request-Id") == "" {
 				t.Error("no X-Request-Id")

@@ -13,10 +13,10 @@ import (
 	"github.com/servelab/servelab/internal/engine"
 )
 
-// rawBackend answers every request on a keep-alive connection with body
+// benchBackend answers every request on a keep-alive connection with body
 // (the probe path too), reading and writing raw bytes so that a benchmark
 // counts the gateway's allocations, not a Go server's.
-func rawBackend(b *testing.B, body string) string {
+func benchBackend(b *testing.B, body string) string {
 	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -65,7 +65,7 @@ func rawBackend(b *testing.B, body string) string {
 // round trip (three processes' work on one machine, mostly system calls),
 // allocs/op and B/op are the gateway's own.
 func BenchmarkProxyCore(b *testing.B) {
-	url := rawBackend(b, benchResponse)
+	url := benchBackend(b, benchResponse)
 	body := benchChatBody()
 	req := fmt.Sprintf("POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nAuthorization: Bearer x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	for _, core := range []string{CoreH1, CoreNetHTTP} {

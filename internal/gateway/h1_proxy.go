@@ -84,12 +84,12 @@ func (ex *h1Exchange) serve() error {
 		return err
 	}
 	ex.body, ex.bodyDone = body, true
-	if ex.info, err = scanRequest(body); err != nil {
+	if ex.info, err = scanRequest(body, g.cfg.MaxJSONDepth); err != nil {
 		return err
 	}
 	rt := g.routes[ex.info.model]
 	if rt == nil {
-		return fmt.Errorf("%w: %q", ErrUnknownModel, truncate(ex.info.model, 128))
+		return fmt.Errorf("%w: %q (available models: %s)", ErrUnknownModel, truncate(ex.info.model, 128), g.available)
 	}
 	ex.rt, ex.series = rt, rt.series.none
 	if g.cache != nil && !ex.info.stream && ex.info.deterministic() {
@@ -127,7 +127,8 @@ func (ex *h1Exchange) answerError(err error) {
 // readBody reads the request body, at most max bytes: in place when the read
 // buffer holds it whole (the usual case: it came with the head), else into a
 // buffer grown as bytes arrive (never sized from the declared length
-// alone). The read must end within bodyReadTimeout.
+// alone). The body must be in within timeouts.requestRead of the request's
+// start.
 func (c *h1Conn) readBody(limit int64) ([]byte, error) {
 	req := &c.req
 	if req.chunked {
@@ -145,7 +146,7 @@ func (c *h1Conn) readBody(limit int64) ([]byte, error) {
 	if err := c.continue100(); err != nil {
 		return nil, err
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	_ = c.nc.SetReadDeadline(c.bodyDeadline())
 	have := c.w - c.r
 	b := make([]byte, have, min(n, int64(max(2*have, 16<<10))))
 	copy(b, c.buf[c.r:c.w])
@@ -189,7 +190,7 @@ func (c *h1Conn) readChunkedBody(limit int64) ([]byte, error) {
 			if err := c.continue100(); err != nil {
 				return nil, err
 			}
-			_ = c.nc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+			_ = c.nc.SetReadDeadline(c.bodyDeadline())
 			deadline = true
 		}
 		c.r, c.w = 0, 0
@@ -207,14 +208,23 @@ func (c *h1Conn) continue100() error {
 		return nil
 	}
 	c.req.expectContinue = false
-	if err := c.writeAll([]byte("HTTP/1.1 100 Continue\r\n\r\n"), bodyReadTimeout); err != nil {
+	if err := c.writeAll([]byte("HTTP/1.1 100 Continue\r\n\r\n"), time.Until(c.bodyDeadline())); err != nil {
 		return bodyReadError(err)
 	}
 	return nil
 }
 
+// bodyDeadline is when the request must be in whole.
+func (c *h1Conn) bodyDeadline() time.Time {
+	return c.start.Add(c.s.g.cfg.Timeouts.RequestRead.D())
+}
+
 func bodyReadError(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("%w: the body did not arrive within timeouts.requestRead", ErrRequestTimeout)
+	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
 		return fmt.Errorf("read request body: %w", context.Canceled)
 	}
 	return fmt.Errorf("%w: read request body: %v", ErrBadRequest, err)

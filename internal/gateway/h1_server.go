@@ -189,7 +189,8 @@ type h1Conn struct {
 	nc      net.Conn
 	watchID uint64
 	state   atomic.Int32
-	first   bool // no request read yet
+	first   bool      // no request read yet
+	start   time.Time // when the current request started: its first byte (for a new connection, its accept)
 
 	buf   []byte // read buffer; buf[r:w] is unread
 	r, w  int
@@ -296,26 +297,37 @@ func (c *h1Conn) wakeIfIdle() {
 }
 
 // readHead reads until a whole request head is buffered and parses it; it
-// returns the head's length. Deadlines: the wait for a request is bounded
-// by idleTimeout (readHeaderTimeout for a new connection); once its first
-// byte arrived, the head must be complete within readHeaderTimeout of it.
-// On a malformed head it answers and reports false.
+// returns the head's length. Deadlines, as the nethttp core's: the wait for
+// a request on an open connection is bounded by idleTimeout; the request
+// starts at its first byte (on a new connection, at its accept), and its
+// head must be complete within timeouts.requestHeader of that start (its
+// body within timeouts.requestRead, readBody). On a malformed head it
+// answers and reports false.
 func (c *h1Conn) readHead() (int, bool) {
 	if c.r == c.w {
 		c.r, c.w = 0, 0
 	}
+	headWait := c.s.g.cfg.Timeouts.RequestHeader.D()
 	started := c.r < c.w // pipelined bytes are already here
-	if !started {
+	switch {
+	case c.first:
 		c.state.Store(connIdle)
 		if c.s.closing.Load() {
 			return 0, false
 		}
-		wait := idleTimeout
-		if c.first {
-			wait = readHeaderTimeout
+		c.start = time.Now()
+		_ = c.nc.SetReadDeadline(c.start.Add(headWait))
+	case started:
+		c.start = time.Now()
+		_ = c.nc.SetReadDeadline(c.start.Add(headWait))
+	default:
+		c.state.Store(connIdle)
+		if c.s.closing.Load() {
+			return 0, false
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+		_ = c.nc.SetReadDeadline(time.Now().Add(idleTimeout))
 	}
+	first := c.first
 	c.first = false
 	scanned := 0
 	for {
@@ -349,8 +361,9 @@ func (c *h1Conn) readHead() (int, bool) {
 			if !c.state.CompareAndSwap(connIdle, connActive) {
 				return 0, false // a shutdown closed the idle connection
 			}
-			if headEnd(c.buf[c.r:c.w+n], 0) < 0 {
-				_ = c.nc.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+			if !first {
+				c.start = time.Now()
+				_ = c.nc.SetReadDeadline(c.start.Add(headWait))
 			}
 		}
 		c.w += n

@@ -28,6 +28,9 @@ type upstream struct {
 	probe   engine.Probe
 	probeTo string
 	series  *seriesSet
+	// auth is the Authorization header value sent to this backend (its own
+	// key from apiKeyFile), nil without one.
+	auth []string
 
 	outstanding atomic.Int64
 	ready       atomic.Bool // the last probe passed
@@ -62,6 +65,13 @@ func newUpstream(idx int, model string, b Backend, s *seriesSet, policy Ejection
 	}
 	if u.served != model {
 		u.quoted = quoteJSON(u.served)
+	}
+	if b.APIKeyFile != "" {
+		key, err := readBackendKey(b.APIKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: backend %s: %w", ErrConfig, b.Name, err)
+		}
+		u.auth = []string{"Bearer " + key}
 	}
 	for ep := range numEndpoints {
 		c := *base
@@ -222,6 +232,9 @@ func (p *prober) check(ctx context.Context, u *upstream) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.probeTo, nil)
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", u.name, err)
+	}
+	if u.auth != nil {
+		req.Header["Authorization"] = u.auth
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {

@@ -32,6 +32,12 @@ func reasonIndex(r string) int {
 	return len(reasons) - 1
 }
 
+// Listener labels of the connection metrics.
+const (
+	listenerAPI     = "api"
+	listenerMetrics = "metrics"
+)
+
 // Pseudo backends for responses no backend produced.
 const (
 	// backendCache labels responses served from the cache.
@@ -57,6 +63,9 @@ type metrics struct {
 	cache          *prometheus.CounterVec
 	ready          *prometheus.GaugeVec
 	overhead       *prometheus.HistogramVec
+
+	connections        *prometheus.GaugeVec
+	connectionsRefused *prometheus.CounterVec
 }
 
 var backendLabels = []string{"model", "backend", "engine"}
@@ -71,12 +80,12 @@ func newMetrics() *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    metricnames.GatewayRequestDuration,
 			Help:    "Request wall time as the client sees it, in seconds.",
-			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 600},
+			Buckets: durationBuckets,
 		}, backendLabels),
 		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    metricnames.GatewayTTFT,
 			Help:    "Time to the first SSE chunk carrying content of streamed responses, in seconds.",
-			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+			Buckets: ttftBuckets,
 		}, backendLabels),
 		outputTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricnames.GatewayOutputTokens,
@@ -101,11 +110,23 @@ func newMetrics() *metrics {
 		overhead: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    metricnames.GatewayOverhead,
 			Help:    "Time spent inside the gateway, upstream time excluded, in seconds.",
-			Buckets: []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 0.1},
+			Buckets: overheadBuckets,
 		}, []string{"model"}),
 	}
+	m.connections = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: metricnames.GatewayConnections,
+		Help: "Client connections open now, by listener (api, metrics).",
+	}, []string{"listener"})
+	m.connectionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: metricnames.GatewayConnectionsRefused,
+		Help: "Client connections answered 503 and closed at accept because maxConnections were open, by listener.",
+	}, []string{"listener"})
+	for _, l := range []string{listenerAPI, listenerMetrics} {
+		m.connections.WithLabelValues(l)
+		m.connectionsRefused.WithLabelValues(l)
+	}
 	m.reg.MustRegister(m.requests, m.duration, m.ttft, m.outputTokens, m.inFlight,
-		m.upstreamErrors, m.cache, m.ready, m.overhead)
+		m.upstreamErrors, m.cache, m.ready, m.overhead, m.connections, m.connectionsRefused)
 	return m
 }
 

@@ -38,15 +38,17 @@ func TestMetricNames(t *testing.T) {
 		t.Errorf("registered metrics\n got %v\nwant %v", got, want)
 	}
 	labels := map[string][]string{
-		metricnames.GatewayRequests:        {"code", "engine", "backend", "model"},
-		metricnames.GatewayUpstreamErrors:  {"engine", "backend", "model", "reason"},
-		metricnames.GatewayCacheRequests:   {"model", "result"},
-		metricnames.GatewayOverhead:        {"model"},
-		metricnames.GatewayBackendReady:    {"backend", "engine", "model"},
-		metricnames.GatewayInFlight:        {"backend", "engine", "model"},
-		metricnames.GatewayTTFT:            {"backend", "engine", "model"},
-		metricnames.GatewayRequestDuration: {"backend", "engine", "model"},
-		metricnames.GatewayOutputTokens:    {"backend", "engine", "model"},
+		metricnames.GatewayRequests:           {"code", "engine", "backend", "model"},
+		metricnames.GatewayUpstreamErrors:     {"engine", "backend", "model", "reason"},
+		metricnames.GatewayCacheRequests:      {"model", "result"},
+		metricnames.GatewayOverhead:           {"model"},
+		metricnames.GatewayBackendReady:       {"backend", "engine", "model"},
+		metricnames.GatewayInFlight:           {"backend", "engine", "model"},
+		metricnames.GatewayTTFT:               {"backend", "engine", "model"},
+		metricnames.GatewayRequestDuration:    {"backend", "engine", "model"},
+		metricnames.GatewayOutputTokens:       {"backend", "engine", "model"},
+		metricnames.GatewayConnections:        {"listener"},
+		metricnames.GatewayConnectionsRefused: {"listener"},
 	}
 	for _, mf := range mfs {
 		var names []string

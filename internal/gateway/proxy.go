@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +30,10 @@ type exchange struct {
 	w http.ResponseWriter
 	r *http.Request
 
-	body []byte
+	body  []byte
+	sse   bool    // the response is an event stream
+	tail  [4]byte // the last bytes relayed of it, to find event boundaries
+	ntail int
 }
 
 // proxy serves one API request.
@@ -37,10 +42,25 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, ep endpoint) {
 	ex.rid = g.ids.requestID(r.Header.Get("X-Request-Id"))
 	w.Header()["X-Request-Id"] = []string{ex.rid}
 	err := ex.serve()
-	if err != nil && !ex.wroteHeader {
+	abort := false
+	switch {
+	case err == nil:
+	case !ex.wroteHeader:
+		if ex.body == nil && r.ContentLength != 0 {
+			earlyAnswer(w) // the body was not (all) read
+		}
 		ex.status = writeError(w, err)
+	case !errors.Is(err, context.Canceled):
+		// The backend failed after the client got its status: the client
+		// must not see a clean end. The request is recorded with the
+		// status the failure maps to.
+		ex.sentStatus, ex.status = ex.status, statusOf(err)
+		abort = !ex.endStreamWithError(err)
 	}
 	ex.finish(err)
+	if abort {
+		panic(http.ErrAbortHandler) // closes the connection mid-response, unlogged
+	}
 }
 
 func (ex *exchange) serve() error {
@@ -52,20 +72,17 @@ func (ex *exchange) serve() error {
 	if !g.keys.allows(r) {
 		return ErrUnauthorized
 	}
-	// Bound the body read; the server clears the deadline itself once the
-	// body is consumed (its background read) or at the next request.
-	_ = http.NewResponseController(ex.w).SetReadDeadline(ex.start.Add(bodyReadTimeout))
 	body, err := readBody(r, g.cfg.MaxBodyBytes)
 	if err != nil {
 		return err
 	}
 	ex.body = body
-	if ex.info, err = scanRequest(body); err != nil {
+	if ex.info, err = scanRequest(body, g.cfg.MaxJSONDepth); err != nil {
 		return err
 	}
 	rt := g.routes[ex.info.model]
 	if rt == nil {
-		return fmt.Errorf("%w: %q", ErrUnknownModel, truncate(ex.info.model, 128))
+		return fmt.Errorf("%w: %q (available models: %s)", ErrUnknownModel, truncate(ex.info.model, 128), g.available)
 	}
 	ex.rt, ex.series = rt, rt.series.none
 	if g.cache != nil && !ex.info.stream && ex.info.deterministic() {
@@ -217,9 +234,9 @@ var requestDrop = map[string]bool{
 	"Content-Length": true, "X-Request-Id": true, "Expect": true,
 }
 
-func (ex *exchange) outHeader() http.Header {
+func (ex *exchange) outHeader(u *upstream) http.Header {
 	in := ex.r.Header
-	out := make(http.Header, len(in)+2)
+	out := make(http.Header, len(in)+3)
 	for k, v := range in {
 		if !hopHeaders[k] && !requestDrop[k] {
 			out[k] = v
@@ -233,6 +250,9 @@ func (ex *exchange) outHeader() http.Header {
 		}
 	}
 	out["X-Request-Id"] = []string{ex.rid}
+	if u.auth != nil {
+		out["Authorization"] = u.auth // the backend's own key, never the client's
+	}
 	// An empty Idempotency-Key is not sent but lets the transport replay
 	// the request on a fresh connection when a pooled one turns out closed.
 	out["X-Idempotency-Key"] = nil
@@ -257,7 +277,7 @@ func (ex *exchange) roundTrip(u *upstream) (*attempt, error) {
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        ex.outHeader(),
+		Header:        ex.outHeader(u),
 		Body:          bodyReader(body),
 		GetBody:       func() (io.ReadCloser, error) { return bodyReader(body), nil },
 		ContentLength: int64(len(body)),
@@ -321,23 +341,93 @@ func (ex *exchange) wrapUpstream(u *upstream, err error) error {
 	}
 }
 
+// responseDrop lists the response headers never passed to clients besides
+// the hop-by-hop ones: the length (the gateway sets its own framing), the
+// request id (the gateway's is kept), and what a backend has no business
+// giving the gateway's clients: cookies and credentials, and Alt-Svc (which
+// would send clients around the gateway).
+var responseDrop = map[string]bool{
+	"Content-Length": true, "X-Request-Id": true,
+	"Set-Cookie": true, "Set-Cookie2": true, "Authorization": true,
+	"Proxy-Authorization": true, "Www-Authenticate": true, "Alt-Svc": true,
+}
+
+// copyResponseHeader copies a backend's response headers to dst, without
+// hop-by-hop headers, those its Connection header names, and responseDrop.
+func copyResponseHeader(dst, src http.Header) {
+	var named map[string]bool
+	for _, v := range src["Connection"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f != "" && !strings.EqualFold(f, "keep-alive") && !strings.EqualFold(f, "close") {
+				if named == nil {
+					named = map[string]bool{}
+				}
+				named[http.CanonicalHeaderKey(f)] = true
+			}
+		}
+	}
+	for k, v := range src {
+		if !hopHeaders[k] && !responseDrop[k] && !named[k] {
+			dst[k] = v
+		}
+	}
+}
+
 // respond relays a's response to the client and ends the attempt.
 func (ex *exchange) respond(a *attempt) error {
 	defer a.done()
 	resp := a.resp
 	h := ex.w.Header()
-	for k, v := range resp.Header {
-		if !hopHeaders[k] && k != "Content-Length" {
-			h[k] = v
-		}
-	}
+	copyResponseHeader(h, resp.Header)
 	if ex.cache == "miss" {
 		h["X-Servelab-Cache"] = []string{"miss"}
 	}
 	if isEventStream(resp.Header) {
+		ex.sse = true
 		return ex.relayStream(a)
 	}
 	return ex.relayWhole(a)
+}
+
+// endStreamWithError tells the client of an event stream that the backend
+// failed, with an SSE event in OpenAI's error shape (what OpenAI's clients
+// raise as an error) and no [DONE]. It reports false when that cannot be
+// done cleanly: the response is not an event stream, or the backend
+// stopped inside an event, whose half would swallow the error event; the
+// connection must then be aborted.
+func (ex *exchange) endStreamWithError(err error) bool {
+	if !ex.sse || !ex.atEventBoundary() {
+		return false
+	}
+	status := statusOf(err)
+	typ, code := errorCode(err, status)
+	b, _ := json.Marshal(errorBody{Error: errorDetail{Message: err.Error(), Type: typ, Code: code}})
+	ev := make([]byte, 0, len(b)+8)
+	ev = append(append(append(ev, "data: "...), b...), "\n\n"...)
+	rc := http.NewResponseController(ex.w)
+	_ = rc.SetWriteDeadline(time.Now().Add(ex.g.cfg.Timeouts.StreamIdle.D()))
+	if _, werr := ex.w.Write(ev); werr != nil {
+		return false
+	}
+	return rc.Flush() == nil
+}
+
+// noteRelayed remembers the last bytes relayed of an event stream.
+func (ex *exchange) noteRelayed(p []byte) {
+	if len(p) >= len(ex.tail) {
+		ex.ntail = copy(ex.tail[:], p[len(p)-len(ex.tail):])
+		return
+	}
+	keep := min(ex.ntail, len(ex.tail)-len(p))
+	copy(ex.tail[:], ex.tail[ex.ntail-keep:ex.ntail])
+	ex.ntail = keep + copy(ex.tail[keep:], p)
+}
+
+// atEventBoundary reports whether the bytes relayed so far end an SSE event
+// (or are none).
+func (ex *exchange) atEventBoundary() bool {
+	t := ex.tail[:ex.ntail]
+	return len(t) == 0 || bytes.HasSuffix(t, []byte("\n\n")) || bytes.HasSuffix(t, []byte("\r\r")) || bytes.HasSuffix(t, []byte("\r\n\r\n"))
 }
 
 func isEventStream(h http.Header) bool {

@@ -10,12 +10,16 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/metricnames"
@@ -136,19 +140,28 @@ func upstreamErrors(t *testing.T, gw *testGateway, backend, reason string) float
 	return metricValue(t, gw, metricnames.GatewayUpstreamErrors, map[string]string{"backend": backend, "reason": reason})
 }
 
+// TestStreamFaults: a backend that dies or goes silent after the client got
+// its 200 never gives the client a clean end of stream. At an event
+// boundary the client gets an SSE event in OpenAI's error shape and no
+// [DONE]; inside an event the connection is cut. Either way the request is
+// counted and logged as the failure it was (502, or 504 when idle).
 func TestStreamFaults(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name     string
-		mode     behaviour
-		status   int
-		contains []string
-		absent   []string
-		reason   string
+		name      string
+		mode      behaviour
+		status    int    // the status the client gets
+		recorded  int    // the status in metrics and logs
+		errorCode string // the code of the final error event, "" for none
+		broken    bool   // the client's read fails: the connection was cut
+		contains  []string
+		absent    []string
+		reason    string
 	}{
-		{"killed mid-stream", behaveKillMidway, 200, []string{"tok0", "tok1"}, []string{"tok2", "[DONE]"}, reasonStreamBroken},
-		{"stalled", behaveStall, 200, []string{"tok0"}, []string{"tok1", "[DONE]"}, reasonStreamIdle},
-		{"stalled before headers", behaveStallHeaders, 504, []string{"upstream_timeout"}, nil, reasonTimeout},
+		{"killed mid-stream", behaveKillMidway, 200, 502, "upstream_error", false, []string{"tok0", "tok1"}, []string{"tok2", "[DONE]"}, reasonStreamBroken},
+		{"stalled", behaveStall, 200, 504, "upstream_timeout", false, []string{"tok0"}, []string{"tok1", "[DONE]"}, reasonStreamIdle},
+		{"killed inside an event", behaveKillMidEvent, 200, 502, "", true, []string{"tok0"}, []string{"[DONE]", `"error"`}, reasonStreamBroken},
+		{"stalled before headers", behaveStallHeaders, 504, 504, "", false, []string{"upstream_timeout"}, nil, reasonTimeout},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,7 +175,10 @@ func TestStreamFaults(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			code, body, err := readStream(ctx, http.DefaultClient, gw.URL+"/v1/chat/completions", streamBody)
-			if err != nil {
+			switch {
+			case tc.broken && err == nil:
+				t.Fatalf("the stream ended cleanly, want the connection cut (body %q)", body)
+			case !tc.broken && err != nil:
 				t.Fatalf("client saw %v, want a clean end (body %q)", err, body)
 			}
 			if code != tc.status {
@@ -178,14 +194,81 @@ func TestStreamFaults(t *testing.T) {
 					t.Errorf("body has %q: %q", s, body)
 				}
 			}
+			if tc.errorCode != "" {
+				events := strings.Split(strings.TrimSuffix(body, "\n\n"), "\n\n")
+				last, ok := strings.CutPrefix(events[len(events)-1], "data: ")
+				if e := openAIError(t, last); !ok || e.Code != tc.errorCode || e.Type != "server_error" {
+					t.Errorf("last event %q, want an OpenAI error with code %s", events[len(events)-1], tc.errorCode)
+				}
+			}
 			waitFor(t, 5*time.Second, "upstream error "+tc.reason, func() bool {
 				return upstreamErrors(t, gw, "a", tc.reason) == 1
 			})
-			if tc.mode != behaveKillMidway {
+			waitFor(t, 5*time.Second, fmt.Sprintf("the request counted as %d", tc.recorded), func() bool {
+				return metricValue(t, gw, metricnames.GatewayRequests, map[string]string{"backend": "a", "code": strconv.Itoa(tc.recorded)}) == 1
+			})
+			if v := metricValue(t, gw, metricnames.GatewayRequests, map[string]string{"backend": "a", "code": "200"}); v != 0 {
+				t.Errorf("failed request counted as 200 (%v)", v)
+			}
+			logs := gw.logs.String()
+			if !strings.Contains(logs, `"level":"WARN","msg":"request"`) || !strings.Contains(logs, fmt.Sprintf(`"status":%d`, tc.recorded)) {
+				t.Errorf("no WARN request log with status %d:\n%s", tc.recorded, logs)
+			}
+			if tc.status != tc.recorded && !strings.Contains(logs, `"sent_status":200`) {
+				t.Errorf("request log lacks sent_status 200:\n%s", logs)
+			}
+			if tc.mode != behaveKillMidway && tc.mode != behaveKillMidEvent {
 				waitFor(t, 5*time.Second, "the upstream request to be cancelled", func() bool { return up.canceled.Load() == 1 })
 			}
 		})
 	}
+}
+
+// TestStreamFaultIsAnErrorToOpenAIClients: OpenAI's own client reports a
+// stream whose backend died as an error, not as a short answer.
+func TestStreamFaultIsAnErrorToOpenAIClients(t *testing.T) {
+	t.Parallel()
+	up := newFakeUpstream(t, "a", engine.VLLM, "m")
+	up.setMode(behaveKillMidway)
+	gw := streamGateway(t, up, nil)
+	client := openai.NewClient(option.WithBaseURL(gw.URL+"/v1/"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream := client.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
+		Model:    "m",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")},
+	})
+	var text strings.Builder
+	for stream.Next() {
+		if c := stream.Current(); len(c.Choices) > 0 {
+			text.WriteString(c.Choices[0].Delta.Content)
+		}
+	}
+	if err := stream.Err(); err == nil || !strings.Contains(err.Error(), "upstream_error") {
+		t.Errorf("stream error = %v after %q, want the gateway's upstream_error", err, text.String())
+	}
+}
+
+// TestLargeResponseCutIsNotCleanEnd: a non-streamed answer too large to
+// buffer is relayed as it comes; when the backend breaks off after the
+// client got its headers, the connection is cut, never ended cleanly.
+func TestLargeResponseCutIsNotCleanEnd(t *testing.T) {
+	t.Parallel()
+	up := newFakeUpstream(t, "a", engine.VLLM, "m")
+	up.setMode(behaveHugeTruncated)
+	gw := startGateway(t, testConfig(Model{Name: "m", Backends: []Backend{up.backend()}}), Options{}, true)
+	resp, err := http.Post(gw.URL+"/v1/embeddings", "application/json", strings.NewReader(chatBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 200 || err == nil {
+		t.Fatalf("status %d, %d bytes, read error %v: want 200 and a cut connection", resp.StatusCode, n, err)
+	}
+	waitFor(t, 5*time.Second, "the request counted as 502", func() bool {
+		return metricValue(t, gw, metricnames.GatewayRequests, map[string]string{"backend": "a", "code": "502"}) == 1
+	})
 }
 
 func TestMalformedSSEPassesThrough(t *testing.T) {

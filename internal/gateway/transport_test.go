@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -81,5 +82,41 @@ func TestConnectionReuse(t *testing.T) {
 	// A probe that finds every pooled connection busy dials one more.
 	if got := conns.Load() - before; got > 55 {
 		t.Errorf("upstream connections %d for 2×50 concurrent requests, want about 50", got)
+	}
+}
+
+// TestNewTransportTLS: https backends are reached through the guard, with
+// certificates checked against TLSClientConfig, and connections reused.
+func TestNewTransportTLS(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "secure")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	defer srv.Close()
+	tr := NewTransport(DefaultConfig())
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	tr.TLSClientConfig.RootCAs = pool
+	for range 3 {
+		resp, err := roundTrip(t, tr, context.Background(), srv.URL+"/", "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, resp); got != "secure" {
+			t.Errorf("got %q", got)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for 3 sequential requests, want 1", n)
+	}
+	if _, err := roundTrip(t, NewTransport(DefaultConfig()), context.Background(), srv.URL+"/", "x"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("untrusted certificate accepted: %v", err)
 	}
 }

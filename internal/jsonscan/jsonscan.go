@@ -9,6 +9,7 @@ package jsonscan
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -17,6 +18,10 @@ import (
 
 // MaxDepth is encoding/json's nesting limit.
 const MaxDepth = 10000
+
+// ErrTooDeep is wrapped by the error for input nested deeper than the
+// scanner's limit.
+var ErrTooDeep = errors.New("nested too deep")
 
 // SyntaxError says where the input stops being JSON and what was expected.
 type SyntaxError struct {
@@ -37,13 +42,21 @@ func (e *SyntaxError) Error() string {
 
 // Scanner walks one JSON text. The zero value is not usable; use New.
 type Scanner struct {
-	b     []byte
-	i     int
-	depth int
+	b        []byte
+	i        int
+	depth    int
+	maxDepth int
 }
 
-// New returns a scanner at the start of b.
-func New(b []byte) Scanner { return Scanner{b: b} }
+// New returns a scanner at the start of b, with encoding/json's nesting
+// limit.
+func New(b []byte) Scanner { return Scanner{b: b, maxDepth: MaxDepth} }
+
+// NewLimited returns a scanner at the start of b that refuses objects and
+// arrays nested more than maxDepth levels (at most MaxDepth).
+func NewLimited(b []byte, maxDepth int) Scanner {
+	return Scanner{b: b, maxDepth: min(max(maxDepth, 1), MaxDepth)}
+}
 
 // Pos is the offset of the next byte to read.
 func (s *Scanner) Pos() int { return s.i }
@@ -224,8 +237,8 @@ func (s *Scanner) Skip() error {
 
 func (s *Scanner) enter() error {
 	s.depth++
-	if s.depth > MaxDepth {
-		return fmt.Errorf("%w (more than %d levels)", s.syntax("less nesting"), MaxDepth)
+	if s.depth > s.maxDepth {
+		return fmt.Errorf("%w: %w (more than %d levels)", s.syntax("less nesting"), ErrTooDeep, s.maxDepth)
 	}
 	s.i++
 	return nil

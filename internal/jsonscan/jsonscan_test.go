@@ -47,6 +47,32 @@ func TestDepthLimit(t *testing.T) {
 	}
 }
 
+func TestNewLimited(t *testing.T) {
+	t.Parallel()
+	skip := func(in string, max int) error {
+		s := jsonscan.NewLimited([]byte(in), max)
+		if err := s.Skip(); err != nil {
+			return err
+		}
+		return s.End()
+	}
+	if err := skip(`{"a":[{"b":[]}]}`, 4); err != nil {
+		t.Errorf("4 levels under a limit of 4: %v", err)
+	}
+	err := skip(`{"a":[{"b":[[]]}]}`, 4)
+	var se *jsonscan.SyntaxError
+	if !errors.Is(err, jsonscan.ErrTooDeep) || !errors.As(err, &se) || !strings.Contains(err.Error(), "more than 4 levels") {
+		t.Errorf("5 levels under a limit of 4: err = %v", err)
+	}
+	if err := skip(`[[]]`, 0); !errors.Is(err, jsonscan.ErrTooDeep) {
+		t.Errorf("a limit below 1 counts as 1: err = %v", err)
+	}
+	deep := strings.Repeat("[", jsonscan.MaxDepth+1) + strings.Repeat("]", jsonscan.MaxDepth+1)
+	if err := skip(deep, 1<<30); !errors.Is(err, jsonscan.ErrTooDeep) {
+		t.Errorf("a limit above MaxDepth counts as MaxDepth: err = %v", err)
+	}
+}
+
 func TestObjectKeysAndValues(t *testing.T) {
 	t.Parallel()
 	s := jsonscan.New([]byte(`{"a\u0062":"x","n":42,"e":"","s":"hi","deep":{"k":[1]}}`))

@@ -43,13 +43,20 @@ const (
 	// GatewayOverhead is a histogram of time spent inside the gateway,
 	// upstream time excluded, in seconds (model).
 	GatewayOverhead = "servelab_gateway_overhead_seconds"
+	// GatewayConnections is the number of client connections open now
+	// (listener: api|metrics).
+	GatewayConnections = "servelab_gateway_connections"
+	// GatewayConnectionsRefused counts client connections closed at accept
+	// because maxConnections were open (listener: api|metrics).
+	GatewayConnectionsRefused = "servelab_gateway_connections_refused_total"
 )
 
 // Gateway lists every gateway metric, histograms by base name.
 var Gateway = []string{
 	GatewayRequests, GatewayRequestDuration, GatewayTTFT, GatewayOutputTokens,
 	GatewayInFlight, GatewayUpstreamErrors, GatewayCacheRequests,
-	GatewayBackendReady, GatewayOverhead,
+	GatewayBackendReady, GatewayOverhead, GatewayConnections,
+	GatewayConnectionsRefused,
 }
 
 // DCGM exporter metrics (dcgm-exporter's default counters).

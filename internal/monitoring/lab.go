@@ -13,6 +13,7 @@ package monitoring
 import (
 	"fmt"
 	"net"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -80,6 +81,10 @@ type Framework struct {
 	// reaches it. Required when the engine (or sim flavour) exposes
 	// metrics; Ollama has none and is not scraped.
 	Address string
+	// CredentialsFile, when set, is a file in the Prometheus container
+	// holding the engine's API key, sent as a bearer token: llama.cpp
+	// checks its key on /metrics too (vLLM and SGLang leave it open).
+	CredentialsFile string
 }
 
 // Kind is the engine kind whose metric names and gaps the framework has:
@@ -341,6 +346,9 @@ func checkFramework(ps *problems, field string, f Framework) {
 	spec := engine.MustSpec(f.Kind())
 	if spec.HasMetrics() || f.Address != "" {
 		checkAddress(ps, field+".address", f.Address)
+	}
+	if f.CredentialsFile != "" && !path.IsAbs(f.CredentialsFile) {
+		ps.add(field+".credentialsFile", "must be an absolute path, got %q", f.CredentialsFile)
 	}
 }
 

@@ -46,12 +46,20 @@ const (
 	// references it as $__file{...}.
 	GrafanaPrometheusPasswordFile = GrafanaSecretsDir + "/prometheus-password"
 
+	// PrometheusEngineKeysDir holds the API keys of engines whose metrics
+	// path needs one (llama.cpp), one file per framework, sent as a bearer
+	// token (scrape config authorization.credentials_file).
+	PrometheusEngineKeysDir = "/etc/prometheus/secrets/engine-keys"
+
 	// DatasourceUID is the Prometheus datasource's uid; every dashboard
 	// panel refers to it.
 	DatasourceUID = "servelab-prometheus"
 	// DashboardFolderUID is the Grafana folder holding the dashboards.
 	DashboardFolderUID = "servelab"
 )
+
+// EngineKeyFile is where Prometheus reads a framework's API key.
+func EngineKeyFile(framework string) string { return PrometheusEngineKeysDir + "/" + framework }
 
 // RulesFiles lists the rule file names, in the order Prometheus loads them.
 func RulesFiles() []string { return []string{AlertRulesFile, RecordingRulesFile} }

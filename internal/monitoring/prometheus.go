@@ -55,7 +55,14 @@ type promGlobal struct {
 type scrapeConfig struct {
 	JobName       string         `yaml:"job_name"`
 	MetricsPath   string         `yaml:"metrics_path"`
+	Authorization *authorization `yaml:"authorization,omitempty"`
 	StaticConfigs []staticConfig `yaml:"static_configs"`
+}
+
+// authorization sends a bearer token read from a file.
+type authorization struct {
+	Type            string `yaml:"type"`
+	CredentialsFile string `yaml:"credentials_file"`
 }
 
 type staticConfig struct {
@@ -107,11 +114,15 @@ func PrometheusConfig(lab Lab) ([]byte, error) {
 		if f.IsSim() {
 			labels[LabelSim] = "true"
 		}
-		cfg.ScrapeConfigs = append(cfg.ScrapeConfigs, scrapeConfig{
+		sc := scrapeConfig{
 			JobName:       FrameworkJob(f.Name),
 			MetricsPath:   spec.MetricsPath,
 			StaticConfigs: []staticConfig{{Targets: []string{f.Address}, Labels: labels}},
-		})
+		}
+		if f.CredentialsFile != "" {
+			sc.Authorization = &authorization{Type: "Bearer", CredentialsFile: f.CredentialsFile}
+		}
+		cfg.ScrapeConfigs = append(cfg.ScrapeConfigs, sc)
 	}
 	for _, t := range lab.DCGM {
 		cfg.ScrapeConfigs = append(cfg.ScrapeConfigs, scrapeConfig{

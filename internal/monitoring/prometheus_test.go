@@ -271,3 +271,35 @@ func assertProblems(t *testing.T, err error, fields []string) {
 		t.Errorf("problem fields = %v, want %v (%v)", got, fields, err)
 	}
 }
+
+// TestScrapeWithEngineKey: a framework whose metrics path needs its API key
+// (llama.cpp) is scraped with a bearer token read from its key file;
+// the others without credentials.
+func TestScrapeWithEngineKey(t *testing.T) {
+	t.Parallel()
+	key := monitoring.EngineKeyFile("llama")
+	cfg := loadConfig(t, monitoring.Lab{
+		Stack: "s",
+		Frameworks: []monitoring.Framework{
+			{Name: "llama", Engine: engine.LlamaCpp, Host: "h", Address: "llama:8080", CredentialsFile: key},
+			{Name: "vllm", Engine: engine.VLLM, Host: "h", Address: "vllm:8000"},
+		},
+	})
+	for _, sc := range cfg.ScrapeConfigs {
+		auth := sc.HTTPClientConfig.Authorization
+		switch sc.JobName {
+		case "framework-llama":
+			if auth == nil || auth.Type != "Bearer" || auth.CredentialsFile != key {
+				t.Errorf("llama job authorization %+v, want Bearer from %s", auth, key)
+			}
+		case "framework-vllm":
+			if auth != nil {
+				t.Errorf("vllm job sends credentials %+v; its /metrics is open", auth)
+			}
+		}
+	}
+	err := monitoring.Lab{Stack: "s", Frameworks: []monitoring.Framework{{Name: "l", Engine: engine.LlamaCpp, Host: "h", Address: "l:8080", CredentialsFile: "key"}}}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "frameworks[0].credentialsFile") {
+		t.Errorf("relative credentials file: %v", err)
+	}
+}

@@ -8,6 +8,17 @@
 // (--gpu-memory-utilization) and SGLang (--mem-fraction-static) are given.
 // Ollama and llama.cpp take no fraction: their demand is reserved so the
 // others are sized around them.
+//
+// The two fractions mean different things. vLLM's is a share of the whole
+// card: its budget is fraction × total memory whatever else runs. SGLang's
+// is a share of the memory free when SGLang starts: its budget depends on
+// what the engines started before it hold. Started in parallel, SGLang's
+// KV cache would change from run to run with the start order. So engines
+// sharing a GPU start one after another in a planned order (Placement.After:
+// each waits until the one before it on its GPUs is ready), and each
+// fraction is computed with its engine's own formula for that order:
+// SGLang first (nothing else is on the card yet), then vLLM, then llama.cpp,
+// then Ollama (which loads lazily, into what is left). See docs/planner.md.
 package planner
 
 import (
@@ -54,10 +65,33 @@ type Placement struct {
 	Devices []int
 	// PerGPUGiB is the demand on each of Devices.
 	PerGPUGiB float64
-	// Fraction is PerGPUGiB over the smallest placed GPU's memory, rounded
-	// to two decimals: vLLM's --gpu-memory-utilization and SGLang's
-	// --mem-fraction-static.
+	// Fraction, rounded to two decimals, is the engine's memory flag:
+	// vLLM's --gpu-memory-utilization, PerGPUGiB over the smallest placed
+	// GPU's memory; SGLang's --mem-fraction-static, PerGPUGiB over the
+	// memory its GPUs have free when it starts (total minus the demands
+	// of the engines started before it, the least over its GPUs). For
+	// other engines it is PerGPUGiB over the GPU's memory, for reports.
 	Fraction float64
+	// After names the placements that must be ready before this one
+	// starts: the one before it in the start order on each of its GPUs.
+	After []string
+}
+
+// startRank is an engine's place in a GPU's start order. SGLang sizes its
+// memory from what is free at its start, so it goes first, onto a card
+// nothing else holds yet; vLLM's share is of the whole card; llama.cpp
+// offloads a fixed number of layers; Ollama loads lazily into what is left.
+func startRank(k engine.Kind) int {
+	switch k {
+	case engine.SGLang:
+		return 0
+	case engine.VLLM:
+		return 1
+	case engine.LlamaCpp:
+		return 2
+	default:
+		return 3
+	}
 }
 
 // Plan places demands on gpus, in order. A demand with Devices is pinned;
@@ -84,16 +118,14 @@ func Plan(host string, gpus []GPU, demands []Demand) ([]Placement, error) {
 		p := Placement{Name: d.Name, Engine: d.Engine, Devices: devices}
 		if len(devices) > 0 {
 			p.PerGPUGiB = d.GiB / float64(len(devices))
-			smallest := math.Inf(1)
 			for _, i := range devices {
 				used[i] += p.PerGPUGiB
 				onGPU[i] = append(onGPU[i], p)
-				smallest = min(smallest, byIndex[i].MemoryGiB)
 			}
-			p.Fraction = math.Round(p.PerGPUGiB/smallest*100) / 100
 		}
 		placements = append(placements, p)
 	}
+	order(byIndex, placements)
 
 	for _, g := range gpus {
 		limit := g.MemoryGiB * Headroom
@@ -112,6 +144,44 @@ func Plan(host string, gpus []GPU, demands []Demand) ([]Placement, error) {
 		return nil, errors.Join(errs...)
 	}
 	return placements, nil
+}
+
+// order sets each placement's start order on its GPUs (After) and its
+// fraction by its engine's formula for that order. The start order is by
+// startRank, then by position in the stack.
+func order(byIndex map[int]GPU, placements []Placement) {
+	idx := make([]int, len(placements))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		return startRank(placements[a].Engine) - startRank(placements[b].Engine)
+	})
+	started := map[int]float64{} // GiB held on each GPU by the engines started so far
+	last := map[int]string{}     // the last engine started on each GPU
+	for _, i := range idx {
+		p := &placements[i]
+		if len(p.Devices) == 0 {
+			continue
+		}
+		whole, free := math.Inf(1), math.Inf(1)
+		for _, g := range p.Devices {
+			whole = min(whole, byIndex[g].MemoryGiB)
+			free = min(free, byIndex[g].MemoryGiB-started[g])
+			if prev, ok := last[g]; ok && !slices.Contains(p.After, prev) {
+				p.After = append(p.After, prev)
+			}
+		}
+		base := whole
+		if p.Engine == engine.SGLang {
+			base = free
+		}
+		p.Fraction = math.Round(p.PerGPUGiB/base*100) / 100
+		for _, g := range p.Devices {
+			started[g] += p.PerGPUGiB
+			last[g] = p.Name
+		}
+	}
 }
 
 func choose(gpus []GPU, byIndex map[int]GPU, used map[int]float64, d Demand) ([]int, error) {

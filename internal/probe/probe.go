@@ -5,11 +5,13 @@ package probe
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/servelab/servelab/internal/engine"
@@ -27,6 +29,9 @@ type Options struct {
 	// (engine.ProbeOpenAIModels or engine.ProbeOllamaTags).
 	Model string
 	Kind  engine.ProbeKind
+	// Body, when set, is POSTed as JSON instead of a GET (an Ollama model
+	// load: {"model": M} to /api/generate).
+	Body string
 }
 
 // ErrUnhealthy is wrapped by every failed check.
@@ -47,6 +52,9 @@ func (o Options) Validate() error {
 	if o.Model != "" && o.Kind != engine.ProbeOpenAIModels && o.Kind != engine.ProbeOllamaTags {
 		return fmt.Errorf("--list %q: want %s or %s", o.Kind, engine.ProbeOpenAIModels, engine.ProbeOllamaTags)
 	}
+	if o.Body != "" && !json.Valid([]byte(o.Body)) {
+		return fmt.Errorf("--body is not JSON: %q", o.Body)
+	}
 	return nil
 }
 
@@ -64,9 +72,16 @@ func Check(ctx context.Context, o Options) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.URL, nil)
+	method, payload := http.MethodGet, io.Reader(nil)
+	if o.Body != "" {
+		method, payload = http.MethodPost, strings.NewReader(o.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, o.URL, payload)
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", o.URL, err)
+	}
+	if o.Body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	resp, err := client.Do(req)

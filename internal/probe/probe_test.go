@@ -84,3 +84,30 @@ func TestCheckFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyLoadsAnOllamaModel: the sim's Ollama readiness step — a POST of
+// {"model": M} to /api/generate — loads the model, as the framework needs
+// before the engine counts as ready.
+func TestBodyLoadsAnOllamaModel(t *testing.T) {
+	t.Parallel()
+	s, err := sim.New(sim.Config{Flavour: engine.Ollama, Model: "m", MaxOutputTokens: 1, LoadDelay: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	loaded := probe.Options{URL: ts.URL + "/api/ps", Model: "m", Kind: engine.ProbeOllamaTags}
+	if err := probe.Check(context.Background(), loaded); !errors.Is(err, probe.ErrUnhealthy) {
+		t.Fatalf("model loaded before anything asked: %v", err)
+	}
+	if err := probe.Check(context.Background(), probe.Options{URL: ts.URL + "/api/generate", Body: `{"model":"m"}`}); err != nil {
+		t.Fatalf("load = %v", err)
+	}
+	if err := probe.Check(context.Background(), loaded); err != nil {
+		t.Errorf("after the load, /api/ps: %v", err)
+	}
+	if err := (probe.Options{URL: ts.URL, Body: "{"}).Validate(); err == nil {
+		t.Error("a body that is not JSON was accepted")
+	}
+}

@@ -17,60 +17,60 @@ import (
 )
 
 // Chart canvas size: fixed, so the SVG is the same for the same inputs.
+// The page scales it to its width.
 const (
-	chartWidth  = 7.5 * vg.Inch
-	chartHeight = 3.4 * vg.Inch
+	chartWidth  = 10 * vg.Inch
+	chartHeight = 3.8 * vg.Inch
 	// legendMax caps the legend column's share of the width.
-	legendMax = 0.4 * chartWidth
+	legendMax = 0.3 * chartWidth
 )
 
 // chart is one SVG figure of the HTML page.
 type chart struct {
 	ID    string
 	Title string
+	// Caption says how to read it, in a sentence.
+	Caption string
 	// SVG is an <svg> element (no XML prolog), ready to inline in HTML.
 	SVG string
 }
 
+// languageChartPrefix starts the IDs of the per-language charts.
+const languageChartPrefix = "ttft-languages-"
+
 // charts draws the report's figures: output and request throughput per
-// level (one line per series), TTFT and TPOT p50/p99 bars per series at
-// each level, and per-language TTFT bars at each level that has languages.
+// level (one line per series), TTFT, TPOT, ITL and E2EL p50/p99 per
+// series at each level, end-to-end latency against output throughput,
+// and per-language TTFT at each level that has languages. A series keeps
+// its colour and marker in every chart.
 func charts(r *Report) ([]chart, error) {
 	if len(r.Series) == 0 || len(r.Levels) == 0 {
 		return nil, nil
 	}
+	xLabel, ticks := levelAxis(r.Levels)
+	draws := []func() (chart, error){
+		func() (chart, error) {
+			return lineChart("output-throughput", "Output throughput", "tokens/s", xLabel, ticks, r, figOutputThroughput)
+		},
+		func() (chart, error) {
+			return lineChart("request-throughput", "Request throughput", "requests/s", xLabel, ticks, r, figRequestThroughput)
+		},
+		func() (chart, error) { return latencyChart("ttft", "TTFT", "ttftMs", xLabel, ticks, r) },
+		func() (chart, error) { return latencyChart("tpot", "TPOT", "tpotMs", xLabel, ticks, r) },
+		func() (chart, error) { return latencyChart("itl", "ITL", "itlMs", xLabel, ticks, r) },
+		func() (chart, error) { return latencyChart("e2el", "E2EL", "e2elMs", xLabel, ticks, r) },
+		func() (chart, error) { return latencyThroughputChart(r) },
+	}
 	var out []chart
-	add := func(c chart, err error) error {
+	for _, d := range draws {
+		c, err := d()
 		if err != nil {
-			return fmt.Errorf("chart %s: %w", c.ID, err)
+			return nil, fmt.Errorf("chart %s: %w", c.ID, err)
 		}
 		out = append(out, c)
-		return nil
-	}
-	xLabel, ticks := levelAxis(r.Levels)
-	steps := []func() error{
-		func() error {
-			return add(lineChart("output-throughput", "Output throughput", "tokens/s", xLabel, ticks, r,
-				func(p Point) float64 { return p.OutputThroughput }))
-		},
-		func() error {
-			return add(lineChart("request-throughput", "Request throughput", "requests/s", xLabel, ticks, r,
-				func(p Point) float64 { return p.RequestThroughput }))
-		},
-		func() error {
-			return add(latencyChart("ttft", "TTFT", xLabel, ticks, r, func(p Point) Percentiles { return p.TTFT }))
-		},
-		func() error {
-			return add(latencyChart("tpot", "TPOT", xLabel, ticks, r, func(p Point) Percentiles { return p.TPOT }))
-		},
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			return nil, err
-		}
 	}
 	for i, l := range r.Levels {
-		c, ok, err := languageChart(fmt.Sprintf("ttft-languages-%d", i+1), l, r)
+		c, ok, err := languageChart(fmt.Sprintf("%s%d", languageChartPrefix, i+1), l, r)
 		if err != nil {
 			return nil, fmt.Errorf("chart %s: %w", c.ID, err)
 		}
@@ -114,60 +114,108 @@ func levelIndex(levels []Level, l Level) int {
 	return slices.Index(levels, l)
 }
 
-// lineChart draws value per level, one line per series.
-func lineChart(id, title, yLabel, xLabel string, ticks []string, r *Report, value func(Point) float64) (chart, error) {
-	c := chart{ID: id, Title: title}
-	p, leg := newPlot(title, xLabel, yLabel)
+// lineChart draws one figure per level, a line per series, with min–max
+// whiskers where a level ran several times.
+func lineChart(id, title, yLabel, xLabel string, ticks []string, r *Report, path string) (chart, error) {
+	c := chart{ID: id, Title: title, Caption: "One line per series across the load levels" + whiskerNote(r, "; the markers are medians and ")}
+	f, ok := figureByPath(path)
+	if !ok {
+		return c, fmt.Errorf("no figure %q", path)
+	}
+	p, leg := newPlot(title, xLabel)
+	var values []float64
 	for i, s := range r.Series {
-		xys := make(plotter.XYs, 0, len(s.Points))
+		var xys plotter.XYs
+		w := whiskers{colour: seriesColor(i)}
 		for _, pt := range s.Points {
-			xys = append(xys, plotter.XY{X: float64(levelIndex(r.Levels, pt.Level)), Y: value(pt)})
+			v, ok := f.get(&pt)
+			if !ok || math.IsInf(v, 0) {
+				continue
+			}
+			x := float64(levelIndex(r.Levels, pt.Level)) + dodge(i, len(r.Series))
+			xys = append(xys, plotter.XY{X: x, Y: v})
+			values = append(values, v)
+			if mm, ok := pt.Spread[path]; ok {
+				w.segs = append(w.segs, seg{at: x, lo: mm.Min, hi: mm.Max})
+				values = append(values, mm.Min, mm.Max)
+			}
+		}
+		if len(xys) == 0 {
+			continue
 		}
 		line, points, err := plotter.NewLinePoints(xys)
 		if err != nil {
 			return c, fmt.Errorf("series %s: %w", s.Name, err)
 		}
-		line.Color = seriesColor(i)
-		line.Width = vg.Points(1.5)
-		line.Dashes = seriesDashes(i)
-		points.Color = seriesColor(i)
-		points.Shape = seriesGlyph(i)
-		points.Radius = vg.Points(2.5)
-		p.Add(line, points)
+		line.Color, line.Width, line.Dashes = seriesColor(i), vg.Points(1.5), seriesDashes(i)
+		points.GlyphStyle = markerStyle(i)
+		p.Add(line, w, points)
 		leg.Add(s.Name, line, points)
 	}
-	finishAxes(p, ticks)
+	ax := rangeOf(values)
+	p.Y.Label.Text = yLabel + ax.suffix()
+	levelTicks(p, ticks)
+	ax.apply(&p.Y)
 	svg, err := drawSVG(p, leg)
 	c.SVG = svg
 	return c, err
 }
 
+// rangeSeries is one series of a latency chart: a p50 and a p99 per group
+// it has, with their spread over repeats.
+type rangeSeries struct {
+	name   string
+	colour int // the series' index in the report: its colour and marker
+	values []rangeValue
+}
+
+type rangeValue struct {
+	group    int
+	p        Percentiles
+	s50, s99 *MinMax
+}
+
 // latencyChart draws a latency's p50 and p99 per series at each level.
-func latencyChart(id, metric, xLabel string, ticks []string, r *Report, get func(Point) Percentiles) (chart, error) {
-	title := metric + " p50 (inner bar) and p99 (outer bar)"
-	var bars []barSeries
+func latencyChart(id, metric, key, xLabel string, ticks []string, r *Report) (chart, error) {
+	title := metric + ": p50 (marker) and p99 (top of the bar)"
+	var series []rangeSeries
 	for i, s := range r.Series {
-		b := barSeries{name: s.Name, colour: i}
+		rs := rangeSeries{name: s.Name, colour: i}
 		for _, pt := range s.Points {
-			b.values = append(b.values, barValue{group: levelIndex(r.Levels, pt.Level), p: get(pt)})
+			v := rangeValue{group: levelIndex(r.Levels, pt.Level)}
+			switch key {
+			case "ttftMs":
+				v.p = pt.TTFT
+			case "tpotMs":
+				v.p = pt.TPOT
+			case "itlMs":
+				v.p = pt.ITL
+			case "e2elMs":
+				v.p = pt.E2EL
+			}
+			if mm, ok := pt.Spread[key+".p50"]; ok {
+				v.s50 = &mm
+			}
+			if mm, ok := pt.Spread[key+".p99"]; ok {
+				v.s99 = &mm
+			}
+			rs.values = append(rs.values, v)
 		}
-		bars = append(bars, b)
+		series = append(series, rs)
 	}
-	svg, err := barChart(title, xLabel, metric+", ms", ticks, bars)
-	return chart{ID: id, Title: title, SVG: svg}, err
+	svg, err := rangeChart(title, xLabel, metric+", ms", ticks, series)
+	return chart{ID: id, Title: title, SVG: svg, Caption: "Each series has one slot per load level: the marker is p50, " +
+		"the light bar reaches up to p99" + whiskerNote(r, "; ")}, err
 }
 
 // languageChart draws per-language TTFT p50/p99 at one level; ok is false
 // when no series has languages there.
 func languageChart(id string, l Level, r *Report) (chart, bool, error) {
-	title := "TTFT by language at " + l.String() + ": p50 (inner) and p99 (outer)"
-	c := chart{ID: id, Title: title}
+	title := "TTFT by language at " + l.String() + ": p50 (marker) and p99 (top of the bar)"
+	c := chart{ID: id, Title: title, Caption: "One group per language, one slot per series."}
 	var langs []string
 	for _, s := range r.Series {
-		for _, pt := range s.Points {
-			if pt.Level != l {
-				continue
-			}
+		if pt, ok := s.at(l); ok {
 			for _, lang := range pt.Languages {
 				if !slices.Contains(langs, lang.Language) {
 					langs = append(langs, lang.Language)
@@ -179,73 +227,160 @@ func languageChart(id string, l Level, r *Report) (chart, bool, error) {
 		return c, false, nil
 	}
 	slices.Sort(langs)
-	var bars []barSeries
+	var series []rangeSeries
 	for i, s := range r.Series {
-		b := barSeries{name: s.Name, colour: i}
-		for _, pt := range s.Points {
-			if pt.Level != l {
-				continue
-			}
-			for _, lang := range pt.Languages {
-				b.values = append(b.values, barValue{group: slices.Index(langs, lang.Language), p: lang.TTFT})
-			}
+		pt, ok := s.at(l)
+		if !ok || len(pt.Languages) == 0 {
+			continue
 		}
-		if len(b.values) > 0 {
-			bars = append(bars, b)
+		rs := rangeSeries{name: s.Name, colour: i}
+		for _, lang := range pt.Languages {
+			rs.values = append(rs.values, rangeValue{group: slices.Index(langs, lang.Language), p: lang.TTFT})
 		}
+		series = append(series, rs)
 	}
-	svg, err := barChart(title, "language", "TTFT, ms", langs, bars)
+	svg, err := rangeChart(title, "language", "TTFT, ms", langs, series)
 	c.SVG = svg
 	return c, true, err
 }
 
-// barSeries is one series' bars: a p50 and a p99 per group it has.
-type barSeries struct {
-	name   string
-	colour int // index into the palette: the series' index in the report
-	values []barValue
-}
-
-type barValue struct {
-	group int
-	p     Percentiles
-}
-
-// barChart draws, in each group, one slot per series: a light bar up to
-// p99 and a narrower solid bar up to p50 in front of it. A p99 that was
-// not measured (NaN) draws no outer bar.
-func barChart(title, xLabel, yLabel string, groups []string, series []barSeries) (string, error) {
-	p, leg := newPlot(title, xLabel, yLabel)
+// rangeChart draws, in each group, one slot per series: the series' marker
+// at p50 and a light bar from p50 up to p99, with whiskers for the spread
+// of each. A p99 that was not measured draws no bar.
+func rangeChart(title, xLabel, yLabel string, groups []string, series []rangeSeries) (string, error) {
+	p, leg := newPlot(title, xLabel)
 	slot := 0.8 / float64(max(len(series), 1))
-	var inner, outer []plot.Plotter
+	var values []float64
+	var under, over []plot.Plotter
 	for j, s := range series {
-		in := rects{colour: seriesColor(s.colour)}
-		out := rects{colour: tint(seriesColor(s.colour))}
+		colour := seriesColor(s.colour)
+		rng := bars{colour: tint(colour)}
+		w50, w99 := whiskers{colour: shade(colour)}, whiskers{colour: colour}
+		var marks plotter.XYs
 		for _, v := range s.values {
-			centre := float64(v.group) - 0.4 + slot*(float64(j)+0.5)
-			if !math.IsNaN(v.p.P99) {
-				out.boxes = append(out.boxes, box{x0: centre - 0.45*slot, x1: centre + 0.45*slot, y: v.p.P99})
+			x := float64(v.group) - 0.4 + slot*(float64(j)+0.5)
+			ok50, ok99 := finite(v.p.P50), finite(v.p.P99)
+			if ok50 && ok99 && v.p.P99 >= v.p.P50 {
+				rng.boxes = append(rng.boxes, box{x0: x - 0.3*slot, x1: x + 0.3*slot, lo: v.p.P50, hi: v.p.P99})
 			}
-			if !math.IsNaN(v.p.P50) {
-				in.boxes = append(in.boxes, box{x0: centre - 0.25*slot, x1: centre + 0.25*slot, y: v.p.P50})
+			if ok50 {
+				marks = append(marks, plotter.XY{X: x, Y: v.p.P50})
+				values = append(values, v.p.P50)
+			}
+			if ok99 {
+				values = append(values, v.p.P99)
+			}
+			if v.s50 != nil {
+				w50.segs = append(w50.segs, seg{at: x, lo: v.s50.Min, hi: v.s50.Max})
+				values = append(values, v.s50.Min, v.s50.Max)
+			}
+			if v.s99 != nil {
+				w99.segs = append(w99.segs, seg{at: x, lo: v.s99.Min, hi: v.s99.Max})
+				values = append(values, v.s99.Min, v.s99.Max)
 			}
 		}
-		outer, inner = append(outer, out), append(inner, in)
-		leg.Add(s.name, swatch{inner: in.colour, outer: out.colour})
+		marker := markerStyle(s.colour)
+		under = append(under, rng, w99)
+		if len(marks) > 0 {
+			sc, err := plotter.NewScatter(marks)
+			if err != nil {
+				return "", fmt.Errorf("series %s: %w", s.name, err)
+			}
+			sc.GlyphStyle = marker
+			over = append(over, sc)
+		}
+		over = append(over, w50)
+		leg.Add(s.name, rangeSwatch{bar: tint(colour), marker: marker})
 	}
-	p.Add(outer...)
-	p.Add(inner...)
-	finishAxes(p, groups)
+	p.Add(under...)
+	p.Add(over...)
+	ax := rangeOf(values)
+	p.Y.Label.Text = yLabel + ax.suffix()
+	levelTicks(p, groups)
+	ax.apply(&p.Y)
 	return drawSVG(p, leg)
+}
+
+// latencyThroughputChart draws each series' median end-to-end latency
+// against its output throughput, one point per load level joined in level
+// order: further right is more throughput, further down less latency.
+func latencyThroughputChart(r *Report) (chart, error) {
+	const title = "E2EL p50 against output throughput"
+	c := chart{ID: "latency-throughput", Title: title, Caption: "One line per series through its load levels, in level " +
+		"order: down and to the right is better" + whiskerNote(r, "; ")}
+	tput, _ := figureByPath(figOutputThroughput)
+	lat, _ := figureByPath("e2elMs.p50")
+	p, leg := newPlot(title, "")
+	var xs, ys []float64
+	for i, s := range r.Series {
+		var xys plotter.XYs
+		wx := whiskers{colour: seriesColor(i), horizontal: true}
+		wy := whiskers{colour: seriesColor(i)}
+		for _, pt := range s.Points {
+			x, okX := tput.get(&pt)
+			y, okY := lat.get(&pt)
+			if !okX || !okY || !finite(x) || !finite(y) {
+				continue
+			}
+			xys = append(xys, plotter.XY{X: x, Y: y})
+			xs, ys = append(xs, x), append(ys, y)
+			if mm, ok := pt.Spread[tput.Path]; ok {
+				wx.segs = append(wx.segs, seg{at: y, lo: mm.Min, hi: mm.Max})
+				xs = append(xs, mm.Min, mm.Max)
+			}
+			if mm, ok := pt.Spread[lat.Path]; ok {
+				wy.segs = append(wy.segs, seg{at: x, lo: mm.Min, hi: mm.Max})
+				ys = append(ys, mm.Min, mm.Max)
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		line, points, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return c, fmt.Errorf("series %s: %w", s.Name, err)
+		}
+		line.Color, line.Width, line.Dashes = seriesColor(i), vg.Points(1.5), seriesDashes(i)
+		points.GlyphStyle = markerStyle(i)
+		p.Add(line, wx, wy, points)
+		leg.Add(s.Name, line, points)
+	}
+	xr, yr := rangeOf(xs), rangeOf(ys)
+	p.X.Label.Text = "output throughput, tokens/s" + xr.suffix()
+	p.Y.Label.Text = "E2EL p50, ms" + yr.suffix()
+	xr.apply(&p.X)
+	yr.apply(&p.Y)
+	svg, err := drawSVG(p, leg)
+	c.SVG = svg
+	return c, err
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// whiskerNote ends a caption: how to read the whiskers, when a level ran
+// several times.
+func whiskerNote(r *Report, sep string) string {
+	if !r.HasSpread() {
+		return "."
+	}
+	return sep + "whiskers span the min–max over repeats."
+}
+
+// dodge shifts series i of n a little along a category axis, so that
+// their markers and whiskers at one level do not hide each other.
+func dodge(i, n int) float64 {
+	if n < 2 {
+		return 0
+	}
+	return 0.12 * (float64(i)/float64(n-1) - 0.5)
 }
 
 // newPlot makes a plot with a horizontal grid, sans-serif text and an
 // empty legend (drawn beside the plot by drawSVG, not over the data).
-func newPlot(title, xLabel, yLabel string) (*plot.Plot, plot.Legend) {
+func newPlot(title, xLabel string) (*plot.Plot, plot.Legend) {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xLabel
-	p.Y.Label.Text = yLabel
 	p.Title.TextStyle.Font = sans(11)
 	p.X.Label.TextStyle.Font = sans(9)
 	p.Y.Label.TextStyle.Font = sans(9)
@@ -253,6 +388,7 @@ func newPlot(title, xLabel, yLabel string) (*plot.Plot, plot.Legend) {
 	p.Y.Tick.Label.Font = sans(8)
 	p.Title.Padding = vg.Points(6)
 	p.Y.Tick.Marker = trimmedTicks{}
+	p.X.Tick.Marker = trimmedTicks{}
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = nil
 	grid.Horizontal.Color = color.Gray{Y: 220}
@@ -270,20 +406,16 @@ func sans(size vg.Length) font.Font {
 	return font.From(font.Font{Typeface: "Liberation", Variant: "Sans"}, size)
 }
 
-// finishAxes names the x ticks, pads half a slot each side and starts the
-// y axis at zero with 8 % headroom.
-func finishAxes(p *plot.Plot, ticks []string) {
+// levelTicks names the x ticks (levels or languages), equally spaced, with
+// half a slot of padding each side.
+func levelTicks(p *plot.Plot, ticks []string) {
 	p.NominalX(ticks...)
 	p.X.Min, p.X.Max = -0.5, float64(len(ticks))-0.5
-	p.Y.Min = 0
-	if p.Y.Max > 0 && !math.IsInf(p.Y.Max, 0) {
-		p.Y.Max *= 1.08
-	}
 }
 
-// drawSVG draws p with the legend in a column on its right and returns the
-// <svg> element. Fonts are not embedded: gonum measures text with its own
-// Liberation fonts and the SVG names them.
+// drawSVG draws the legend in a column on the right, then p beside it,
+// and returns the <svg> element. Fonts are not embedded: gonum measures
+// text with its own Liberation fonts and the SVG names them.
 func drawSVG(p *plot.Plot, leg plot.Legend) (svg string, err error) {
 	defer func() {
 		// gonum reports some drawing faults by panicking; keep them errors.
@@ -296,8 +428,8 @@ func drawSVG(p *plot.Plot, leg plot.Legend) (svg string, err error) {
 	dc.SetColor(color.White) // the legend column too, for the SVG on its own
 	dc.Fill(dc.Rectangle.Path())
 	lw := legendWidth(leg, dc)
-	p.Draw(draw.Crop(dc, 0, -lw, 0, 0))
 	leg.Draw(draw.Crop(dc, chartWidth-lw+vg.Points(8), 0, 0, -vg.Points(24)))
+	p.Draw(draw.Crop(dc, 0, -lw, 0, 0))
 	var buf bytes.Buffer
 	if _, err := canvas.WriteTo(&buf); err != nil {
 		return "", fmt.Errorf("write svg: %w", err)
@@ -316,125 +448,4 @@ func legendWidth(leg plot.Legend, c draw.Canvas) vg.Length {
 	rect := leg.Rectangle(c)
 	w := (rect.Max.X-rect.Min.X)*1.15 + vg.Points(16)
 	return min(w, legendMax)
-}
-
-// seriesColor is the i-th colour of Okabe and Ito's colour-blind-safe set
-// (yellow dropped: too light on white), cycling.
-func seriesColor(i int) color.RGBA {
-	palette := [...]color.RGBA{
-		{R: 0, G: 114, B: 178, A: 255},   // blue
-		{R: 213, G: 94, B: 0, A: 255},    // vermillion
-		{R: 0, G: 158, B: 115, A: 255},   // bluish green
-		{R: 204, G: 121, B: 167, A: 255}, // reddish purple
-		{R: 230, G: 159, B: 0, A: 255},   // orange
-		{R: 86, G: 180, B: 233, A: 255},  // sky blue
-		{R: 0, G: 0, B: 0, A: 255},       // black
-	}
-	return palette[i%len(palette)]
-}
-
-// paletteSize is how many series get distinct colours before dashes.
-const paletteSize = 7
-
-// seriesDashes tells apart lines that share a colour.
-func seriesDashes(i int) []vg.Length {
-	switch (i / paletteSize) % 3 {
-	case 1:
-		return []vg.Length{vg.Points(5), vg.Points(3)}
-	case 2:
-		return []vg.Length{vg.Points(1.5), vg.Points(2)}
-	}
-	return nil
-}
-
-func seriesGlyph(i int) draw.GlyphDrawer {
-	switch i % 4 {
-	case 1:
-		return draw.BoxGlyph{}
-	case 2:
-		return draw.TriangleGlyph{}
-	case 3:
-		return draw.PyramidGlyph{}
-	}
-	return draw.CircleGlyph{}
-}
-
-// tint mixes c 60 % towards white: the p99 bar behind the p50 bar.
-func tint(c color.RGBA) color.RGBA {
-	mix := func(v uint8) uint8 { return v + uint8(float64(255-v)*0.6) }
-	return color.RGBA{R: mix(c.R), G: mix(c.G), B: mix(c.B), A: 255}
-}
-
-// trimmedTicks are gonum's default ticks labelled without trailing zeros
-// ("25", not "25.00").
-type trimmedTicks struct{}
-
-var _ plot.Ticker = trimmedTicks{}
-
-// Ticks implements plot.Ticker.
-func (trimmedTicks) Ticks(lo, hi float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
-	for i, t := range ticks {
-		if strings.Contains(t.Label, ".") {
-			ticks[i].Label = strings.TrimSuffix(strings.TrimRight(t.Label, "0"), ".")
-		}
-	}
-	return ticks
-}
-
-// box is a bar from y=0 to y, between x0 and x1 in data units.
-type box struct{ x0, x1, y float64 }
-
-// rects is a gonum plotter of filled bars placed in data units (gonum's
-// BarChart sizes bars in canvas units, which cannot share a slot between
-// a variable number of series).
-type rects struct {
-	colour color.Color
-	boxes  []box
-}
-
-var (
-	_ plot.Plotter     = rects{}
-	_ plot.DataRanger  = rects{}
-	_ plot.Thumbnailer = swatch{}
-)
-
-// Plot implements plot.Plotter.
-func (r rects) Plot(c draw.Canvas, p *plot.Plot) {
-	trX, trY := p.Transforms(&c)
-	for _, b := range r.boxes {
-		pts := []vg.Point{
-			{X: trX(b.x0), Y: trY(0)}, {X: trX(b.x1), Y: trY(0)},
-			{X: trX(b.x1), Y: trY(b.y)}, {X: trX(b.x0), Y: trY(b.y)},
-		}
-		c.FillPolygon(r.colour, c.ClipPolygonXY(pts))
-	}
-}
-
-// DataRange implements plot.DataRanger.
-func (r rects) DataRange() (xmin, xmax, ymin, ymax float64) {
-	xmin, xmax, ymin, ymax = math.Inf(1), math.Inf(-1), 0, 0
-	for _, b := range r.boxes {
-		xmin, xmax = math.Min(xmin, b.x0), math.Max(xmax, b.x1)
-		ymin, ymax = math.Min(ymin, b.y), math.Max(ymax, b.y)
-	}
-	if len(r.boxes) == 0 {
-		xmin, xmax = 0, 0
-	}
-	return xmin, xmax, ymin, ymax
-}
-
-// swatch is a legend thumbnail of the bar pair: light outer, solid inner.
-type swatch struct{ inner, outer color.Color }
-
-// Thumbnail implements plot.Thumbnailer.
-func (s swatch) Thumbnail(c *draw.Canvas) {
-	c.FillPolygon(s.outer, rectPoints(c.Rectangle))
-	w := c.Max.X - c.Min.X
-	in := vg.Rectangle{Min: vg.Point{X: c.Min.X + w/4, Y: c.Min.Y}, Max: vg.Point{X: c.Max.X - w/4, Y: c.Max.Y}}
-	c.FillPolygon(s.inner, rectPoints(in))
-}
-
-func rectPoints(r vg.Rectangle) []vg.Point {
-	return []vg.Point{r.Min, {X: r.Max.X, Y: r.Min.Y}, r.Max, {X: r.Min.X, Y: r.Max.Y}}
 }

@@ -18,6 +18,13 @@ func FuzzLoad(f *testing.F) {
 		`"languages":{"en":{"completed":1,"ttftMs":{"p50":1,"p99":2}}}}]},"gatewayOverhead":{"v":[{"maxConcurrency":1,"requestRate":"2","ttftP50Ms":0.5}]}}}`))
 	f.Add([]byte(`{"targets":{"a":[{"maxConcurrency":0,"requestRate":"1e-3","ttftMs":{"p50":-1,"p99":1e308}}]}}`))
 	f.Add([]byte(`{"completed":0,"duration":0,"request_throughput":0,"request_rate":"inf","max_concurrency":null}`))
+	f.Add([]byte(`{"provenance":{"servelab_version":"1","binary_sha256":"ab","dataset_hash":"d","seed":1,"workload":{"request_rates":["inf",2],` +
+		`"warmup":"auto","repeats":2}},"runs":[{"label":"a","completed":1,"duration":1,"request_throughput":1,"max_concurrency":2,"repeat":1,` +
+		`"p50_ttft_ms":3},{"label":"a","completed":1,"duration":1,"request_throughput":3,"max_concurrency":2,"repeat":2,"p50_ttft_ms":5}]}`))
+	f.Add([]byte(`{"targets":{"a":[{"maxConcurrency":1,"requestRate":"inf","repeats":3,"ttftMs":{"p50":2,"p99":900},` +
+		`"spread":{"ttftMs.p50":{"min":1,"max":3}}}]},"kvCacheCapacityTokens":{"a":9},"provenance":{"specHash":"s","servelab":{"version":"1"},` +
+		`"workload":{"warmup":4}},"comparison":{"baseline":"b","verdictPct":5,"targets":{"a":[{"maxConcurrency":1,"requestRate":"inf",` +
+		`"verdict":"improved","figures":{"ttftMs.p50":{"baseline":4,"value":2,"ratio":0.5,"changePct":50,"verdict":"improved"}}}]}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		src, err := Load("fuzz", "fuzz.json", data)
 		if err != nil {
@@ -29,6 +36,9 @@ func FuzzLoad(f *testing.F) {
 		r, err := Build("", src)
 		if err != nil {
 			return
+		}
+		if len(r.Series) > 1 {
+			_ = r.CompareWith(r.Series[0].Name) // may find no common level; must not panic
 		}
 		if err := WriteMarkdown(io.Discard, r); err != nil {
 			t.Fatal(err)

@@ -17,7 +17,7 @@ const page = `<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
 <style>
-body{font-family:"Liberation Sans",Arial,Helvetica,sans-serif;color:#222;line-height:1.4;max-width:90em;margin:1.5em auto;padding:0 1em}
+body{font-family:"Liberation Sans",Arial,Helvetica,sans-serif;color:#222;line-height:1.4;max-width:96em;margin:1.5em auto;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.3em}
 h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ddd}
 .scroll{overflow-x:auto}
@@ -29,7 +29,10 @@ tbody tr:nth-child(even){background:#fafafa}
 .warning{border-left:4px solid #d55e00;background:#fff1e8;padding:.5em 1em}
 .notes{font-size:.9em;color:#444}
 figure{margin:1em 0}
-figure svg{max-width:100%;height:auto}
+figure svg{display:block;width:100%;height:auto}
+figcaption{font-size:.85em;color:#555}
+details{margin:.5em 0 1em}
+summary{cursor:pointer;color:#0072b2}
 svg text{font-family:"Liberation Sans",Arial,Helvetica,sans-serif !important}
 </style>
 </head>
@@ -43,6 +46,8 @@ svg text{font-family:"Liberation Sans",Arial,Helvetica,sans-serif !important}
 {{range .Sections}}<section id="{{.ID}}">
 <h2>{{.Heading}}</h2>
 {{if .Intro}}<p>{{.Intro}}</p>
+{{end}}{{if .Folded}}<details>
+<summary>{{.Summary}}</summary>
 {{end}}{{with .Table}}{{$t := .}}<div class="scroll"><table>
 <thead><tr>{{range .Columns}}<th{{if .Right}} class="num"{{end}}>{{.Name}}</th>{{end}}</tr></thead>
 <tbody>
@@ -51,15 +56,20 @@ svg text{font-family:"Liberation Sans",Arial,Helvetica,sans-serif !important}
 </table></div>
 {{end}}{{range .Charts}}<figure id="{{.ID}}" aria-label="{{.Title}}">
 {{.SVG}}
+<figcaption>{{.Caption}}</figcaption>
 </figure>
+{{end}}{{if .Folded}}</details>
 {{end}}</section>
 {{end}}</body>
 </html>
 `
 
-// htmlSection is a heading with an optional table and charts.
+// htmlSection is a heading with an optional table and charts; a folded
+// one keeps them in a <details> block headed by Summary.
 type htmlSection struct {
 	ID, Heading, Intro string
+	Folded             bool
+	Summary            string
 	Table              *htmlTable
 	Charts             []htmlChart
 }
@@ -72,13 +82,13 @@ type htmlTable struct {
 }
 
 type htmlChart struct {
-	ID, Title string
-	SVG       template.HTML
+	ID, Title, Caption string
+	SVG                template.HTML
 }
 
 // WriteHTML writes the report as one self-contained HTML page: the same
-// tables as WriteMarkdown plus SVG charts (throughput per level, TTFT and
-// TPOT p50/p99 per level, per-language TTFT), no scripts, no external
+// tables as WriteMarkdown plus SVG charts (see charts) after the results,
+// the per-language table and charts folded, no scripts, no external
 // assets. Nothing is written if a chart fails to draw.
 func WriteHTML(w io.Writer, r *Report) error {
 	tmpl, err := template.New("report").Parse(page)
@@ -91,15 +101,19 @@ func WriteHTML(w io.Writer, r *Report) error {
 	}
 	var sections []htmlSection
 	for _, t := range tables(r) {
-		sec := htmlSection{ID: t.ID, Heading: t.Heading, Intro: t.Intro, Table: toHTMLTable(t)}
+		sec := htmlSection{ID: t.ID, Heading: t.Heading, Intro: t.Intro, Folded: t.Folded, Table: toHTMLTable(t)}
+		if t.Folded {
+			sec.Summary = foldSummary(t)
+		}
 		switch t.ID {
 		case "results":
 			sections = append(sections, sec)
-			sec = htmlSection{ID: "charts", Heading: "Charts", Intro: "Colours follow the series across charts. " +
-				"Bars: the solid inner bar is p50, the light outer bar p99."}
-			sec.Charts = pick(figs, func(c chart) bool { return !strings.HasPrefix(c.ID, "ttft-languages-") })
+			sec = htmlSection{ID: "charts", Heading: "Charts", Intro: "Each series keeps its colour and marker in every chart. " +
+				"An axis turns logarithmic (its label says so) when its values span more than " + fmt.Sprint(logRatio) + "×."}
+			sec.Charts = pick(figs, func(c chart) bool { return !strings.HasPrefix(c.ID, languageChartPrefix) })
 		case "languages":
-			sec.Charts = pick(figs, func(c chart) bool { return strings.HasPrefix(c.ID, "ttft-languages-") })
+			sec.Charts = pick(figs, func(c chart) bool { return strings.HasPrefix(c.ID, languageChartPrefix) })
+			sec.Summary = foldSummary(t) + " and " + plural(len(sec.Charts), "chart", "charts")
 		}
 		sections = append(sections, sec)
 	}
@@ -132,7 +146,7 @@ func pick(figs []chart, keep func(chart) bool) []htmlChart {
 	var out []htmlChart
 	for _, f := range figs {
 		if keep(f) {
-			out = append(out, htmlChart{ID: f.ID, Title: f.Title, SVG: template.HTML(f.SVG)})
+			out = append(out, htmlChart{ID: f.ID, Title: f.Title, Caption: f.Caption, SVG: template.HTML(f.SVG)})
 		}
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/servelab/servelab/benchmarks"
-	"github.com/servelab/servelab/benchmarks/summary"
 )
 
 // Kind is what an input file holds.
@@ -47,8 +47,10 @@ type Source struct {
 	// Kind is what the file holds.
 	Kind Kind
 
-	bench []benchmarks.Result // KindBench, in file order
-	stack summary.Results     // KindStack
+	bench   []benchmarks.Result // KindBench, in file order
+	extras  []benchRunExtras    // KindBench: one per run
+	benchPv *benchProvenance    // KindBench: the document's provenance, if any
+	stack   stackBenchmark      // KindStack
 }
 
 // NameOf is the default source name of a file: its base name without the
@@ -135,41 +137,48 @@ func Load(name, path string, data []byte) (Source, error) {
 	if strings.TrimSpace(name) == "" {
 		return Source{}, fmt.Errorf("%s: empty source name", path)
 	}
-	var err error
-	src.Kind, src.bench, src.stack, err = decode(data)
+	d, err := decode(data)
 	if err != nil {
 		return Source{}, fmt.Errorf("%s: %w", path, err)
 	}
+	src.Kind, src.bench, src.extras, src.benchPv, src.stack = d.kind, d.bench, d.extras, d.benchPv, d.stack
 	return src, nil
 }
 
-func decode(data []byte) (Kind, []benchmarks.Result, summary.Results, error) {
+// decoded is one input file's contents.
+type decoded struct {
+	kind    Kind
+	bench   []benchmarks.Result
+	extras  []benchRunExtras
+	benchPv *benchProvenance
+	stack   stackBenchmark
+}
+
+func decode(data []byte) (decoded, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return "", nil, summary.Results{}, ErrEmpty
+		return decoded{}, ErrEmpty
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return "", nil, summary.Results{}, fmt.Errorf("%w: the top level is a JSON %s, not an object", ErrUnknownInput, typeErr.Value)
+			return decoded{}, fmt.Errorf("%w: the top level is a JSON %s, not an object", ErrUnknownInput, typeErr.Value)
 		}
-		return "", nil, summary.Results{}, fmt.Errorf("not valid JSON: %w", err)
+		return decoded{}, fmt.Errorf("not valid JSON: %w", err)
 	}
 	switch {
 	case top["benchmark"] != nil:
 		sb, err := decodeStack(top["benchmark"], `"benchmark".`)
-		return KindStack, nil, sb, err
+		return decoded{kind: KindStack, stack: sb}, err
 	case top["runs"] != nil:
-		runs, err := decodeBench(data, top["runs"])
-		return KindBench, runs, summary.Results{}, err
+		return decodeBench(data, top["runs"])
 	case top["targets"] != nil:
 		sb, err := decodeStack(data, "")
-		return KindStack, nil, sb, err
+		return decoded{kind: KindStack, stack: sb}, err
 	case isResult(top):
-		runs, err := decodeBench(data, nil)
-		return KindBench, runs, summary.Results{}, err
+		return decodeBench(data, nil)
 	}
-	return "", nil, summary.Results{}, fmt.Errorf("%w (top-level keys: %s)", ErrUnknownInput, keyList(top))
+	return decoded{}, fmt.Errorf("%w (top-level keys: %s)", ErrUnknownInput, keyList(top))
 }
 
 // resultKeys are the fields every bench Result (and vLLM's own result
@@ -201,41 +210,60 @@ func keyList(obj map[string]json.RawMessage) string {
 }
 
 // decodeBench checks that runs (nil for a single Result) holds bench
-// results, then decodes data with benchmarks.Decode.
-func decodeBench(data, runs json.RawMessage) ([]benchmarks.Result, error) {
+// results, then decodes data with benchmarks.Decode, and beside it the
+// document's provenance and each run's repeat number and KV-cache
+// capacity.
+func decodeBench(data, runs json.RawMessage) (decoded, error) {
+	d := decoded{kind: KindBench}
 	if runs != nil {
 		var elems []map[string]json.RawMessage
 		if err := json.Unmarshal(runs, &elems); err != nil {
-			return nil, fmt.Errorf(`"runs" is not an array of bench results: %w`, err)
+			return d, fmt.Errorf(`"runs" is not an array of bench results: %w`, err)
 		}
 		if len(elems) == 0 {
-			return nil, errors.New(`"runs" is empty: no benchmark results`)
+			return d, errors.New(`"runs" is empty: no benchmark results`)
 		}
 		for i, e := range elems {
 			if !isResult(e) {
-				return nil, fmt.Errorf(`runs[%d] is not a bench result: it lacks one of %s`, i, strings.Join(resultKeys[:], ", "))
+				return d, fmt.Errorf(`runs[%d] is not a bench result: it lacks one of %s`, i, strings.Join(resultKeys[:], ", "))
 			}
 		}
 	}
 	results, err := benchmarks.Decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, err
+		return d, err
+	}
+	var doc benchDocument
+	if runs != nil {
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return d, fmt.Errorf("provenance or repeat numbers: %w", err)
+		}
+	} else {
+		var one benchRunExtras
+		if err := json.Unmarshal(data, &one); err != nil {
+			return d, fmt.Errorf("repeat number: %w", err)
+		}
+		doc.Runs = []benchRunExtras{one}
 	}
 	for i, r := range results {
 		if r.MaxConcurrency != nil && *r.MaxConcurrency < 0 {
-			return nil, fmt.Errorf("run %d (%s): max_concurrency %d is negative", i, r.Label, *r.MaxConcurrency)
+			return d, fmt.Errorf("run %d (%s): max_concurrency %d is negative", i, r.Label, *r.MaxConcurrency)
 		}
 		if rate := float64(r.RequestRate); rate < 0 || math.IsNaN(rate) {
-			return nil, fmt.Errorf("run %d (%s): request_rate %v is negative", i, r.Label, rate)
+			return d, fmt.Errorf("run %d (%s): request_rate %v is negative", i, r.Label, rate)
+		}
+		if rep := doc.Runs[i].Repeat; rep < 0 {
+			return d, fmt.Errorf("run %d (%s): repeat %d is negative", i, r.Label, rep)
 		}
 	}
-	return results, nil
+	d.bench, d.extras, d.benchPv = results, doc.Runs, doc.Provenance
+	return d, nil
 }
 
 // decodeStack decodes the Benchmark component's results; where prefixes
 // field names in errors.
-func decodeStack(raw json.RawMessage, where string) (summary.Results, error) {
-	var sb summary.Results
+func decodeStack(raw json.RawMessage, where string) (stackBenchmark, error) {
+	var sb stackBenchmark
 	if err := json.Unmarshal(raw, &sb); err != nil {
 		return sb, fmt.Errorf("%stargets: want {label: [runs]} as the Benchmark component writes it (a `servelab bench --targets` file is not a result): %w", where, err)
 	}
@@ -255,6 +283,23 @@ func decodeStack(raw json.RawMessage, where string) (summary.Results, error) {
 			}
 			if r.MaxConcurrency < 0 {
 				return sb, fmt.Errorf("%stargets.%s[%d].maxConcurrency %d is negative", where, label, i, r.MaxConcurrency)
+			}
+			if r.Repeats < 0 {
+				return sb, fmt.Errorf("%stargets.%s[%d].repeats %d is negative", where, label, i, r.Repeats)
+			}
+			for _, path := range slices.Sorted(maps.Keys(r.Spread)) {
+				if mm := r.Spread[path]; mm.Min > mm.Max {
+					return sb, fmt.Errorf("%stargets.%s[%d].spread.%s: min %v is above max %v", where, label, i, path, mm.Min, mm.Max)
+				}
+			}
+		}
+	}
+	if c := sb.Comparison; c != nil {
+		for label, list := range c.Targets {
+			for i, lc := range list {
+				if _, err := parseRate(lc.RequestRate); err != nil {
+					return sb, fmt.Errorf("%scomparison.targets.%s[%d].requestRate: %w", where, label, i, err)
+				}
 			}
 		}
 	}

@@ -8,8 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/servelab/servelab/benchmarks/summary"
 )
 
 func readInput(t *testing.T, name string) []byte {
@@ -191,31 +189,34 @@ func TestReadFiles(t *testing.T) {
 }
 
 // TestStackOutputRoundTrip checks that the report reads every field the
-// Benchmark component writes: rtx5090.json was made by
-// components/benchmark.Parse (testdata/record), so decoding and re-encoding
-// its "benchmark" value must give it back whole.
+// Benchmark component writes: rtx5090.json and rtx5090-next.json were made
+// by the component itself (testdata/record: results, overhead, provenance,
+// comparison), so decoding and re-encoding their "benchmark" value through
+// the report's reading copy must give it back whole.
 func TestStackOutputRoundTrip(t *testing.T) {
 	t.Parallel()
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(readInput(t, "rtx5090.json"), &top); err != nil {
-		t.Fatal(err)
-	}
-	var sb summary.Results
-	if err := json.Unmarshal(top["benchmark"], &sb); err != nil {
-		t.Fatal(err)
-	}
-	again, err := json.Marshal(sb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want, got any
-	if err := json.Unmarshal(top["benchmark"], &want); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(again, &got); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("re-encoded stack output differs from the component's:\n got %s\nwant %s", again, top["benchmark"])
+	for _, name := range []string{"rtx5090.json", "rtx5090-next.json"} {
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(readInput(t, name), &top); err != nil {
+			t.Fatal(err)
+		}
+		var sb stackBenchmark
+		if err := json.Unmarshal(top["benchmark"], &sb); err != nil {
+			t.Fatal(err)
+		}
+		again, err := json.Marshal(sb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got any
+		if err := json.Unmarshal(top["benchmark"], &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(again, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: re-encoded stack output differs from the component's:\n got %s\nwant %s", name, again, top["benchmark"])
+		}
 	}
 }

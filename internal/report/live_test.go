@@ -62,7 +62,7 @@ func TestReportOfALiveBench(t *testing.T) {
 	out := md.String()
 	for _, r := range runs {
 		p99, _ := r.TTFT.At(99)
-		row := fmt.Sprintf("| live/vllm-sim | %d | inf | %d | %d | %s | %s | %s | %s | %s |", *r.MaxConcurrency, r.Completed, r.Failed,
+		row := fmt.Sprintf("| live/vllm-sim | %d | inf | 1 | %d | %d | %s | %s | %s | %s | %s |", *r.MaxConcurrency, r.Completed, r.Failed,
 			num(r.RequestThroughput), num(*r.RequestGoodput), num(r.OutputThroughput), num(r.TTFT.Median), num(p99))
 		if !strings.Contains(out, row) {
 			t.Errorf("report lacks the row %q", row)
@@ -72,7 +72,7 @@ func TestReportOfALiveBench(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		fmt.Sprintf("| live/vllm-sim | %s | bench result | sim | live-model | 0.1.0 | multilingual | 3 | %s |", path, runs[0].DatasetSHA256[:12]),
+		fmt.Sprintf("| live/vllm-sim | %s | bench result | sim | live-model | - | - | 0.1.0 | multilingual | 3 | %s |", path, runs[0].DatasetSHA256[:12]),
 		"| rtx5090/vllm | " + stackFile + " | stack output |",
 		"| rtx5090 | vllm | 4 | inf |", // gateway overhead from the stack output
 		"| live/vllm-sim | 4 | inf | ja |",

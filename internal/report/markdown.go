@@ -7,8 +7,9 @@ import (
 )
 
 // WriteMarkdown writes the report as GitHub-flavoured Markdown: title,
-// summary, warnings, notes, then the Series, Results, Per language and
-// Gateway overhead tables (the last two when there is data).
+// summary, warnings, notes, then the tables (see tables). Long tables are
+// folded in a <details> block. Text from the inputs is escaped, so a label
+// or title cannot inject HTML.
 func WriteMarkdown(w io.Writer, r *Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n%s\n", mdText(r.Title), subtitle(r))
@@ -20,11 +21,17 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "- %s\n", mdText(n))
 	}
 	for _, t := range tables(r) {
-		fmt.Fprintf(&b, "\n## %s\n\n", t.Heading)
+		fmt.Fprintf(&b, "\n## %s\n\n", mdText(t.Heading))
 		if t.Intro != "" {
 			fmt.Fprintf(&b, "%s\n\n", mdText(t.Intro))
 		}
+		if t.Folded {
+			fmt.Fprintf(&b, "<details>\n<summary>%s</summary>\n\n", mdText(foldSummary(t)))
+		}
 		writeMarkdownTable(&b, t)
+		if t.Folded {
+			b.WriteString("\n</details>\n")
+		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write markdown report: %w", err)
@@ -68,9 +75,16 @@ func writeMarkdownTable(b *strings.Builder, t table) {
 	}
 }
 
-// mdText keeps user text on one line.
+// foldSummary is what a folded table shows closed.
+func foldSummary(t table) string {
+	return fmt.Sprintf("%s: %s", t.Heading, plural(len(t.Rows), "row", "rows"))
+}
+
+// mdText keeps text on one line and escapes HTML: GitHub renders raw tags
+// in Markdown, and labels, titles and notes come from the inputs.
 func mdText(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	escape := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	return escape.Replace(strings.Join(strings.Fields(s), " "))
 }
 
 // mdCell escapes what would break a table cell.

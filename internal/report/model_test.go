@@ -64,14 +64,6 @@ func benchSource(t *testing.T, name string, results ...benchmarks.Result) Source
 	return src
 }
 
-func seriesNames(r *Report) []string {
-	var out []string
-	for _, s := range r.Series {
-		out = append(out, s.Name)
-	}
-	return out
-}
-
 func TestBuildMixedInputs(t *testing.T) {
 	t.Parallel()
 	r := loadReport(t, "sim.json", "rtx5090.json")
@@ -85,8 +77,8 @@ func TestBuildMixedInputs(t *testing.T) {
 	if len(r.Warnings) != 0 {
 		t.Errorf("warnings %q for inputs of one workload", r.Warnings)
 	}
-	if !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.HasPrefix(n, "Stack outputs (rtx5090) record no servelab version") }) {
-		t.Errorf("notes %q lack the stack-output provenance note", r.Notes)
+	if !slices.Contains(r.Notes, "Stack outputs (rtx5090) keep three decimals and record no engine or model.") {
+		t.Errorf("notes %q lack the stack-output note", r.Notes)
 	}
 
 	// Bench values pass through unrounded, from the same run.
@@ -115,7 +107,7 @@ func TestBuildMixedInputs(t *testing.T) {
 	if vllm.Kind != KindStack || len(vllm.Points) != 2 || vllm.Points[0].TTFT.P50 != 20.702 {
 		t.Errorf("rtx5090/vllm %+v", vllm)
 	}
-	if len(r.Overhead) != 2 || r.Overhead[0].Stack != "rtx5090" || r.Overhead[0].Framework != "vllm" ||
+	if len(r.Overhead) != 2 || r.Overhead[0].Source != "rtx5090" || r.Overhead[0].Framework != "vllm" ||
 		r.Overhead[0].Level != (Level{1, inf}) || r.Overhead[1].Level != (Level{4, inf}) {
 		t.Fatalf("overhead %+v", r.Overhead)
 	}
@@ -239,14 +231,14 @@ func TestMissingValuesAndPartialRuns(t *testing.T) {
 		t.Errorf("ttft %+v, want p50 20 and p99 NaN", p.TTFT)
 	}
 	rows := resultsTable(r).Rows
-	if rows[0][0] != "s/a" || rows[0][8] != "20.00" || rows[0][9] != "n/a" || rows[0][6] != "-" {
+	if rows[0][0] != "s/a" || rows[0][9] != "20.00" || rows[0][10] != "n/a" || rows[0][7] != "-" {
 		t.Errorf("row without p99 or goodput: %q", rows[0])
 	}
 	if rows[1][0] != "s/a (partial)" {
 		t.Errorf("partial row %q", rows[1])
 	}
-	if rows[2][6] != "3.50" {
-		t.Errorf("goodput cell %q, want 3.50", rows[2][6])
+	if rows[2][7] != "3.50" {
+		t.Errorf("goodput cell %q, want 3.50", rows[2][7])
 	}
 	for _, want := range []string{"(partial) marks an interrupted run", "Goodput SLOs differ, so goodput columns do not compare: none (s/a) vs tpot:20,ttft:100 (s/b)"} {
 		if !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, want) }) {

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"image/color"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -62,11 +60,24 @@ func render(t *testing.T, f Format, r *Report) []byte {
 }
 
 // mixedReport is a stack output (rtx5090: vllm via the gateway, vllm
-// direct, ollama; concurrency 1 and 4) with a bench file (sim: sglang and
-// llamacpp sims; concurrency 1, 4, 8), all on the multilingual set.
+// direct, ollama; concurrency 1 and 4; with provenance), a bench file
+// (sim: sglang and llamacpp sims; concurrency 1, 4, 8) and a bench file
+// with three repeats per level and its provenance (repeats: vllm through
+// a gateway, vllm-direct, ollama), all on the multilingual set.
 func mixedReport(t *testing.T) *Report {
-	r := loadReport(t, "rtx5090.json", "sim.json")
+	r := loadReport(t, "rtx5090.json", "sim.json", "repeats.json")
 	r.Title = "rtx5090 stack vs simulated engines"
+	return r
+}
+
+// compareReport is a stack output that compared itself with the rtx5090
+// stack, next to rtx5090's output, with --baseline rtx5090.
+func compareReport(t *testing.T) *Report {
+	r := loadReport(t, "rtx5090-next.json", "rtx5090.json")
+	r.Title = "rtx5090-next against rtx5090"
+	if err := r.CompareWith("rtx5090"); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
@@ -75,6 +86,7 @@ func TestGolden(t *testing.T) {
 	mixed := mixedReport(t)
 	golden(t, "mixed.md", render(t, FormatMarkdown, mixed))
 	golden(t, "mixed.html", render(t, FormatHTML, mixed))
+	golden(t, "compare.md", render(t, FormatMarkdown, compareReport(t)))
 	golden(t, "incomparable.md", render(t, FormatMarkdown, loadReport(t, "sim.json", "other-seed.json")))
 }
 
@@ -92,10 +104,14 @@ func TestMarkdownSections(t *testing.T) {
 	t.Parallel()
 	md := string(render(t, FormatMarkdown, mixedReport(t)))
 	for _, want := range []string{
-		"# rtx5090 stack vs simulated engines\n\n5 series from 2 input files, 3 load levels.\n",
-		"\n## Series\n", "\n## Results\n", "\n## Per language\n", "\n## Gateway overhead\n",
+		"# rtx5090 stack vs simulated engines\n\n8 series from 3 input files, 3 load levels.\n",
+		"\n## Series\n", "\n## Provenance\n", "\n## Results\n", "\n## Gateway overhead\n",
+		"\n## Per language\n\nThroughput is over the whole run's duration, so a run's languages add up to it. " +
+			"With several runs, figures are medians and counts totals.\n\n<details>\n<summary>Per language: 180 rows</summary>\n\n| series |",
+		"\n\n</details>\n",
 		"- Latencies in ms; p50/p99 by linear interpolation. TTFT is the time to the first chunk with non-empty content",
 		"| rtx5090 | vllm | 1 | inf | ",
+		"| repeats | vllm | 4 | inf | ",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
@@ -105,7 +121,7 @@ func TestMarkdownSections(t *testing.T) {
 		t.Error("warning for comparable inputs")
 	}
 	bad := string(render(t, FormatMarkdown, loadReport(t, "sim.json", "other-seed.json")))
-	if !strings.Contains(bad, "\n> **Warning:** Not comparable: the bench results ran different workloads (dataset_sha256 ") {
+	if !strings.Contains(bad, "\n> **Warning:** Not comparable: the inputs ran different workloads (dataset hash ") {
 		t.Errorf("no warning line in the incomparable report:\n%.600s", bad)
 	}
 	if strings.Contains(bad, "## Gateway overhead") {
@@ -151,7 +167,7 @@ func TestHTMLIsSelfContainedAndMatchesTheTables(t *testing.T) {
 	t.Parallel()
 	r := mixedReport(t)
 	page := render(t, FormatHTML, r)
-	if len(page) > 250_000 {
+	if len(page) > 1_000_000 { // one embedded font alone is 0.5 MB per chart
 		t.Errorf("page is %d bytes: fonts embedded?", len(page))
 	}
 	doc, err := html.Parse(bytes.NewReader(page))
@@ -183,8 +199,17 @@ func TestHTMLIsSelfContainedAndMatchesTheTables(t *testing.T) {
 	for _, h := range nodes(doc, "h2") {
 		headings = append(headings, text(h))
 	}
-	if want := []string{"Series", "Results", "Charts", "Per language", "Gateway overhead"}; !slices.Equal(headings, want) {
+	if want := []string{"Series", "Provenance", "Results", "Charts", "Gateway overhead", "Per language"}; !slices.Equal(headings, want) {
 		t.Errorf("sections %q, want %q", headings, want)
+	}
+	// The per-language table and charts are folded.
+	details := nodes(doc, "details")
+	if len(details) != 1 || len(nodes(details[0], "table")) != 1 || len(nodes(details[0], "figure")) != 3 ||
+		text(nodes(details[0], "summary")[0]) != "Per language: "+fmt.Sprint(len(languageTable(r).Rows))+" rows and 3 charts" {
+		t.Errorf("want the per-language table and its 3 charts in one <details>, got %d blocks", len(details))
+	}
+	if !bytes.Contains(page, []byte("figure svg{display:block;width:100%;height:auto}")) {
+		t.Error("charts do not take the page width")
 	}
 
 	// The HTML tables hold exactly the cells of the Markdown tables.
@@ -220,8 +245,9 @@ func TestHTMLIsSelfContainedAndMatchesTheTables(t *testing.T) {
 		}
 	}
 
-	// Two throughput lines, TTFT and TPOT bars, TTFT by language at each of
-	// the three levels (every series has languages).
+	// Two throughput lines, four latency charts, latency against
+	// throughput, TTFT by language at each of the three levels (every
+	// series has languages); each with a caption.
 	var ids []string
 	for _, f := range nodes(doc, "figure") {
 		for _, a := range f.Attr {
@@ -229,11 +255,12 @@ func TestHTMLIsSelfContainedAndMatchesTheTables(t *testing.T) {
 				ids = append(ids, a.Val)
 			}
 		}
-		if len(nodes(f, "svg")) != 1 {
-			t.Errorf("figure %v holds %d svg elements", f.Attr, len(nodes(f, "svg")))
+		if len(nodes(f, "svg")) != 1 || len(nodes(f, "figcaption")) != 1 {
+			t.Errorf("figure %v holds %d svg elements and %d captions", f.Attr, len(nodes(f, "svg")), len(nodes(f, "figcaption")))
 		}
 	}
-	wantIDs := []string{"output-throughput", "request-throughput", "ttft", "tpot", "ttft-languages-1", "ttft-languages-2", "ttft-languages-3"}
+	wantIDs := []string{"output-throughput", "request-throughput", "ttft", "tpot", "itl", "e2el", "latency-throughput",
+		"ttft-languages-1", "ttft-languages-2", "ttft-languages-3"}
 	if !slices.Equal(ids, wantIDs) {
 		t.Errorf("figures %q, want %q", ids, wantIDs)
 	}
@@ -248,8 +275,8 @@ func TestSVGIsWellFormedXML(t *testing.T) {
 	t.Parallel()
 	r := mixedReport(t)
 	svgs := svgElement.FindAll(render(t, FormatHTML, r), -1)
-	if len(svgs) != 7 {
-		t.Fatalf("%d svg elements, want 7", len(svgs))
+	if len(svgs) != 10 {
+		t.Fatalf("%d svg elements, want 10", len(svgs))
 	}
 	for i, svg := range svgs {
 		dec := xml.NewDecoder(bytes.NewReader(svg))
@@ -266,8 +293,8 @@ func TestSVGIsWellFormedXML(t *testing.T) {
 			switch tok := tok.(type) {
 			case xml.StartElement:
 				if tok.Name.Local == "svg" {
-					if !slices.Contains(tok.Attr, xml.Attr{Name: xml.Name{Local: "viewBox"}, Value: "0 0 540 244.8"}) {
-						t.Errorf("svg %d attributes %v: want the fixed 540×244.8 pt canvas", i, tok.Attr)
+					if !slices.Contains(tok.Attr, xml.Attr{Name: xml.Name{Local: "viewBox"}, Value: "0 0 720 273.6"}) {
+						t.Errorf("svg %d attributes %v: want the fixed 720×273.6 pt canvas", i, tok.Attr)
 					}
 				}
 				inText = tok.Name.Local == "text"
@@ -279,7 +306,7 @@ func TestSVGIsWellFormedXML(t *testing.T) {
 				inText = false
 			}
 		}
-		if i < 4 { // every series is in the legend of the level charts
+		if i < 7 { // every series is in the legend of the level charts
 			for _, s := range r.Series {
 				if !slices.Contains(texts, s.Name) {
 					t.Errorf("svg %d: no legend text %q in %q", i, s.Name, texts)
@@ -289,81 +316,6 @@ func TestSVGIsWellFormedXML(t *testing.T) {
 		if bytes.Contains(svg, []byte("@font-face")) || !bytes.Contains(svg, []byte("font-family:Liberation Sans")) {
 			t.Errorf("svg %d: want Liberation Sans named and not embedded", i)
 		}
-	}
-}
-
-// rectPath matches the filled bars the rects plotter draws.
-var rectPath = regexp.MustCompile(`<path d="M([-0-9.e]+),([-0-9.e]+)L[-0-9.e]+,[-0-9.e]+L[-0-9.e]+,([-0-9.e]+)L[-0-9.e]+,[-0-9.e]+Z" style="fill:(#[0-9A-F]{6})" />`)
-
-// barHeights returns the heights of the bars filled with colour, in order.
-func barHeights(t *testing.T, svg, colour string) []float64 {
-	t.Helper()
-	var out []float64
-	for _, m := range rectPath.FindAllStringSubmatch(svg, -1) {
-		if m[4] != colour {
-			continue
-		}
-		y0, err0 := strconv.ParseFloat(m[2], 64)
-		y1, err1 := strconv.ParseFloat(m[3], 64)
-		if err0 != nil || err1 != nil {
-			t.Fatalf("path %s", m[0])
-		}
-		out = append(out, math.Abs(y1-y0))
-	}
-	return out
-}
-
-func hex(c color.RGBA) string { return fmt.Sprintf("#%02X%02X%02X", c.R, c.G, c.B) }
-
-// TestBarHeightsFollowPercentiles checks the TTFT chart draws each series'
-// p50 (solid) and p99 (tint) bars at heights proportional to the values.
-func TestBarHeightsFollowPercentiles(t *testing.T) {
-	t.Parallel()
-	r := mixedReport(t)
-	xLabel, ticks := levelAxis(r.Levels)
-	c, err := latencyChart("ttft", "TTFT", xLabel, ticks, r, func(p Point) Percentiles { return p.TTFT })
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, s := range r.Series {
-		inner := barHeights(t, c.SVG, hex(seriesColor(i)))
-		outer := barHeights(t, c.SVG, hex(tint(seriesColor(i))))
-		// One bar per point, then the legend swatch.
-		if len(inner) != len(s.Points)+1 || len(outer) != len(s.Points)+1 {
-			t.Fatalf("%s: %d solid and %d tint fills, want %d each", s.Name, len(inner), len(outer), len(s.Points)+1)
-		}
-		for j, p := range s.Points {
-			// Heights share one scale: compare ratios with the first series'
-			// first p50 (vgsvg writes 5 significant digits).
-			ref := barHeights(t, c.SVG, hex(seriesColor(0)))[0] / r.Series[0].Points[0].TTFT.P50
-			if got, want := inner[j]/ref, p.TTFT.P50; math.Abs(got-want) > 1e-3*want {
-				t.Errorf("%s %s: p50 bar %.4f ms, want %.4f", s.Name, p.Level, got, want)
-			}
-			if got, want := outer[j]/ref, p.TTFT.P99; math.Abs(got-want) > 1e-3*want {
-				t.Errorf("%s %s: p99 bar %.4f ms, want %.4f", s.Name, p.Level, got, want)
-			}
-		}
-	}
-}
-
-func TestBarsWithoutP99(t *testing.T) {
-	t.Parallel()
-	a := result("a", 1, math.Inf(1), 1, "h")
-	a.TTFT.Percentiles = a.TTFT.Percentiles[:1]
-	r, err := Build("", benchSource(t, "s", a))
-	if err != nil {
-		t.Fatal(err)
-	}
-	xLabel, ticks := levelAxis(r.Levels)
-	c, err := latencyChart("ttft", "TTFT", xLabel, ticks, r, func(p Point) Percentiles { return p.TTFT })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(barHeights(t, c.SVG, hex(tint(seriesColor(0))))); n != 1 {
-		t.Errorf("%d tint fills, want only the legend swatch (no p99 measured)", n)
-	}
-	if n := len(barHeights(t, c.SVG, hex(seriesColor(0)))); n != 2 {
-		t.Errorf("%d solid fills, want the p50 bar and the legend swatch", n)
 	}
 }
 

@@ -60,6 +60,9 @@ type Options struct {
 	Output string
 	// OutDir, when set, receives report.<format> for every format.
 	OutDir string
+	// Baseline, when set, adds ratios of every series against it: a
+	// series name, or an input's name to compare series label by label.
+	Baseline string
 }
 
 // Run reads every input, builds the report and renders every format in
@@ -91,6 +94,11 @@ func Run(opts Options, stdout io.Writer) error {
 	rep, err := Build(opts.Title, sources...)
 	if err != nil {
 		return err
+	}
+	if opts.Baseline != "" {
+		if err := rep.CompareWith(opts.Baseline); err != nil {
+			return err
+		}
 	}
 	rendered := make([][]byte, len(formats))
 	for i, f := range formats {

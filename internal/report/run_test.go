@@ -69,6 +69,18 @@ func TestRunNames(t *testing.T) {
 	}
 }
 
+func TestRunBaseline(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	if err := Run(Options{Files: []string{stackFile, simFile}, Baseline: "sim/sglang"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "\n## Relative to sim/sglang\n\nEvery series against sim/sglang (--baseline)") ||
+		!strings.Contains(out.String(), "| rtx5090/vllm | sim/sglang | 4 | inf | ") {
+		t.Errorf("no ratio table against sim/sglang:\n%.2000s", out.String())
+	}
+}
+
 func TestRunOutDirWritesBoth(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "new", "dir")
@@ -148,6 +160,8 @@ func TestRunBadInputWritesNothing(t *testing.T) {
 		{"unknown format", Options{Files: []string{simFile}, Formats: []Format{"pdf"}}, []string{`--format "pdf"`}},
 		{"bad --name", Options{Files: []string{simFile}, Names: []string{"x=other.json"}}, []string{"other.json is not one of the input files"}},
 		{"no files", Options{}, []string{"no input files"}},
+		{"unknown --baseline", Options{Files: []string{simFile, stackFile}, Baseline: "rtx5090/sglang", OutDir: outDir},
+			[]string{`--baseline "rtx5090/sglang" is neither a series nor an input's name; series: rtx5090/ollama,`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer

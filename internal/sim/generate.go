@@ -313,7 +313,7 @@ func (s *Server) handleOpenAI(kind reqKind) http.HandlerFunc {
 			return
 		}
 		if s.cfg.Flavour == engine.Ollama {
-			if err := s.waitReady(r); err != nil {
+			if _, err := s.ollamaLoad(r); err != nil {
 				return
 			}
 		}

@@ -28,6 +28,52 @@ func (s *Server) handleOllamaTags(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"models": models})
 }
 
+// handleOllamaPS lists the loaded models (Ollama's `ollama ps`): the model
+// once its lazy load has finished, else nothing.
+func (s *Server) handleOllamaPS(w http.ResponseWriter, r *http.Request) {
+	models := []map[string]any{}
+	if at, ok := s.model.loadedSince(s.cfg.LoadDelay); ok {
+		tag := engine.OllamaTag(s.cfg.Model)
+		models = append(models, map[string]any{
+			"name": tag, "model": tag, "size": 0, "size_vram": 0, "digest": "servelab-sim",
+			"details":    map[string]any{"family": OwnedBy, "format": "sim"},
+			"expires_at": at.Add(24 * time.Hour).UTC().Format(time.RFC3339),
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"models": models})
+}
+
+// ollamaLoad waits for the "download" (the start-up delay) and the lazy
+// model load, and returns how long that took: Ollama's load_duration.
+func (s *Server) ollamaLoad(r *http.Request) (time.Duration, error) {
+	waited := max(time.Until(s.readyAt), 0)
+	if err := s.waitReady(r); err != nil {
+		return 0, err
+	}
+	loading, err := s.model.ensure(r.Context(), s.cfg.LoadDelay)
+	return waited + loading, err
+}
+
+// keepAliveZero reports whether a request's keep_alive (seconds as a
+// number, or a duration string) asks to unload the model after answering.
+func keepAliveZero(raw json.RawMessage) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	var n float64
+	if json.Unmarshal(raw, &n) == nil {
+		return n == 0
+	}
+	var str string
+	if json.Unmarshal(raw, &str) != nil {
+		return false
+	}
+	if d, err := time.ParseDuration(str); err == nil {
+		return d == 0
+	}
+	return str == "0"
+}
+
 // handleOllamaPull "downloads" the served model: it waits for the start-up
 // delay. Pulling any other model fails as Ollama does for an unknown name.
 func (s *Server) handleOllamaPull(w http.ResponseWriter, r *http.Request) {
@@ -68,8 +114,9 @@ func (s *Server) handleOllamaPull(w http.ResponseWriter, r *http.Request) {
 
 // handleOllamaGenerate serves /api/generate (chat=false) and /api/chat.
 // stream defaults to true (NDJSON lines); options.num_predict limits the
-// output (default Config.MaxOutputTokens). An empty prompt only loads the
-// model, answering done_reason "load", as Ollama does.
+// output (default Config.MaxOutputTokens). The model is loaded on first
+// use (Config.LoadDelay), as Ollama does; an empty prompt only loads it,
+// answering done_reason "load", and keep_alive 0 unloads it afterwards.
 func (s *Server) handleOllamaGenerate(chat bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -79,8 +126,9 @@ func (s *Server) handleOllamaGenerate(chat bool) http.HandlerFunc {
 				Role    string `json:"role"`
 				Content string `json:"content"`
 			} `json:"messages"`
-			Stream  *bool `json:"stream"`
-			Options struct {
+			Stream    *bool           `json:"stream"`
+			KeepAlive json.RawMessage `json:"keep_alive"`
+			Options   struct {
 				NumPredict *int `json:"num_predict"`
 			} `json:"options"`
 		}
@@ -93,10 +141,13 @@ func (s *Server) handleOllamaGenerate(chat bool) http.HandlerFunc {
 			return
 		}
 		arrival := time.Now()
-		if err := s.waitReady(r); err != nil {
+		load, err := s.ollamaLoad(r)
+		if err != nil {
 			return
 		}
-		load := time.Since(arrival)
+		if keepAliveZero(req.KeepAlive) {
+			defer s.model.unload()
+		}
 		text, promptTokens := req.Prompt, tokens.Approx(req.Prompt)
 		if chat {
 			var b strings.Builder
@@ -116,6 +167,7 @@ func (s *Server) handleOllamaGenerate(chat bool) http.HandlerFunc {
 			} else {
 				base["response"] = ""
 			}
+			base["load_duration"] = load.Nanoseconds()
 			writeJSON(w, http.StatusOK, base)
 			return
 		}

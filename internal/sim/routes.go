@@ -49,6 +49,7 @@ func (s *Server) routes() http.Handler {
 			writeJSON(w, http.StatusOK, map[string]string{"version": "0.0.0-servelab-sim"})
 		})
 		mux.HandleFunc("GET /api/tags", s.handleOllamaTags)
+		mux.HandleFunc("GET /api/ps", s.handleOllamaPS)
 		mux.HandleFunc("POST /api/pull", s.handleOllamaPull)
 		mux.HandleFunc("POST /api/generate", s.handleOllamaGenerate(false))
 		mux.HandleFunc("POST /api/chat", s.handleOllamaGenerate(true))
@@ -56,11 +57,15 @@ func (s *Server) routes() http.Handler {
 	return s.gate(mux)
 }
 
-// gate marks every response as simulated and applies the flavour's
-// behaviour while loading.
+// gate marks every response as simulated, checks the API key where the
+// flavour's engine does and applies the flavour's behaviour while loading.
 func (s *Server) gate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(Header, string(s.cfg.Flavour))
+		if !s.authorized(r) {
+			s.unauthorized(w)
+			return
+		}
 		if !s.Ready() {
 			switch s.cfg.Flavour {
 			case engine.LlamaCpp:

@@ -63,6 +63,15 @@ type Config struct {
 	// MaxOutputTokens is the completion length when a request sets no
 	// max_tokens (Ollama: no num_predict). Must be ≥ 1.
 	MaxOutputTokens int
+	// APIKey, when set, must come as "Authorization: Bearer KEY" on the
+	// paths the flavour's engine protects with its key (engine.Auth);
+	// others get 401. Ollama takes no key.
+	APIKey string
+	// LoadDelay (Ollama) is how long the model takes to load into memory.
+	// As Ollama, the sim loads it on first use — a generation, or a
+	// generate with an empty prompt — and lists it in /api/ps from then
+	// on; a request with keep_alive 0 unloads it after answering.
+	LoadDelay time.Duration
 	// Logger receives the banner and errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -89,6 +98,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--failure-rate must be in [0, 1], got %v", c.FailureRate)
 	case c.MaxOutputTokens < 1:
 		return fmt.Errorf("--max-output-tokens must be ≥ 1, got %d", c.MaxOutputTokens)
+	case c.APIKey != "" && !engine.MustSpec(c.Flavour).Auth.Supported:
+		return fmt.Errorf("--api-key-file: %s takes no API key", c.Flavour)
+	case c.LoadDelay < 0:
+		return fmt.Errorf("--load-delay must be ≥ 0, got %s", c.LoadDelay)
+	case c.LoadDelay > 0 && c.Flavour != engine.Ollama:
+		return fmt.Errorf("--load-delay is Ollama's lazy model load; %s loads at start (--startup-delay)", c.Flavour)
 	}
 	return nil
 }
@@ -106,6 +121,7 @@ type Server struct {
 	seq     atomic.Uint64 // request counter: ids and per-request random streams
 	running atomic.Int64
 	handler http.Handler
+	model   modelLoad // Ollama: the model's lazy load
 }
 
 // New validates cfg and returns a Server whose start-up delay runs from now.
@@ -155,7 +171,7 @@ func (s *Server) Banner(addr string) {
 	s.log.Warn("SIMULATED ENGINE: servelab sim, no model is loaded; latencies and text are synthetic",
 		"model", s.cfg.Model, "listen", addr, "ttft", s.cfg.TTFT, "itl", s.cfg.ITL,
 		"jitter", s.cfg.Jitter, "capacity", s.cfg.Capacity, "startup_delay", s.cfg.StartupDelay,
-		"failure_rate", s.cfg.FailureRate, "seed", s.cfg.Seed)
+		"failure_rate", s.cfg.FailureRate, "seed", s.cfg.Seed, "api_key", s.cfg.APIKey != "", "load_delay", s.cfg.LoadDelay)
 }
 
 // Run serves a simulated engine on addr until ctx ends, then shuts down

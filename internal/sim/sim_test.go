@@ -437,39 +437,58 @@ func regexpLine(body, name, v string) bool {
 
 func TestCapacityQueuesRequests(t *testing.T) {
 	t.Parallel()
-	_, ts := newSim(t, sim.Config{Flavour: engine.VLLM, Capacity: 1, TTFT: time.Millisecond, ITL: time.Millisecond})
-	type span struct{ first, last time.Time }
-	spans := make([]span, 3)
+	// One decode slot and a long first request: while it streams, two more
+	// requests must wait in the queue. The check reads the sim's own gauges
+	// (server-side state), not client-side timestamps, which a loaded
+	// machine reorders.
+	_, ts := newSim(t, sim.Config{Flavour: engine.VLLM, Capacity: 1, TTFT: time.Millisecond, ITL: 20 * time.Millisecond, MaxOutputTokens: 100000})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream := func() (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+"/v1/chat/completions",
+			strings.NewReader(`{"messages":[{"role":"user","content":"x"}],"max_tokens":100000,"stream":true}`))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		return http.DefaultClient.Do(req)
+	}
+	first, err := stream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Body.Close()
+	sc := bufio.NewScanner(first.Body)
+	for sc.Scan() && !strings.Contains(sc.Text(), `"content":"`) {
+	}
+	// The first request is decoding (a token arrived); it runs for 2,000 s.
 	var wg sync.WaitGroup
-	for i := range spans {
+	for range 2 {
 		wg.Go(func() {
-			resp, err := http.Post(ts.URL+"/v1/chat/completions", "application/json",
-				strings.NewReader(`{"messages":[{"role":"user","content":"x"}],"max_tokens":5,"stream":true}`))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer resp.Body.Close()
-			sc := bufio.NewScanner(resp.Body)
-			for sc.Scan() {
-				if strings.Contains(sc.Text(), `"content":"`) {
-					now := time.Now()
-					if spans[i].first.IsZero() {
-						spans[i].first = now
-					}
-					spans[i].last = now
-				}
+			resp, err := stream()
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
 			}
 		})
 	}
-	wg.Wait()
-	sort.Slice(spans, func(a, b int) bool { return spans[a].first.Before(spans[b].first) })
-	// With one decode slot, no request's tokens interleave with another's.
-	for i := 1; i < len(spans); i++ {
-		if spans[i].first.Before(spans[i-1].last) {
-			t.Errorf("request %d started streaming before request %d finished: capacity not enforced", i, i-1)
+	spec := engine.MustSpec(engine.VLLM)
+	hang := time.Now().Add(5 * time.Minute) // a guard against hanging, not a timing check
+	for {
+		if time.Now().After(hang) {
+			t.Fatal("never saw one request decoding and two queued")
 		}
+		_, body := get(t, ts.URL+"/metrics")
+		if regexpLine(body, spec.Metrics.Running, "2") || regexpLine(body, spec.Metrics.Running, "3") {
+			t.Fatalf("more than one request decoding with capacity 1:\n%s", body)
+		}
+		if regexpLine(body, spec.Metrics.Waiting, "2") && regexpLine(body, spec.Metrics.Running, "1") {
+			break // one decoding, two queued
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
+	cancel()
+	wg.Wait()
 }
 
 func TestConfigValidation(t *testing.T) {

@@ -6,7 +6,8 @@
 // is needed. scripts/check-stacks.sh --program builds it in a scratch module
 // (this file is excluded from the tools module by the build tag) and runs
 //
-//	servelab-preview -pulumi tools/bin/pulumi -dir <project copy> -stack <env>
+//	servelab-preview -pulumi tools/bin/pulumi -dir <project copy> -stack <env> \
+//	    -repo <work tree> -binary <bin/servelab> -context <scratch dir>
 //
 // with the same PULUMI_* environment as the CLI checks. It prints the
 // engine's preview output and exits 1 when the preview fails (on these
@@ -31,18 +32,22 @@ func main() {
 	pulumiBin := flag.String("pulumi", "", "path to the pulumi CLI (…/bin/pulumi)")
 	dir := flag.String("dir", "", "directory holding Pulumi.yaml (and stacks/)")
 	stack := flag.String("stack", "", "stack name (already initialised)")
+	var paths programs.Paths
+	flag.StringVar(&paths.Root, "repo", "", "the servelab work tree (the image's sources)")
+	flag.StringVar(&paths.Binary, "binary", "", "bin/servelab for benchmark.runOn: local (a preview never runs it)")
+	flag.StringVar(&paths.ContextDir, "context", "", "where to write the image's build context")
 	flag.Parse()
-	if *pulumiBin == "" || *dir == "" || *stack == "" {
+	if *pulumiBin == "" || *dir == "" || *stack == "" || paths.Root == "" || paths.Binary == "" || paths.ContextDir == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*pulumiBin, *dir, *stack); err != nil {
+	if err := run(*pulumiBin, *dir, *stack, paths); err != nil {
 		fmt.Fprintf(os.Stderr, "servelab-preview: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(pulumiBin, dir, stackName string) error {
+func run(pulumiBin, dir, stackName string, paths programs.Paths) error {
 	ctx := context.Background()
 	abs, err := filepath.Abs(pulumiBin)
 	if err != nil {
@@ -56,7 +61,7 @@ func run(pulumiBin, dir, stackName string) error {
 	if err != nil {
 		return fmt.Errorf("pulumi CLI: %w", err)
 	}
-	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(dir), auto.Program(programs.Run), auto.Pulumi(cmd))
+	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(dir), auto.Program(programs.RunWith(paths)), auto.Pulumi(cmd))
 	if err != nil {
 		return fmt.Errorf("workspace: %w", err)
 	}
