@@ -87,6 +87,10 @@ func (c *countedConn) Close() error {
 	return err
 }
 
+// NetConn returns the connection counted, so that the h1 core finds the
+// socket under it (its hang-up watch registers the socket itself).
+func (c *countedConn) NetConn() net.Conn { return c.Conn }
+
 // CloseWrite lets the HTTP server half-close the connection before a
 // lingering close, as it does on a bare TCP connection.
 func (c *countedConn) CloseWrite() error {

@@ -29,12 +29,6 @@ type h1Server struct {
 	base  context.Context // ends when the drain ends: dials stop
 	watch *hangupWatch
 
-	// maxConns caps concurrent client connections (0: no cap); refused is
-	// called for each connection turned away.
-	maxConns int64
-	refused  func()
-
-	nconns  atomic.Int64
 	closing atomic.Bool
 
 	mu      sync.Mutex
@@ -79,10 +73,6 @@ func (s *h1Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		if s.maxConns > 0 && s.nconns.Load() >= s.maxConns {
-			go s.refuse(nc)
-			continue
-		}
 		c := s.newConn(nc)
 		if c == nil {
 			continue
@@ -90,19 +80,6 @@ func (s *h1Server) Serve(ln net.Listener) error {
 		go c.serve()
 	}
 }
-
-// refuse answers a connection over the cap with 503 and closes it.
-func (s *h1Server) refuse(nc net.Conn) {
-	if s.refused != nil {
-		s.refused()
-	}
-	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-	b := appendStatusError(nil, http.StatusServiceUnavailable, "server_error", "too_many_connections", errTooManyConns.Error(), true)
-	_, _ = nc.Write(b)
-	nc.Close()
-}
-
-var errTooManyConns = errors.New("too many connections")
 
 func (s *h1Server) newConn(nc net.Conn) *h1Conn {
 	c := &h1Conn{s: s, nc: nc, first: true}
@@ -114,14 +91,12 @@ func (s *h1Server) newConn(nc net.Conn) *h1Conn {
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	s.nconns.Add(1)
 	c.watchID = s.watch.add(c, nc)
 	return c
 }
 
 func (s *h1Server) forget(c *h1Conn) {
 	s.watch.remove(c.watchID)
-	s.nconns.Add(-1)
 	s.mu.Lock()
 	delete(s.conns, c)
 	if s.drained != nil && len(s.conns) == 0 {

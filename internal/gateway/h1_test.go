@@ -296,51 +296,6 @@ func TestH1Framing(t *testing.T) {
 	}
 }
 
-// TestH1ConnectionCap: connections over the cap get 503 with
-// Connection: close and are counted.
-func TestH1ConnectionCap(t *testing.T) {
-	t.Parallel()
-	if !h1Available {
-		t.Skip("the h1 core needs Linux")
-	}
-	cfg := testConfig(Model{Name: "m", Backends: []Backend{{Name: "a", Engine: engine.VLLM, URL: "http://127.0.0.1:1"}}})
-	g, err := New(cfg, Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newH1Server(g, context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var refused atomic.Int64
-	s.maxConns, s.refused = 1, func() { refused.Add(1) }
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	defer func() {
-		s.Close()
-		<-done
-	}()
-	first, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
-	waitFor(t, 5*time.Second, "the first connection to count", func() bool { return s.nconns.Load() == 1 })
-	got := rawExchange(t, ln.Addr().String(), "GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n", 5*time.Second)
-	if !strings.HasPrefix(got, "HTTP/1.1 503 ") || !strings.Contains(got, "Connection: close") || refused.Load() != 1 {
-		t.Errorf("over the cap: %q (refused %d)", got, refused.Load())
-	}
-	first.Close()
-	waitFor(t, 5*time.Second, "the first connection to go", func() bool { return s.nconns.Load() == 0 })
-	if got := rawExchange(t, ln.Addr().String(), "GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n", 5*time.Second); !strings.HasPrefix(got, "HTTP/1.1 200 ") {
-		t.Errorf("under the cap: %q", got)
-	}
-}
-
 // TestH1MalformedRequests get their 4xx/5xx and a closed connection.
 func TestH1MalformedRequests(t *testing.T) {
 	t.Parallel()
