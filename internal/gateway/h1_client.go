@@ -25,7 +25,7 @@ type h1Client struct {
 // start of each endpoint's request head.
 type h1Backend struct {
 	pool *h1Pool
-	head [numEndpoints][]byte // "POST <path> HTTP/1.1\r\nHost: <host>\r\n"
+	head [numEndpoints][]byte // "POST <path> HTTP/1.1\r\nHost: <host>\r\n" and the backend's key
 }
 
 // h1Pool holds idle connections to one address, most recently used first.
@@ -75,7 +75,7 @@ func newH1Client(cfg Config, routes []*route) *h1Client {
 			}
 			b := &h1Backend{pool: p}
 			for ep := range numEndpoints {
-				b.head[ep] = requestHead(u.urls[ep])
+				b.head[ep] = requestHead(u.urls[ep], u.auth)
 			}
 			hc.backends[u] = b
 		}
@@ -86,8 +86,16 @@ func newH1Client(cfg Config, routes []*route) *h1Client {
 // backendIdleTimeout closes backend connections idle for longer.
 const backendIdleTimeout = 90 * time.Second
 
-func requestHead(u *url.URL) []byte {
-	return fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\n", u.RequestURI(), u.Host)
+// requestHead is the start of every request to the backend URL u: the
+// request line, Host and, when the backend has a key of its own (auth, as
+// upstream.auth), its Authorization. The client's Authorization is never
+// forwarded (forwardRequestHeader).
+func requestHead(u *url.URL, auth []string) []byte {
+	b := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\n", u.RequestURI(), u.Host)
+	for _, v := range auth {
+		b = appendHeaderString(b, "Authorization", v)
+	}
+	return b
 }
 
 // take returns an idle connection that is still open and clean, or nil.
