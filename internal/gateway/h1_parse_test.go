@@ -39,7 +39,7 @@ func TestParseRequest(t *testing.T) {
 			}},
 		{"close and nominated", "GET / HTTP/1.1\r\nHost: gw\r\nConnection: close, X-Secret\r\n\r\n", 0,
 			func(t *testing.T, r *h1Request) {
-				if r.keepAlive || len(r.nominated) != 1 || !hopByHop([]byte("x-secret"), r.nominated) {
+				if r.keepAlive || len(r.nominated) != 1 || !nominated([]byte("x-secret"), r.nominated) {
 					t.Errorf("keepAlive %v nominated %q", r.keepAlive, r.nominated)
 				}
 			}},
@@ -94,7 +94,7 @@ func TestParseResponse(t *testing.T) {
 	if err := parseResponse([]byte(head), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.status != 200 || !r.chunked || !r.eventStream || !r.keepAlive || r.contentLength != -1 || !hopByHop([]byte("X-Hop"), r.nominated) {
+	if r.status != 200 || !r.chunked || !r.eventStream || !r.keepAlive || r.contentLength != -1 || !nominated([]byte("X-Hop"), r.nominated) {
 		t.Errorf("parsed %+v", r)
 	}
 	for _, bad := range []string{"HTTP/1.1 20 OK\r\n\r\n", "HTTP/2 200 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "HTTP/1.1 2000\r\n\r\n"} {
@@ -117,6 +117,16 @@ func TestForwardedHeaders(t *testing.T) {
 	} {
 		if got := forwardRequestHeader([]byte(name), [][]byte{[]byte("x-named")}); got != want {
 			t.Errorf("forwardRequestHeader(%s) = %v, want %v", name, got, want)
+		}
+	}
+	for name, want := range map[string]bool{
+		"Content-Type": true, "X-Custom": true, "Cache-Control": true,
+		"content-length": false, "X-Request-Id": false, "Set-Cookie": false, "set-cookie2": false,
+		"Authorization": false, "Proxy-Authorization": false, "WWW-Authenticate": false, "Alt-Svc": false,
+		"Connection": false, "Keep-Alive": false, "Transfer-Encoding": false, "Upgrade": false, "X-Named": false,
+	} {
+		if got := forwardResponseHeader([]byte(name), [][]byte{[]byte("x-named")}); got != want {
+			t.Errorf("forwardResponseHeader(%s) = %v, want %v", name, got, want)
 		}
 	}
 }

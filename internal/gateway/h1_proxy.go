@@ -740,7 +740,7 @@ func (ex *h1Exchange) relayWhole(u *upstream) error {
 func (ex *h1Exchange) appendHead(b []byte, status, n int) []byte {
 	b = appendStatusLine(b, status)
 	for _, h := range ex.resp.headers {
-		if forwardResponseHeader(h.name, ex.resp.nominated) && !is(h.name, "x-request-id") {
+		if forwardResponseHeader(h.name, ex.resp.nominated) {
 			b = append(b, h.name...)
 			b = append(b, ": "...)
 			b = append(b, h.value...)

@@ -220,35 +220,10 @@ func (a *attempt) discard() {
 	a.done()
 }
 
-// hopHeaders are never forwarded (RFC 9110 §7.6.1), nor are the client's
-// credentials, its encoding wishes (the gateway reads bodies) or lengths
-// (set from the body sent).
-var hopHeaders = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
-	"Proxy-Authenticate": true, "Proxy-Authorization": true, "Te": true,
-	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-}
-
-var requestDrop = map[string]bool{
-	"Authorization": true, "Cookie": true, "Accept-Encoding": true,
-	"Content-Length": true, "X-Request-Id": true, "Expect": true,
-}
-
 func (ex *exchange) outHeader(u *upstream) http.Header {
 	in := ex.r.Header
 	out := make(http.Header, len(in)+3)
-	for k, v := range in {
-		if !hopHeaders[k] && !requestDrop[k] {
-			out[k] = v
-		}
-	}
-	if c, ok := in["Connection"]; ok {
-		for _, v := range c {
-			for f := range strings.SplitSeq(v, ",") {
-				delete(out, http.CanonicalHeaderKey(strings.TrimSpace(f)))
-			}
-		}
-	}
+	copyRequestHeader(out, in)
 	out["X-Request-Id"] = []string{ex.rid}
 	if u.auth != nil {
 		out["Authorization"] = u.auth // the backend's own key, never the client's
@@ -338,38 +313,6 @@ func (ex *exchange) wrapUpstream(u *upstream, err error) error {
 		return fmt.Errorf("%w: backend %s did not answer in time", ErrUpstreamTimeout, u.name)
 	default:
 		return fmt.Errorf("%w: backend %s failed before answering", ErrUpstream, u.name)
-	}
-}
-
-// responseDrop lists the response headers never passed to clients besides
-// the hop-by-hop ones: the length (the gateway sets its own framing), the
-// request id (the gateway's is kept), and what a backend has no business
-// giving the gateway's clients: cookies and credentials, and Alt-Svc (which
-// would send clients around the gateway).
-var responseDrop = map[string]bool{
-	"Content-Length": true, "X-Request-Id": true,
-	"Set-Cookie": true, "Set-Cookie2": true, "Authorization": true,
-	"Proxy-Authorization": true, "Www-Authenticate": true, "Alt-Svc": true,
-}
-
-// copyResponseHeader copies a backend's response headers to dst, without
-// hop-by-hop headers, those its Connection header names, and responseDrop.
-func copyResponseHeader(dst, src http.Header) {
-	var named map[string]bool
-	for _, v := range src["Connection"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.TrimSpace(f); f != "" && !strings.EqualFold(f, "keep-alive") && !strings.EqualFold(f, "close") {
-				if named == nil {
-					named = map[string]bool{}
-				}
-				named[http.CanonicalHeaderKey(f)] = true
-			}
-		}
-	}
-	for k, v := range src {
-		if !hopHeaders[k] && !responseDrop[k] && !named[k] {
-			dst[k] = v
-		}
 	}
 }
 
