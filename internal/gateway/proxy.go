@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,10 +28,9 @@ type exchange struct {
 	w http.ResponseWriter
 	r *http.Request
 
-	body  []byte
-	sse   bool    // the response is an event stream
-	tail  [4]byte // the last bytes relayed of it, to find event boundaries
-	ntail int
+	body    []byte
+	sse     bool      // the response is an event stream
+	relayed eventTail // the end of the event stream relayed so far
 }
 
 // proxy serves one API request.
@@ -339,38 +336,15 @@ func (ex *exchange) respond(a *attempt) error {
 // stopped inside an event, whose half would swallow the error event; the
 // connection must then be aborted.
 func (ex *exchange) endStreamWithError(err error) bool {
-	if !ex.sse || !ex.atEventBoundary() {
+	if !ex.sse || !ex.relayed.atBoundary() {
 		return false
 	}
-	status := statusOf(err)
-	typ, code := errorCode(err, status)
-	b, _ := json.Marshal(errorBody{Error: errorDetail{Message: err.Error(), Type: typ, Code: code}})
-	ev := make([]byte, 0, len(b)+8)
-	ev = append(append(append(ev, "data: "...), b...), "\n\n"...)
 	rc := http.NewResponseController(ex.w)
 	_ = rc.SetWriteDeadline(time.Now().Add(ex.g.cfg.Timeouts.StreamIdle.D()))
-	if _, werr := ex.w.Write(ev); werr != nil {
+	if _, werr := ex.w.Write(sseErrorEvent(err)); werr != nil {
 		return false
 	}
 	return rc.Flush() == nil
-}
-
-// noteRelayed remembers the last bytes relayed of an event stream.
-func (ex *exchange) noteRelayed(p []byte) {
-	if len(p) >= len(ex.tail) {
-		ex.ntail = copy(ex.tail[:], p[len(p)-len(ex.tail):])
-		return
-	}
-	keep := min(ex.ntail, len(ex.tail)-len(p))
-	copy(ex.tail[:], ex.tail[ex.ntail-keep:ex.ntail])
-	ex.ntail = keep + copy(ex.tail[keep:], p)
-}
-
-// atEventBoundary reports whether the bytes relayed so far end an SSE event
-// (or are none).
-func (ex *exchange) atEventBoundary() bool {
-	t := ex.tail[:ex.ntail]
-	return len(t) == 0 || bytes.HasSuffix(t, []byte("\n\n")) || bytes.HasSuffix(t, []byte("\r\r")) || bytes.HasSuffix(t, []byte("\r\n\r\n"))
 }
 
 func isEventStream(h http.Header) bool {
