@@ -42,7 +42,7 @@ type h1Pool struct {
 type h1UpConn struct {
 	nc     net.Conn
 	idleAt time.Time
-	peek   func() bool // reports that the idle connection is clean and open
+	peek   *socketPeeker // finds bytes (or a close) that came while it idled
 }
 
 func newH1Client(cfg Config, routes []*route) *h1Client {
@@ -106,7 +106,9 @@ func (p *h1Pool) take(now time.Time) *h1UpConn {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if now.Sub(pc.idleAt) < p.c.idleTimeout && pc.peek() {
+		// A connection on which the backend sent anything (or hung up)
+		// while idle is not reused: those bytes answer no request.
+		if now.Sub(pc.idleAt) < p.c.idleTimeout && !pc.peek.pending() {
 			return pc
 		}
 		pc.nc.Close()
@@ -133,7 +135,7 @@ func (p *h1Pool) dial(ctx context.Context) (*h1UpConn, error) {
 		}
 		nc = tc
 	}
-	return &h1UpConn{nc: nc, peek: connPeek(nc)}, nil
+	return &h1UpConn{nc: nc, peek: newSocketPeeker(nc)}, nil
 }
 
 // put returns a connection whose last response was read exactly to its end

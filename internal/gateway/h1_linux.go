@@ -8,7 +8,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"unsafe"
 )
 
 // h1Available: the h1 core needs the hang-up watch below (epoll).
@@ -104,24 +103,6 @@ func (w *hangupWatch) add(c *h1Conn, nc net.Conn) uint64 {
 	return id
 }
 
-// socketOf returns the socket under nc, looking through wrappers that
-// expose the connection they wrap with NetConn (as tls.Conn and a
-// listener's accounting wrapper may).
-func socketOf(nc net.Conn) (syscall.RawConn, bool) {
-	for range 8 {
-		if sc, ok := nc.(syscall.Conn); ok {
-			rc, err := sc.SyscallConn()
-			return rc, err == nil
-		}
-		u, ok := nc.(interface{ NetConn() net.Conn })
-		if !ok {
-			return nil, false
-		}
-		nc = u.NetConn()
-	}
-	return nil, false
-}
-
 // remove forgets id; call it before closing the connection (closing the
 // descriptor takes it out of the epoll set).
 func (w *hangupWatch) remove(id uint64) {
@@ -134,35 +115,3 @@ func (w *hangupWatch) remove(id uint64) {
 }
 
 func (w *hangupWatch) close() error { return w.file.Close() }
-
-// connPeek returns a check that an idle backend connection is still open
-// and has nothing unread: a backend may close an idle connection, or send
-// bytes nobody asked for (an extra response), and such a connection must
-// never carry the next request. It peeks without blocking (one recvfrom);
-// TLS connections are not peeked (a TLS session ticket may arrive after
-// the handshake) and count as clean.
-func connPeek(nc net.Conn) func() bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return func() bool { return true }
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return func() bool { return true }
-	}
-	var one [1]byte
-	var clean bool
-	check := func(fd uintptr) {
-		// recvfrom returns 1 (bytes waiting), 0 (closed) or EAGAIN (clean).
-		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&one[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		clean = errno == syscall.EAGAIN
-	}
-	return func() bool {
-		clean = false
-		if rc.Control(check) != nil {
-			return false
-		}
-		return clean
-	}
-}

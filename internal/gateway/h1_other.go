@@ -20,7 +20,3 @@ func newHangupWatch() (*hangupWatch, error) {
 func (w *hangupWatch) add(*h1Conn, net.Conn) uint64 { return 0 }
 func (w *hangupWatch) remove(uint64)                {}
 func (w *hangupWatch) close() error                 { return nil }
-
-// connPeek: without the Linux peek an idle backend connection counts as
-// clean.
-func connPeek(net.Conn) func() bool { return func() bool { return true } }

@@ -451,7 +451,12 @@ func bodyless(status int) bool {
 }
 
 // chunkedReader follows chunked framing over arbitrary reads without
-// copying: step consumes framing bytes and hands out data slices.
+// copying: step consumes framing bytes and hands out data slices. It is as
+// strict as Go's own chunked reader where framing is decided: chunk lines
+// end with CRLF (a bare LF or a stray CR is an error, RFC 9112 erratum
+// 7633), data ends with CRLF, a size has at most 15 hex digits. It serves
+// the h1 core (request bodies, backend responses) and the guard of the
+// nethttp core's upstream connections (respFramer).
 type chunkedReader struct {
 	state   int
 	left    int64 // data bytes left in the current chunk
@@ -461,6 +466,7 @@ type chunkedReader struct {
 
 const (
 	ckSize      = iota // reading hex digits of a chunk size
+	ckSizeWS           // whitespace after the size
 	ckExt              // skipping a chunk extension up to the line's end
 	ckSizeLF           // after "\r" of a size line
 	ckData             // in chunk data
@@ -512,17 +518,7 @@ func (c *chunkedReader) step(p []byte) (n int, data []byte, err error) {
 			case 'A' <= b && b <= 'F':
 				v = b - 'A' + 10
 			default:
-				if c.digits == 0 {
-					return n, nil, errChunked
-				}
-				switch b {
-				case '\r':
-					c.state = ckSizeLF
-				case '\n':
-					c.endSize()
-				case ';', ' ', '\t':
-					c.state = ckExt
-				default:
+				if c.digits == 0 || !c.endDigits(b) {
 					return n, nil, errChunked
 				}
 				n++
@@ -534,12 +530,16 @@ func (c *chunkedReader) step(p []byte) (n int, data []byte, err error) {
 			}
 			c.left = c.left<<4 | int64(v)
 			c.digits++
+		case ckSizeWS:
+			if b != ' ' && b != '\t' && !c.endDigits(b) {
+				return n, nil, errChunked
+			}
 		case ckExt:
 			switch b {
 			case '\r':
 				c.state = ckSizeLF
 			case '\n':
-				c.endSize()
+				return n, nil, errChunked
 			}
 		case ckSizeLF:
 			if b != '\n' {
@@ -547,14 +547,10 @@ func (c *chunkedReader) step(p []byte) (n int, data []byte, err error) {
 			}
 			c.endSize()
 		case ckDataCR:
-			switch b {
-			case '\r':
-				c.state = ckDataLF
-			case '\n':
-				c.state, c.digits, c.lineLen = ckSize, 0, -1
-			default:
+			if b != '\r' {
 				return n, nil, errChunked
 			}
+			c.state = ckDataLF
 		case ckDataLF:
 			if b != '\n' {
 				return n, nil, errChunked
@@ -590,6 +586,23 @@ func (c *chunkedReader) step(p []byte) (n int, data []byte, err error) {
 		}
 	}
 	return n, nil, nil
+}
+
+// endDigits moves past the size's digits on b, the byte after them (or
+// after whitespace following them): an extension, the line's end or more
+// whitespace. It reports false for anything else.
+func (c *chunkedReader) endDigits(b byte) bool {
+	switch b {
+	case '\r':
+		c.state = ckSizeLF
+	case ';':
+		c.state = ckExt
+	case ' ', '\t':
+		c.state = ckSizeWS
+	default:
+		return false
+	}
+	return true
 }
 
 // endSize ends a size line: data follows, or the trailers after the last

@@ -175,7 +175,8 @@ func TestChunkedReader(t *testing.T) {
 			t.Errorf("step %d: consumed up to %q", step, enc.Bytes()[used:])
 		}
 	}
-	for _, bad := range []string{"x\r\n", "5\r\nabcdeXX", "fffffffffffffffff\r\n", "\r\n", "3;ext\r\nabc\r\n0\r\n\r\r"} {
+	for _, bad := range []string{"x\r\n", "5\r\nabcdeXX", "fffffffffffffffff\r\n", "\r\n", "3;ext\r\nabc\r\n0\r\n\r\r",
+		"1\nx\r\n", "1\r\nx\n0\r\n", "1;a\nx", "1 2\r\n", "1\r5\r\n", "1;a\rb\r\n"} { // bare LF, stray CR, digits after space
 		if _, _, _, err := decodeChunked([]byte(bad), 3); err == nil {
 			t.Errorf("accepted %q", bad)
 		}

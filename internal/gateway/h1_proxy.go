@@ -452,14 +452,14 @@ func (ex *h1Exchange) send(head, tail []byte) error {
 	return err
 }
 
-// readHead reads the backend's response head (skipping 1xx interim
-// answers) within timeouts.responseHeader.
+// readHead reads the backend's response head (skipping up to max1xx
+// interim answers) within timeouts.responseHeader.
 func (ex *h1Exchange) readHead(sent time.Time) error {
 	nc := ex.pc.nc
 	_ = nc.SetReadDeadline(sent.Add(ex.g.cfg.Timeouts.ResponseHeader.D()))
 	ex.rdSet = time.Time{} // the body's first read sets its own
 	ex.ur, ex.uw = 0, 0
-	for {
+	for n1xx := 0; ; {
 		if n := headEnd(ex.ub[ex.ur:ex.uw], 0); n >= 0 {
 			head := ex.ub[ex.ur : ex.ur+n]
 			if err := parseResponse(head, &ex.resp); err != nil {
@@ -470,6 +470,9 @@ func (ex *h1Exchange) readHead(sent time.Time) error {
 				return errors.New("backend switched protocols")
 			}
 			if ex.resp.status < 200 {
+				if n1xx++; n1xx > max1xx {
+					return fmt.Errorf("more than %d interim responses", max1xx)
+				}
 				continue // 100 Continue, 103 Early Hints: the answer follows
 			}
 			ex.headRaw = head
