@@ -122,6 +122,13 @@ type Timeouts struct {
 	// RequestRead bounds the arrival of a whole request, headers and body,
 	// counted from the same point; a body still arriving then gets 408.
 	RequestRead Duration `json:"requestRead"`
+	// LingerClose is how long, after an answer given before the request
+	// was read whole (401, 404, 405, 408, 413, a malformed request), the
+	// gateway goes on reading and dropping what the client still sends
+	// before it closes the connection: closing with unread bytes resets
+	// the connection, which can destroy the answer before the client
+	// reads it.
+	LingerClose Duration `json:"lingerClose"`
 	// Dial bounds a TCP connect to a backend.
 	Dial Duration `json:"dial"`
 	// ResponseHeader bounds the wait for a backend's response headers after
@@ -241,6 +248,7 @@ func DefaultConfig() Config {
 		Timeouts: Timeouts{
 			RequestHeader:  Duration(10 * time.Second),
 			RequestRead:    Duration(60 * time.Second),
+			LingerClose:    Duration(500 * time.Millisecond),
 			Dial:           Duration(5 * time.Second),
 			ResponseHeader: Duration(10 * time.Minute),
 			StreamIdle:     Duration(60 * time.Second),
@@ -372,6 +380,7 @@ func (c Config) validate(errs *problems) {
 	positive(errs, "probeInterval", c.ProbeInterval)
 	positive(errs, "timeouts.requestHeader", c.Timeouts.RequestHeader)
 	positive(errs, "timeouts.requestRead", c.Timeouts.RequestRead)
+	positive(errs, "timeouts.lingerClose", c.Timeouts.LingerClose)
 	if c.Timeouts.RequestRead < c.Timeouts.RequestHeader {
 		errs.add("timeouts.requestRead", "must be >= timeouts.requestHeader (%s), got %s", c.Timeouts.RequestHeader.D(), c.Timeouts.RequestRead.D())
 	}

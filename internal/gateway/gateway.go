@@ -200,7 +200,8 @@ func (g *Gateway) MetricsHandler() http.Handler {
 	mux.Handle("GET /metrics", g.m.handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength != 0 {
-			earlyAnswer(w) // nothing here reads a body
+			answerEarly(w, r, mux.ServeHTTP, g.cfg.Timeouts.LingerClose.D()) // nothing here reads a body
+			return
 		}
 		mux.ServeHTTP(w, r)
 	})
@@ -208,8 +209,14 @@ func (g *Gateway) MetricsHandler() http.Handler {
 
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && !isAPIPath(r.URL.Path) {
-		earlyAnswer(w) // these endpoints never read a body
+		answerEarly(w, r, g.route, g.cfg.Timeouts.LingerClose.D()) // these endpoints never read a body
+		return
 	}
+	g.route(w, r)
+}
+
+// route serves r by its path.
+func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/v1/chat/completions":
 		g.proxy(w, r, epChat)

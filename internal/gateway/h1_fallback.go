@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -43,11 +42,11 @@ func (c *h1Conn) fallback() bool {
 	w := &bufferedWriter{header: http.Header{}}
 	c.s.g.serveHTTP(w, hr)
 
-	keep := c.keepAlive(consumed)
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	b := appendStatusLine(c.wbuf[:0], w.status)
+	// An endpoint that answered before the body came (earlyAnswer) asks
+	// for the connection to close; it closes with lingerClose.
+	keep := c.keepAlive(consumed) && w.header.Get("Connection") != "close"
+	c.linger = !consumed
+	b := appendStatusLine(c.wbuf[:0], w.code())
 	for k, vs := range w.header {
 		if k == "Content-Length" || k == "Connection" || k == "Transfer-Encoding" {
 			continue
@@ -73,30 +72,3 @@ func (c *h1Conn) fallback() bool {
 	}
 	return keep
 }
-
-// bufferedWriter is an http.ResponseWriter that keeps the answer in memory.
-type bufferedWriter struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *bufferedWriter) Header() http.Header { return w.header }
-
-func (w *bufferedWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-}
-
-func (w *bufferedWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.body.Write(p)
-}
-
-// Flush does nothing: the answer is sent whole.
-func (w *bufferedWriter) Flush() {}
-
-var _ http.Flusher = (*bufferedWriter)(nil)

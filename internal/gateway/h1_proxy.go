@@ -66,6 +66,7 @@ func (c *h1Conn) proxy(ep endpoint) bool {
 	}
 	g.finish(c.s.base, &ex.requestRecord, err)
 	ex.release()
+	c.linger = !ex.bodyDone // answered early: the body may be on its way
 	return ex.keep && ex.clientOK
 }
 

@@ -165,6 +165,7 @@ type h1Conn struct {
 	watchID uint64
 	state   atomic.Int32
 	first   bool      // no request read yet
+	linger  bool      // an answer went out before its request was read whole: close with lingerClose
 	start   time.Time // when the current request started: its first byte (for a new connection, its accept)
 
 	buf   []byte // read buffer; buf[r:w] is unread
@@ -219,6 +220,10 @@ func (c *h1Conn) serve() {
 
 func (c *h1Conn) close() {
 	c.s.forget(c)
+	if c.linger {
+		lingerClose(c.nc, time.Now().Add(c.s.g.cfg.Timeouts.LingerClose.D()))
+		return
+	}
 	c.nc.Close()
 }
 
@@ -359,6 +364,7 @@ func (c *h1Conn) answerBadRequest(err error) {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	c.wbuf = appendStatusError(c.wbuf[:0], status, "invalid_request_error", "invalid_request", err.Error(), true)
 	_, _ = c.nc.Write(c.wbuf)
+	c.linger = true // the rest of the request may be on its way
 }
 
 // handle serves the request whose head is buffered; it reports whether the

@@ -39,11 +39,11 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, ep endpoint) {
 	ex.rid = g.ids.requestID(r.Header.Get("X-Request-Id"))
 	w.Header()["X-Request-Id"] = []string{ex.rid}
 	err := ex.serve()
-	abort := false
+	abort, early := false, false
 	switch {
 	case err == nil:
 	case !ex.wroteHeader:
-		if ex.body == nil && r.ContentLength != 0 {
+		if early = ex.body == nil && r.ContentLength != 0; early {
 			earlyAnswer(w) // the body was not (all) read
 		}
 		ex.status = writeError(w, err)
@@ -55,8 +55,11 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		abort = !ex.endStreamWithError(err)
 	}
 	ex.finish(err)
-	if abort {
+	switch {
+	case abort:
 		panic(http.ErrAbortHandler) // closes the connection mid-response, unlogged
+	case early:
+		endEarly(w, g.cfg.Timeouts.LingerClose.D())
 	}
 }
 
