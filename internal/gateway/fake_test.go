@@ -282,6 +282,25 @@ func hijackClose(w http.ResponseWriter) {
 	}
 }
 
+// upstreamClient is one way the gateway reaches backends, with the config
+// change that selects it.
+type upstreamClient struct {
+	name string
+	set  func(*Config)
+}
+
+// upstreamClients lists every upstream client: the h1 core's own (where
+// that core runs) and the nethttp core's two.
+func upstreamClients() []upstreamClient {
+	var cs []upstreamClient
+	if h1Available {
+		cs = append(cs, upstreamClient{"h1", func(c *Config) { c.Core = CoreH1 }})
+	}
+	return append(cs,
+		upstreamClient{"nethttp-http", func(c *Config) { c.Core, c.UpstreamClient = CoreNetHTTP, UpstreamHTTP }},
+		upstreamClient{"nethttp-direct", func(c *Config) { c.Core, c.UpstreamClient = CoreNetHTTP, UpstreamDirect }})
+}
+
 // testConfig returns a config for tests: loopback listener, fast probes,
 // short idle timeout, models given, and the core SERVELAB_GATEWAY_TEST_CORE
 // names when set (tests of one core set it after this).

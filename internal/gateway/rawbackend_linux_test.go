@@ -53,8 +53,8 @@ func waitAcked(t *testing.T, c net.Conn) {
 // the request's own.
 func TestIdleExtraResponseDiscarded(t *testing.T) {
 	t.Parallel()
-	for _, client := range []string{UpstreamHTTP, UpstreamDirect} {
-		t.Run(client, func(t *testing.T) {
+	for _, uc := range upstreamClients() {
+		t.Run(uc.name, func(t *testing.T) {
 			t.Parallel()
 			be := newRawBackend(t, "m", rawIdleExtra)
 			written := make(chan struct{}, 1)
@@ -63,7 +63,7 @@ func TestIdleExtraResponseDiscarded(t *testing.T) {
 				written <- struct{}{}
 			}
 			cfg := testConfig(Model{Name: "m", Backends: []Backend{{Name: "raw", Engine: engine.VLLM, URL: be.URL()}}})
-			cfg.UpstreamClient = client
+			uc.set(&cfg)
 			cfg.Retries = 0
 			gw := startGateway(t, cfg, Options{Logger: discardLogger()}, true)
 			for i := range 20 {
