@@ -56,7 +56,8 @@ type fakeUpstream struct {
 
 	hits        atomic.Int64 // API requests
 	probes      atomic.Int64
-	canceled    atomic.Int64 // API requests whose context ended early
+	canceled    atomic.Int64  // API requests whose context ended early
+	ended       chan struct{} // receives when an API request's handler returns
 	mu          sync.Mutex
 	lastBody    []byte
 	lastHeaders http.Header
@@ -64,7 +65,7 @@ type fakeUpstream struct {
 
 func newFakeUpstream(t testing.TB, name string, flavour engine.Kind, served string) *fakeUpstream {
 	t.Helper()
-	f := &fakeUpstream{t: t, name: name, flavour: flavour, served: served, chunks: 5}
+	f := &fakeUpstream{t: t, name: name, flavour: flavour, served: served, chunks: 5, ended: make(chan struct{}, 64)}
 	f.ready.Store(true)
 	mux := http.NewServeMux()
 	spec := engine.MustSpec(flavour)
@@ -128,6 +129,10 @@ func (f *fakeUpstream) api(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if r.Context().Err() != nil {
 			f.canceled.Add(1)
+		}
+		select {
+		case f.ended <- struct{}{}:
+		default:
 		}
 	}()
 	body, err := io.ReadAll(r.Body)
@@ -330,14 +335,45 @@ type testGateway struct {
 }
 
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed (and replaced) at each write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	return s.b.Write(p)
+}
+
+// await returns once the buffer holds substr, woken by each write. d only
+// turns a hang into a failure: what the test waits for happens at once, or
+// without the code under test never.
+func (s *syncBuffer) await(t testing.TB, d time.Duration, what, substr string) {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		if strings.Contains(s.b.String(), substr) {
+			s.mu.Unlock()
+			return
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timer.C:
+			t.Fatalf("no %s after %s", what, d)
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {
