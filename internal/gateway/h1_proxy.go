@@ -234,26 +234,10 @@ func bodyReadError(err error) error {
 // lookupCache answers from the cache when it can. done reports that the
 // response was written.
 func (ex *h1Exchange) lookupCache() (done bool, err error) {
-	rs := ex.rt.series
-	if ex.c.req.noCache() {
-		ex.cache = "bypass"
-		rs.cacheBypass.Inc()
-		return false, nil
+	e, err := ex.requestRecord.lookupCache(ex.g.cache, ex.c.req.noCache(), ex.body)
+	if e == nil {
+		return false, err
 	}
-	sum, err := canonicalHash(ex.body)
-	if err != nil {
-		return false, fmt.Errorf("%w: %v", ErrBadRequest, err)
-	}
-	ex.key = cacheKey{model: ex.rt.name, ep: ex.ep, sum: sum}
-	e, ok := ex.g.cache.get(ex.key, time.Now())
-	if !ok {
-		ex.cache = "miss"
-		rs.cacheMiss.Inc()
-		return false, nil
-	}
-	ex.cache = "hit"
-	rs.cacheHit.Inc()
-	ex.series = rs.cached
 	ex.resp = h1Response{}
 	if e.contentType != "" {
 		ex.resp.headers = append(ex.resp.headers, h1Header{name: []byte("Content-Type"), value: []byte(e.contentType)})
@@ -306,11 +290,15 @@ func (ex *h1Exchange) forward() error {
 		u.series.inFlight.Inc()
 		err := ex.roundTrip(u)
 		if err != nil {
-			retry := ex.upstreamFailed(u, err)
+			gone := ex.c.clientGone()
+			if gone {
+				err = errClientGone // err is the aborted wait's
+			}
+			var retry bool
+			retry, lastErr = ex.upstreamFailed(ex.g.log, u, err, gone)
 			ex.endAttempt()
 			u.outstanding.Add(-1)
 			u.series.inFlight.Dec()
-			lastErr = ex.wrapUpstream(u, err)
 			if !retry {
 				return lastErr
 			}
@@ -592,40 +580,6 @@ func (ex *h1Exchange) endAttempt() {
 		return
 	}
 	pc.nc.Close()
-}
-
-// upstreamFailed records a failed round trip and reports whether another
-// backend may be tried.
-func (ex *h1Exchange) upstreamFailed(u *upstream, err error) (retry bool) {
-	log := ex.g.log
-	switch {
-	case ex.c.clientGone():
-		ex.noteError(u, reasonCanceled, errClientGone) // err is the aborted wait's
-		return false
-	case isDialError(err):
-		ex.noteFailure(log, u, reasonConnect, err)
-		return true
-	case isTimeout(err):
-		ex.noteFailure(log, u, reasonTimeout, err)
-		return false
-	default:
-		// The connection broke before any response header: the request
-		// did not reach the client, so another backend may take it.
-		ex.noteFailure(log, u, reasonConnect, err)
-		return true
-	}
-}
-
-// wrapUpstream turns a failed round trip into the error the client sees.
-func (ex *h1Exchange) wrapUpstream(u *upstream, err error) error {
-	switch {
-	case ex.c.clientGone() || errors.Is(err, context.Canceled):
-		return fmt.Errorf("backend %s: %w", u.name, context.Canceled)
-	case isTimeout(err) && !isDialError(err):
-		return fmt.Errorf("%w: backend %s did not answer in time", ErrUpstreamTimeout, u.name)
-	default:
-		return fmt.Errorf("%w: backend %s failed before answering", ErrUpstream, u.name)
-	}
 }
 
 // readError classifies an error reading a backend's body.

@@ -96,26 +96,10 @@ func (ex *exchange) serve() error {
 // lookupCache answers from the cache when it can. done reports that the
 // response was written.
 func (ex *exchange) lookupCache() (done bool, err error) {
-	rs := ex.rt.series
-	if noCache(ex.r.Header) {
-		ex.cache = "bypass"
-		rs.cacheBypass.Inc()
-		return false, nil
+	e, err := ex.requestRecord.lookupCache(ex.g.cache, noCache(ex.r.Header), ex.body)
+	if e == nil {
+		return false, err
 	}
-	sum, err := canonicalHash(ex.body)
-	if err != nil {
-		return false, fmt.Errorf("%w: %v", ErrBadRequest, err)
-	}
-	ex.key = cacheKey{model: ex.rt.name, ep: ex.ep, sum: sum}
-	e, ok := ex.g.cache.get(ex.key, time.Now())
-	if !ok {
-		ex.cache = "miss"
-		rs.cacheMiss.Inc()
-		return false, nil
-	}
-	ex.cache = "hit"
-	rs.cacheHit.Inc()
-	ex.series = rs.cached
 	h := ex.w.Header()
 	if e.contentType != "" {
 		h["Content-Type"] = []string{e.contentType}
@@ -170,9 +154,9 @@ func (ex *exchange) forward() error {
 		ex.series = u.series
 		a, err := ex.roundTrip(u)
 		if err != nil {
-			retry := ex.upstreamFailed(u, err)
+			var retry bool
+			retry, lastErr = ex.requestRecord.upstreamFailed(ex.g.log, u, err, ex.r.Context().Err() != nil)
 			a.done()
-			lastErr = ex.wrapUpstream(u, err)
 			if !retry {
 				return lastErr
 			}
@@ -268,27 +252,6 @@ func (ex *exchange) roundTrip(u *upstream) (*attempt, error) {
 	return a, nil
 }
 
-// upstreamFailed records a failed round trip and reports whether another
-// backend may be tried.
-func (ex *exchange) upstreamFailed(u *upstream, err error) (retry bool) {
-	switch {
-	case ex.r.Context().Err() != nil:
-		ex.noteError(u, reasonCanceled, err)
-		return false
-	case isDialError(err):
-		ex.noteFailure(u, reasonConnect, err)
-		return true
-	case isTimeout(err):
-		ex.noteFailure(u, reasonTimeout, err)
-		return false
-	default:
-		// The connection broke before any response header: the request
-		// did not reach the client, so another backend may take it.
-		ex.noteFailure(u, reasonConnect, err)
-		return true
-	}
-}
-
 // noteFailure counts a failure towards u's ejection and in the metrics.
 func (ex *exchange) noteFailure(u *upstream, reason string, err error) {
 	ex.requestRecord.noteFailure(ex.g.log, u, reason, err)
@@ -301,19 +264,6 @@ func isDialError(err error) bool {
 	}
 	var de *net.DNSError
 	return errors.As(err, &de)
-}
-
-// wrapUpstream turns a failed round trip into the error the client sees:
-// the sentinel and the backend, without the upstream's address.
-func (ex *exchange) wrapUpstream(u *upstream, err error) error {
-	switch {
-	case ex.r.Context().Err() != nil || errors.Is(err, context.Canceled):
-		return fmt.Errorf("backend %s: %w", u.name, context.Canceled)
-	case isTimeout(err) && !isDialError(err):
-		return fmt.Errorf("%w: backend %s did not answer in time", ErrUpstreamTimeout, u.name)
-	default:
-		return fmt.Errorf("%w: backend %s failed before answering", ErrUpstream, u.name)
-	}
 }
 
 // respond relays a's response to the client and ends the attempt.

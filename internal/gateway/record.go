@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -103,6 +105,63 @@ func (rec *requestRecord) noteFailure(log *slog.Logger, u *upstream, reason stri
 func (rec *requestRecord) noteError(u *upstream, reason string, err error) {
 	u.series.upstreamError(reason)
 	rec.upErr, rec.upReason = err, reason
+}
+
+// lookupCache looks a cacheable request up in the response cache and
+// records the result: on a hit it returns the entry to answer with.
+// noCache: the client asked to bypass the cache.
+func (rec *requestRecord) lookupCache(c *responseCache, noCache bool, body []byte) (*cacheEntry, error) {
+	rs := rec.rt.series
+	if noCache {
+		rec.cache = "bypass"
+		rs.cacheBypass.Inc()
+		return nil, nil
+	}
+	sum, err := canonicalHash(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	rec.key = cacheKey{model: rec.rt.name, ep: rec.ep, sum: sum}
+	e, ok := c.get(rec.key, time.Now())
+	if !ok {
+		rec.cache = "miss"
+		rs.cacheMiss.Inc()
+		return nil, nil
+	}
+	rec.cache = "hit"
+	rs.cacheHit.Inc()
+	rec.series = rs.cached
+	return e, nil
+}
+
+// upstreamFailed records a round trip to u that failed before any
+// response header (gone: the client went away meanwhile; err is then the
+// aborted wait's) and reports whether another backend may be tried, with
+// the error the client sees: the sentinel and the backend, without the
+// backend's address.
+func (rec *requestRecord) upstreamFailed(log *slog.Logger, u *upstream, err error, gone bool) (retry bool, clientErr error) {
+	switch {
+	case gone:
+		rec.noteError(u, reasonCanceled, err)
+	case isDialError(err):
+		rec.noteFailure(log, u, reasonConnect, err)
+		retry = true
+	case isTimeout(err):
+		rec.noteFailure(log, u, reasonTimeout, err)
+	default:
+		// The connection broke before any response header: the request
+		// did not reach the client, so another backend may take it.
+		rec.noteFailure(log, u, reasonConnect, err)
+		retry = true
+	}
+	switch {
+	case gone || errors.Is(err, context.Canceled):
+		return retry, fmt.Errorf("backend %s: %w", u.name, context.Canceled)
+	case isTimeout(err) && !isDialError(err):
+		return retry, fmt.Errorf("%w: backend %s did not answer in time", ErrUpstreamTimeout, u.name)
+	default:
+		return retry, fmt.Errorf("%w: backend %s failed before answering", ErrUpstream, u.name)
+	}
 }
 
 // sseErrorEvent is the SSE event that tells a streaming client the backend
