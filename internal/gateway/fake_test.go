@@ -308,11 +308,16 @@ func upstreamClients() []upstreamClient {
 
 // testConfig returns a config for tests: loopback listener, fast probes,
 // short idle timeout, models given, and the core SERVELAB_GATEWAY_TEST_CORE
-// names when set (tests of one core set it after this).
+// names when set, or the nethttp core with DirectTransport when
+// SERVELAB_GATEWAY_TEST_TRANSPORT=direct (tests of one core or client set
+// theirs after this).
 func testConfig(models ...Model) Config {
 	cfg := DefaultConfig()
 	if core := os.Getenv("SERVELAB_GATEWAY_TEST_CORE"); core != "" {
 		cfg.Core = core
+	}
+	if os.Getenv("SERVELAB_GATEWAY_TEST_TRANSPORT") == UpstreamDirect {
+		cfg.Core, cfg.UpstreamClient = CoreNetHTTP, UpstreamDirect
 	}
 	cfg.Listen = "127.0.0.1:0"
 	cfg.ProbeInterval = Duration(20 * time.Millisecond)
@@ -389,9 +394,6 @@ func startGateway(t testing.TB, cfg Config, opts Options, waitReady bool) *testG
 	logs := &syncBuffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	if opts.Transport == nil && os.Getenv("SERVELAB_GATEWAY_TEST_TRANSPORT") == "direct" {
-		opts.Transport = NewDirectTransport(cfg)
 	}
 	g, err := New(cfg, opts)
 	if err != nil {
