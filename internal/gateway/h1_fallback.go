@@ -42,9 +42,9 @@ func (c *h1Conn) fallback() bool {
 	w := &bufferedWriter{header: http.Header{}}
 	c.s.g.serveHTTP(w, hr)
 
-	// An endpoint that answered before the body came (earlyAnswer) asks
-	// for the connection to close; it closes with lingerClose.
-	keep := c.keepAlive(consumed) && w.header.Get("Connection") != "close"
+	// A body that did not come whole with the head is not waited for: the
+	// connection closes with lingerClose after the answer.
+	keep := c.keepAlive(consumed)
 	c.linger = !consumed
 	b := appendStatusLine(c.wbuf[:0], w.code())
 	for k, vs := range w.header {
