@@ -57,6 +57,7 @@ type fakeUpstream struct {
 	hits        atomic.Int64 // API requests
 	probes      atomic.Int64
 	canceled    atomic.Int64  // API requests whose context ended early
+	received    chan struct{} // receives when an API request arrives
 	ended       chan struct{} // receives when an API request's handler returns
 	mu          sync.Mutex
 	lastBody    []byte
@@ -65,7 +66,8 @@ type fakeUpstream struct {
 
 func newFakeUpstream(t testing.TB, name string, flavour engine.Kind, served string) *fakeUpstream {
 	t.Helper()
-	f := &fakeUpstream{t: t, name: name, flavour: flavour, served: served, chunks: 5, ended: make(chan struct{}, 64)}
+	f := &fakeUpstream{t: t, name: name, flavour: flavour, served: served, chunks: 5,
+		received: make(chan struct{}, 64), ended: make(chan struct{}, 64)}
 	f.ready.Store(true)
 	mux := http.NewServeMux()
 	spec := engine.MustSpec(flavour)
@@ -126,6 +128,10 @@ type fakeRequest struct {
 
 func (f *fakeUpstream) api(w http.ResponseWriter, r *http.Request) {
 	f.hits.Add(1)
+	select {
+	case f.received <- struct{}{}:
+	default:
+	}
 	defer func() {
 		if r.Context().Err() != nil {
 			f.canceled.Add(1)
@@ -438,6 +444,18 @@ func startGateway(t testing.TB, cfg Config, opts Options, waitReady bool) *testG
 }
 
 // waitFor polls cond until it holds or the deadline passes.
+// awaitSignal returns once ch delivers. The minute only turns a hang into a
+// failure: what the test waits for happens at once, or without the code
+// under test not before the gateway's own (longer) timeouts.
+func awaitSignal(t testing.TB, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(time.Minute):
+		t.Fatalf("no %s within a minute", what)
+	}
+}
+
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)

@@ -383,7 +383,7 @@ func (ex *h1Exchange) dial(p *h1Pool) (*h1UpConn, error) {
 	ctx, cancel := context.WithCancel(c.s.base)
 	defer cancel()
 	c.mu.Lock()
-	if c.gone {
+	if c.gone.Load() {
 		c.mu.Unlock()
 		return nil, context.Canceled
 	}
@@ -445,7 +445,7 @@ func (ex *h1Exchange) send(head, tail []byte) error {
 // interim answers) within timeouts.responseHeader.
 func (ex *h1Exchange) readHead(sent time.Time) error {
 	nc := ex.pc.nc
-	_ = nc.SetReadDeadline(sent.Add(ex.g.cfg.Timeouts.ResponseHeader.D()))
+	ex.c.upReadDeadline(nc, sent.Add(ex.g.cfg.Timeouts.ResponseHeader.D()))
 	ex.rdSet = time.Time{} // the body's first read sets its own
 	ex.ur, ex.uw = 0, 0
 	for n1xx := 0; ; {
@@ -520,7 +520,7 @@ func (ex *h1Exchange) bodyPart() (raw []byte, err error) {
 	if ex.ur == ex.uw {
 		ex.ur, ex.uw = 0, 0
 		nc := ex.pc.nc
-		_ = nc.SetReadDeadline(time.Now().Add(ex.g.cfg.Timeouts.StreamIdle.D()))
+		ex.c.upReadDeadline(nc, time.Now().Add(ex.g.cfg.Timeouts.StreamIdle.D()))
 		k, err := nc.Read(ex.ub)
 		ex.uw = k
 		if k == 0 {

@@ -175,9 +175,9 @@ type h1Conn struct {
 	wdSet time.Time  // when writeCoarse last set the write deadline
 	wbuf  []byte     // response heads, requests to backends
 
-	mu         sync.Mutex // guards what a hang-up cancels
-	gone       bool       // the client hung up (or the drain ended)
-	up         net.Conn   // the backend connection the exchange uses now
+	mu         sync.Mutex  // guards what a hang-up cancels
+	gone       atomic.Bool // the client hung up (or the drain ended); set under mu
+	up         net.Conn    // the backend connection the exchange uses now
 	dialCancel context.CancelFunc
 }
 
@@ -235,7 +235,7 @@ func (c *h1Conn) hungUp() { c.abort() }
 // once.
 func (c *h1Conn) abort() {
 	c.mu.Lock()
-	c.gone = true
+	c.gone.Store(true)
 	if c.up != nil {
 		_ = c.up.SetDeadline(aLongTimeAgo)
 	}
@@ -250,7 +250,7 @@ func (c *h1Conn) abort() {
 func (c *h1Conn) attach(up net.Conn) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gone {
+	if c.gone.Load() {
 		return false
 	}
 	c.up = up
@@ -263,10 +263,17 @@ func (c *h1Conn) detach() {
 	c.mu.Unlock()
 }
 
-func (c *h1Conn) clientGone() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gone
+func (c *h1Conn) clientGone() bool { return c.gone.Load() }
+
+// upReadDeadline sets the read deadline of the attached backend connection
+// nc. A hang-up that came first keeps the past deadline abort gave it:
+// abort marks the client gone before it sets that deadline, so either this
+// sees the mark or abort's deadline comes after this one.
+func (c *h1Conn) upReadDeadline(nc net.Conn, t time.Time) {
+	_ = nc.SetReadDeadline(t)
+	if c.gone.Load() {
+		_ = nc.SetDeadline(aLongTimeAgo)
+	}
 }
 
 // wakeIfIdle closes the connection's wait for a next request (shutdown).

@@ -75,7 +75,8 @@ func TestCoreDefault(t *testing.T) {
 // TestH1HangupCancelsUpstream: a client that closes its connection while
 // the gateway waits on the backend (before its headers, or in the middle of
 // a non-streamed body) cancels the backend request at once; it is counted
-// as canceled and logged with status 499.
+// as canceled and logged with status 499. The gateway's own timeouts are an
+// hour: only the hang-up can end the backend request within the test.
 func TestH1HangupCancelsUpstream(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []behaviour{behaveStallHeaders, behaveStallJSON} {
@@ -84,19 +85,25 @@ func TestH1HangupCancelsUpstream(t *testing.T) {
 			up := newFakeUpstream(t, "a", engine.VLLM, "m")
 			up.setMode(mode)
 			cfg := testConfig(Model{Name: "m", Backends: []Backend{up.backend()}})
-			cfg.Timeouts.ResponseHeader = Duration(time.Minute)
-			cfg.Timeouts.StreamIdle = Duration(time.Minute)
+			cfg.Timeouts.ResponseHeader = Duration(time.Hour)
+			cfg.Timeouts.StreamIdle = Duration(time.Hour)
 			gw := h1Gateway(t, cfg)
 			c, err := net.Dial("tcp", hostOf(gw.URL))
 			if err != nil {
 				t.Fatal(err)
 			}
 			fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n%s", len(chatBody), chatBody)
-			waitFor(t, 5*time.Second, "the backend to get the request", func() bool { return up.hits.Load() == 1 })
+			awaitSignal(t, up.received, "request at the backend")
 			c.Close()
-			waitFor(t, 5*time.Second, "the backend request cancelled", func() bool { return up.canceled.Load() == 1 })
-			waitFor(t, 5*time.Second, "canceled counted", func() bool { return upstreamErrors(t, gw, "a", reasonCanceled) == 1 })
-			waitFor(t, 5*time.Second, "499 logged", func() bool { return strings.Contains(gw.logs.String(), `"status":499`) })
+			awaitSignal(t, up.ended, "end of the backend request")
+			if n := up.canceled.Load(); n != 1 {
+				t.Errorf("backend saw %d cancelled requests, want 1", n)
+			}
+			// The log line is written after the metrics are.
+			gw.logs.await(t, time.Minute, "499 logged", `"status":499`)
+			if n := upstreamErrors(t, gw, "a", reasonCanceled); n != 1 {
+				t.Errorf("upstream errors (canceled) = %v, want 1", n)
+			}
 		})
 	}
 }
@@ -305,7 +312,7 @@ func TestH1HangupThroughWrappedListener(t *testing.T) {
 	up.setMode(behaveStallHeaders)
 	cfg := testConfig(Model{Name: "m", Backends: []Backend{up.backend()}})
 	cfg.Core = CoreH1
-	cfg.Timeouts.ResponseHeader = Duration(time.Minute)
+	cfg.Timeouts.ResponseHeader = Duration(time.Hour) // only the hang-up can end the backend request
 	g, err := New(cfg, Options{Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +334,10 @@ func TestH1HangupThroughWrappedListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(c, "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n\r\n%s", len(chatBody), chatBody)
-	waitFor(t, 5*time.Second, "the backend to get the request", func() bool { return up.hits.Load() == 1 })
+	awaitSignal(t, up.received, "request at the backend")
 	c.Close()
-	waitFor(t, 5*time.Second, "the backend request cancelled", func() bool { return up.canceled.Load() == 1 })
+	awaitSignal(t, up.ended, "end of the backend request")
+	if n := up.canceled.Load(); n != 1 {
+		t.Errorf("backend saw %d cancelled requests, want 1", n)
+	}
 }
