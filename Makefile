@@ -165,8 +165,9 @@ kube-preview:
 
 ## ---- figures (not tests) -------------------------------------------------
 
+# make perf-gateway [PERF_FLAGS="-gateways h1,nethttp" | PERF_FLAGS=-soak=5m]
 perf-gateway:
-	$(GO) run ./internal/gateway/perf
+	$(GO) run ./internal/gateway/perf $(PERF_FLAGS)
 
 bench-accuracy:
 	$(GO) run ./benchmarks/accuracy

@@ -54,6 +54,9 @@ func GatewaySettings(g Gateway) *gw.Config {
 	cfg := gw.DefaultConfig()
 	cfg.Routing = gw.Routing(g.Routing)
 	if g.UpstreamClient != "" {
+		// upstreamClient is the nethttp core's client: naming one runs the
+		// gateway on that core (the default h1 core has its own client).
+		cfg.Core = gw.CoreNetHTTP
 		cfg.UpstreamClient = g.UpstreamClient
 	}
 	if g.Retries != nil {

@@ -62,17 +62,26 @@ func loadKeys(a Auth, getenv func(string) string) (*keySet, error) {
 }
 
 // allows reports whether r carries "Authorization: Bearer <key>" with a
-// configured key. Every key is compared, in constant time, whatever matches.
+// configured key.
 func (ks *keySet) allows(r *http.Request) bool {
 	if ks == nil {
 		return true
 	}
-	h := r.Header.Get("Authorization")
+	return ks.allowsBearer([]byte(r.Header.Get("Authorization")))
+}
+
+// allowsBearer reports whether the Authorization value h is "Bearer <key>"
+// with a configured key. Every key is compared, in constant time, whatever
+// matches.
+func (ks *keySet) allowsBearer(h []byte) bool {
+	if ks == nil {
+		return true
+	}
 	const prefix = "Bearer "
-	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+	if len(h) <= len(prefix) || !bytes.EqualFold(h[:len(prefix)], []byte(prefix)) {
 		return false
 	}
-	d := sha256.Sum256([]byte(strings.TrimSpace(h[len(prefix):])))
+	d := sha256.Sum256(bytes.TrimSpace(h[len(prefix):]))
 	match := 0
 	for i := range ks.digests {
 		match |= subtle.ConstantTimeCompare(d[:], ks.digests[i][:])

@@ -35,6 +35,16 @@ const (
 	Weighted Routing = "weighted"
 )
 
+// Server cores (Config.Core).
+const (
+	// CoreH1 is the gateway's own HTTP/1.1 server and backend client (the
+	// default; Linux only, elsewhere CoreNetHTTP serves).
+	CoreH1 = "h1"
+	// CoreNetHTTP is Go's net/http server with the client upstreamClient
+	// names.
+	CoreNetHTTP = "nethttp"
+)
+
 // Upstream clients (Config.UpstreamClient).
 const (
 	UpstreamHTTP   = "http"
@@ -83,10 +93,14 @@ type Config struct {
 	MaxConnections int `json:"maxConnections"`
 	// MaxIdleConnsPerHost sizes the upstream keep-alive pool per backend.
 	MaxIdleConnsPerHost int `json:"maxIdleConnsPerHost"`
-	// UpstreamClient picks the HTTP client to backends: "http" (Go's
-	// http.Transport, the default) or "direct" (DirectTransport: the same
-	// pooling and timeouts, reading and writing on the request's goroutine;
-	// ~20 % less CPU per request, see docs/gateway.md, Performance).
+	// Core picks the server: "h1" (the gateway's own HTTP/1.1 server and
+	// backend client, the default) or "nethttp" (Go's net/http server with
+	// the client UpstreamClient names). See docs/gateway.md, Performance.
+	Core string `json:"core"`
+	// UpstreamClient picks the HTTP client to backends of the nethttp core:
+	// "http" (Go's http.Transport, the default) or "direct"
+	// (DirectTransport: the same pooling and timeouts, reading and writing
+	// on the request's goroutine). The h1 core has its own client.
 	UpstreamClient string `json:"upstreamClient"`
 	// Retries is how many other backends a request may be retried on after a
 	// connect failure or an upstream 502/503 (0 disables retries).
@@ -108,6 +122,13 @@ type Timeouts struct {
 	// RequestRead bounds the arrival of a whole request, headers and body,
 	// counted from the same point; a body still arriving then gets 408.
 	RequestRead Duration `json:"requestRead"`
+	// LingerClose is how long, after an answer given before the request
+	// was read whole (401, 404, 405, 408, 413, a malformed request), the
+	// gateway goes on reading and dropping what the client still sends
+	// before it closes the connection: closing with unread bytes resets
+	// the connection, which can destroy the answer before the client
+	// reads it.
+	LingerClose Duration `json:"lingerClose"`
 	// Dial bounds a TCP connect to a backend.
 	Dial Duration `json:"dial"`
 	// ResponseHeader bounds the wait for a backend's response headers after
@@ -220,12 +241,14 @@ func DefaultConfig() Config {
 		MaxJSONDepth:        512,
 		MaxConnections:      4096,
 		MaxIdleConnsPerHost: 1024,
+		Core:                CoreH1,
 		UpstreamClient:      UpstreamHTTP,
 		Retries:             2,
 		ProbeInterval:       Duration(2 * time.Second),
 		Timeouts: Timeouts{
 			RequestHeader:  Duration(10 * time.Second),
 			RequestRead:    Duration(60 * time.Second),
+			LingerClose:    Duration(500 * time.Millisecond),
 			Dial:           Duration(5 * time.Second),
 			ResponseHeader: Duration(10 * time.Minute),
 			StreamIdle:     Duration(60 * time.Second),
@@ -342,6 +365,9 @@ func (c Config) validate(errs *problems) {
 	if c.MaxConnections < 1 {
 		errs.add("maxConnections", "must be >= 1, got %d", c.MaxConnections)
 	}
+	if c.Core != CoreH1 && c.Core != CoreNetHTTP {
+		errs.add("core", "unknown core %q (want %s or %s)", c.Core, CoreH1, CoreNetHTTP)
+	}
 	if c.UpstreamClient != UpstreamHTTP && c.UpstreamClient != UpstreamDirect {
 		errs.add("upstreamClient", "unknown client %q (want %s or %s)", c.UpstreamClient, UpstreamHTTP, UpstreamDirect)
 	}
@@ -354,6 +380,7 @@ func (c Config) validate(errs *problems) {
 	positive(errs, "probeInterval", c.ProbeInterval)
 	positive(errs, "timeouts.requestHeader", c.Timeouts.RequestHeader)
 	positive(errs, "timeouts.requestRead", c.Timeouts.RequestRead)
+	positive(errs, "timeouts.lingerClose", c.Timeouts.LingerClose)
 	if c.Timeouts.RequestRead < c.Timeouts.RequestHeader {
 		errs.add("timeouts.requestRead", "must be >= timeouts.requestHeader (%s), got %s", c.Timeouts.RequestHeader.D(), c.Timeouts.RequestRead.D())
 	}

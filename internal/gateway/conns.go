@@ -3,7 +3,6 @@ package gateway
 import (
 	"log/slog"
 	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -87,6 +86,10 @@ func (c *countedConn) Close() error {
 	return err
 }
 
+// NetConn returns the connection counted, so that the h1 core finds the
+// socket under it (its hang-up watch registers the socket itself).
+func (c *countedConn) NetConn() net.Conn { return c.Conn }
+
 // CloseWrite lets the HTTP server half-close the connection before a
 // lingering close, as it does on a bare TCP connection.
 func (c *countedConn) CloseWrite() error {
@@ -95,19 +98,3 @@ func (c *countedConn) CloseWrite() error {
 	}
 	return nil
 }
-
-// earlyAnswer prepares an answer given before the request's body was read:
-// Connection: close, so that the server does not read the body first to
-// keep the connection, and a short read deadline, so that what the client
-// still sends is drained for at most earlyLinger before the connection
-// closes (a client that already sent its body reads the answer; one that
-// trickles it holds nothing).
-func earlyAnswer(w http.ResponseWriter) {
-	w.Header().Set("Connection", "close")
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(earlyLinger))
-}
-
-// earlyLinger is how long the rest of a body is drained after an early
-// answer before the connection is closed (Go's own lingering close waits
-// 500 ms).
-const earlyLinger = 500 * time.Millisecond

@@ -227,12 +227,13 @@ func TestDirectTransportTLS(t *testing.T) {
 	}
 }
 
-// TestUpstreamClientSelectsTransport: upstreamClient "direct" makes New use
-// a DirectTransport, the default an http.Transport.
+// TestUpstreamClientSelectsTransport: with the nethttp core, upstreamClient
+// "direct" makes New use a DirectTransport, the default an http.Transport.
 func TestUpstreamClientSelectsTransport(t *testing.T) {
 	t.Parallel()
 	for client, want := range map[string]string{UpstreamHTTP: "*http.Transport", UpstreamDirect: "*gateway.DirectTransport"} {
 		cfg := DefaultConfig()
+		cfg.Core = CoreNetHTTP
 		cfg.UpstreamClient = client
 		cfg.Models = []Model{{Name: "m", Backends: []Backend{{Name: "b", Engine: "vllm", URL: "http://127.0.0.1:1"}}}}
 		g, err := New(cfg, Options{})

@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -222,4 +226,73 @@ func liveHeap() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// TestEarlyAnswerLingers: after an early answer the gateway half-closes the
+// connection and goes on reading what the client still sends, for up to
+// timeouts.lingerClose, before it closes: a client still sending its body
+// is never reset (a reset can destroy the answer before the client reads
+// it), and one that sends on past the bound is cut.
+func TestEarlyAnswerLingers(t *testing.T) {
+	t.Parallel()
+	head := "POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+	t.Run("the answer ends with a close, not a reset", func(t *testing.T) {
+		t.Parallel()
+		gw, up := authGateway(t, nil)
+		noUpstreamRequests(t, up)
+		c := dialRaw(t, gw.URL)
+		// More body than the gateway reads with the head: bytes it has
+		// not read are in its socket when it answers.
+		c.send(t, fmt.Sprintf(head, 1<<20)+strings.Repeat("x", 64<<10))
+		resp, body := c.response(t)
+		if resp.StatusCode != 401 || !resp.Close {
+			t.Fatalf("status %d (close %v): %s", resp.StatusCode, resp.Close, body)
+		}
+		if _, err := c.br.ReadByte(); err != io.EOF {
+			t.Errorf("after the answer: %v, want EOF (the gateway's FIN, not a reset)", err)
+		}
+	})
+	t.Run("what the client still sends is read", func(t *testing.T) {
+		t.Parallel()
+		gw, up := authGateway(t, func(c *Config) { c.Timeouts.LingerClose = Duration(time.Hour) })
+		noUpstreamRequests(t, up)
+		c := dialRaw(t, gw.URL)
+		const rest = 16 << 20 // more than the kernel buffers on both sides hold
+		c.send(t, fmt.Sprintf(head, rest))
+		if resp, body := c.response(t); resp.StatusCode != 401 || !resp.Close {
+			t.Fatalf("status %d (close %v): %s", resp.StatusCode, resp.Close, body)
+		}
+		// The body goes on after the answer, as from a client that sends
+		// its whole request before it reads: it gets through only if the
+		// gateway reads it.
+		_ = c.SetWriteDeadline(time.Now().Add(liveness))
+		if _, err := c.Write(make([]byte, rest)); err != nil {
+			t.Fatalf("sending the rest of the body after the answer: %v", err)
+		}
+		if err := c.Conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		if closed, got := c.closedByPeer(t); !closed || got != "" {
+			t.Errorf("after the client's close: closed %v, read %q", closed, got)
+		}
+	})
+	t.Run("a client that sends on is cut", func(t *testing.T) {
+		t.Parallel()
+		gw, up := authGateway(t, func(c *Config) { c.Timeouts.LingerClose = Duration(50 * time.Millisecond) })
+		noUpstreamRequests(t, up)
+		c := dialRaw(t, gw.URL)
+		c.send(t, fmt.Sprintf(head, 1<<40))
+		if resp, body := c.response(t); resp.StatusCode != 401 {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(liveness))
+		chunk := make([]byte, 64<<10)
+		var err error
+		for err == nil {
+			_, err = c.Write(chunk)
+		}
+		if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+			t.Errorf("a client sending on after the answer: %v, want the connection cut after timeouts.lingerClose", err)
+		}
+	})
 }

@@ -56,7 +56,9 @@ type fakeUpstream struct {
 
 	hits        atomic.Int64 // API requests
 	probes      atomic.Int64
-	canceled    atomic.Int64 // API requests whose context ended early
+	canceled    atomic.Int64  // API requests whose context ended early
+	received    chan struct{} // receives when an API request arrives
+	ended       chan struct{} // receives when an API request's handler returns
 	mu          sync.Mutex
 	lastBody    []byte
 	lastHeaders http.Header
@@ -64,7 +66,8 @@ type fakeUpstream struct {
 
 func newFakeUpstream(t testing.TB, name string, flavour engine.Kind, served string) *fakeUpstream {
 	t.Helper()
-	f := &fakeUpstream{t: t, name: name, flavour: flavour, served: served, chunks: 5}
+	f := &fakeUpstream{t: t, name: name, flavour: flavour, served: served, chunks: 5,
+		received: make(chan struct{}, 64), ended: make(chan struct{}, 64)}
 	f.ready.Store(true)
 	mux := http.NewServeMux()
 	spec := engine.MustSpec(flavour)
@@ -125,9 +128,17 @@ type fakeRequest struct {
 
 func (f *fakeUpstream) api(w http.ResponseWriter, r *http.Request) {
 	f.hits.Add(1)
+	select {
+	case f.received <- struct{}{}:
+	default:
+	}
 	defer func() {
 		if r.Context().Err() != nil {
 			f.canceled.Add(1)
+		}
+		select {
+		case f.ended <- struct{}{}:
+		default:
 		}
 	}()
 	body, err := io.ReadAll(r.Body)
@@ -282,10 +293,38 @@ func hijackClose(w http.ResponseWriter) {
 	}
 }
 
+// upstreamClient is one way the gateway reaches backends, with the config
+// change that selects it.
+type upstreamClient struct {
+	name string
+	set  func(*Config)
+}
+
+// upstreamClients lists every upstream client: the h1 core's own (where
+// that core runs) and the nethttp core's two.
+func upstreamClients() []upstreamClient {
+	var cs []upstreamClient
+	if h1Available {
+		cs = append(cs, upstreamClient{"h1", func(c *Config) { c.Core = CoreH1 }})
+	}
+	return append(cs,
+		upstreamClient{"nethttp-http", func(c *Config) { c.Core, c.UpstreamClient = CoreNetHTTP, UpstreamHTTP }},
+		upstreamClient{"nethttp-direct", func(c *Config) { c.Core, c.UpstreamClient = CoreNetHTTP, UpstreamDirect }})
+}
+
 // testConfig returns a config for tests: loopback listener, fast probes,
-// short idle timeout, models given.
+// short idle timeout, models given, and the core SERVELAB_GATEWAY_TEST_CORE
+// names when set, or the nethttp core with DirectTransport when
+// SERVELAB_GATEWAY_TEST_TRANSPORT=direct (tests of one core or client set
+// theirs after this).
 func testConfig(models ...Model) Config {
 	cfg := DefaultConfig()
+	if core := os.Getenv("SERVELAB_GATEWAY_TEST_CORE"); core != "" {
+		cfg.Core = core
+	}
+	if os.Getenv("SERVELAB_GATEWAY_TEST_TRANSPORT") == UpstreamDirect {
+		cfg.Core, cfg.UpstreamClient = CoreNetHTTP, UpstreamDirect
+	}
 	cfg.Listen = "127.0.0.1:0"
 	cfg.ProbeInterval = Duration(20 * time.Millisecond)
 	cfg.Timeouts.Probe = Duration(time.Second)
@@ -307,14 +346,45 @@ type testGateway struct {
 }
 
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed (and replaced) at each write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	return s.b.Write(p)
+}
+
+// await returns once the buffer holds substr, woken by each write. d only
+// turns a hang into a failure: what the test waits for happens at once, or
+// without the code under test never.
+func (s *syncBuffer) await(t testing.TB, d time.Duration, what, substr string) {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		if strings.Contains(s.b.String(), substr) {
+			s.mu.Unlock()
+			return
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timer.C:
+			t.Fatalf("no %s after %s", what, d)
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {
@@ -330,9 +400,6 @@ func startGateway(t testing.TB, cfg Config, opts Options, waitReady bool) *testG
 	logs := &syncBuffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	if opts.Transport == nil && os.Getenv("SERVELAB_GATEWAY_TEST_TRANSPORT") == "direct" {
-		opts.Transport = NewDirectTransport(cfg)
 	}
 	g, err := New(cfg, opts)
 	if err != nil {
@@ -377,6 +444,18 @@ func startGateway(t testing.TB, cfg Config, opts Options, waitReady bool) *testG
 }
 
 // waitFor polls cond until it holds or the deadline passes.
+// awaitSignal returns once ch delivers. The minute only turns a hang into a
+// failure: what the test waits for happens at once, or without the code
+// under test not before the gateway's own (longer) timeouts.
+func awaitSignal(t testing.TB, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(time.Minute):
+		t.Fatalf("no %s within a minute", what)
+	}
+}
+
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)

@@ -43,8 +43,11 @@ func (e endpoint) path() string {
 type Options struct {
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
-	// Transport carries requests to backends; nil means the client the
-	// config's upstreamClient names (NewTransport or NewDirectTransport).
+	// Transport carries requests to backends. Setting it selects the
+	// nethttp core (the h1 core has its own client); nil means the config's
+	// core, and for the nethttp core the client upstreamClient names
+	// (NewTransport or NewDirectTransport). Readiness probes use it too
+	// (NewTransport when nil).
 	Transport http.RoundTripper
 	// Getenv reads auth.keysEnv; nil means os.Getenv.
 	Getenv func(string) string
@@ -68,6 +71,7 @@ type Gateway struct {
 	created int64
 	resps   bufPool    // non-streamed response bodies
 	bufs    *sync.Pool // *[]byte: stream copy buffers
+	h1      *h1Client  // the h1 core's backend client; nil: the nethttp core serves
 	// available names the configured models, for model_not_found answers.
 	available string
 
@@ -94,7 +98,8 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
-	if opts.Transport == nil && cfg.UpstreamClient == UpstreamDirect {
+	useH1 := cfg.Core == CoreH1 && opts.Transport == nil && h1Available
+	if opts.Transport == nil && cfg.UpstreamClient == UpstreamDirect && !useH1 {
 		opts.Transport = NewDirectTransport(cfg)
 	}
 	if opts.Transport == nil {
@@ -146,6 +151,9 @@ func New(cfg Config, opts Options) (*Gateway, error) {
 		g.routes[m.Name] = r
 		g.ordered = append(g.ordered, r)
 	}
+	if useH1 {
+		g.h1 = newH1Client(cfg, g.ordered)
+	}
 	g.available = availableModels(cfg.Models)
 	return g, nil
 }
@@ -192,7 +200,8 @@ func (g *Gateway) MetricsHandler() http.Handler {
 	mux.Handle("GET /metrics", g.m.handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength != 0 {
-			earlyAnswer(w) // nothing here reads a body
+			answerEarly(w, r, mux.ServeHTTP, g.cfg.Timeouts.LingerClose.D()) // nothing here reads a body
+			return
 		}
 		mux.ServeHTTP(w, r)
 	})
@@ -200,8 +209,14 @@ func (g *Gateway) MetricsHandler() http.Handler {
 
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 && !isAPIPath(r.URL.Path) {
-		earlyAnswer(w) // these endpoints never read a body
+		answerEarly(w, r, g.route, g.cfg.Timeouts.LingerClose.D()) // these endpoints never read a body
+		return
 	}
+	g.route(w, r)
+}
+
+// route serves r by its path.
+func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/v1/chat/completions":
 		g.proxy(w, r, epChat)
@@ -357,7 +372,7 @@ func (g *Gateway) Serve(ctx context.Context, ln, mln net.Listener) error {
 	base, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
 	errLog := slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)
-	server := func(h http.Handler) *http.Server {
+	httpServer := func(h http.Handler) *http.Server {
 		return &http.Server{
 			Handler: h,
 			// Both count from the request's first byte (on a new
@@ -369,17 +384,33 @@ func (g *Gateway) Serve(ctx context.Context, ln, mln net.Listener) error {
 			ErrorLog:          errLog,
 		}
 	}
-	servers := []*http.Server{server(g.Handler())}
+	var api server
+	if g.h1 != nil {
+		hs, err := newH1Server(g, base)
+		if err != nil {
+			ln.Close()
+			if mln != nil {
+				mln.Close()
+			}
+			return fmt.Errorf("gateway: %w", err)
+		}
+		api = hs
+	} else {
+		api = httpServer(g.Handler())
+	}
+	// One connection cap for both cores: the limit listener refuses and
+	// counts what is over it before either server sees the connection.
+	servers := []server{api}
 	listeners := []net.Listener{newLimitListener(ln, g.cfg.MaxConnections, listenerAPI, g.m, g.log)}
 	if mln != nil {
-		servers = append(servers, server(g.MetricsHandler()))
+		servers = append(servers, httpServer(g.MetricsHandler()))
 		listeners = append(listeners, newLimitListener(mln, g.cfg.MaxConnections, listenerMetrics, g.m, g.log))
 	}
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
 		go func() { errc <- s.Serve(listeners[i]) }()
 	}
-	g.log.Info("gateway serving", "listen", ln.Addr().String(), "metrics", metricsAddr(mln), "models", len(g.ordered))
+	g.log.Info("gateway serving", "listen", ln.Addr().String(), "metrics", metricsAddr(mln), "models", len(g.ordered), "core", g.core())
 	if g.keys == nil && !isLoopback(ln.Addr()) {
 		g.log.Warn("auth is off on a non-loopback address: anyone who can reach it can use every model (set auth.keysFile or auth.keysEnv)",
 			"listen", ln.Addr().String())
@@ -411,8 +442,26 @@ func (g *Gateway) Serve(ctx context.Context, ln, mln net.Listener) error {
 	if t, ok := g.rt.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}
+	if g.h1 != nil {
+		g.h1.closeIdle()
+	}
 	g.log.Info("gateway stopped")
 	return serveErr
+}
+
+// server is what Serve needs of http.Server and h1Server.
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
+// core names the core that serves the API listener.
+func (g *Gateway) core() string {
+	if g.h1 != nil {
+		return CoreH1
+	}
+	return CoreNetHTTP
 }
 
 // isLoopback reports whether addr is a loopback IP address.

@@ -3,7 +3,6 @@
 package gateway
 
 import (
-	"crypto/tls"
 	"errors"
 	"net"
 	"syscall"
@@ -16,39 +15,54 @@ import (
 // peek allocates nothing.
 type socketPeeker struct {
 	rc   syscall.RawConn // nil: cannot peek
-	fn   func(fd uintptr) bool
+	fn   func(fd uintptr)
 	seen bool
 	buf  [1]byte
 }
 
 func newSocketPeeker(c net.Conn) *socketPeeker {
 	p := &socketPeeker{}
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
+	if rc, ok := socketOf(c); ok {
+		p.rc = rc
 	}
-	if sc, ok := c.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			p.rc = rc
-		}
-	}
-	p.fn = func(fd uintptr) bool {
+	p.fn = func(fd uintptr) {
 		_, _, err := syscall.Recvfrom(int(fd), p.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		// nil: a byte waits, or (0 bytes) the peer closed; EAGAIN: nothing;
 		// any other error: a broken socket is no better than a dirty one.
 		p.seen = !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR)
-		return true // never wait for readiness
 	}
 	return p
 }
 
 // pending reports whether unread input (or the peer's close) waits. It
-// must not run while a Read on the connection is in progress.
+// must not run while a Read on the connection is in progress. It peeks
+// through Control, not Read: a read deadline left over from the last
+// response (the h1 core's stream-idle bound) must not fail the peek of a
+// connection that idled past it.
 func (p *socketPeeker) pending() bool {
 	if p.rc == nil {
 		return false
 	}
-	if err := p.rc.Read(p.fn); err != nil {
+	if err := p.rc.Control(p.fn); err != nil {
 		return true
 	}
 	return p.seen
+}
+
+// socketOf returns the socket under nc, looking through wrappers that
+// expose the connection they wrap with NetConn (as tls.Conn and a
+// listener's accounting wrapper may).
+func socketOf(nc net.Conn) (syscall.RawConn, bool) {
+	for range 8 {
+		if sc, ok := nc.(syscall.Conn); ok {
+			rc, err := sc.SyscallConn()
+			return rc, err == nil
+		}
+		u, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil, false
+		}
+		nc = u.NetConn()
+	}
+	return nil, false
 }

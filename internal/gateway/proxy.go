@@ -1,13 +1,10 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -23,49 +20,30 @@ var (
 	errClientGone = errors.New("client went away")
 )
 
-// exchange is one proxied request, from the client's bytes to the log line.
+// exchange is one proxied request through the nethttp core, from the
+// client's bytes to the log line.
 type exchange struct {
-	g      *Gateway
-	w      http.ResponseWriter
-	r      *http.Request
-	ep     endpoint
-	rid    string
-	start  time.Time
-	waited time.Duration // blocked on the upstream before the client got headers
+	requestRecord
+	g *Gateway
+	w http.ResponseWriter
+	r *http.Request
 
-	rt     *route
-	info   reqInfo
-	body   []byte
-	series *seriesSet // labels of the final record
-
-	status      int
-	sentStatus  int // the status the client got, when status records a later failure
-	wroteHeader bool
-	sse         bool    // the response is an event stream
-	tail        [4]byte // the last bytes relayed of it, to find event boundaries
-	ntail       int
-	overhead    time.Duration
-	cache       string // "", hit, miss, bypass
-	key         cacheKey
-	attempts    int
-	ttft        time.Duration
-	tokens      int64
-	hasTokens   bool
-	upErr       error  // the last upstream failure, for the log only
-	upReason    string // its reason
+	body    []byte
+	sse     bool      // the response is an event stream
+	relayed eventTail // the end of the event stream relayed so far
 }
 
 // proxy serves one API request.
 func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, ep endpoint) {
-	ex := exchange{g: g, w: w, r: r, ep: ep, start: time.Now(), series: g.unknown}
+	ex := exchange{g: g, w: w, r: r, requestRecord: requestRecord{ep: ep, start: time.Now(), series: g.unknown}}
 	ex.rid = g.ids.requestID(r.Header.Get("X-Request-Id"))
 	w.Header()["X-Request-Id"] = []string{ex.rid}
 	err := ex.serve()
-	abort := false
+	abort, early := false, false
 	switch {
 	case err == nil:
 	case !ex.wroteHeader:
-		if ex.body == nil && r.ContentLength != 0 {
+		if early = ex.body == nil && r.ContentLength != 0; early {
 			earlyAnswer(w) // the body was not (all) read
 		}
 		ex.status = writeError(w, err)
@@ -77,8 +55,11 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		abort = !ex.endStreamWithError(err)
 	}
 	ex.finish(err)
-	if abort {
+	switch {
+	case abort:
 		panic(http.ErrAbortHandler) // closes the connection mid-response, unlogged
+	case early:
+		endEarly(w, g.cfg.Timeouts.LingerClose.D())
 	}
 }
 
@@ -115,26 +96,10 @@ func (ex *exchange) serve() error {
 // lookupCache answers from the cache when it can. done reports that the
 // response was written.
 func (ex *exchange) lookupCache() (done bool, err error) {
-	rs := ex.rt.series
-	if noCache(ex.r.Header) {
-		ex.cache = "bypass"
-		rs.cacheBypass.Inc()
-		return false, nil
+	e, err := ex.requestRecord.lookupCache(ex.g.cache, noCache(ex.r.Header), ex.body)
+	if e == nil {
+		return false, err
 	}
-	sum, err := canonicalHash(ex.body)
-	if err != nil {
-		return false, fmt.Errorf("%w: %v", ErrBadRequest, err)
-	}
-	ex.key = cacheKey{model: ex.rt.name, ep: ex.ep, sum: sum}
-	e, ok := ex.g.cache.get(ex.key, time.Now())
-	if !ok {
-		ex.cache = "miss"
-		rs.cacheMiss.Inc()
-		return false, nil
-	}
-	ex.cache = "hit"
-	rs.cacheHit.Inc()
-	ex.series = rs.cached
 	h := ex.w.Header()
 	if e.contentType != "" {
 		h["Content-Type"] = []string{e.contentType}
@@ -189,9 +154,9 @@ func (ex *exchange) forward() error {
 		ex.series = u.series
 		a, err := ex.roundTrip(u)
 		if err != nil {
-			retry := ex.upstreamFailed(u, err)
+			var retry bool
+			retry, lastErr = ex.requestRecord.upstreamFailed(ex.g.log, u, err, ex.r.Context().Err() != nil)
 			a.done()
-			lastErr = ex.wrapUpstream(u, err)
 			if !retry {
 				return lastErr
 			}
@@ -239,35 +204,10 @@ func (a *attempt) discard() {
 	a.done()
 }
 
-// hopHeaders are never forwarded (RFC 9110 §7.6.1), nor are the client's
-// credentials, its encoding wishes (the gateway reads bodies) or lengths
-// (set from the body sent).
-var hopHeaders = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
-	"Proxy-Authenticate": true, "Proxy-Authorization": true, "Te": true,
-	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-}
-
-var requestDrop = map[string]bool{
-	"Authorization": true, "Cookie": true, "Accept-Encoding": true,
-	"Content-Length": true, "X-Request-Id": true, "Expect": true,
-}
-
 func (ex *exchange) outHeader(u *upstream) http.Header {
 	in := ex.r.Header
 	out := make(http.Header, len(in)+3)
-	for k, v := range in {
-		if !hopHeaders[k] && !requestDrop[k] {
-			out[k] = v
-		}
-	}
-	if c, ok := in["Connection"]; ok {
-		for _, v := range c {
-			for f := range strings.SplitSeq(v, ",") {
-				delete(out, http.CanonicalHeaderKey(strings.TrimSpace(f)))
-			}
-		}
-	}
+	copyRequestHeader(out, in)
 	out["X-Request-Id"] = []string{ex.rid}
 	if u.auth != nil {
 		out["Authorization"] = u.auth // the backend's own key, never the client's
@@ -312,39 +252,9 @@ func (ex *exchange) roundTrip(u *upstream) (*attempt, error) {
 	return a, nil
 }
 
-// upstreamFailed records a failed round trip and reports whether another
-// backend may be tried.
-func (ex *exchange) upstreamFailed(u *upstream, err error) (retry bool) {
-	switch {
-	case ex.r.Context().Err() != nil:
-		ex.noteError(u, reasonCanceled, err)
-		return false
-	case isDialError(err):
-		ex.noteFailure(u, reasonConnect, err)
-		return true
-	case isTimeout(err):
-		ex.noteFailure(u, reasonTimeout, err)
-		return false
-	default:
-		// The connection broke before any response header: the request
-		// did not reach the client, so another backend may take it.
-		ex.noteFailure(u, reasonConnect, err)
-		return true
-	}
-}
-
 // noteFailure counts a failure towards u's ejection and in the metrics.
 func (ex *exchange) noteFailure(u *upstream, reason string, err error) {
-	if u.failed(time.Now()) {
-		ex.g.log.Warn("backend ejected", "model", u.model, "backend", u.name,
-			"engine", string(u.engine), "reason", reason, "err", err)
-	}
-	ex.noteError(u, reason, err)
-}
-
-func (ex *exchange) noteError(u *upstream, reason string, err error) {
-	u.series.upstreamError(reason)
-	ex.upErr, ex.upReason = err, reason
+	ex.requestRecord.noteFailure(ex.g.log, u, reason, err)
 }
 
 func isDialError(err error) bool {
@@ -354,51 +264,6 @@ func isDialError(err error) bool {
 	}
 	var de *net.DNSError
 	return errors.As(err, &de)
-}
-
-// wrapUpstream turns a failed round trip into the error the client sees:
-// the sentinel and the backend, without the upstream's address.
-func (ex *exchange) wrapUpstream(u *upstream, err error) error {
-	switch {
-	case ex.r.Context().Err() != nil || errors.Is(err, context.Canceled):
-		return fmt.Errorf("backend %s: %w", u.name, context.Canceled)
-	case isTimeout(err) && !isDialError(err):
-		return fmt.Errorf("%w: backend %s did not answer in time", ErrUpstreamTimeout, u.name)
-	default:
-		return fmt.Errorf("%w: backend %s failed before answering", ErrUpstream, u.name)
-	}
-}
-
-// responseDrop lists the response headers never passed to clients besides
-// the hop-by-hop ones: the length (the gateway sets its own framing), the
-// request id (the gateway's is kept), and what a backend has no business
-// giving the gateway's clients: cookies and credentials, and Alt-Svc (which
-// would send clients around the gateway).
-var responseDrop = map[string]bool{
-	"Content-Length": true, "X-Request-Id": true,
-	"Set-Cookie": true, "Set-Cookie2": true, "Authorization": true,
-	"Proxy-Authorization": true, "Www-Authenticate": true, "Alt-Svc": true,
-}
-
-// copyResponseHeader copies a backend's response headers to dst, without
-// hop-by-hop headers, those its Connection header names, and responseDrop.
-func copyResponseHeader(dst, src http.Header) {
-	var named map[string]bool
-	for _, v := range src["Connection"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.TrimSpace(f); f != "" && !strings.EqualFold(f, "keep-alive") && !strings.EqualFold(f, "close") {
-				if named == nil {
-					named = map[string]bool{}
-				}
-				named[http.CanonicalHeaderKey(f)] = true
-			}
-		}
-	}
-	for k, v := range src {
-		if !hopHeaders[k] && !responseDrop[k] && !named[k] {
-			dst[k] = v
-		}
-	}
 }
 
 // respond relays a's response to the client and ends the attempt.
@@ -424,38 +289,15 @@ func (ex *exchange) respond(a *attempt) error {
 // stopped inside an event, whose half would swallow the error event; the
 // connection must then be aborted.
 func (ex *exchange) endStreamWithError(err error) bool {
-	if !ex.sse || !ex.atEventBoundary() {
+	if !ex.sse || !ex.relayed.atBoundary() {
 		return false
 	}
-	status := statusOf(err)
-	typ, code := errorCode(err, status)
-	b, _ := json.Marshal(errorBody{Error: errorDetail{Message: err.Error(), Type: typ, Code: code}})
-	ev := make([]byte, 0, len(b)+8)
-	ev = append(append(append(ev, "data: "...), b...), "\n\n"...)
 	rc := http.NewResponseController(ex.w)
 	_ = rc.SetWriteDeadline(time.Now().Add(ex.g.cfg.Timeouts.StreamIdle.D()))
-	if _, werr := ex.w.Write(ev); werr != nil {
+	if _, werr := ex.w.Write(sseErrorEvent(err)); werr != nil {
 		return false
 	}
 	return rc.Flush() == nil
-}
-
-// noteRelayed remembers the last bytes relayed of an event stream.
-func (ex *exchange) noteRelayed(p []byte) {
-	if len(p) >= len(ex.tail) {
-		ex.ntail = copy(ex.tail[:], p[len(p)-len(ex.tail):])
-		return
-	}
-	keep := min(ex.ntail, len(ex.tail)-len(p))
-	copy(ex.tail[:], ex.tail[ex.ntail-keep:ex.ntail])
-	ex.ntail = keep + copy(ex.tail[keep:], p)
-}
-
-// atEventBoundary reports whether the bytes relayed so far end an SSE event
-// (or are none).
-func (ex *exchange) atEventBoundary() bool {
-	t := ex.tail[:ex.ntail]
-	return len(t) == 0 || bytes.HasSuffix(t, []byte("\n\n")) || bytes.HasSuffix(t, []byte("\r\r")) || bytes.HasSuffix(t, []byte("\r\n\r\n"))
 }
 
 func isEventStream(h http.Header) bool {
@@ -620,61 +462,5 @@ func (ex *exchange) copyRest(a *attempt, guard *idleGuard) error {
 	}
 }
 
-// finish records the request in the metrics and the log, and frees its
-// buffers.
-func (ex *exchange) finish(err error) {
-	dur := time.Since(ex.start)
-	s := ex.series
-	s.request(ex.status)
-	s.duration.Observe(dur.Seconds())
-	if ex.rt != nil && ex.wroteHeader {
-		ex.rt.series.overhead.Observe(ex.overhead.Seconds())
-	}
-	if ex.ttft > 0 && s.ttft != nil {
-		s.ttft.Observe(ex.ttft.Seconds())
-	}
-	if ex.hasTokens && s.outputTokens != nil {
-		s.outputTokens.Add(float64(ex.tokens))
-	}
-	level := slog.LevelInfo
-	if ex.status >= 500 || ex.upErr != nil {
-		level = slog.LevelWarn
-	}
-	ctx := ex.r.Context()
-	if !ex.g.log.Enabled(ctx, level) {
-		return
-	}
-	attrs := make([]slog.Attr, 0, 16)
-	attrs = append(attrs,
-		slog.String("request_id", ex.rid),
-		slog.String("path", ex.ep.path()),
-		slog.String("model", s.labels[0]),
-		slog.String("backend", s.labels[1]),
-		slog.Int("status", ex.status),
-		slog.Int("attempts", ex.attempts),
-		slog.Float64("duration_ms", float64(dur.Microseconds())/1000),
-		slog.Int64("overhead_us", ex.overhead.Microseconds()),
-	)
-	if ex.sentStatus != 0 {
-		attrs = append(attrs, slog.Int("sent_status", ex.sentStatus))
-	}
-	if ex.info.stream {
-		attrs = append(attrs, slog.Bool("stream", true))
-	}
-	if ex.ttft > 0 {
-		attrs = append(attrs, slog.Float64("ttft_ms", float64(ex.ttft.Microseconds())/1000))
-	}
-	if ex.hasTokens {
-		attrs = append(attrs, slog.Int64("output_tokens", ex.tokens))
-	}
-	if ex.cache != "" {
-		attrs = append(attrs, slog.String("cache", ex.cache))
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
-	}
-	if ex.upErr != nil {
-		attrs = append(attrs, slog.String("upstream_reason", ex.upReason), slog.String("upstream_error", ex.upErr.Error()))
-	}
-	ex.g.log.LogAttrs(ctx, level, "request", attrs...)
-}
+// finish records the request in the metrics and the log.
+func (ex *exchange) finish(err error) { ex.g.finish(ex.r.Context(), &ex.requestRecord, err) }

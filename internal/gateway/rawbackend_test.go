@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/servelab/servelab/internal/engine"
 )
@@ -33,6 +34,7 @@ type rawBackend struct {
 	conns     []net.Conn
 	dirty     map[net.Conn]bool // connections that carried an unsolicited response
 	reusedBad int               // requests received on such a connection
+	apiConns  map[net.Conn]bool // connections that carried API (POST) requests
 	wg        sync.WaitGroup
 }
 
@@ -51,7 +53,7 @@ func newRawBackend(t *testing.T, served string, mode rawMode) *rawBackend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &rawBackend{ln: ln, served: served, mode: mode, dirty: map[net.Conn]bool{}}
+	b := &rawBackend{ln: ln, served: served, mode: mode, dirty: map[net.Conn]bool{}, apiConns: map[net.Conn]bool{}}
 	b.wg.Go(b.accept)
 	t.Cleanup(func() {
 		ln.Close()
@@ -104,6 +106,9 @@ func (b *rawBackend) serve(c net.Conn) {
 		if b.dirty[c] {
 			b.reusedBad++
 		}
+		if req.Method == http.MethodPost {
+			b.apiConns[c] = true
+		}
 		b.mu.Unlock()
 		if req.Method == http.MethodGet { // the readiness probe, always clean
 			if _, err := io.WriteString(c, rawResponse("200 OK", "", fmt.Sprintf(`{"object":"list","data":[{"id":%q,"object":"model"}]}`, b.served))); err != nil {
@@ -151,13 +156,13 @@ func (b *rawBackend) serve(c net.Conn) {
 func TestMisbehavingBackendNoCrossClientLeak(t *testing.T) {
 	t.Parallel()
 	modes := map[string]rawMode{"extra response": rawExtraResponse, "1xx responses": rawInformational}
-	for _, client := range []string{UpstreamHTTP, UpstreamDirect} {
+	for _, uc := range upstreamClients() {
 		for name, mode := range modes {
-			t.Run(client+"/"+name, func(t *testing.T) {
+			t.Run(uc.name+"/"+name, func(t *testing.T) {
 				t.Parallel()
 				be := newRawBackend(t, "m", mode)
 				cfg := testConfig(Model{Name: "m", Backends: []Backend{{Name: "raw", Engine: engine.VLLM, URL: be.URL()}}})
-				cfg.UpstreamClient = client
+				uc.set(&cfg)
 				cfg.Retries = 0
 				gw := startGateway(t, cfg, Options{Logger: discardLogger()}, true)
 				const clients, each = 8, 25
@@ -206,6 +211,44 @@ func TestMisbehavingBackendNoCrossClientLeak(t *testing.T) {
 	}
 }
 
+// TestCleanConnectionsReused: requests one after another share one backend
+// connection when the backend answers cleanly, 1xx interim answers
+// included, over the clients that hand a connection back before the
+// client gets its answer: h1's pool and DirectTransport. (http.Transport
+// puts a connection back on its own goroutine, possibly after the answer
+// reached the client, so the next request may find none idle and dial;
+// TestConnectionReuse covers its pooling in aggregate.) Probes run only at
+// the start: on the nethttp core they share the pool.
+func TestCleanConnectionsReused(t *testing.T) {
+	t.Parallel()
+	for _, uc := range upstreamClients() {
+		if uc.name == "nethttp-http" {
+			continue
+		}
+		for name, mode := range map[string]rawMode{"clean": rawClean, "1xx responses": rawInformational} {
+			t.Run(uc.name+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				be := newRawBackend(t, "m", mode)
+				cfg := testConfig(Model{Name: "m", Backends: []Backend{{Name: "raw", Engine: engine.VLLM, URL: be.URL()}}})
+				uc.set(&cfg)
+				cfg.ProbeInterval = Duration(time.Hour)
+				gw := startGateway(t, cfg, Options{Logger: discardLogger()}, true)
+				for i := range 5 {
+					token := fmt.Sprintf("req%d", i)
+					if code, _, body := post(t, gw.URL+"/v1/chat/completions", fmt.Sprintf(`{"model":"m","user":%q}`, token)); code != 200 || !strings.Contains(body, `"content":"`+token+`"`) {
+						t.Fatalf("%s got %d %s", token, code, body)
+					}
+				}
+				be.mu.Lock()
+				defer be.mu.Unlock()
+				if n := len(be.apiConns); n != 1 {
+					t.Errorf("5 requests one after another used %d backend connections, want 1", n)
+				}
+			})
+		}
+	}
+}
+
 // postNoFatal posts body and returns status and body; safe off the test's
 // goroutine.
 func postNoFatal(url, body string) (int, string, error) {
@@ -224,8 +267,8 @@ func postNoFatal(url, body string) (int, string, error) {
 // every upstream client; ordinary headers do.
 func TestBackendResponseHeadersFiltered(t *testing.T) {
 	t.Parallel()
-	for _, client := range []string{UpstreamHTTP, UpstreamDirect} {
-		t.Run(client, func(t *testing.T) {
+	for _, uc := range upstreamClients() {
+		t.Run(uc.name, func(t *testing.T) {
 			t.Parallel()
 			be := newRawBackend(t, "m", rawClean)
 			be.head = "Connection: keep-alive, X-Hop-Named\r\nX-Hop-Named: 1\r\nKeep-Alive: timeout=5\r\n" +
@@ -234,7 +277,7 @@ func TestBackendResponseHeadersFiltered(t *testing.T) {
 				"Proxy-Authorization: Basic eA==\r\nWWW-Authenticate: Bearer\r\nAlt-Svc: h2=\":443\"\r\n" +
 				"X-Kept: yes\r\nX-Request-Id: upstream-id\r\n"
 			cfg := testConfig(Model{Name: "m", Backends: []Backend{{Name: "raw", Engine: engine.VLLM, URL: be.URL()}}})
-			cfg.UpstreamClient = client
+			uc.set(&cfg)
 			gw := startGateway(t, cfg, Options{}, true)
 			c := dialRaw(t, gw.URL)
 			body := `{"model":"m","user":"u"}`

@@ -41,7 +41,7 @@ func (ex *exchange) relayStream(a *attempt) error {
 				ex.ttft = time.Since(ex.start)
 			}
 			_ = rc.SetWriteDeadline(time.Now().Add(idle))
-			ex.noteRelayed(buf[:n])
+			ex.relayed.note(buf[:n])
 			_, werr := ex.w.Write(buf[:n])
 			if werr == nil {
 				werr = rc.Flush()

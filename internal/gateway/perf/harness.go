@@ -197,25 +197,20 @@ func runHarness(ctx context.Context, o options) error {
 	if o.gwGOGC != "" {
 		gwEnv = append(gwEnv, "GOGC="+o.gwGOGC)
 	}
-	startGW := func(transport string) (*proc, error) {
-		args := []string{"-config", gwConf, "-gateway-transport", transport}
+	startGW := func(variant string) (*proc, error) {
+		args := []string{"-config", gwConf, "-variant", variant}
+		if o.soak > 0 {
+			args = append(args, "-soak", o.soak.String())
+		}
 		if o.profile != "" {
-			args = append(args, "-gateway-cpuprofile", o.profile+"."+transport)
+			args = append(args, "-gateway-cpuprofile", o.profile+"."+variant)
 		}
 		return startRole(ctx, "gateway", gwEnv, args...)
 	}
 	var gws []*proc
-	var gwNames []string
-	switch o.transport {
-	case "http", "direct":
-		gwNames = []string{o.transport}
-	case "both":
-		gwNames = []string{"http", "direct"}
-	default:
-		return fmt.Errorf("-gateway-transport %q: want http, direct or both", o.transport)
-	}
-	for _, tr := range gwNames {
-		gw, err := startGW(tr)
+	gwNames := strings.Split(o.gateways, ",")
+	for _, v := range gwNames {
+		gw, err := startGW(v)
 		if err != nil {
 			return err
 		}
@@ -231,7 +226,7 @@ func runHarness(ctx context.Context, o options) error {
 	targets := []target{{"direct", "http://" + up.addr, up.cmd.Process.Pid}}
 	for i, gw := range gws {
 		name := "gateway"
-		if len(gws) > 1 && gwNames[i] != "http" {
+		if len(gws) > 1 {
 			name = "gateway-" + gwNames[i]
 		}
 		targets = append(targets, target{name, "http://" + gw.addr, gw.cmd.Process.Pid})
@@ -248,20 +243,28 @@ func runHarness(ctx context.Context, o options) error {
 			return err
 		}
 	}
+	if o.soak > 0 {
+		return runSoak(ctx, o, targets)
+	}
+	loadStart := loadAvg()
 	fmt.Println(header(o, ngxVersion))
 	fmt.Println()
-	if err := runSerial(ctx, o, targets); err != nil {
+	sum := newSummary(targets)
+	if err := runSerial(ctx, o, targets, sum); err != nil {
 		return err
 	}
 	fmt.Println()
-	if err := runNonStreaming(ctx, o, targets); err != nil {
+	if err := runNonStreaming(ctx, o, targets, sum); err != nil {
 		return err
 	}
 	fmt.Println()
-	if err := runStreaming(ctx, o, targets); err != nil {
-		return err
+	if o.streamRound > 0 {
+		if err := runStreaming(ctx, o, targets, sum); err != nil {
+			return err
+		}
+		fmt.Println()
 	}
-	fmt.Printf("\nload average at the end: %s\n", loadAvg())
+	sum.markdown(os.Stdout, o, loadStart, loadAvg())
 	return nil
 }
 

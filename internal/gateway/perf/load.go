@@ -137,7 +137,7 @@ func closedLoop(ctx context.Context, client *http.Client, url string, conc int, 
 
 // runSerial measures latency one request at a time, where no queueing
 // hides what each hop adds.
-func runSerial(ctx context.Context, o options, targets []target) error {
+func runSerial(ctx context.Context, o options, targets []target, sum *summary) error {
 	fmt.Printf("(a1) non-streamed, one request at a time: %d interleaved rounds × %s per target\n", o.rounds, o.serial)
 	clients := map[string]*http.Client{}
 	results := map[string]*nonStreamResult{}
@@ -158,13 +158,15 @@ func runSerial(ctx context.Context, o options, targets []target) error {
 		r := results[t.name]
 		slices.Sort(r.latencies)
 		p50[t.name] = percentile(r.latencies, 50)
+		sum.get(t.name).serialP50 = p50[t.name]
+		sum.get(t.name).errors += r.errors
 		fmt.Fprintf(w, "%s\t%d\t%.0f\t%.0f\t%d\t\n", t.name, r.requests, p50[t.name], percentile(r.latencies, 99), r.errors)
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
 	printAdded(targets, p50, ", one at a time")
-	printOverhead(results, "", "gateway", "gateway-direct")
+	printOverhead(results, "", gatewayNames(targets)...)
 	return nil
 }
 
@@ -195,7 +197,7 @@ func printOverhead(results map[string]*nonStreamResult, note string, names ...st
 	}
 }
 
-func runNonStreaming(ctx context.Context, o options, targets []target) error {
+func runNonStreaming(ctx context.Context, o options, targets []target, sum *summary) error {
 	fmt.Printf("(a2) non-streamed small responses: %d concurrent clients, %d interleaved rounds × %s per target\n",
 		o.concurrency, o.rounds, o.duration)
 	clients := map[string]*http.Client{}
@@ -224,10 +226,14 @@ func runNonStreaming(ctx context.Context, o options, targets []target) error {
 		r := results[t.name]
 		slices.Sort(r.latencies)
 		p50[t.name] = percentile(r.latencies, 50)
+		f := sum.get(t.name)
 		cpu := "-"
 		if t.pid != 0 && r.requests > 0 {
-			cpu = fmt.Sprintf("%.1f", float64(r.cpu.Microseconds())/float64(r.requests))
+			f.cpuPerReq = float64(r.cpu.Microseconds()) / float64(r.requests)
+			cpu = fmt.Sprintf("%.1f", f.cpuPerReq)
 		}
+		f.rps = float64(r.requests) / r.elapsed.Seconds()
+		f.errors += r.errors
 		fmt.Fprintf(w, "%s\t%.0f\t%.0f\t%.0f\t%d\t%s\t\n", t.name, float64(r.requests)/r.elapsed.Seconds(),
 			p50[t.name], percentile(r.latencies, 99), r.errors, cpu)
 	}
@@ -236,15 +242,18 @@ func runNonStreaming(ctx context.Context, o options, targets []target) error {
 	}
 	fmt.Println("† CPU time of the process the client talks to (the upstream for direct), per request")
 	printAdded(targets, p50, "")
-	printOverhead(results, ", upstream wait excluded", "gateway")
+	printOverhead(results, ", upstream wait excluded", gatewayNames(targets)...)
 	return nil
 }
 
 type streamResult struct {
-	ttft   []float64 // ms
-	itl    []float64 // ms
-	errors int
-	short  int // streams with fewer content chunks than expected
+	ttft    []float64 // ms
+	itl     []float64 // ms
+	errors  int
+	short   int     // streams with fewer content chunks than expected
+	rss     float64 // peak MiB of the target's process
+	cpu     time.Duration
+	streams int
 }
 
 var contentKey = []byte(`"content":"`)
@@ -291,7 +300,7 @@ func oneStream(ctx context.Context, client *http.Client, url string, start <-cha
 	}
 }
 
-func runStreaming(ctx context.Context, o options, targets []target) error {
+func runStreaming(ctx context.Context, o options, targets []target, sum *summary) error {
 	fmt.Printf("(b) %d concurrent streams: %d tokens each, first token after %s, then one every %s; %d interleaved rounds per target\n",
 		o.streams, o.tokens, o.firstToken, o.itl, o.streamRound)
 	clients := map[string]*http.Client{}
@@ -299,11 +308,20 @@ func runStreaming(ctx context.Context, o options, targets []target) error {
 	for _, t := range targets {
 		clients[t.name] = newClient(o.streams + 16)
 		results[t.name] = &streamResult{}
-		// Warm-up: open the connections (client's and proxy's pools).
+		// Warm-up: one unmeasured round of as many concurrent streams, so
+		// that the client's pool and the proxy's pool to the upstream hold
+		// a connection per stream (short non-streamed requests would not all
+		// overlap, and the measured burst would dial the rest).
 		var wg sync.WaitGroup
+		start := make(chan struct{})
 		for range o.streams {
-			wg.Go(func() { _, _, _ = oneRequest(ctx, clients[t.name], t.url) })
+			wg.Go(func() {
+				sctx, cancel := context.WithTimeout(ctx, time.Minute)
+				defer cancel()
+				_, _, _, _ = oneStream(sctx, clients[t.name], t.url, start)
+			})
 		}
+		close(start)
 		wg.Wait()
 	}
 	for range o.streamRound {
@@ -335,21 +353,41 @@ func runStreaming(ctx context.Context, o options, targets []target) error {
 				})
 			}
 			time.Sleep(100 * time.Millisecond) // let every goroutine reach the start line
+			rss := watchRSS(t.pid, 20*time.Millisecond)
+			var cpu0 time.Duration
+			if t.pid != 0 {
+				cpu0 = procCPU(t.pid)
+			}
 			close(start)
 			wg.Wait()
+			if t.pid != 0 {
+				res.cpu += procCPU(t.pid) - cpu0
+			}
+			res.streams += o.streams
+			res.rss = max(res.rss, rss.end())
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "target\tTTFT p50 ms\tTTFT p99 ms\tITL p50 ms\tITL p99 ms\tstreams\terrors\tshort\t")
+	fmt.Fprintln(w, "target\tTTFT p50 ms\tTTFT p99 ms\tITL p50 ms\tITL p99 ms\tstreams\terrors\tshort\tpeak RSS MiB\tCPU µs/stream\t")
 	p99 := map[string]float64{}
 	for _, t := range targets {
 		r := results[t.name]
 		slices.Sort(r.ttft)
 		slices.Sort(r.itl)
 		p99[t.name] = percentile(r.ttft, 99)
-		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t\n", t.name, percentile(r.ttft, 50), p99[t.name],
-			percentile(r.itl, 50), percentile(r.itl, 99), len(r.ttft), r.errors, r.short)
+		f := sum.get(t.name)
+		f.ttftP99, f.itlP50, f.itlP99 = p99[t.name], percentile(r.itl, 50), percentile(r.itl, 99)
+		f.errors += r.errors
+		f.short += r.short
+		cpu := "-"
+		if t.pid != 0 && r.streams > 0 {
+			f.rssPeak = r.rss
+			f.cpuPerStream = float64(r.cpu.Microseconds()) / float64(r.streams)
+			cpu = fmt.Sprintf("%.0f", f.cpuPerStream)
+		}
+		fmt.Fprintf(w, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%d\t%.1f\t%s\t\n", t.name, percentile(r.ttft, 50), p99[t.name],
+			percentile(r.itl, 50), percentile(r.itl, 99), len(r.ttft), r.errors, r.short, r.rss, cpu)
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -362,4 +400,15 @@ func runStreaming(ctx context.Context, o options, targets []target) error {
 		}
 	}
 	return nil
+}
+
+// gatewayNames lists the gateway targets.
+func gatewayNames(targets []target) []string {
+	var names []string
+	for _, t := range targets {
+		if strings.HasPrefix(t.name, "gateway") {
+			names = append(names, t.name)
+		}
+	}
+	return names
 }

@@ -44,7 +44,10 @@ type options struct {
 	serial      time.Duration
 	gwProcs     int
 	gwGOGC      string
-	transport   string
+	gateways    string
+	variant     string
+	soak        time.Duration
+	soakStreams int
 }
 
 func main() {
@@ -65,7 +68,10 @@ func main() {
 	flag.StringVar(&o.profile, "gateway-cpuprofile", "", "write the gateway process's CPU profile to this file")
 	flag.IntVar(&o.gwProcs, "gateway-gomaxprocs", 0, "GOMAXPROCS of the gateway process (0: Go's default, the CPU count)")
 	flag.StringVar(&o.gwGOGC, "gateway-gogc", "", "GOGC of the gateway process (empty: Go's default, 100)")
-	flag.StringVar(&o.transport, "gateway-transport", "http", "the gateway's upstream client: http (http.Transport, the default), direct (gateway.DirectTransport) or both (two gateway targets)")
+	flag.StringVar(&o.gateways, "gateways", "h1", "comma-separated gateway variants to run side by side: h1 (the default core), nethttp (net/http server + http.Transport), nethttp-direct (net/http server + DirectTransport)")
+	flag.StringVar(&o.variant, "variant", "h1", "internal: the gateway variant of a gateway role")
+	flag.DurationVar(&o.soak, "soak", 0, "instead of the figures: mixed traffic through the gateway(s) for this long, RSS reported over time (e.g. 5m)")
+	flag.IntVar(&o.soakStreams, "soak-streams", 200, "soak: concurrent streaming clients (a tenth of their streams are cut by the client)")
 	flag.StringVar(&o.only, "only", "", "comma-separated targets to run (direct,gateway,nginx); empty = all")
 	flag.Parse()
 
@@ -102,6 +108,6 @@ func loadAvg() string {
 }
 
 func header(o options, nginxVersion string) string {
-	return fmt.Sprintf("servelab gateway perf: %s, %d CPUs, GOMAXPROCS %d, load average %s, nginx %s, gateway transport %s",
-		runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg(), nginxVersion, o.transport)
+	return fmt.Sprintf("servelab gateway perf: %s, %d CPUs, GOMAXPROCS %d, load average %s, nginx %s, gateways %s",
+		runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg(), nginxVersion, o.gateways)
 }

@@ -112,14 +112,22 @@ func runGateway(ctx context.Context, o options) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if o.soak > 0 {
+		level = slog.LevelError // a soak cuts streams on purpose: their warnings are expected
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	opts := gateway.Options{Logger: log}
-	switch o.transport {
-	case "http":
-	case "direct":
+	switch o.variant {
+	case "h1":
+		cfg.Core = gateway.CoreH1
+	case "nethttp":
+		cfg.Core = gateway.CoreNetHTTP
+	case "nethttp-direct":
+		cfg.Core = gateway.CoreNetHTTP
 		opts.Transport = gateway.NewDirectTransport(cfg)
 	default:
-		return fmt.Errorf("-gateway-transport %q: want http or direct", o.transport)
+		return fmt.Errorf("-gateways: unknown variant %q (want h1, nethttp or nethttp-direct)", o.variant)
 	}
 	g, err := gateway.New(cfg, opts)
 	if err != nil {
