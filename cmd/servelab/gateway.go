@@ -2,18 +2,18 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/servelab/servelab/internal/gateway"
+	"github.com/servelab/servelab/internal/logging"
 )
 
 func newGatewayCmd() *cobra.Command {
 	var (
 		configPath string
 		logLevel   string
+		logFormat  string
 		checkOnly  bool
 	)
 	cmd := &cobra.Command{
@@ -25,9 +25,9 @@ func newGatewayCmd() *cobra.Command {
 			"auth.keysEnv, never from flags. SIGTERM drains in-flight requests.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
+			log, err := logging.New(cmd.ErrOrStderr(), logFormat, logLevel)
+			if err != nil {
+				return err
 			}
 			cfg, err := gateway.LoadConfig(configPath)
 			if err != nil {
@@ -37,7 +37,6 @@ func newGatewayCmd() *cobra.Command {
 				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d models)\n", configPath, len(cfg.Models))
 				return err
 			}
-			log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			g, err := gateway.New(cfg, gateway.Options{Logger: log})
 			if err != nil {
 				return err
@@ -47,6 +46,7 @@ func newGatewayCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "gateway config file (JSON, see docs/gateway.md)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.Flags().StringVar(&logFormat, "log-format", logging.JSON, "log format on stderr: json or text (as bench and sim)")
 	cmd.Flags().BoolVar(&checkOnly, "check", false, "validate the config (and nothing else) and exit")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd

@@ -166,3 +166,65 @@ func TestExampleGatewayConfig(t *testing.T) {
 		t.Errorf("example listens on %q with auth %+v: want loopback and keys", cfg.Listen, cfg.Auth)
 	}
 }
+
+// TestLogFormat: sim and gateway log in the format --log-format names,
+// as the bench does (TestBenchSucceeds), and refuse an unknown one.
+func TestLogFormat(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	simAddr, gwAddr := freeAddr(t), freeAddr(t)
+	cfg := gateway.DefaultConfig()
+	cfg.Listen = gwAddr
+	cfg.Models = []gateway.Model{{Name: "tiny", Backends: []gateway.Backend{{Name: "sim", Engine: "vllm", URL: "http://" + simAddr}}}}
+	conf := filepath.Join(t.TempDir(), "gateway.json")
+	writeJSON(t, conf, cfg)
+
+	// logs starts a subcommand, waits until url answers, stops it and
+	// returns what it logged.
+	logs := func(url string, args ...string) string {
+		t.Helper()
+		runCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		done := make(chan string, 1)
+		go func() {
+			_, stderr, err := servelab(runCtx, args...)
+			if err != nil && runCtx.Err() == nil {
+				t.Errorf("servelab %v: %v", args, err)
+			}
+			done <- stderr
+		}()
+		for ctx.Err() == nil {
+			if _, _, err := servelab(ctx, "probe", url); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		stop()
+		return <-done
+	}
+	for _, format := range []string{"text", "json"} {
+		for name, stderr := range map[string]string{
+			"sim":     logs("http://"+simAddr+"/health", "sim", "--flavour", "vllm", "--listen", simAddr, "--log-format", format),
+			"gateway": logs("http://"+gwAddr+"/healthz", "gateway", "--config", conf, "--log-format", format),
+		} {
+			first, _, _ := strings.Cut(strings.TrimSpace(stderr), "\n")
+			isJSON := json.Valid([]byte(first))
+			switch {
+			case first == "":
+				t.Errorf("%s --log-format %s logged nothing", name, format)
+			case format == "json" && !isJSON:
+				t.Errorf("%s --log-format json: first line is not JSON: %s", name, first)
+			case format == "text" && (isJSON || !strings.Contains(first, "level=")):
+				t.Errorf("%s --log-format text: first line is not a text record: %s", name, first)
+			}
+		}
+	}
+	for _, args := range [][]string{
+		{"sim", "--flavour", "vllm", "--log-format", "yaml"},
+		{"gateway", "--config", conf, "--log-format", "yaml"},
+	} {
+		if _, _, err := servelab(ctx, args...); err == nil || !strings.Contains(err.Error(), `--log-format "yaml"`) {
+			t.Errorf("servelab %v: %v, want the format refused", args, err)
+		}
+	}
+}

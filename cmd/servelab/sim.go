@@ -2,24 +2,24 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/internal/logging"
 	"github.com/servelab/servelab/internal/sim"
 )
 
 func newSimCmd() *cobra.Command {
 	var (
-		cfg      sim.Config
-		flavour  string
-		listen   string
-		logLevel string
-		keyFile  string
+		cfg       sim.Config
+		flavour   string
+		listen    string
+		logLevel  string
+		logFormat string
+		keyFile   string
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -30,9 +30,9 @@ func newSimCmd() *cobra.Command {
 			"log line, owned_by \"servelab-sim\" and an X-Servelab-Sim response header. See docs/sim.md.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
+			log, err := logging.New(cmd.ErrOrStderr(), logFormat, logLevel)
+			if err != nil {
+				return err
 			}
 			k, err := engine.ParseFlavour(flavour)
 			if err != nil {
@@ -49,7 +49,7 @@ func newSimCmd() *cobra.Command {
 					return err
 				}
 			}
-			cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			cfg.Logger = log
 			return sim.Run(cmd.Context(), cfg, listen)
 		},
 	}
@@ -76,6 +76,7 @@ func newSimCmd() *cobra.Command {
 	f.DurationVar(&cfg.LoadDelay, "load-delay", 0, "ollama: time to load the model on first use (Ollama loads lazily)")
 	f.IntVar(&cfg.KVCacheTokens, "kv-cache-tokens", sim.DefaultKVCacheTokens, "KV-cache capacity reported in /metrics (vLLM, SGLang flavours)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", logging.JSON, "log format on stderr: json or text (as bench and gateway)")
 	_ = cmd.MarkFlagRequired("flavour")
 	return cmd
 }

@@ -226,9 +226,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String())
-	stop := make(chan struct{})
-	defer close(stop)
-	go s.announceReady(ctx, stop)
+	// Serve returns only after the announcement is made or dropped: no
+	// log line after it.
+	stop, announced := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-announced }()
+	go func() { defer close(announced); s.announceReady(ctx, stop) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("sim serve: %w", err)
