@@ -124,7 +124,7 @@ type Framework struct {
 	Replicas int          `json:"replicas,omitempty"`
 	// Port is the published host port (replica i gets Port+i).
 	Port int `json:"port,omitempty"`
-	// Args are typed per engine (see components/framework/args.go).
+	// Args are typed per engine (see components/framework/frameworkspec/args.go).
 	Args      json.RawMessage   `json:"args,omitempty"`
 	ExtraArgs []string          `json:"extraArgs,omitempty"`
 	Env       map[string]string `json:"env,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
@@ -105,7 +106,7 @@ func (d *deployment) needsModelCache(host string) (bool, error) {
 		if in.Host != host {
 			continue
 		}
-		spec, err := framework.BuildSpec(in.Instance)
+		spec, err := frameworkspec.BuildSpec(in.Instance)
 		if err != nil {
 			return false, err
 		}

@@ -20,7 +20,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gateway"
 	kbench "github.com/servelab/servelab/components/kube/benchmark"
 	kframework "github.com/servelab/servelab/components/kube/framework"
@@ -244,7 +244,7 @@ func checkKubeGraph(t *testing.T, run *stackRun) {
 		}
 		spec := in.Instance
 		spec.HasHFToken = true // secretConfig sets servelab:hfToken
-		want, err := framework.BuildSpec(spec)
+		want, err := frameworkspec.BuildSpec(spec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -596,7 +596,7 @@ func checkKubeEngineKeys(t *testing.T, run *stackRun) {
 	for _, in := range run.lab.Instances {
 		name := in.Instance.Name
 		api := engine.MustSpec(in.Instance.API())
-		spec, err := framework.BuildSpec(in.Instance)
+		spec, err := frameworkspec.BuildSpec(in.Instance)
 		if err != nil {
 			t.Fatal(err)
 		}

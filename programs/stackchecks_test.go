@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
@@ -78,7 +78,7 @@ func checkEngineKeys(t *testing.T, run *stackRun) {
 		keyFile := ""
 		for i, u := range c.Plain("uploads").([]any) {
 			u := u.(map[string]any)
-			if f := u["file"].(string); f == framework.EngineAuthPath || f == framework.EngineKeyPath {
+			if f := u["file"].(string); f == frameworkspec.EngineAuthPath || f == frameworkspec.EngineKeyPath {
 				keyFile = f
 				if u["permissions"] != "0400" || !secretAt(c, fmt.Sprintf("uploads[%d].content", i)) {
 					t.Errorf("%s: key file %s mode %v secret %v", name, f, u["permissions"], c.Secrets())
@@ -139,7 +139,7 @@ func checkModelCache(t *testing.T, run *stackRun) {
 			if in.Host != name {
 				return false
 			}
-			s, err := framework.BuildSpec(in.Instance)
+			s, err := frameworkspec.BuildSpec(in.Instance)
 			return err == nil && s.UsesModelCache()
 		})
 		v, ok := run.mocks.Get(typeVolume, name+"-model-cache")
@@ -188,7 +188,7 @@ func TestSecurityOfSSHStackVariants(t *testing.T) {
 	}
 	c, _ := run.mocks.Get(typeContainer, "vllm-container")
 	vols := c.Plain("volumes").([]any)
-	if v := vols[0].(map[string]any); v["hostPath"] != "/data/servelab-cache" || v["containerPath"] != framework.ModelCachePath {
+	if v := vols[0].(map[string]any); v["hostPath"] != "/data/servelab-cache" || v["containerPath"] != frameworkspec.ModelCachePath {
 		t.Errorf("vllm volumes %v, want the bind-mounted model cache", vols)
 	}
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
-	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/components/gpuhost"
 	gw "github.com/servelab/servelab/internal/gateway"
@@ -438,7 +438,7 @@ func checkGraph(t *testing.T, run *stackRun) {
 		}
 		switch in.Instance.Engine {
 		case "vllm":
-			want := []string{in.Instance.Model, "--config", framework.EngineAuthPath, "--served-model-name", in.Instance.ServedModelName}
+			want := []string{in.Instance.Model, "--config", frameworkspec.EngineAuthPath, "--served-model-name", in.Instance.ServedModelName}
 			if !slices.Equal(cmd[:5], want) || !slices.Contains(cmd, fmt.Sprintf("%.2f", in.Instance.MemoryFraction)) {
 				t.Errorf("%s: vllm argv %v", c.Name, cmd)
 			}

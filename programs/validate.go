@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/servelab/servelab/components/benchmark"
-	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
@@ -55,7 +55,7 @@ type InstancePlan struct {
 	// Framework is the stack entry it comes from; Replica its index.
 	Framework *Framework
 	Replica   int
-	Instance  framework.Instance
+	Instance  frameworkspec.Instance
 	Host      string
 	// PublishedPort is its port on the host.
 	PublishedPort int
@@ -402,27 +402,27 @@ func exampleImage(k engine.Kind) string {
 	return "repo/image:1.2.3"
 }
 
-func engineArgs(path string, f *Framework) (framework.EngineArgs, error) {
-	var a framework.EngineArgs
+func engineArgs(path string, f *Framework) (frameworkspec.EngineArgs, error) {
+	var a frameworkspec.EngineArgs
 	var err error
 	switch f.Engine {
 	case engine.VLLM:
-		a.VLLM = &framework.VLLMArgs{}
+		a.VLLM = &frameworkspec.VLLMArgs{}
 		err = Strict(path, f.Args, a.VLLM)
 	case engine.SGLang:
-		a.SGLang = &framework.SGLangArgs{}
+		a.SGLang = &frameworkspec.SGLangArgs{}
 		err = Strict(path, f.Args, a.SGLang)
 	case engine.Ollama:
-		a.Ollama = &framework.OllamaArgs{}
+		a.Ollama = &frameworkspec.OllamaArgs{}
 		err = Strict(path, f.Args, a.Ollama)
 	case engine.LlamaCpp:
-		a.LlamaCpp = &framework.LlamaCppArgs{}
+		a.LlamaCpp = &frameworkspec.LlamaCppArgs{}
 		err = Strict(path, f.Args, a.LlamaCpp)
 		if err == nil && a.LlamaCpp.FlashAttn != "" && !slices.Contains([]string{"on", "off", "auto"}, a.LlamaCpp.FlashAttn) {
 			err = fmt.Errorf("%s.flashAttn: %q is not on, off or auto", path, a.LlamaCpp.FlashAttn)
 		}
 	case engine.Sim:
-		a.Sim = &framework.SimArgs{}
+		a.Sim = &frameworkspec.SimArgs{}
 		err = Strict(path, f.Args, a.Sim)
 		if err == nil {
 			err = simArgs(path, f.Flavour, a.Sim)
@@ -431,7 +431,7 @@ func engineArgs(path string, f *Framework) (framework.EngineArgs, error) {
 	return a, err
 }
 
-func simArgs(path string, flavour engine.Kind, a *framework.SimArgs) error {
+func simArgs(path string, flavour engine.Kind, a *frameworkspec.SimArgs) error {
 	var errs []error
 	if a.LoadDelay != "" && flavour != engine.Ollama {
 		errs = append(errs, fmt.Errorf("%s.loadDelay: is Ollama's lazy model load; a %s sim loads at start (startupDelay)", path, flavour))
@@ -530,7 +530,7 @@ func modelNames(program Program, f *Framework) (public, upstream string) {
 	return public, upstream
 }
 
-func (v *validator) instance(f *Framework, replica int, args framework.EngineArgs, h *Host) InstancePlan {
+func (v *validator) instance(f *Framework, replica int, args frameworkspec.EngineArgs, h *Host) InstancePlan {
 	name := f.Name
 	if f.Replicas > 1 {
 		name = f.Name + "-" + strconv.Itoa(replica)
@@ -544,7 +544,7 @@ func (v *validator) instance(f *Framework, replica int, args framework.EngineArg
 		Framework: f,
 		Replica:   replica,
 		Host:      h.Name,
-		Instance: framework.Instance{
+		Instance: frameworkspec.Instance{
 			Name:            name,
 			Engine:          f.Engine,
 			Flavour:         f.Flavour,

@@ -21,6 +21,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
@@ -263,7 +264,7 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 			Name: a.Host.NetworkName, Aliases: pulumi.ToStringArray([]string{Alias}),
 		}},
 		Healthcheck: a.Host.Healthcheck(gpuhost.Healthcheck{
-			Test:     []string{"CMD", framework.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(APIPort) + "/readyz"},
+			Test:     []string{"CMD", frameworkspec.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(APIPort) + "/readyz"},
 			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 3,
 			StartPeriod: time.Minute, StartInterval: time.Second,
 		}),

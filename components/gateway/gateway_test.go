@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
@@ -27,21 +28,21 @@ func lab(ctx *pulumi.Context) (*gpuhost.GpuHost, []gateway.Backend, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	mk := func(h *gpuhost.GpuHost, in framework.Instance, img string, port int) (*framework.Framework, error) {
+	mk := func(h *gpuhost.GpuHost, in frameworkspec.Instance, img string, port int) (*framework.Framework, error) {
 		return framework.NewFramework(ctx, in.Name, &framework.FrameworkArgs{Host: h, Instance: in, Image: pulumi.String(img), PublishedPort: port})
 	}
-	ollama, err := mk(a, framework.Instance{Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
-		Args: framework.EngineArgs{Ollama: &framework.OllamaArgs{}}}, "ollama/ollama:0.32.2", 11434)
+	ollama, err := mk(a, frameworkspec.Instance{Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
+		Args: frameworkspec.EngineArgs{Ollama: &frameworkspec.OllamaArgs{}}}, "ollama/ollama:0.32.2", 11434)
 	if err != nil {
 		return nil, nil, err
 	}
-	sim, err := mk(a, framework.Instance{Name: "sim", Engine: engine.Sim, Flavour: engine.SGLang, Model: "m", ServedModelName: "shared",
-		Args: framework.EngineArgs{Sim: &framework.SimArgs{}}}, "servelab:x", 30000)
+	sim, err := mk(a, frameworkspec.Instance{Name: "sim", Engine: engine.Sim, Flavour: engine.SGLang, Model: "m", ServedModelName: "shared",
+		Args: frameworkspec.EngineArgs{Sim: &frameworkspec.SimArgs{}}}, "servelab:x", 30000)
 	if err != nil {
 		return nil, nil, err
 	}
-	llama, err := mk(b, framework.Instance{Name: "llama", Engine: engine.LlamaCpp, Model: "o/r-GGUF:Q4_K_M", ServedModelName: "shared",
-		Args: framework.EngineArgs{LlamaCpp: &framework.LlamaCppArgs{}}}, "ghcr.io/ggml-org/llama.cpp:server-b7100", 8081)
+	llama, err := mk(b, frameworkspec.Instance{Name: "llama", Engine: engine.LlamaCpp, Model: "o/r-GGUF:Q4_K_M", ServedModelName: "shared",
+		Args: frameworkspec.EngineArgs{LlamaCpp: &frameworkspec.LlamaCppArgs{}}}, "ghcr.io/ggml-org/llama.cpp:server-b7100", 8081)
 	if err != nil {
 		return nil, nil, err
 	}

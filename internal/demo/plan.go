@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/servelab/servelab/components/benchmark"
-	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
@@ -61,7 +61,7 @@ type Engine struct {
 	// directory, which the gateway and Prometheus read too — and KeyFormat
 	// how it is written; "" for an engine that takes no key (Ollama).
 	KeyFile   string
-	KeyFormat framework.KeyFormat
+	KeyFormat frameworkspec.KeyFormat
 	// ReadySteps are the servelab commands (argv after the binary) that
 	// make the engine ready once it answers, as the stack runs them in
 	// its container, against Addr: an Ollama-flavoured sim's model load.
@@ -161,7 +161,7 @@ func NewPlan(stack string, lab *programs.Lab, ports Ports, files Files) (*Plan, 
 	}
 	upstreams := make([]gateway.Upstream, len(lab.Instances))
 	for i, in := range lab.Instances {
-		spec, err := framework.BuildSpec(in.Instance)
+		spec, err := frameworkspec.BuildSpec(in.Instance)
 		if err != nil {
 			return nil, err
 		}
@@ -198,7 +198,7 @@ func NewPlan(stack string, lab *programs.Lab, ports Ports, files Files) (*Plan, 
 
 // simArgs is a sim container's argv listening on addr and, for an engine
 // that checks a key, reading it from keyFile; nothing else changes.
-func simArgs(spec framework.Spec, addr, keyFile string) ([]string, error) {
+func simArgs(spec frameworkspec.Spec, addr, keyFile string) ([]string, error) {
 	if len(spec.Command) == 0 || spec.Command[0] != "sim" {
 		return nil, fmt.Errorf("not a sim command: %q", spec.Command)
 	}
@@ -226,11 +226,11 @@ func simArgs(spec framework.Spec, addr, keyFile string) ([]string, error) {
 // readySteps are a container's ready steps run by the servelab binary
 // outside it: the servelab commands, their URLs on the container's port
 // moved to addr.
-func readySteps(spec framework.Spec, addr string) ([][]string, error) {
+func readySteps(spec frameworkspec.Spec, addr string) ([][]string, error) {
 	inside := "http://127.0.0.1:" + strconv.Itoa(spec.Port)
 	var out [][]string
 	for _, step := range spec.ReadySteps {
-		if len(step) < 2 || step[0] != framework.ServelabBinary {
+		if len(step) < 2 || step[0] != frameworkspec.ServelabBinary {
 			return nil, fmt.Errorf("ready step %q is not a servelab command", step)
 		}
 		args := slices.Clone(step[1:])

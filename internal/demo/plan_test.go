@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/internal/demo"
 	gw "github.com/servelab/servelab/internal/gateway"
@@ -136,7 +136,7 @@ func TestPlanIsTheSimStack(t *testing.T) {
 			if i := slices.Index(args, "--api-key-file"); i < 0 || args[i+1] != e.KeyFile {
 				t.Errorf("%s: argv %q does not read the key from %s", e.Name, e.Args, e.KeyFile)
 			} else {
-				args[i+1] = framework.EngineKeyPath
+				args[i+1] = frameworkspec.EngineKeyPath
 			}
 		}
 		if want := commands[e.Name]; !slices.Equal(args, want) {

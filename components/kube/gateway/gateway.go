@@ -26,7 +26,7 @@ import (
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	dockergw "github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/components/kube/cluster"
 	kframework "github.com/servelab/servelab/components/kube/framework"
@@ -160,7 +160,7 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 		return nil, fmt.Errorf("gateway %s: config: %w", name, err)
 	}
 
-	probe := []string{framework.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(dockergw.APIPort) + "/readyz"}
+	probe := []string{frameworkspec.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(dockergw.APIPort) + "/readyz"}
 	after := []pulumi.Resource{keySecret, configMap}
 	replaceWith := []pulumi.Resource{key}
 	// One projected volume at the keys' directory: the gateway's keys
