@@ -9,7 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/benchmark"
-	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/internal/engine"
 )
 
@@ -133,7 +133,7 @@ func (d *deployment) served(onHost bool) servedLab {
 	if d.gateway != nil {
 		url := d.hosts[d.lab.Config.Gateway.Host].PublishedURL(d.lab.Config.Gateway.Port)
 		if onHost {
-			url = gateway.InternalBaseURL
+			url = gatewayconfig.InternalBaseURL
 		}
 		s.gateway = &servedGateway{url: url, key: d.gateway.APIKey, waits: d.gateway.Waits(), spec: d.gatewaySpec}
 	}

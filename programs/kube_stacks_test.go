@@ -21,7 +21,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework/frameworkspec"
-	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	kbench "github.com/servelab/servelab/components/kube/benchmark"
 	kframework "github.com/servelab/servelab/components/kube/framework"
 	"github.com/servelab/servelab/internal/engine"
@@ -639,7 +639,7 @@ func checkKubeEngineKeys(t *testing.T, run *stackRun) {
 		}
 		if len(gwCfg.Models) > 0 {
 			b := backends[name]
-			if b.APIKeyFile != gateway.BackendKeyFile(name) || !mountsSecretItem(gwPod, kframework.KeySecret(name), kframework.KeySecretKey, b.APIKeyFile, 0o440) {
+			if b.APIKeyFile != gatewayconfig.BackendKeyFile(name) || !mountsSecretItem(gwPod, kframework.KeySecret(name), kframework.KeySecretKey, b.APIKeyFile, 0o440) {
 				t.Errorf("%s: gateway backend %+v: key not mounted from its Secret", name, b)
 			}
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/components/monitoring"
 	"github.com/servelab/servelab/internal/engine"
@@ -71,7 +71,7 @@ func (d *deployment) deployMonitoring(out pulumi.Map) error {
 func (d *deployment) monitoringLab(host *gpuhost.GpuHost) (mon.Lab, map[string]pulumi.StringInput) {
 	var gatewayAddr string
 	if d.gateway != nil {
-		gatewayAddr = gateway.Alias + ":" + strconv.Itoa(gateway.MetricsPort)
+		gatewayAddr = gatewayconfig.Alias + ":" + strconv.Itoa(gatewayconfig.MetricsPort)
 	}
 	ml := MonitoringLab(d.ctx.Stack(), d.lab, gatewayAddr, func(i int) string {
 		f := d.frameworks[i]

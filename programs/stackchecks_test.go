@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/servelab/servelab/components/framework/frameworkspec"
-	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
@@ -31,14 +31,14 @@ func checkEngineKeys(t *testing.T, run *stackRun) {
 		for i, u := range c.Plain("uploads").([]any) {
 			u := u.(map[string]any)
 			file := u["file"].(string)
-			if file == gateway.ConfigPath {
+			if file == gatewayconfig.ConfigPath {
 				var cfg gw.Config
 				if err := json.Unmarshal([]byte(u["content"].(string)), &cfg); err != nil {
 					t.Fatal(err)
 				}
 				gwCfg = &cfg
 			}
-			if strings.HasPrefix(file, gateway.BackendKeysDir+"/") {
+			if strings.HasPrefix(file, gatewayconfig.BackendKeysDir+"/") {
 				gwUploads[file] = u["permissions"] == "0400" && secretAt(c, fmt.Sprintf("uploads[%d].content", i))
 			}
 		}
@@ -92,7 +92,7 @@ func checkEngineKeys(t *testing.T, run *stackRun) {
 			continue
 		}
 		b, ok := backends[name]
-		if !ok || b.APIKeyFile != gateway.BackendKeyFile(name) || !gwUploads[b.APIKeyFile] {
+		if !ok || b.APIKeyFile != gatewayconfig.BackendKeyFile(name) || !gwUploads[b.APIKeyFile] {
 			t.Errorf("%s: gateway backend %+v, key file uploaded 0400 and secret: %v", name, b, gwUploads[b.APIKeyFile])
 		}
 	}

@@ -24,7 +24,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
 	"github.com/servelab/servelab/components/framework/frameworkspec"
-	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/components/gpuhost"
 	gw "github.com/servelab/servelab/internal/gateway"
 	mon "github.com/servelab/servelab/internal/monitoring"
@@ -543,12 +543,12 @@ func gatewayConfig(t *testing.T, run *stackRun) []byte {
 	for _, u := range c.Plain("uploads").([]any) {
 		u := u.(map[string]any)
 		switch u["file"] {
-		case gateway.ConfigPath:
+		case gatewayconfig.ConfigPath:
 			cfg = u["content"].(string)
 			if u["permissions"] != "0444" {
 				t.Errorf("config mode %v", u["permissions"])
 			}
-		case gateway.KeysPath:
+		case gatewayconfig.KeysPath:
 			keys = u["content"].(string)
 			if u["permissions"] != "0400" {
 				t.Errorf("keys file mode %v, want 0400", u["permissions"])

@@ -11,6 +11,7 @@ import (
 	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
@@ -85,7 +86,7 @@ func TestRenderConfig(t *testing.T) {
 	}
 	// The container listens on every interface (the gateway's own default
 	// is loopback); the published port's bind address decides exposure.
-	if cfg.Auth.KeysFile != gateway.KeysPath || cfg.MetricsListen != "0.0.0.0:9091" || cfg.Listen != "0.0.0.0:8080" {
+	if cfg.Auth.KeysFile != gatewayconfig.KeysPath || cfg.MetricsListen != "0.0.0.0:9091" || cfg.Listen != "0.0.0.0:8080" {
 		t.Errorf("auth %+v metrics %q listen %q", cfg.Auth, cfg.MetricsListen, cfg.Listen)
 	}
 }
@@ -137,7 +138,7 @@ func TestNewGateway(t *testing.T) {
 					t.Errorf("gateway does not wait for %s: %v", fw, c.Dependencies)
 				}
 			}
-			if got := c.Strings("command"); !slices.Equal(got, []string{"gateway", "--config", gateway.ConfigPath}) {
+			if got := c.Strings("command"); !slices.Equal(got, []string{"gateway", "--config", gatewayconfig.ConfigPath}) {
 				t.Errorf("command %v", got)
 			}
 			for _, e := range c.Strings("envs") {
@@ -155,7 +156,7 @@ func TestNewGateway(t *testing.T) {
 			for i, u := range c.Plain("uploads").([]any) {
 				u := u.(map[string]any)
 				file := u["file"].(string)
-				if !strings.HasPrefix(file, gateway.BackendKeysDir+"/") {
+				if !strings.HasPrefix(file, gatewayconfig.BackendKeysDir+"/") {
 					continue
 				}
 				keyFiles[file] = true
@@ -166,7 +167,7 @@ func TestNewGateway(t *testing.T) {
 					t.Errorf("backend key %s is not secret: %v", file, c.Secrets())
 				}
 			}
-			if !keyFiles[gateway.BackendKeyFile("sim")] || !keyFiles[gateway.BackendKeyFile("llama")] || len(keyFiles) != 2 {
+			if !keyFiles[gatewayconfig.BackendKeyFile("sim")] || !keyFiles[gatewayconfig.BackendKeyFile("llama")] || len(keyFiles) != 2 {
 				t.Errorf("backend key files %v, want sim's and llama's", keyFiles)
 			}
 		})

@@ -11,7 +11,7 @@ import (
 
 	"github.com/servelab/servelab/components/benchmark"
 	"github.com/servelab/servelab/components/framework/frameworkspec"
-	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
 	mon "github.com/servelab/servelab/internal/monitoring"
@@ -139,7 +139,7 @@ func LoadStack(path string) (string, *programs.Lab, error) {
 func StackPorts(lab *programs.Lab) Ports {
 	p := Ports{
 		Gateway:        loopback(lab.Config.Gateway.Port),
-		GatewayMetrics: loopback(gateway.MetricsPort),
+		GatewayMetrics: loopback(gatewayconfig.MetricsPort),
 		Prometheus:     loopback(lab.Config.Monitoring.Prometheus.Port),
 	}
 	for _, in := range lab.Instances {
@@ -159,7 +159,7 @@ func NewPlan(stack string, lab *programs.Lab, ports Ports, files Files) (*Plan, 
 		Stack: stack, Lab: lab,
 		GatewayAddr: ports.Gateway, GatewayMetricsAddr: ports.GatewayMetrics, PrometheusAddr: ports.Prometheus,
 	}
-	upstreams := make([]gateway.Upstream, len(lab.Instances))
+	upstreams := make([]gatewayconfig.Upstream, len(lab.Instances))
 	for i, in := range lab.Instances {
 		spec, err := frameworkspec.BuildSpec(in.Instance)
 		if err != nil {
@@ -176,15 +176,15 @@ func NewPlan(stack string, lab *programs.Lab, ports Ports, files Files) (*Plan, 
 			return nil, fmt.Errorf("%s: %w", e.Name, err)
 		}
 		p.Engines = append(p.Engines, e)
-		upstreams[i] = gateway.Upstream{
+		upstreams[i] = gatewayconfig.Upstream{
 			Name: e.Name, Engine: e.Flavour, URL: "http://" + e.Addr,
 			PublicModel: in.PublicModel, UpstreamModel: in.Instance.ServedModelName,
 			Weight: lab.Config.Gateway.Weights[in.Framework.Name], APIKeyFile: e.KeyFile,
 		}
 	}
 	var err error
-	p.Gateway, err = gateway.Render(programs.GatewaySettings(lab.Config.Gateway),
-		gateway.Listeners{Listen: ports.Gateway, MetricsListen: ports.GatewayMetrics, KeysFile: files.GatewayKey}, upstreams)
+	p.Gateway, err = gatewayconfig.Render(programs.GatewaySettings(lab.Config.Gateway),
+		gatewayconfig.Listeners{Listen: ports.Gateway, MetricsListen: ports.GatewayMetrics, KeysFile: files.GatewayKey}, upstreams)
 	if err != nil {
 		return nil, err
 	}
