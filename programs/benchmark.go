@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/benchmark"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/internal/engine"
 )
@@ -38,7 +39,7 @@ func (d *deployment) deployBenchmark(out pulumi.Map) error {
 
 	if d.lab.Config.Program == Bench {
 		for _, t := range d.lab.Config.Targets {
-			tg := benchmark.Target{Label: t.Name, BaseURL: t.URL, Model: t.Model, Engine: t.Engine, KeyIndex: -1}
+			tg := benchmark.Target{Target: benchspec.Target{Label: t.Name, BaseURL: t.URL, Model: t.Model, Engine: t.Engine, KeyIndex: -1}}
 			if key, ok := d.secrets.TargetKeys[t.Name]; ok {
 				tg.KeyIndex = len(args.Keys)
 				args.Keys = append(args.Keys, key)
@@ -156,7 +157,8 @@ func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, s servedLab) 
 		gatewayURL = g.url
 	}
 	targets := ServingTargets(d.lab, gatewayURL, func(i int) string { return s.frameworks[i].directURL })
-	for _, t := range targets {
+	for _, plain := range targets {
+		t := benchmark.Target{Target: plain}
 		i := slices.IndexFunc(s.frameworks, func(f servedFramework) bool { return f.name == t.Framework })
 		switch {
 		case t.Framework == "": // serve: the gateway in front of every instance
@@ -188,7 +190,7 @@ func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, s servedLab) 
 // that checks a key that engine's key, and Spec and ImageDigest. The
 // Docker target, the Kubernetes target (servingTargets) and `make demo`
 // all measure these.
-func ServingTargets(lab *Lab, gatewayURL string, direct func(i int) string) []benchmark.Target {
+func ServingTargets(lab *Lab, gatewayURL string, direct func(i int) string) []benchspec.Target {
 	cfg := lab.Config
 	// The bench reads an engine's KV-cache capacity at its metrics URL:
 	// only vLLM and SGLang report one (llama.cpp's /metrics has none, and
@@ -201,16 +203,16 @@ func ServingTargets(lab *Lab, gatewayURL string, direct func(i int) string) []be
 		}
 		return direct(i) + path
 	}
-	var out []benchmark.Target
+	var out []benchspec.Target
 	if gatewayURL != "" {
 		if cfg.Program == Serve {
-			out = append(out, benchmark.Target{
+			out = append(out, benchspec.Target{
 				Label: "gateway", BaseURL: gatewayURL, Model: lab.Instances[0].PublicModel, Engine: "gateway", KeyIndex: 0,
 				MetricsURL: metrics(0),
 			})
 		} else {
 			for i, in := range lab.Instances {
-				out = append(out, benchmark.Target{
+				out = append(out, benchspec.Target{
 					Label: in.Instance.Name, BaseURL: gatewayURL, Model: in.PublicModel, Engine: string(in.Instance.Engine),
 					Image: in.Framework.Image, Framework: in.Instance.Name, KeyIndex: 0, MetricsURL: metrics(i),
 				})
@@ -223,7 +225,7 @@ func ServingTargets(lab *Lab, gatewayURL string, direct func(i int) string) []be
 			if gatewayURL == "" {
 				label = in.Instance.Name
 			}
-			out = append(out, benchmark.Target{
+			out = append(out, benchspec.Target{
 				Label: label, BaseURL: direct(i), Model: in.Instance.ServedModelName, Engine: string(in.Instance.Engine),
 				Image: in.Framework.Image, Framework: in.Instance.Name, Direct: true, KeyIndex: -1, MetricsURL: metrics(i),
 			})
@@ -245,8 +247,8 @@ func (d *deployment) directURL(i int, onHost bool, bench string) string {
 
 // Workload is the stack's benchmark workload as the Benchmark component
 // (or, on a cluster, its Job) runs it.
-func Workload(b Benchmark) benchmark.Workload {
-	w := benchmark.Workload{
+func Workload(b Benchmark) benchspec.Workload {
+	w := benchspec.Workload{
 		Dataset: b.Dataset, DatasetPath: b.DatasetPath, NumPrompts: b.NumPrompts,
 		MaxConcurrency: b.MaxConcurrency, Burstiness: b.Burstiness,
 		InputLen: b.InputLen, OutputLen: b.OutputLen, Goodput: b.Goodput, Warmup: b.Warmup,

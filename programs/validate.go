@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/servelab/servelab/components/benchmark"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
@@ -762,8 +762,8 @@ func (v *validator) benchmark(ins []InstancePlan) {
 		}
 	}
 	v.duration("benchmark.timeout", b.Timeout)
-	if d, err := time.ParseDuration(b.Timeout); err == nil && d > 0 && d < benchmark.MinTimeout {
-		v.errorf("benchmark.timeout", "%q is too short: at least %v (the bench stops 10-30s before it)", b.Timeout, benchmark.MinTimeout)
+	if d, err := time.ParseDuration(b.Timeout); err == nil && d > 0 && d < benchspec.MinTimeout {
+		v.errorf("benchmark.timeout", "%q is too short: at least %v (the bench stops 10-30s before it)", b.Timeout, benchspec.MinTimeout)
 	}
 	v.benchConnections()
 	if b.Direct && v.cfg.Program == Bench {

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/servelab/servelab/components/benchmark"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/internal/engine"
@@ -41,8 +41,8 @@ type Plan struct {
 	// PrometheusAddr is where Prometheus listens.
 	PrometheusAddr string
 	// Targets and Workload are the stack's benchmark.
-	Targets  []benchmark.Target
-	Workload benchmark.Workload
+	Targets  []benchspec.Target
+	Workload benchspec.Workload
 }
 
 // Engine is one simulated engine process.
