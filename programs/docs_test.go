@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/servelab/servelab/programs/stackconfig"
 	"gopkg.in/yaml.v3"
-
-	"github.com/servelab/servelab/programs"
 )
 
 // Every key a stack can set is named where users look it up: in the
@@ -32,7 +31,7 @@ func TestEveryConfigKeyIsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := reflect.TypeFor[programs.Config]()
+	cfg := reflect.TypeFor[stackconfig.Config]()
 	for i := range cfg.NumField() {
 		f := cfg.Field(i)
 		top := jsonName(f)

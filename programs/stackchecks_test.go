@@ -14,6 +14,7 @@ import (
 	gw "github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 const typePassword = "random:index/randomPassword:RandomPassword"
@@ -135,7 +136,7 @@ func checkModelCache(t *testing.T, run *stackRun) {
 	t.Helper()
 	for _, hp := range run.lab.Hosts {
 		name := hp.Host.Name
-		uses := slices.ContainsFunc(run.lab.Instances, func(in programs.InstancePlan) bool {
+		uses := slices.ContainsFunc(run.lab.Instances, func(in stackconfig.InstancePlan) bool {
 			if in.Host != name {
 				return false
 			}

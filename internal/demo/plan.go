@@ -16,7 +16,7 @@ import (
 	gw "github.com/servelab/servelab/internal/gateway"
 	mon "github.com/servelab/servelab/internal/monitoring"
 	"github.com/servelab/servelab/internal/stackfile"
-	"github.com/servelab/servelab/programs"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // Plan is a stack's lab laid out on loopback: what the stack's containers
@@ -26,7 +26,7 @@ import (
 type Plan struct {
 	// Stack is the stack's name (stacks/Pulumi.<stack>.yaml).
 	Stack string
-	Lab   *programs.Lab
+	Lab   *stackconfig.Lab
 	// Engines are the simulated engines, one per framework instance.
 	Engines []Engine
 	// Gateway is the gateway's config: the stack's, listening on loopback,
@@ -94,7 +94,7 @@ var ErrNotSimulated = errors.New("make demo runs simulated engines (engine: sim)
 // LoadStack reads and validates a stack file with programs' own Load and
 // Validate, as `pulumi up` would (a user's salt and secure values are left
 // out: the demo needs no secret).
-func LoadStack(path string) (string, *programs.Lab, error) {
+func LoadStack(path string) (string, *stackconfig.Lab, error) {
 	base := filepath.Base(path)
 	stack := strings.TrimSuffix(strings.TrimPrefix(base, "Pulumi."), ".yaml")
 	if !strings.HasPrefix(base, "Pulumi.") || !strings.HasSuffix(base, ".yaml") || stack == "" {
@@ -104,18 +104,18 @@ func LoadStack(path string) (string, *programs.Lab, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	c, err := programs.Load(func(key string) (string, bool) {
-		v, ok := cfg[programs.Namespace+":"+key]
+	c, err := stackconfig.Load(func(key string) (string, bool) {
+		v, ok := cfg[stackconfig.Namespace+":"+key]
 		return v, ok
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
-	lab, err := programs.Validate(c)
+	lab, err := stackconfig.Validate(c)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if lab.Config.Program == programs.Bench {
+	if lab.Config.Program == stackconfig.Bench {
 		return "", nil, fmt.Errorf("%s: program bench deploys nothing to run: %w", path, ErrNotSimulated)
 	}
 	var errs []error
@@ -136,7 +136,7 @@ func LoadStack(path string) (string, *programs.Lab, error) {
 // StackPorts are the ports the stack publishes its engines, gateway and
 // Prometheus on (the gateway's metrics port is the container's, which the
 // stack does not publish).
-func StackPorts(lab *programs.Lab) Ports {
+func StackPorts(lab *stackconfig.Lab) Ports {
 	p := Ports{
 		Gateway:        loopback(lab.Config.Gateway.Port),
 		GatewayMetrics: loopback(gatewayconfig.MetricsPort),
@@ -151,7 +151,7 @@ func StackPorts(lab *programs.Lab) Ports {
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // NewPlan lays lab out on ports, its files at files.
-func NewPlan(stack string, lab *programs.Lab, ports Ports, files Files) (*Plan, error) {
+func NewPlan(stack string, lab *stackconfig.Lab, ports Ports, files Files) (*Plan, error) {
 	if len(ports.Engines) != len(lab.Instances) {
 		return nil, fmt.Errorf("%d engine addresses for %d instances", len(ports.Engines), len(lab.Instances))
 	}
@@ -183,16 +183,16 @@ func NewPlan(stack string, lab *programs.Lab, ports Ports, files Files) (*Plan, 
 		}
 	}
 	var err error
-	p.Gateway, err = gatewayconfig.Render(programs.GatewaySettings(lab.Config.Gateway),
+	p.Gateway, err = gatewayconfig.Render(stackconfig.GatewaySettings(lab.Config.Gateway),
 		gatewayconfig.Listeners{Listen: ports.Gateway, MetricsListen: ports.GatewayMetrics, KeysFile: files.GatewayKey}, upstreams)
 	if err != nil {
 		return nil, err
 	}
-	p.Monitoring = programs.MonitoringLab(stack, lab, ports.GatewayMetrics,
+	p.Monitoring = stackconfig.MonitoringLab(stack, lab, ports.GatewayMetrics,
 		func(i int) string { return p.Engines[i].Addr }, func(i int) string { return p.Engines[i].KeyFile })
 	p.Monitoring.RulesDir = files.Rules
-	p.Targets = programs.ServingTargets(lab, "http://"+ports.Gateway, func(i int) string { return "http://" + ports.Engines[i] })
-	p.Workload = programs.Workload(lab.Config.Benchmark)
+	p.Targets = stackconfig.ServingTargets(lab, "http://"+ports.Gateway, func(i int) string { return "http://" + ports.Engines[i] })
+	p.Workload = stackconfig.Workload(lab.Config.Benchmark)
 	return p, nil
 }
 

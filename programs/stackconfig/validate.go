@@ -1,4 +1,4 @@
-package programs
+package stackconfig
 
 import (
 	"errors"
@@ -15,7 +15,6 @@ import (
 
 	"github.com/servelab/servelab/components/benchmark/benchspec"
 	"github.com/servelab/servelab/components/framework/frameworkspec"
-	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/imageref"
@@ -45,7 +44,7 @@ type Lab struct {
 // HostPlan is a host and what the stack needs of it.
 type HostPlan struct {
 	Host     Host
-	Declared []gpuhost.DeclaredGPU
+	Declared []GPUGroup
 	// NeedNvidiaRuntime: an engine here is pinned to GPUs.
 	NeedNvidiaRuntime bool
 }
@@ -855,7 +854,7 @@ func (v *validator) plan(ins []InstancePlan) []HostPlan {
 		var gpus []planner.GPU
 		idx := 0
 		for _, g := range h.GPUs {
-			hp.Declared = append(hp.Declared, gpuhost.DeclaredGPU{Model: g.Model, MemoryGiB: g.MemoryGiB, Count: g.Count})
+			hp.Declared = append(hp.Declared, g)
 			for range max(g.Count, 0) {
 				gpus = append(gpus, planner.GPU{Index: idx, Model: g.Model, MemoryGiB: g.MemoryGiB})
 				idx++

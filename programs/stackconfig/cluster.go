@@ -1,9 +1,7 @@
-package programs
+package stackconfig
 
 import (
 	"encoding/json"
-
-	"github.com/servelab/servelab/internal/kube"
 )
 
 // Cluster is a Kubernetes cluster a stack deploys to instead of Docker
@@ -104,8 +102,15 @@ const DefaultDatasourceUID = "prometheus"
 // the cluster's Grafana.
 func (p *PrometheusOperator) DashboardsEnabled() bool { return p.Dashboards == nil || *p.Dashboards }
 
-// Toleration is a Kubernetes toleration.
-type Toleration = kube.Toleration
+// Toleration is a Kubernetes toleration, as a stack file writes it: the
+// fields of kube.Toleration, which the Kubernetes target converts it to.
+type Toleration struct {
+	Key               string `json:"key,omitempty"`
+	Operator          string `json:"operator,omitempty"`
+	Value             string `json:"value,omitempty"`
+	Effect            string `json:"effect,omitempty"`
+	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
+}
 
 // Defaults of a cluster.
 const (
