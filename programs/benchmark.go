@@ -140,10 +140,10 @@ func (d *deployment) served(onHost bool) servedLab {
 	return s
 }
 
-// servingTargets adds to args the targets ServingTargets gives the lab s
-// describes, each with the spec of what it measures (specs.go), so that a
-// change there re-runs the bench, and a direct target of an engine that
-// checks a key with the engine's own key. Both targets build their
+// servingTargets adds to args the targets stackconfig.ServingTargets
+// gives the lab s describes, each with the spec of what it measures
+// (specs.go), so that a change there re-runs the bench, and a direct
+// target of an engine that checks a key with the engine's own key. Both targets build their
 // benchmark with it.
 func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, s servedLab) {
 	for _, f := range s.frameworks {

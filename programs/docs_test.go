@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/servelab/servelab/programs/stackconfig"
 	"gopkg.in/yaml.v3"
+
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // Every key a stack can set is named where users look it up: in the

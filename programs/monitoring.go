@@ -66,8 +66,8 @@ func (d *deployment) deployMonitoring(out pulumi.Map) error {
 // monitoringLab describes the lab as Prometheus on host reaches it: by
 // network alias on its own host, by published address elsewhere. It also
 // returns the API keys Prometheus needs, by framework: those of the
-// frameworks MonitoringLab gives a credentials file (engines that check
-// their key on the metrics path: llama.cpp).
+// frameworks stackconfig.MonitoringLab gives a credentials file (engines
+// that check their key on the metrics path: llama.cpp).
 func (d *deployment) monitoringLab(host *gpuhost.GpuHost) (mon.Lab, map[string]pulumi.StringInput) {
 	var gatewayAddr string
 	if d.gateway != nil {

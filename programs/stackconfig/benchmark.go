@@ -13,9 +13,9 @@ import (
 // of them), then, with benchmark.direct (or without a gateway), every
 // instance at direct(i). Targets through the gateway send key 0 (the
 // gateway's); direct ones none: the caller gives the target of an engine
-// that checks a key that engine's key, and Spec and ImageDigest. The
-// Docker target, the Kubernetes target (servingTargets) and `make demo`
-// all measure these.
+// that checks a key that engine's key, and Spec and ImageDigest
+// (benchmark.Target). The Docker target, the Kubernetes target (programs'
+// servingTargets) and `make demo` all measure these.
 func ServingTargets(lab *Lab, gatewayURL string, direct func(i int) string) []benchspec.Target {
 	cfg := lab.Config
 	// The bench reads an engine's KV-cache capacity at its metrics URL:

@@ -1,3 +1,10 @@
+// Package stackconfig is a stack's servelab: config, without Pulumi: its
+// typed keys (Config), Load and Check, which decode them with every
+// problem reported at its key path, Validate, which plans the lab (Lab:
+// hosts, framework instances, ports, GPU shares), and what each part of
+// the lab gets from it (GatewaySettings, MonitoringLab, ServingTargets,
+// Workload). The Pulumi program (programs) deploys a Lab; `make demo`
+// (internal/demo) runs one on loopback.
 package stackconfig
 
 import (
