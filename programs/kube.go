@@ -14,7 +14,6 @@ import (
 	kmonitoring "github.com/servelab/servelab/components/kube/monitoring"
 	kservicemonitor "github.com/servelab/servelab/components/kube/servicemonitor"
 	"github.com/servelab/servelab/internal/engine"
-	"github.com/servelab/servelab/internal/kube"
 	mon "github.com/servelab/servelab/internal/monitoring"
 	"github.com/servelab/servelab/programs/stackconfig"
 )
@@ -111,18 +110,8 @@ func (k *kubeDeployment) deployFramework(in stackconfig.InstancePlan, after, rep
 	return kframework.NewFramework(k.ctx, in.Instance.Name, &kframework.FrameworkArgs{
 		Cluster: k.cluster, Instance: in.Instance, Image: image,
 		Replicas: in.Kube.Replicas, ServicePort: in.PublishedPort, GPUs: in.Kube.GPUs,
-		NodeSelector: in.Kube.NodeSelector, Tolerations: tolerations(in.Kube.Tolerations), After: after, ReplaceWith: replaceWith,
+		NodeSelector: in.Kube.NodeSelector, Tolerations: in.Kube.Tolerations, After: after, ReplaceWith: replaceWith,
 	})
-}
-
-// tolerations are a stack's tolerations as the Kubernetes components take
-// them (nil for none).
-func tolerations(ts []stackconfig.Toleration) []kube.Toleration {
-	var out []kube.Toleration
-	for _, t := range ts {
-		out = append(out, kube.Toleration(t))
-	}
-	return out
 }
 
 // engineKeyOutputs are the keyed engines' own API keys (secrets), as on

@@ -2,6 +2,8 @@ package stackconfig
 
 import (
 	"encoding/json"
+
+	"github.com/servelab/servelab/internal/kubetypes"
 )
 
 // Cluster is a Kubernetes cluster a stack deploys to instead of Docker
@@ -102,15 +104,8 @@ const DefaultDatasourceUID = "prometheus"
 // the cluster's Grafana.
 func (p *PrometheusOperator) DashboardsEnabled() bool { return p.Dashboards == nil || *p.Dashboards }
 
-// Toleration is a Kubernetes toleration, as a stack file writes it: the
-// fields of kube.Toleration, which the Kubernetes target converts it to.
-type Toleration struct {
-	Key               string `json:"key,omitempty"`
-	Operator          string `json:"operator,omitempty"`
-	Value             string `json:"value,omitempty"`
-	Effect            string `json:"effect,omitempty"`
-	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
-}
+// Toleration is a Kubernetes toleration.
+type Toleration = kubetypes.Toleration
 
 // Defaults of a cluster.
 const (

@@ -45,6 +45,7 @@ import (
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/imageref"
 	"github.com/servelab/servelab/internal/kube"
+	"github.com/servelab/servelab/internal/kubetypes"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -78,7 +79,7 @@ type FrameworkArgs struct {
 	GPUs int
 	// NodeSelector and Tolerations place the pods.
 	NodeSelector map[string]string
-	Tolerations  []kube.Toleration
+	Tolerations  []kubetypes.Toleration
 	// After are resources that must be ready before the Deployment is
 	// created: the planner's start order on a shared (time-sliced) GPU.
 	After []pulumi.Resource

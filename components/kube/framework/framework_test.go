@@ -12,7 +12,7 @@ import (
 	"github.com/servelab/servelab/components/kube/cluster"
 	kframework "github.com/servelab/servelab/components/kube/framework"
 	"github.com/servelab/servelab/internal/engine"
-	"github.com/servelab/servelab/internal/kube"
+	"github.com/servelab/servelab/internal/kubetypes"
 	"github.com/servelab/servelab/internal/pulumitest"
 )
 
@@ -83,7 +83,7 @@ func TestGPUEngine(t *testing.T) {
 	t.Parallel()
 	m, err := run(t, cluster.ReadWriteOnce, true, kframework.FrameworkArgs{
 		Instance: vllm, Image: "vllm/vllm-openai:v0.32.1", GPUs: 2, Replicas: 1,
-		NodeSelector: map[string]string{"pool": "h100"}, Tolerations: []kube.Toleration{{Key: "nvidia.com/gpu", Operator: "Exists"}},
+		NodeSelector: map[string]string{"pool": "h100"}, Tolerations: []kubetypes.Toleration{{Key: "nvidia.com/gpu", Operator: "Exists"}},
 	})
 	if err != nil {
 		t.Fatal(err)
