@@ -1,6 +1,10 @@
 package programs
 
-import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/programs/stackconfig"
+)
 
 // bench deploys nothing: it benchmarks the endpoints listed in targets.
 func (d *deployment) bench() (pulumi.Map, error) {
@@ -13,7 +17,7 @@ func (d *deployment) bench() (pulumi.Map, error) {
 		}
 	}
 	out := pulumi.Map{
-		"program": pulumi.String(string(Bench)),
+		"program": pulumi.String(string(stackconfig.Bench)),
 		"targets": targets,
 	}
 	return out, d.deployBenchmark(out)

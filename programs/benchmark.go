@@ -2,15 +2,15 @@ package programs
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/benchmark"
-	"github.com/servelab/servelab/components/gateway"
-	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // deployBenchmark runs the stack's benchmark once the gateway and every
@@ -36,9 +36,9 @@ func (d *deployment) deployBenchmark(out pulumi.Map) error {
 		args.Binary, args.BinarySHA256 = d.opts.BenchBinary, d.opts.BenchBinarySHA256
 	}
 
-	if d.lab.Config.Program == Bench {
+	if d.lab.Config.Program == stackconfig.Bench {
 		for _, t := range d.lab.Config.Targets {
-			tg := benchmark.Target{Label: t.Name, BaseURL: t.URL, Model: t.Model, Engine: t.Engine, KeyIndex: -1}
+			tg := benchmark.Target{Target: benchspec.Target{Label: t.Name, BaseURL: t.URL, Model: t.Model, Engine: t.Engine, KeyIndex: -1}}
 			if key, ok := d.secrets.TargetKeys[t.Name]; ok {
 				tg.KeyIndex = len(args.Keys)
 				args.Keys = append(args.Keys, key)
@@ -61,7 +61,7 @@ func (d *deployment) deployBenchmark(out pulumi.Map) error {
 // it: workload, timeout and baseline.
 func (d *deployment) benchmarkArgs() (*benchmark.BenchmarkArgs, error) {
 	b := d.lab.Config.Benchmark
-	args := &benchmark.BenchmarkArgs{Workload: Workload(b)}
+	args := &benchmark.BenchmarkArgs{Workload: stackconfig.Workload(b)}
 	if b.Timeout != "" {
 		args.Timeout, _ = time.ParseDuration(b.Timeout) // validated
 	}
@@ -133,17 +133,17 @@ func (d *deployment) served(onHost bool) servedLab {
 	if d.gateway != nil {
 		url := d.hosts[d.lab.Config.Gateway.Host].PublishedURL(d.lab.Config.Gateway.Port)
 		if onHost {
-			url = gateway.InternalBaseURL
+			url = gatewayconfig.InternalBaseURL
 		}
 		s.gateway = &servedGateway{url: url, key: d.gateway.APIKey, waits: d.gateway.Waits(), spec: d.gatewaySpec}
 	}
 	return s
 }
 
-// servingTargets adds to args the targets ServingTargets gives the lab s
-// describes, each with the spec of what it measures (specs.go), so that a
-// change there re-runs the bench, and a direct target of an engine that
-// checks a key with the engine's own key. Both targets build their
+// servingTargets adds to args the targets stackconfig.ServingTargets
+// gives the lab s describes, each with the spec of what it measures
+// (specs.go), so that a change there re-runs the bench, and a direct
+// target of an engine that checks a key with the engine's own key. Both targets build their
 // benchmark with it.
 func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, s servedLab) {
 	for _, f := range s.frameworks {
@@ -155,8 +155,9 @@ func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, s servedLab) 
 		args.Keys = []pulumi.StringInput{g.key}
 		gatewayURL = g.url
 	}
-	targets := ServingTargets(d.lab, gatewayURL, func(i int) string { return s.frameworks[i].directURL })
-	for _, t := range targets {
+	targets := stackconfig.ServingTargets(d.lab, gatewayURL, func(i int) string { return s.frameworks[i].directURL })
+	for _, plain := range targets {
+		t := benchmark.Target{Target: plain}
 		i := slices.IndexFunc(s.frameworks, func(f servedFramework) bool { return f.name == t.Framework })
 		switch {
 		case t.Framework == "": // serve: the gateway in front of every instance
@@ -179,59 +180,6 @@ func (d *deployment) servingTargets(args *benchmark.BenchmarkArgs, s servedLab) 
 	}
 }
 
-// ServingTargets are what the benchmark of a compare or serve lab
-// measures, in order: every framework instance through the gateway at
-// gatewayURL ("" = no gateway; under serve, one "gateway" target for all
-// of them), then, with benchmark.direct (or without a gateway), every
-// instance at direct(i). Targets through the gateway send key 0 (the
-// gateway's); direct ones none: the caller gives the target of an engine
-// that checks a key that engine's key, and Spec and ImageDigest. The
-// Docker target, the Kubernetes target (servingTargets) and `make demo`
-// all measure these.
-func ServingTargets(lab *Lab, gatewayURL string, direct func(i int) string) []benchmark.Target {
-	cfg := lab.Config
-	// The bench reads an engine's KV-cache capacity at its metrics URL:
-	// only vLLM and SGLang report one (llama.cpp's /metrics has none, and
-	// wants its key).
-	metrics := func(i int) string {
-		api := lab.Instances[i].Instance.API()
-		path := engine.MustSpec(api).MetricsPath
-		if path == "" || (api != engine.VLLM && api != engine.SGLang) {
-			return ""
-		}
-		return direct(i) + path
-	}
-	var out []benchmark.Target
-	if gatewayURL != "" {
-		if cfg.Program == Serve {
-			out = append(out, benchmark.Target{
-				Label: "gateway", BaseURL: gatewayURL, Model: lab.Instances[0].PublicModel, Engine: "gateway", KeyIndex: 0,
-				MetricsURL: metrics(0),
-			})
-		} else {
-			for i, in := range lab.Instances {
-				out = append(out, benchmark.Target{
-					Label: in.Instance.Name, BaseURL: gatewayURL, Model: in.PublicModel, Engine: string(in.Instance.Engine),
-					Image: in.Framework.Image, Framework: in.Instance.Name, KeyIndex: 0, MetricsURL: metrics(i),
-				})
-			}
-		}
-	}
-	if cfg.Benchmark.Direct || gatewayURL == "" {
-		for i, in := range lab.Instances {
-			label := in.Instance.Name + "-direct"
-			if gatewayURL == "" {
-				label = in.Instance.Name
-			}
-			out = append(out, benchmark.Target{
-				Label: label, BaseURL: direct(i), Model: in.Instance.ServedModelName, Engine: string(in.Instance.Engine),
-				Image: in.Framework.Image, Framework: in.Instance.Name, Direct: true, KeyIndex: -1, MetricsURL: metrics(i),
-			})
-		}
-	}
-	return out
-}
-
 // directURL is how the bench reaches framework i bypassing the gateway:
 // on the lab network when it runs on the same host, else the published
 // port.
@@ -241,27 +189,4 @@ func (d *deployment) directURL(i int, onHost bool, bench string) string {
 		return f.InternalBaseURL()
 	}
 	return f.Host.PublishedURL(f.PublishedPort)
-}
-
-// Workload is the stack's benchmark workload as the Benchmark component
-// (or, on a cluster, its Job) runs it.
-func Workload(b Benchmark) benchmark.Workload {
-	w := benchmark.Workload{
-		Dataset: b.Dataset, DatasetPath: b.DatasetPath, NumPrompts: b.NumPrompts,
-		MaxConcurrency: b.MaxConcurrency, Burstiness: b.Burstiness,
-		InputLen: b.InputLen, OutputLen: b.OutputLen, Goodput: b.Goodput, Warmup: b.Warmup,
-	}
-	if b.Repeats != nil {
-		w.Repeats = *b.Repeats
-	}
-	for _, r := range b.RequestRate {
-		w.RequestRate = append(w.RequestRate, r)
-	}
-	if b.Seed != nil {
-		w.Seed = *b.Seed
-	}
-	if len(w.RequestRate) == 1 && math.IsInf(w.RequestRate[0], 1) {
-		w.RequestRate = nil // inf is bench's default
-	}
-	return w
 }

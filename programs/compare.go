@@ -1,6 +1,10 @@
 package programs
 
-import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/programs/stackconfig"
+)
 
 // compare runs several frameworks side by side: hosts, frameworks, then the
 // gateway, monitoring and benchmark that compare them.
@@ -12,7 +16,7 @@ func (d *deployment) compare() (pulumi.Map, error) {
 		return nil, err
 	}
 	out := pulumi.Map{
-		"program":    pulumi.String(string(Compare)),
+		"program":    pulumi.String(string(stackconfig.Compare)),
 		"hosts":      d.hostOutputs(),
 		"frameworks": d.frameworkOutputs(),
 		"engineKeys": d.engineKeyOutputs(),

@@ -7,9 +7,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // Options are what Deploy needs beyond the stack: where the servelab
@@ -29,11 +31,11 @@ type Options struct {
 
 // Deploy creates the resources of a validated lab and returns the stack
 // outputs. Each program composes components; none inlines them.
-func Deploy(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) (pulumi.Map, error) {
+func Deploy(ctx *pulumi.Context, lab *stackconfig.Lab, secrets Secrets, opts Options) (pulumi.Map, error) {
 	return newDeployment(ctx, lab, secrets, opts).deploy()
 }
 
-func newDeployment(ctx *pulumi.Context, lab *Lab, secrets Secrets, opts Options) *deployment {
+func newDeployment(ctx *pulumi.Context, lab *stackconfig.Lab, secrets Secrets, opts Options) *deployment {
 	return &deployment{ctx: ctx, lab: lab, secrets: secrets, opts: opts, engineKey: frameworkKey,
 		hosts: map[string]*gpuhost.GpuHost{}, images: map[string]pulumi.StringInput{}}
 }
@@ -43,11 +45,11 @@ func (d *deployment) deploy() (pulumi.Map, error) {
 		return d.deployCluster() // kube.go
 	}
 	switch d.lab.Config.Program {
-	case Compare:
+	case stackconfig.Compare:
 		return d.compare()
-	case Serve:
+	case stackconfig.Serve:
 		return d.serve()
-	case Bench:
+	case stackconfig.Bench:
 		return d.bench()
 	}
 	return nil, fmt.Errorf("program %q has no deployment", d.lab.Config.Program)
@@ -56,7 +58,7 @@ func (d *deployment) deploy() (pulumi.Map, error) {
 // deployment carries what the programs share while they build a stack.
 type deployment struct {
 	ctx     *pulumi.Context
-	lab     *Lab
+	lab     *stackconfig.Lab
 	secrets Secrets
 	opts    Options
 
@@ -68,6 +70,16 @@ type deployment struct {
 	engineKey engineKeyFunc
 }
 
+// declaredGPUs are a host's GPU groups as the GpuHost component checks
+// them.
+func declaredGPUs(gs []stackconfig.GPUGroup) []gpuhost.DeclaredGPU {
+	var out []gpuhost.DeclaredGPU
+	for _, g := range gs {
+		out = append(out, gpuhost.DeclaredGPU{Model: g.Model, MemoryGiB: g.MemoryGiB, Count: g.Count})
+	}
+	return out
+}
+
 // deployHosts creates every declared host.
 func (d *deployment) deployHosts() error {
 	for _, hp := range d.lab.Hosts {
@@ -75,7 +87,7 @@ func (d *deployment) deployHosts() error {
 		args := &gpuhost.GpuHostArgs{
 			Stack:             d.ctx.Stack(),
 			DockerHost:        h.DockerHost,
-			GPUs:              hp.Declared,
+			GPUs:              declaredGPUs(hp.Declared),
 			NeedNvidiaRuntime: hp.NeedNvidiaRuntime,
 			BindAddress:       h.BindAddress,
 			Address:           h.Address,
@@ -105,7 +117,7 @@ func (d *deployment) needsModelCache(host string) (bool, error) {
 		if in.Host != host {
 			continue
 		}
-		spec, err := framework.BuildSpec(in.Instance)
+		spec, err := frameworkspec.BuildSpec(in.Instance)
 		if err != nil {
 			return false, err
 		}
@@ -131,17 +143,17 @@ func (d *deployment) deployFrameworks() error {
 // and is replaced whenever one of them is (replaceWith: what replaces
 // each of them, itself included), so that it never runs while one of
 // them starts again. Both targets start their frameworks so.
-func inStartOrder[F any](ins []InstancePlan, create func(in InstancePlan, after, replaceWith []pulumi.Resource) (F, error), waits, replaces func(F) []pulumi.Resource) ([]F, error) {
+func inStartOrder[F any](ins []stackconfig.InstancePlan, create func(in stackconfig.InstancePlan, after, replaceWith []pulumi.Resource) (F, error), waits, replaces func(F) []pulumi.Resource) ([]F, error) {
 	made := map[string]F{}
-	var start func(in InstancePlan) (F, error)
-	start = func(in InstancePlan) (F, error) {
+	var start func(in stackconfig.InstancePlan) (F, error)
+	start = func(in stackconfig.InstancePlan) (F, error) {
 		if f, ok := made[in.Instance.Name]; ok {
 			return f, nil
 		}
 		var zero F
 		var after, replaceWith []pulumi.Resource
 		for _, name := range in.StartAfter {
-			i := slices.IndexFunc(ins, func(x InstancePlan) bool { return x.Instance.Name == name })
+			i := slices.IndexFunc(ins, func(x stackconfig.InstancePlan) bool { return x.Instance.Name == name })
 			if i < 0 {
 				return zero, fmt.Errorf("instance %s starts after unknown instance %s", in.Instance.Name, name)
 			}
@@ -176,7 +188,7 @@ func inStartOrder[F any](ins []InstancePlan, create func(in InstancePlan, after,
 
 // deployFramework creates instance in, after the resources after and
 // replaced with replaceWith.
-func (d *deployment) deployFramework(in InstancePlan, after, replaceWith []pulumi.Resource) (*framework.Framework, error) {
+func (d *deployment) deployFramework(in stackconfig.InstancePlan, after, replaceWith []pulumi.Resource) (*framework.Framework, error) {
 	host := d.hosts[in.Host]
 	args := &framework.FrameworkArgs{
 		Host:          host,

@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/servelab/servelab/programs"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // Every key a stack can set is named where users look it up: in the
@@ -32,7 +32,7 @@ func TestEveryConfigKeyIsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := reflect.TypeFor[programs.Config]()
+	cfg := reflect.TypeFor[stackconfig.Config]()
 	for i := range cfg.NumField() {
 		f := cfg.Field(i)
 		top := jsonName(f)

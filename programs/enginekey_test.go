@@ -12,6 +12,7 @@ import (
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // Direct targets send their engine's own API key (contract C1); the key
@@ -30,7 +31,7 @@ func TestDirectTargetsSendEngineKeys(t *testing.T) {
 		m := pulumitest.New(fakeProbe(planStack(t, cfg), 0))
 		var out map[string]any
 		err := m.Run("servelab", "rtx5090", cfg, slices.Collect(mapsKeys(secretConfig)), program(t, cfg, &out,
-			func(ctx *pulumi.Context, lab *programs.Lab, secrets programs.Secrets) (pulumi.Map, error) {
+			func(ctx *pulumi.Context, lab *stackconfig.Lab, secrets programs.Secrets) (pulumi.Map, error) {
 				return programs.DeployWithEngineKeys(ctx, lab, secrets, programs.Options{ImageTag: "localhost/servelab:test", SourceDir: "."},
 					func(f *framework.Framework) pulumi.StringInput {
 						if f.Engine == engine.Ollama {

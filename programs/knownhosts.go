@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/servelab/servelab/components/gpuhost"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // KnownHostsDir is where servelab keeps the known_hosts files Docker's ssh
@@ -20,7 +21,7 @@ func KnownHostsFile(stack, host string) string {
 }
 
 // sshArgs maps a stack's SSH settings onto the host component's.
-func sshArgs(stack, host string, s *SSH) *gpuhost.SSHArgs {
+func sshArgs(stack, host string, s *stackconfig.SSH) *gpuhost.SSHArgs {
 	a := &gpuhost.SSHArgs{
 		Host: s.Host, User: s.User, Port: s.Port, Opts: s.Opts,
 		HostKey: s.HostKey, InsecureIgnoreHostKey: s.InsecureIgnoreHostKey,
@@ -38,7 +39,7 @@ func sshArgs(stack, host string, s *SSH) *gpuhost.SSHArgs {
 // host of lab that pins a host key: Docker's ssh client reads it when the
 // provider connects, before any resource exists. The files hold public
 // keys only.
-func WriteKnownHosts(home, stack string, lab *Lab) error {
+func WriteKnownHosts(home, stack string, lab *stackconfig.Lab) error {
 	for _, hp := range lab.Hosts {
 		s := hp.Host.SSH
 		if s == nil || s.HostKey == "" {

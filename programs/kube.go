@@ -15,6 +15,7 @@ import (
 	kservicemonitor "github.com/servelab/servelab/components/kube/servicemonitor"
 	"github.com/servelab/servelab/internal/engine"
 	mon "github.com/servelab/servelab/internal/monitoring"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // kubeDeployment deploys a cluster stack: the same programs (compare,
@@ -44,7 +45,7 @@ func (d *deployment) deployCluster() (pulumi.Map, error) {
 		"frameworks": k.frameworkOutputs(),
 		"engineKeys": k.engineKeyOutputs(),
 	}
-	if cfg.Program == Serve {
+	if cfg.Program == stackconfig.Serve {
 		out["model"] = pulumi.String(d.lab.Instances[0].PublicModel)
 		names := pulumi.StringArray{}
 		for _, in := range d.lab.Instances {
@@ -101,7 +102,7 @@ func (k *kubeDeployment) deployFrameworks() error {
 
 // deployFramework creates framework in, after the resources after and
 // replaced with replaceWith.
-func (k *kubeDeployment) deployFramework(in InstancePlan, after, replaceWith []pulumi.Resource) (*kframework.Framework, error) {
+func (k *kubeDeployment) deployFramework(in stackconfig.InstancePlan, after, replaceWith []pulumi.Resource) (*kframework.Framework, error) {
 	image := in.Framework.Image
 	if in.Instance.Engine == engine.Sim {
 		image = k.cluster.Image
@@ -176,7 +177,7 @@ func (k *kubeDeployment) deployGateway(out pulumi.Map) error {
 		}
 	}
 	gwy, err := kgateway.NewGateway(k.ctx, "gateway", &kgateway.GatewayArgs{
-		Cluster: k.cluster, Port: g.Port, Backends: backends, Settings: GatewaySettings(g),
+		Cluster: k.cluster, Port: g.Port, Backends: backends, Settings: stackconfig.GatewaySettings(g),
 	})
 	if err != nil {
 		return err
@@ -200,7 +201,7 @@ func (k *kubeDeployment) deployMonitoring(out pulumi.Map) error {
 	}
 	// Prometheus finds the pods through the Kubernetes API (the
 	// components set the discovery), not at an address.
-	lab := MonitoringLab(k.ctx.Stack(), k.lab, gatewayAddr, func(int) string { return "" }, func(i int) string {
+	lab := stackconfig.MonitoringLab(k.ctx.Stack(), k.lab, gatewayAddr, func(int) string { return "" }, func(i int) string {
 		if f := k.frameworks[i]; f.HasAPIKey {
 			return mon.EngineKeyFile(f.Name)
 		}

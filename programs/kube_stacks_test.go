@@ -20,8 +20,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/servelab/servelab/components/framework"
-	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	kbench "github.com/servelab/servelab/components/kube/benchmark"
 	kframework "github.com/servelab/servelab/components/kube/framework"
 	"github.com/servelab/servelab/internal/engine"
@@ -30,6 +30,7 @@ import (
 	mon "github.com/servelab/servelab/internal/monitoring"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 const (
@@ -244,7 +245,7 @@ func checkKubeGraph(t *testing.T, run *stackRun) {
 		}
 		spec := in.Instance
 		spec.HasHFToken = true // secretConfig sets servelab:hfToken
-		want, err := framework.BuildSpec(spec)
+		want, err := frameworkspec.BuildSpec(spec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -323,7 +324,7 @@ func checkKubeGraph(t *testing.T, run *stackRun) {
 		targets, _ := results["targets"].(map[string]any)
 		for _, in := range lab.Instances {
 			label := in.Instance.Name
-			if lab.Config.Program == programs.Serve {
+			if lab.Config.Program == stackconfig.Serve {
 				label = "gateway"
 			}
 			if _, ok := targets[label]; !ok {
@@ -469,7 +470,7 @@ func TestKubeServe(t *testing.T) {
 	m = pulumitest.New(fakeKubeResults(&m))
 	var outputs map[string]any
 	err = m.Run("servelab", "kind", cfg, nil, func(ctx *pulumi.Context) error {
-		lab, err := programs.Validate(mustLoad(t, cfg))
+		lab, err := stackconfig.Validate(mustLoad(t, cfg))
 		if err != nil {
 			return err
 		}
@@ -518,7 +519,7 @@ func TestKubePrometheusOperator(t *testing.T) {
 	m = pulumitest.New(fakeKubeResults(&m))
 	var outputs map[string]any
 	err = m.Run("servelab", "kind", cfg, nil, func(ctx *pulumi.Context) error {
-		lab, err := programs.Validate(mustLoad(t, cfg))
+		lab, err := stackconfig.Validate(mustLoad(t, cfg))
 		if err != nil {
 			return err
 		}
@@ -549,10 +550,6 @@ func TestKubePrometheusOperator(t *testing.T) {
 	}
 	if b, _ := json.Marshal(dash.Plain("data")); !strings.Contains(string(b), `\"uid\": \"prometheus\"`) || strings.Contains(string(b), mon.DatasourceUID) {
 		t.Error("the dashboards do not query the cluster Grafana's Prometheus datasource")
-	}
-	if _, err := load(t, map[string]string{"monitoring": `{prometheusOperator: {}}`}); err == nil ||
-		!strings.Contains(err.Error(), "monitoring.prometheusOperator: hands monitoring to a cluster's Prometheus Operator; this stack has Docker hosts") {
-		t.Errorf("on Docker hosts: err = %v", err)
 	}
 }
 
@@ -596,7 +593,7 @@ func checkKubeEngineKeys(t *testing.T, run *stackRun) {
 	for _, in := range run.lab.Instances {
 		name := in.Instance.Name
 		api := engine.MustSpec(in.Instance.API())
-		spec, err := framework.BuildSpec(in.Instance)
+		spec, err := frameworkspec.BuildSpec(in.Instance)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -639,7 +636,7 @@ func checkKubeEngineKeys(t *testing.T, run *stackRun) {
 		}
 		if len(gwCfg.Models) > 0 {
 			b := backends[name]
-			if b.APIKeyFile != gateway.BackendKeyFile(name) || !mountsSecretItem(gwPod, kframework.KeySecret(name), kframework.KeySecretKey, b.APIKeyFile, 0o440) {
+			if b.APIKeyFile != gatewayconfig.BackendKeyFile(name) || !mountsSecretItem(gwPod, kframework.KeySecret(name), kframework.KeySecretKey, b.APIKeyFile, 0o440) {
 				t.Errorf("%s: gateway backend %+v: key not mounted from its Secret", name, b)
 			}
 		}
@@ -695,7 +692,7 @@ func checkKubeEngineKeys(t *testing.T, run *stackRun) {
 }
 
 // instanceAPI is the API of framework instance name.
-func instanceAPI(lab *programs.Lab, name string) engine.Kind {
+func instanceAPI(lab *stackconfig.Lab, name string) engine.Kind {
 	for _, in := range lab.Instances {
 		if in.Instance.Name == name {
 			return in.Instance.API()
@@ -754,7 +751,7 @@ func TestKubeOperatorDashboardSettings(t *testing.T) {
 		var m *pulumitest.Mocks
 		m = pulumitest.New(fakeKubeResults(&m))
 		err = m.Run("servelab", "kind", cfg, nil, func(ctx *pulumi.Context) error {
-			lab, err := programs.Validate(mustLoad(t, cfg))
+			lab, err := stackconfig.Validate(mustLoad(t, cfg))
 			if err != nil {
 				return err
 			}
@@ -775,6 +772,90 @@ func TestKubeOperatorDashboardSettings(t *testing.T) {
 		b, _ := json.Marshal(dash.Plain("data"))
 		if labels[c.label] != "servelab" || labels["grafana_dashboard"] != nil || !strings.Contains(string(b), `\"uid\": \"`+c.uid+`\"`) {
 			t.Errorf("%s: labels %v", c.monitoring, labels)
+		}
+	}
+}
+
+// The origin box (docs/kubernetes.md) in a cluster starts its engines in
+// the Docker target's order (stackconfig's TestClusterOriginBox checks the
+// fractions).
+func TestClusterOriginBoxStartOrder(t *testing.T) {
+	t.Parallel()
+	lab := planStack(t, map[string]string{
+		"servelab:program":  "compare",
+		"servelab:clusters": `[{"name":"lab","context":"c","nodePools":[{"name":"rtx","gpus":{"model":"RTX 5090","memoryGiB":32},"nodes":1,"timeSlicing":4}]}]`,
+		"servelab:frameworks": `[{"name":"vllm","engine":"vllm","nodePool":"rtx","node":"box1","model":"Qwen/Qwen2.5-3B-Instruct","image":"vllm/vllm-openai:v0.32.1","modelParamsB":3.09,"dtype":"bf16","kvCacheGiB":3},` +
+			`{"name":"sglang","engine":"sglang","nodePool":"rtx","node":"box1","model":"Qwen/Qwen2.5-3B-Instruct","image":"lmsysorg/sglang:v0.5.21","modelParamsB":3.09,"dtype":"bf16","kvCacheGiB":3},` +
+			`{"name":"ollama","engine":"ollama","nodePool":"rtx","node":"box1","model":"qwen2.5:3b","image":"ollama/ollama:0.32.2","gpuMemoryGiB":4}]`,
+	})
+	// The start order as on Docker: SGLang first, vLLM once SGLang is
+	// ready, Ollama once vLLM is (its Deployment waits for theirs).
+	var m *pulumitest.Mocks
+	m = pulumitest.New(fakeKubeResults(&m))
+	err := m.Run("servelab", "box", nil, nil, func(ctx *pulumi.Context) error {
+		_, err := programs.Deploy(ctx, lab, programs.Secrets{}, programs.Options{ImageTag: "localhost/servelab:test"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, after string }{{"vllm", "sglang"}, {"ollama", "vllm"}} {
+		d, _ := m.Get(typeDeployment, c.name+"-deployment")
+		if !dependsOnName(d, c.after+"-deployment") {
+			t.Errorf("%s does not wait for %s: %v", c.name, c.after, d.Dependencies)
+		}
+	}
+	sg, _ := m.Get(typeDeployment, "sglang-deployment")
+	if slices.ContainsFunc(sg.Dependencies, func(d string) bool { return strings.HasSuffix(d, "-deployment") }) {
+		t.Errorf("sglang waits for %v; it starts first", sg.Dependencies)
+	}
+
+	// And when one is created again (its Deployment replaced, e.g. with a
+	// new key), so are those started after it, as containers on Docker
+	// (checkStartOrder): each Deployment is replaced with every Deployment
+	// started before it, and with its own engine's key.
+	for _, c := range []struct {
+		name string
+		want []string
+	}{
+		{"sglang", []string{"sglang-api-key"}},
+		{"vllm", []string{"sglang-deployment", "vllm-api-key"}},
+		{"ollama", []string{"sglang-deployment", "vllm-deployment"}}, // no key of its own
+	} {
+		d, _ := m.Get(typeDeployment, c.name+"-deployment")
+		if got := d.ReplaceWithNames(); !slices.Equal(got, c.want) {
+			t.Errorf("%s's Deployment is replaced with %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestClusterNeedsAContextOrKubeconfig: servelab never deploys to
+// whatever cluster kubectl happens to point at.
+func TestClusterNeedsAContextOrKubeconfig(t *testing.T) {
+	t.Parallel()
+	cfg, err := pulumitest.LoadStackConfig("../stacks/Pulumi.kind.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg["servelab:clusters"] = strings.Replace(cfg["servelab:clusters"], `"context":"kind-servelab",`, "", 1)
+	m := pulumitest.New(nil)
+	err = m.Run("servelab", "kind", cfg, nil, programs.Run)
+	if err == nil || !strings.Contains(err.Error(), "servelab:clusters[0].context: set a kubeconfig context, or store a kubeconfig with `make secret STACK=kind KEY=kubeconfig < ~/.kube/config`") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(m.Resources()); n != 0 {
+		t.Errorf("%d resources registered", n)
+	}
+	// With the kubeconfig as a secret instead, the stack deploys and the
+	// providers get it as a secret.
+	cfg["servelab:kubeconfig"] = "apiVersion: v1\nkind: Config\n"
+	m = pulumitest.New(fakeKubeResults(&m))
+	if err := m.Run("servelab", "kind", cfg, []string{"servelab:kubeconfig"}, programs.RunWith(testPaths(t))); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.ByType(typeKubeProvider) {
+		if !secretAt(p, "kubeconfig") {
+			t.Errorf("provider %s: kubeconfig not secret (secrets %v)", p.Name, p.Secrets())
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	kbench "github.com/servelab/servelab/components/kube/benchmark"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // The benchmark re-runs exactly when its results could change. For every
@@ -142,7 +143,7 @@ func benchRun(t *testing.T, stack string, v variant, baseline map[string]any) (b
 	})
 	var all map[string]any
 	err := m.Run("servelab", stack, cfg, slices.Collect(maps.Keys(v.secrets)), program(t, cfg, &all,
-		func(ctx *pulumi.Context, lab *programs.Lab, secrets programs.Secrets) (pulumi.Map, error) {
+		func(ctx *pulumi.Context, lab *stackconfig.Lab, secrets programs.Secrets) (pulumi.Map, error) {
 			return programs.Deploy(ctx, lab, secrets, v.opts)
 		}))
 	outputs, _ := all["benchmark"].(map[string]any)

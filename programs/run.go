@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // Run is the servelab program: main.go calls pulumi.Run(programs.Run).
@@ -26,7 +28,7 @@ func RunWith(p Paths) pulumi.RunFunc {
 }
 
 func run(ctx *pulumi.Context, p Paths) error {
-	lab, err := CheckStack(ContextGetter(ctx), EnvConfigKeys())
+	lab, err := stackconfig.CheckStack(ContextGetter(ctx), EnvConfigKeys())
 	if err != nil {
 		return configError(err)
 	}
@@ -72,9 +74,9 @@ func run(ctx *pulumi.Context, p Paths) error {
 }
 
 // ContextGetter reads servelab: keys from the running stack's config.
-func ContextGetter(ctx *pulumi.Context) Getter {
+func ContextGetter(ctx *pulumi.Context) stackconfig.Getter {
 	return func(key string) (string, bool) {
-		return ctx.GetConfig(Namespace + ":" + key)
+		return ctx.GetConfig(stackconfig.Namespace + ":" + key)
 	}
 }
 
@@ -122,10 +124,10 @@ type Secrets struct {
 // ReadSecrets reads servelab:hfToken, servelab:sshPrivateKey and every
 // target's apiKeySecret. A credential set in plain text is an error: it
 // would sit unencrypted in the stack file.
-func ReadSecrets(ctx *pulumi.Context, lab *Lab) (Secrets, error) {
+func ReadSecrets(ctx *pulumi.Context, lab *stackconfig.Lab) (Secrets, error) {
 	var errs []error
 	read := func(key string) pulumi.StringInput {
-		full := Namespace + ":" + key
+		full := stackconfig.Namespace + ":" + key
 		v, ok := ctx.GetConfig(full)
 		if !ok {
 			return nil
@@ -143,7 +145,7 @@ func ReadSecrets(ctx *pulumi.Context, lab *Lab) (Secrets, error) {
 	}
 	if lab.Cluster != nil {
 		s.Kubeconfig = read("kubeconfig")
-		if _, set := ctx.GetConfig(Namespace + ":kubeconfig"); !set && lab.Cluster.Context == "" {
+		if _, set := ctx.GetConfig(stackconfig.Namespace + ":kubeconfig"); !set && lab.Cluster.Context == "" {
 			errs = append(errs, fmt.Errorf("clusters[0].context: set a kubeconfig context, or store a kubeconfig with `make secret STACK=%s KEY=kubeconfig < ~/.kube/config`: servelab does not deploy to whatever cluster kubectl points at", ctx.Stack()))
 		}
 	}
@@ -153,7 +155,7 @@ func ReadSecrets(ctx *pulumi.Context, lab *Lab) (Secrets, error) {
 		}
 		k := read(t.APIKeySecret)
 		if k == nil {
-			if _, ok := ctx.GetConfig(Namespace + ":" + t.APIKeySecret); !ok {
+			if _, ok := ctx.GetConfig(stackconfig.Namespace + ":" + t.APIKeySecret); !ok {
 				errs = append(errs, fmt.Errorf("targets[%d].apiKeySecret: secret servelab:%s is not set (pulumi config set --secret servelab:%s)", i, t.APIKeySecret, t.APIKeySecret))
 			}
 			continue

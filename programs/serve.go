@@ -1,6 +1,10 @@
 package programs
 
-import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/programs/stackconfig"
+)
 
 // serve runs replicas of one model across hosts behind the gateway.
 func (d *deployment) serve() (pulumi.Map, error) {
@@ -15,7 +19,7 @@ func (d *deployment) serve() (pulumi.Map, error) {
 		replicas = append(replicas, pulumi.String(in.Instance.Name))
 	}
 	out := pulumi.Map{
-		"program":    pulumi.String(string(Serve)),
+		"program":    pulumi.String(string(stackconfig.Serve)),
 		"model":      pulumi.String(d.lab.Instances[0].PublicModel),
 		"replicas":   replicas,
 		"hosts":      d.hostOutputs(),

@@ -2,13 +2,12 @@ package programs
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/gateway"
 	"github.com/servelab/servelab/components/servelabimage"
-	gw "github.com/servelab/servelab/internal/gateway"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // deployServing adds what serves and watches the frameworks: the gateway,
@@ -47,49 +46,6 @@ func (d *deployment) servelabImage(host string) (pulumi.StringInput, error) {
 	return img.Ref, nil
 }
 
-// GatewaySettings maps the stack's gateway keys onto the gateway's config
-// (routing, retries, timeouts, cache); the gateway component adds
-// listeners, auth and models.
-func GatewaySettings(g Gateway) *gw.Config {
-	cfg := gw.DefaultConfig()
-	cfg.Routing = gw.Routing(g.Routing)
-	if g.UpstreamClient != "" {
-		// upstreamClient is the nethttp core's client: naming one runs the
-		// gateway on that core (the default h1 core has its own client).
-		cfg.Core = gw.CoreNetHTTP
-		cfg.UpstreamClient = g.UpstreamClient
-	}
-	if g.Retries != nil {
-		cfg.Retries = *g.Retries
-	}
-	if g.MaxBodyBytes > 0 {
-		cfg.MaxBodyBytes = g.MaxBodyBytes
-	}
-	if g.StreamIdleTimeout != "" {
-		idle, _ := time.ParseDuration(g.StreamIdleTimeout) // validated
-		cfg.Timeouts.StreamIdle = gw.Duration(idle)
-	}
-	if g.MaxConnections > 0 {
-		cfg.MaxConnections = g.MaxConnections
-	}
-	if g.RequestReadTimeout != "" {
-		read, _ := time.ParseDuration(g.RequestReadTimeout) // validated
-		cfg.Timeouts.RequestRead = gw.Duration(read)
-	}
-	cfg.Cache.Enabled = g.Cache.Enabled
-	if g.Cache.TTL != "" {
-		ttl, _ := time.ParseDuration(g.Cache.TTL)
-		cfg.Cache.TTL = gw.Duration(ttl)
-	}
-	if g.Cache.MaxEntries > 0 {
-		cfg.Cache.MaxEntries = g.Cache.MaxEntries
-	}
-	if g.Cache.MaxBytes > 0 {
-		cfg.Cache.MaxBytes = g.Cache.MaxBytes
-	}
-	return &cfg
-}
-
 func (d *deployment) deployGateway(out pulumi.Map) error {
 	g := d.lab.Config.Gateway
 	host := d.hosts[g.Host]
@@ -104,7 +60,7 @@ func (d *deployment) deployGateway(out pulumi.Map) error {
 	}
 	gwy, err := gateway.NewGateway(d.ctx, "gateway", &gateway.GatewayArgs{
 		Host: host, Image: img, Port: g.Port, BindAddress: g.BindAddress,
-		Backends: backends, Settings: GatewaySettings(g),
+		Backends: backends, Settings: stackconfig.GatewaySettings(g),
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/servelab/servelab/components/servelabimage"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // Paths locate what the program needs beside the stack: the repository
@@ -50,7 +51,7 @@ func ImageSource(p Paths) (contextDir, tag string, err error) {
 // CheckLocalBinary fails, before anything is created, when the benchmark
 // runs on this machine (benchmark.runOn: local) and the servelab binary is
 // not there: `make up` builds it, a plain `pulumi up` does not.
-func CheckLocalBinary(lab *Lab, bin string) error {
+func CheckLocalBinary(lab *stackconfig.Lab, bin string) error {
 	b := lab.Config.Benchmark
 	if !b.Enabled || b.RunOn != "local" {
 		return nil

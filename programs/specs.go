@@ -6,6 +6,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // What decides a benchmark target's results, rendered as JSON for the
@@ -35,17 +36,17 @@ type engineSpecDoc struct {
 	MemoryFraction  float64  `json:"memoryFraction"`
 	Replicas        int      `json:"replicas"`
 
-	GPUResource  string            `json:"gpuResource,omitempty"`
-	GPUs         int               `json:"gpus,omitempty"`
-	RuntimeClass string            `json:"runtimeClass,omitempty"`
-	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
-	Tolerations  []Toleration      `json:"tolerations,omitempty"`
-	SharedGPU    bool              `json:"sharedGpu,omitempty"`
+	GPUResource  string                   `json:"gpuResource,omitempty"`
+	GPUs         int                      `json:"gpus,omitempty"`
+	RuntimeClass string                   `json:"runtimeClass,omitempty"`
+	NodeSelector map[string]string        `json:"nodeSelector,omitempty"`
+	Tolerations  []stackconfig.Toleration `json:"tolerations,omitempty"`
+	SharedGPU    bool                     `json:"sharedGpu,omitempty"`
 }
 
 // specDoc is instance in's spec document, without what depends on the
 // target (image digest, runtime, placement).
-func specDoc(in InstancePlan, argv, env []string, ipcHost bool, replicas int) engineSpecDoc {
+func specDoc(in stackconfig.InstancePlan, argv, env []string, ipcHost bool, replicas int) engineSpecDoc {
 	return engineSpecDoc{
 		Instance: in.Instance.Name, Engine: string(in.Instance.Engine), Flavour: string(in.Instance.Flavour),
 		Model: in.Instance.Model, ServedModelName: in.Instance.ServedModelName, Image: in.Framework.Image,

@@ -7,13 +7,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/servelab/servelab/components/framework"
-	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 const typePassword = "random:index/randomPassword:RandomPassword"
@@ -31,14 +32,14 @@ func checkEngineKeys(t *testing.T, run *stackRun) {
 		for i, u := range c.Plain("uploads").([]any) {
 			u := u.(map[string]any)
 			file := u["file"].(string)
-			if file == gateway.ConfigPath {
+			if file == gatewayconfig.ConfigPath {
 				var cfg gw.Config
 				if err := json.Unmarshal([]byte(u["content"].(string)), &cfg); err != nil {
 					t.Fatal(err)
 				}
 				gwCfg = &cfg
 			}
-			if strings.HasPrefix(file, gateway.BackendKeysDir+"/") {
+			if strings.HasPrefix(file, gatewayconfig.BackendKeysDir+"/") {
 				gwUploads[file] = u["permissions"] == "0400" && secretAt(c, fmt.Sprintf("uploads[%d].content", i))
 			}
 		}
@@ -78,7 +79,7 @@ func checkEngineKeys(t *testing.T, run *stackRun) {
 		keyFile := ""
 		for i, u := range c.Plain("uploads").([]any) {
 			u := u.(map[string]any)
-			if f := u["file"].(string); f == framework.EngineAuthPath || f == framework.EngineKeyPath {
+			if f := u["file"].(string); f == frameworkspec.EngineAuthPath || f == frameworkspec.EngineKeyPath {
 				keyFile = f
 				if u["permissions"] != "0400" || !secretAt(c, fmt.Sprintf("uploads[%d].content", i)) {
 					t.Errorf("%s: key file %s mode %v secret %v", name, f, u["permissions"], c.Secrets())
@@ -92,7 +93,7 @@ func checkEngineKeys(t *testing.T, run *stackRun) {
 			continue
 		}
 		b, ok := backends[name]
-		if !ok || b.APIKeyFile != gateway.BackendKeyFile(name) || !gwUploads[b.APIKeyFile] {
+		if !ok || b.APIKeyFile != gatewayconfig.BackendKeyFile(name) || !gwUploads[b.APIKeyFile] {
 			t.Errorf("%s: gateway backend %+v, key file uploaded 0400 and secret: %v", name, b, gwUploads[b.APIKeyFile])
 		}
 	}
@@ -135,11 +136,11 @@ func checkModelCache(t *testing.T, run *stackRun) {
 	t.Helper()
 	for _, hp := range run.lab.Hosts {
 		name := hp.Host.Name
-		uses := slices.ContainsFunc(run.lab.Instances, func(in programs.InstancePlan) bool {
+		uses := slices.ContainsFunc(run.lab.Instances, func(in stackconfig.InstancePlan) bool {
 			if in.Host != name {
 				return false
 			}
-			s, err := framework.BuildSpec(in.Instance)
+			s, err := frameworkspec.BuildSpec(in.Instance)
 			return err == nil && s.UsesModelCache()
 		})
 		v, ok := run.mocks.Get(typeVolume, name+"-model-cache")
@@ -188,7 +189,7 @@ func TestSecurityOfSSHStackVariants(t *testing.T) {
 	}
 	c, _ := run.mocks.Get(typeContainer, "vllm-container")
 	vols := c.Plain("volumes").([]any)
-	if v := vols[0].(map[string]any); v["hostPath"] != "/data/servelab-cache" || v["containerPath"] != framework.ModelCachePath {
+	if v := vols[0].(map[string]any); v["hostPath"] != "/data/servelab-cache" || v["containerPath"] != frameworkspec.ModelCachePath {
 		t.Errorf("vllm volumes %v, want the bind-mounted model cache", vols)
 	}
 }

@@ -23,13 +23,14 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
-	"github.com/servelab/servelab/components/framework"
-	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/components/gpuhost"
 	gw "github.com/servelab/servelab/internal/gateway"
 	mon "github.com/servelab/servelab/internal/monitoring"
 	"github.com/servelab/servelab/internal/pulumitest"
 	"github.com/servelab/servelab/programs"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -67,13 +68,13 @@ type stackRun struct {
 	// engineKeysSecret: the engineKeys output is secret.
 	engineKeysSecret bool
 	mocks            *pulumitest.Mocks
-	lab              *programs.Lab
+	lab              *stackconfig.Lab
 	outputs          map[string]any
 }
 
 // fakeProbe answers each host's probe with what its declared GPUs would
 // print, so the inventory check passes; missing drops GPUs from the answer.
-func fakeProbe(lab *programs.Lab, missing int) pulumitest.OutputsFunc {
+func fakeProbe(lab *stackconfig.Lab, missing int) pulumitest.OutputsFunc {
 	return func(args pulumi.MockResourceArgs) resource.PropertyMap {
 		if args.Name == "benchmark-run" && (args.TypeToken == typeLocalCmd || args.TypeToken == typeRemoteCmd) {
 			return resource.PropertyMap{"stdout": resource.NewProperty(fakeBench(args))}
@@ -103,7 +104,7 @@ func fakeProbe(lab *programs.Lab, missing int) pulumitest.OutputsFunc {
 	}
 }
 
-func countGPUs(hp programs.HostPlan) int {
+func countGPUs(hp stackconfig.HostPlan) int {
 	n := 0
 	for _, g := range hp.Declared {
 		n += g.Count
@@ -146,7 +147,7 @@ func runConfig(t *testing.T, stack string, cfg map[string]string, missingGPUs in
 		return probe(args)
 	})
 	err := run.mocks.Run("servelab", stack, cfg, slices.Collect(mapsKeys(secretConfig)), program(t, cfg, &run.outputs,
-		func(ctx *pulumi.Context, lab *programs.Lab, secrets programs.Secrets) (pulumi.Map, error) {
+		func(ctx *pulumi.Context, lab *stackconfig.Lab, secrets programs.Secrets) (pulumi.Map, error) {
 			out, err := programs.Deploy(ctx, lab, secrets, programs.Options{ImageTag: "localhost/servelab:test", SourceDir: "bin/image-context/test",
 				BenchBinary: programs.BenchBinary, BenchBinarySHA256: testBinarySHA256})
 			if err != nil {
@@ -168,10 +169,10 @@ func runConfig(t *testing.T, stack string, cfg map[string]string, missingGPUs in
 // is read, with deploy standing for programs.Deploy; it stores the awaited
 // stack outputs in *out.
 func program(t *testing.T, cfg map[string]string, out *map[string]any,
-	deploy func(*pulumi.Context, *programs.Lab, programs.Secrets) (pulumi.Map, error),
+	deploy func(*pulumi.Context, *stackconfig.Lab, programs.Secrets) (pulumi.Map, error),
 ) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		lab, err := programs.Validate(mustLoad(t, cfg))
+		lab, err := stackconfig.Validate(mustLoad(t, cfg))
 		if err != nil {
 			return err
 		}
@@ -198,17 +199,17 @@ func mapsKeys(m map[string]string) func(func(string) bool) {
 	}
 }
 
-func mustLoad(t *testing.T, cfg map[string]string) *programs.Config {
-	c, err := programs.Load(func(k string) (string, bool) { v, ok := cfg[programs.Namespace+":"+k]; return v, ok })
+func mustLoad(t *testing.T, cfg map[string]string) *stackconfig.Config {
+	c, err := stackconfig.Load(func(k string) (string, bool) { v, ok := cfg[stackconfig.Namespace+":"+k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func planStack(t *testing.T, cfg map[string]string) *programs.Lab {
+func planStack(t *testing.T, cfg map[string]string) *stackconfig.Lab {
 	t.Helper()
-	lab, err := programs.Validate(mustLoad(t, cfg))
+	lab, err := stackconfig.Validate(mustLoad(t, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +439,7 @@ func checkGraph(t *testing.T, run *stackRun) {
 		}
 		switch in.Instance.Engine {
 		case "vllm":
-			want := []string{in.Instance.Model, "--config", framework.EngineAuthPath, "--served-model-name", in.Instance.ServedModelName}
+			want := []string{in.Instance.Model, "--config", frameworkspec.EngineAuthPath, "--served-model-name", in.Instance.ServedModelName}
 			if !slices.Equal(cmd[:5], want) || !slices.Contains(cmd, fmt.Sprintf("%.2f", in.Instance.MemoryFraction)) {
 				t.Errorf("%s: vllm argv %v", c.Name, cmd)
 			}
@@ -522,13 +523,13 @@ func dependsOnName(r pulumitest.Resource, name string) bool {
 	return false
 }
 
-func hostOf(lab *programs.Lab, name string) programs.Host {
+func hostOf(lab *stackconfig.Lab, name string) stackconfig.Host {
 	for _, h := range lab.Hosts {
 		if h.Host.Name == name {
 			return h.Host
 		}
 	}
-	return programs.Host{}
+	return stackconfig.Host{}
 }
 
 // gatewayConfig is the config the gateway container receives, checked by
@@ -543,12 +544,12 @@ func gatewayConfig(t *testing.T, run *stackRun) []byte {
 	for _, u := range c.Plain("uploads").([]any) {
 		u := u.(map[string]any)
 		switch u["file"] {
-		case gateway.ConfigPath:
+		case gatewayconfig.ConfigPath:
 			cfg = u["content"].(string)
 			if u["permissions"] != "0444" {
 				t.Errorf("config mode %v", u["permissions"])
 			}
-		case gateway.KeysPath:
+		case gatewayconfig.KeysPath:
 			keys = u["content"].(string)
 			if u["permissions"] != "0400" {
 				t.Errorf("keys file mode %v, want 0400", u["permissions"])
@@ -621,7 +622,7 @@ func checkBenchmark(t *testing.T, run *stackRun) {
 	targets, _ := results["targets"].(map[string]any)
 	for _, in := range run.lab.Instances {
 		name := in.Instance.Name
-		if cfg.Program == programs.Serve {
+		if cfg.Program == stackconfig.Serve {
 			name = "gateway"
 		}
 		if _, ok := targets[name]; !ok {
@@ -633,7 +634,7 @@ func checkBenchmark(t *testing.T, run *stackRun) {
 			}
 		}
 	}
-	if cfg.Benchmark.Direct && cfg.Program == programs.Compare {
+	if cfg.Benchmark.Direct && cfg.Program == stackconfig.Compare {
 		if over, _ := results["gatewayOverhead"].(map[string]any); len(over) != len(run.lab.Instances) {
 			t.Errorf("gateway overhead for %d frameworks, want %d", len(over), len(run.lab.Instances))
 		}
@@ -729,7 +730,7 @@ func checkMonitoring(t *testing.T, run *stackRun) {
 	}
 }
 
-func gpuHosts(lab *programs.Lab) int {
+func gpuHosts(lab *stackconfig.Lab) int {
 	n := 0
 	for _, h := range lab.Hosts {
 		if len(h.Declared) > 0 {

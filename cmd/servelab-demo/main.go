@@ -2,8 +2,9 @@
 // loopback — simulated engines, the gateway, Prometheus, a benchmark and
 // the HTML report — with no Docker, GPU or Pulumi (internal/demo). It is
 // not a subcommand of servelab: it reads stacks with the Pulumi program's
-// own code (programs), which the servelab binary must not link. It only
-// parses flags and signals.
+// own Pulumi-free code (programs/stackconfig and the components' spec
+// packages), which the servelab binary must not link; it links no Pulumi
+// SDK either (TestLinksNoPulumi). It only parses flags and signals.
 package main
 
 import (
@@ -23,8 +24,8 @@ func main() {
 		o    demo.Options
 		conc string
 	)
-	// A flag set of its own: the Pulumi SDK's dependencies register
-	// theirs on the global one.
+	// A flag set of its own: whatever a dependency registers on the
+	// global one stays out of its usage.
 	flags := flag.NewFlagSet("servelab-demo", flag.ExitOnError)
 	flags.StringVar(&o.Stack, "stack", demo.DefaultStack, "stack file whose lab to run (its engines must be simulated: engine sim)")
 	flags.StringVar(&o.Servelab, "servelab", demo.DefaultServelab, "servelab binary (make build)")

@@ -23,18 +23,12 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 	"github.com/servelab/servelab/components/gpuhost"
 )
 
 // TypeToken is the component's Pulumi type.
 const TypeToken = "servelab:benchmark:Benchmark"
-
-// DefaultTimeout bounds a run when BenchmarkArgs.Timeout is zero;
-// MinTimeout is the shortest timeout accepted.
-const (
-	DefaultTimeout = 30 * time.Minute
-	MinTimeout     = time.Minute
-)
 
 // BenchmarkArgs configure a run.
 type BenchmarkArgs struct {
@@ -56,9 +50,9 @@ type BenchmarkArgs struct {
 	Targets []Target
 	// Keys are API keys (secrets), indexed by Target.KeyIndex.
 	Keys     []pulumi.StringInput
-	Workload Workload
-	// Timeout bounds the whole run (DefaultTimeout when zero); the bench
-	// gets a deadline a margin shorter (Deadline).
+	Workload benchspec.Workload
+	// Timeout bounds the whole run (benchspec.DefaultTimeout when zero);
+	// the bench gets a deadline a margin shorter (benchspec.Deadline).
 	Timeout time.Duration
 	// Baseline, when set, compares the results with another stack's.
 	Baseline *Baseline
@@ -86,11 +80,11 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 	if err != nil {
 		return nil, err
 	}
-	targetsJSON, err := TargetsFile(a.Targets)
+	targetsJSON, err := benchspec.TargetsFile(Plain(a.Targets))
 	if err != nil {
 		return nil, fmt.Errorf("benchmark %s: %w", name, err)
 	}
-	bench := benchArgs(a.Workload, Deadline(a.Timeout))
+	bench := benchspec.Argv(a.Workload, benchspec.Deadline(a.Timeout))
 
 	b := &Benchmark{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, b, opts...); err != nil {
@@ -219,7 +213,7 @@ func results(ctx *pulumi.Context, name string, parent pulumi.Resource, a Benchma
 	}
 	parsed := pulumi.All(inputs...).ApplyT(func(v []any) (map[string]any, error) {
 		stdout := v[0].(string)
-		res, runs, err := parse(stdout, targets)
+		res, runs, err := benchspec.ParseRuns(stdout, Plain(targets))
 		if err != nil {
 			return nil, fmt.Errorf("benchmark %s: %w", name, err)
 		}
@@ -327,10 +321,10 @@ func check(name string, a BenchmarkArgs) (BenchmarkArgs, error) {
 		a.Workload.Dataset = "random"
 	}
 	if a.Timeout == 0 {
-		a.Timeout = DefaultTimeout
+		a.Timeout = benchspec.DefaultTimeout
 	}
-	if a.Timeout < MinTimeout {
-		errs = append(errs, fmt.Errorf("benchmark %s: timeout %v is shorter than %v", name, a.Timeout, MinTimeout))
+	if a.Timeout < benchspec.MinTimeout {
+		errs = append(errs, fmt.Errorf("benchmark %s: timeout %v is shorter than %v", name, a.Timeout, benchspec.MinTimeout))
 	}
 	if a.Baseline != nil {
 		if a.Baseline.Stack == "" {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/servelab/servelab/benchmarks"
 	"github.com/servelab/servelab/components/benchmark"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/pulumitest"
 )
@@ -34,12 +35,12 @@ func recorded(t *testing.T) string {
 }
 
 var targets = []benchmark.Target{
-	{Label: "vllm", BaseURL: "http://gateway:8080", Model: "vllm", Engine: "gateway", Framework: "vllm", KeyIndex: 0},
-	{Label: "vllm-direct", BaseURL: "http://vllm:8000", Model: "vllm", Engine: "vllm", Framework: "vllm", Direct: true, KeyIndex: -1},
-	{Label: "ollama", BaseURL: "http://gateway:8080", Model: "ollama", Engine: "gateway", Framework: "ollama", KeyIndex: 0},
+	{Target: benchspec.Target{Label: "vllm", BaseURL: "http://gateway:8080", Model: "vllm", Engine: "gateway", Framework: "vllm", KeyIndex: 0}},
+	{Target: benchspec.Target{Label: "vllm-direct", BaseURL: "http://vllm:8000", Model: "vllm", Engine: "vllm", Framework: "vllm", Direct: true, KeyIndex: -1}},
+	{Target: benchspec.Target{Label: "ollama", BaseURL: "http://gateway:8080", Model: "ollama", Engine: "gateway", Framework: "ollama", KeyIndex: 0}},
 }
 
-var workload = benchmark.Workload{Dataset: "multilingual", NumPrompts: 22, MaxConcurrency: []int{1, 4}, OutputLen: 16, Seed: 42,
+var workload = benchspec.Workload{Dataset: "multilingual", NumPrompts: 22, MaxConcurrency: []int{1, 4}, OutputLen: 16, Seed: 42,
 	Goodput: map[string]float64{"ttft": 100}}
 
 func stdoutOf(out string) pulumitest.OutputsFunc {
@@ -248,7 +249,7 @@ func TestBenchmarkLocalAndFailures(t *testing.T) {
 		{name: "partial run fails up", stdout: partial, targets: targets,
 			wantErr: "benchmark bench: vllm at concurrency 1, rate inf: benchmark run was interrupted (partial results): 22 completed, 0 failed"},
 		{name: "missing target fails up", stdout: recorded(t),
-			targets: append(targets, benchmark.Target{Label: "sglang", BaseURL: "http://x", Model: "m", KeyIndex: -1}),
+			targets: append(targets, benchmark.Target{Target: benchspec.Target{Label: "sglang", BaseURL: "http://x", Model: "m", KeyIndex: -1}}),
 			wantErr: "sglang: no result in the bench output"},
 		{name: "garbage output", stdout: "not json", targets: targets, wantErr: "decode bench result"},
 	}
@@ -295,12 +296,12 @@ func TestBenchmarkArgsErrors(t *testing.T) {
 		{"empty", &benchmark.BenchmarkArgs{}, "set Host (run in the lab network) or Binary (run here)"},
 		{"binary without hash", &benchmark.BenchmarkArgs{Binary: "bin/servelab"}, "BinarySHA256 is required with Binary"},
 		{"timeout too short", &benchmark.BenchmarkArgs{Binary: "x", BinarySHA256: "00", Workload: workload, Timeout: 30 * time.Second}, "timeout 30s is shorter than 1m0s"},
-		{"repeats out of range", &benchmark.BenchmarkArgs{Binary: "x", BinarySHA256: "00", Workload: benchmark.Workload{NumPrompts: 1, Repeats: 101}}, "repeats 101 is out of range 1-100"},
+		{"repeats out of range", &benchmark.BenchmarkArgs{Binary: "x", BinarySHA256: "00", Workload: benchspec.Workload{NumPrompts: 1, Repeats: 101}}, "repeats 101 is out of range 1-100"},
 		{"no targets", &benchmark.BenchmarkArgs{Binary: "x", Workload: workload}, "no targets"},
 		{"repeated label", &benchmark.BenchmarkArgs{Binary: "x", Workload: workload, Targets: []benchmark.Target{
-			{Label: "a", BaseURL: "u", Model: "m", KeyIndex: -1}, {Label: "a", BaseURL: "u", Model: "m", KeyIndex: -1}}}, `label "a" is empty or repeated`},
+			{Target: benchspec.Target{Label: "a", BaseURL: "u", Model: "m", KeyIndex: -1}}, {Target: benchspec.Target{Label: "a", BaseURL: "u", Model: "m", KeyIndex: -1}}}}, `label "a" is empty or repeated`},
 		{"key out of range", &benchmark.BenchmarkArgs{Binary: "x", Workload: workload, Targets: []benchmark.Target{
-			{Label: "a", BaseURL: "u", Model: "m", KeyIndex: 1}}}, "key 1 of 0"},
+			{Target: benchspec.Target{Label: "a", BaseURL: "u", Model: "m", KeyIndex: 1}}}}, "key 1 of 0"},
 	} {
 		err := pulumitest.New(nil).Run("servelab", "test", nil, nil, func(ctx *pulumi.Context) error {
 			_, err := benchmark.NewBenchmark(ctx, "bench", tt.args)

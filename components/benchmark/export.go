@@ -2,26 +2,28 @@ package benchmark
 
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 )
 
 // What another runner of the same benchmark uses to run it exactly as this
 // component does. The Kubernetes target runs the bench as a Job
-// (components/kube/benchmark): the same checks, targets file (TargetsFile
-// and KeyEnv, command.go), argv and --deadline, the same named triggers
-// and spec hash deciding re-runs, and the same stack output — results,
+// (components/kube/benchmark): the same checks, targets file
+// (benchspec.TargetsFile and KeyEnv), argv and --deadline, the same named
+// triggers and spec hash deciding re-runs, and the same stack output — results,
 // provenance and baseline comparison. Such a runner sets Image (the
 // servelab image the bench runs in) and leaves Host and Binary empty.
 
 // Check validates the runner-independent part of args — targets, keys,
 // workload, repeats, timeout, baseline — and fills in the defaults
-// (Timeout DefaultTimeout, dataset random).
+// (Timeout benchspec.DefaultTimeout, dataset random).
 func Check(name string, args BenchmarkArgs) (BenchmarkArgs, error) { return check(name, args) }
 
 // Argv is the bench's argv after `servelab` (or the servelab image's
 // entrypoint) for a checked args: its workload, --repeats, and
-// --deadline Deadline(a.Timeout); it reads the targets file from
+// --deadline benchspec.Deadline(a.Timeout); it reads the targets file from
 // /dev/stdin.
-func Argv(a BenchmarkArgs) []string { return benchArgs(a.Workload, Deadline(a.Timeout)) }
+func Argv(a BenchmarkArgs) []string { return benchspec.Argv(a.Workload, benchspec.Deadline(a.Timeout)) }
 
 // Triggers are the run's named trigger digests (triggers.go) for a checked
 // args, the argv it runs and its targets file, and the spec hash: the

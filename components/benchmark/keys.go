@@ -3,6 +3,8 @@ package benchmark
 import (
 	"strconv"
 	"time"
+
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 )
 
 // API keys never enter the bench command's inputs: a key there (in stdin,
@@ -64,6 +66,6 @@ func deleteKeysArgv(file string) []string {
 
 // runArgv wraps the bench's argv in runScript.
 func runArgv(file string, keys int, timeout time.Duration, bench []string) []string {
-	argv := []string{"/bin/sh", "-c", runScript, "servelab-bench", file, timeout.String(), Deadline(timeout).String(), strconv.Itoa(keys)}
+	argv := []string{"/bin/sh", "-c", runScript, "servelab-bench", file, timeout.String(), benchspec.Deadline(timeout).String(), strconv.Itoa(keys)}
 	return append(argv, bench...)
 }

@@ -87,17 +87,3 @@ func TestKeysFileAndRunScript(t *testing.T) {
 		t.Errorf("no keys: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
-
-func TestDeadline(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct{ timeout, want time.Duration }{
-		{30 * time.Minute, 29*time.Minute + 30*time.Second},
-		{2 * time.Hour, 2*time.Hour - 30*time.Second},
-		{3 * time.Minute, 3*time.Minute - 18*time.Second},
-		{time.Minute, 50 * time.Second},
-	} {
-		if got := Deadline(tt.timeout); got != tt.want {
-			t.Errorf("Deadline(%v) = %v, want %v", tt.timeout, got, tt.want)
-		}
-	}
-}

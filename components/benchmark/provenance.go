@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/servelab/servelab/benchmarks"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 )
 
 // Provenance is what produced a run's results; it sits next to them in
@@ -61,7 +62,7 @@ type WorkloadSettings struct {
 	Repeats int `json:"repeats"`
 }
 
-func workloadSettings(w Workload) WorkloadSettings {
+func workloadSettings(w benchspec.Workload) WorkloadSettings {
 	s := WorkloadSettings{
 		Dataset: w.Dataset, DatasetPath: w.DatasetPath, NumPrompts: w.NumPrompts,
 		MaxConcurrency: slices.Clone(w.MaxConcurrency), Burstiness: w.Burstiness,

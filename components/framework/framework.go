@@ -1,7 +1,8 @@
 // Package framework is the Framework component: one inference engine
 // (vLLM, SGLang, Ollama, llama.cpp or the servelab simulator) serving one
 // model in a container on a GpuHost. The engine kind selects the spec
-// (spec.go): argv, environment, volumes, healthcheck and how long to wait.
+// (frameworkspec.BuildSpec): argv, environment, volumes, healthcheck and
+// how long to wait.
 // `up` returns only when the engine is ready: a readiness command
 // (gpuhost.AwaitReady) waits for the container's healthcheck, which uses a
 // binary present in the image, and fails at the first crash with the
@@ -24,6 +25,7 @@ import (
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/imageref"
@@ -37,7 +39,7 @@ const TypeToken = "servelab:framework:Framework"
 // or secret are inputs.
 type FrameworkArgs struct {
 	Host     *gpuhost.GpuHost
-	Instance Instance
+	Instance frameworkspec.Instance
 	// Image is the engine image reference, pinned by tag or digest.
 	Image pulumi.StringInput
 	// ImageIsLocal: Image was built on the host (the servelab image for a
@@ -79,7 +81,7 @@ type Framework struct {
 	UpstreamModel string
 	// Spec is the container the instance runs as (argv, non-secret env,
 	// runtime): with ImageDigest, what decides its benchmark results.
-	Spec Spec
+	Spec frameworkspec.Spec
 	// HasAPIKey reports whether the engine checks an API key (APIKey).
 	HasAPIKey bool
 	// LoopbackOnly: the engine takes no API key and is published on
@@ -198,7 +200,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 		token := pulumi.ToSecret(a.HFToken).(pulumi.StringOutput)
 		if spec.UploadHFToken {
 			uploads = append(uploads, docker.ContainerUploadArgs{
-				File:        pulumi.String(HFTokenPath),
+				File:        pulumi.String(frameworkspec.HFTokenPath),
 				Content:     token,
 				Permissions: pulumi.String("0400"),
 			})
@@ -216,7 +218,7 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 		format := spec.APIKeyFormat
 		uploads = append(uploads, docker.ContainerUploadArgs{
 			File:        pulumi.String(spec.APIKeyFile),
-			Content:     f.APIKey.ApplyT(func(k string) string { return KeyFileContent(format, k) }).(pulumi.StringOutput),
+			Content:     f.APIKey.ApplyT(func(k string) string { return frameworkspec.KeyFileContent(format, k) }).(pulumi.StringOutput),
 			Permissions: pulumi.String("0400"),
 		})
 	}
@@ -341,9 +343,9 @@ func (f *Framework) InternalBaseURL() string {
 	return "http://" + f.Name + ":" + strconv.Itoa(f.Port)
 }
 
-func validate(name string, args *FrameworkArgs) (FrameworkArgs, Spec, error) {
+func validate(name string, args *FrameworkArgs) (FrameworkArgs, frameworkspec.Spec, error) {
 	if args == nil {
-		return FrameworkArgs{}, Spec{}, fmt.Errorf("framework %s: args are required", name)
+		return FrameworkArgs{}, frameworkspec.Spec{}, fmt.Errorf("framework %s: args are required", name)
 	}
 	a := *args
 	var errs []error
@@ -366,7 +368,7 @@ func validate(name string, args *FrameworkArgs) (FrameworkArgs, Spec, error) {
 	if strings.ContainsAny(a.Instance.Name, " /:") {
 		errs = append(errs, fmt.Errorf("framework %s: instance name %q must be a DNS label", name, a.Instance.Name))
 	}
-	spec, err := BuildSpec(a.Instance)
+	spec, err := frameworkspec.BuildSpec(a.Instance)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("framework %s: %w", name, err))
 	}

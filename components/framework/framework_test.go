@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/pulumitest"
@@ -17,12 +18,12 @@ import (
 func TestNewFramework(t *testing.T) {
 	t.Parallel()
 	token := pulumi.ToSecret(pulumi.String("hf_secret")).(pulumi.StringOutput)
-	ollama := framework.Instance{Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
-		Args: framework.EngineArgs{Ollama: &framework.OllamaArgs{}}}
-	llama := framework.Instance{Name: "llama", Engine: engine.LlamaCpp, Model: "a/b-GGUF:Q4_K_M", ServedModelName: "llama",
-		Args: framework.EngineArgs{LlamaCpp: &framework.LlamaCppArgs{}}}
-	sim := framework.Instance{Name: "sim", Engine: engine.Sim, Flavour: engine.VLLM, Model: "sim", ServedModelName: "sim",
-		Args: framework.EngineArgs{Sim: &framework.SimArgs{}}}
+	ollama := frameworkspec.Instance{Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
+		Args: frameworkspec.EngineArgs{Ollama: &frameworkspec.OllamaArgs{}}}
+	llama := frameworkspec.Instance{Name: "llama", Engine: engine.LlamaCpp, Model: "a/b-GGUF:Q4_K_M", ServedModelName: "llama",
+		Args: frameworkspec.EngineArgs{LlamaCpp: &frameworkspec.LlamaCppArgs{}}}
+	sim := frameworkspec.Instance{Name: "sim", Engine: engine.Sim, Flavour: engine.VLLM, Model: "sim", ServedModelName: "sim",
+		Args: frameworkspec.EngineArgs{Sim: &frameworkspec.SimArgs{}}}
 
 	tests := []struct {
 		name    string

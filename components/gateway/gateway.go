@@ -21,31 +21,18 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/components/gpuhost"
-	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
 )
 
 // TypeToken is the component's Pulumi type.
 const TypeToken = "servelab:gateway:Gateway"
 
-// Paths and ports inside the gateway container.
-const (
-	ConfigPath = "/etc/servelab/gateway.json"
-	KeysPath   = "/run/servelab/gateway-keys"
-	// BackendKeysDir holds one key file per backend with an API key,
-	// named after the backend (mode 0400).
-	BackendKeysDir = "/run/servelab/backend-keys"
-	APIPort        = 8080
-	MetricsPort    = 9091
-	// Alias is the gateway's name on the lab network.
-	Alias = "gateway"
-	// InternalBaseURL is the gateway's URL on the lab network.
-	InternalBaseURL = "http://gateway:8080"
-	// ReadyTimeout bounds the wait for the gateway to report every model
-	// ready (its backends are ready before it starts).
-	ReadyTimeout = 2 * time.Minute
-)
+// ReadyTimeout bounds the wait for the gateway to report every model ready
+// (its backends are ready before it starts).
+const ReadyTimeout = 2 * time.Minute
 
 // Backend is a framework instance behind the gateway.
 type Backend struct {
@@ -97,96 +84,24 @@ func (g *Gateway) Waits() []pulumi.Resource { return g.waits }
 // RenderConfig builds the gateway config for backends on a host and checks
 // it with the gateway's own validation.
 func RenderConfig(host *gpuhost.GpuHost, settings *gw.Config, backends []Backend) (gw.Config, error) {
-	upstreams := make([]Upstream, len(backends))
+	upstreams := make([]gatewayconfig.Upstream, len(backends))
 	for i, b := range backends {
 		f := b.Framework
 		url := f.InternalBaseURL()
 		if f.Host != host {
 			url = f.Host.PublishedURL(f.PublishedPort)
 		}
-		u := Upstream{
+		u := gatewayconfig.Upstream{
 			Name: f.Name, Engine: f.API, URL: url,
 			PublicModel: b.PublicModel, UpstreamModel: f.UpstreamModel, Weight: b.Weight,
 		}
 		if f.HasAPIKey {
-			u.APIKeyFile = BackendKeyFile(f.Name)
+			u.APIKeyFile = gatewayconfig.BackendKeyFile(f.Name)
 		}
 		upstreams[i] = u
 	}
-	return Render(settings, ContainerListeners(), upstreams)
+	return gatewayconfig.Render(settings, gatewayconfig.ContainerListeners(), upstreams)
 }
-
-// Upstream is a backend as the gateway's config describes it: plain data,
-// whatever runs it (a container on a Docker host, a Service in a cluster,
-// a process on loopback under `make demo`), so that every target renders
-// its gateway config with the same code.
-type Upstream struct {
-	// Name is the backend's name (the framework instance).
-	Name string
-	// Engine is the API it speaks (a sim's flavour).
-	Engine engine.Kind
-	// URL is its base URL as the gateway reaches it.
-	URL string
-	// PublicModel is the model name clients send; UpstreamModel the name
-	// the engine serves.
-	PublicModel, UpstreamModel string
-	// Weight is its share under weighted routing (0 = 1).
-	Weight int
-	// APIKeyFile is where the gateway reads the key it sends to this
-	// upstream ("" = the engine takes no key).
-	APIKeyFile string
-}
-
-// Listeners are where the gateway listens and reads its keys.
-type Listeners struct {
-	Listen, MetricsListen, KeysFile string
-}
-
-// ContainerListeners are the gateway container's.
-func ContainerListeners() Listeners {
-	return Listeners{
-		Listen:        "0.0.0.0:" + strconv.Itoa(APIPort),
-		MetricsListen: "0.0.0.0:" + strconv.Itoa(MetricsPort),
-		KeysFile:      KeysPath,
-	}
-}
-
-// Render builds the gateway config of settings (nil = the gateway's
-// defaults) in front of upstreams, one model per public model name in
-// order, and checks it with the gateway's own validation. The Docker
-// target (RenderConfig), the Kubernetes target (components/kube/gateway)
-// and `make demo` (internal/demo) all render through it.
-func Render(settings *gw.Config, at Listeners, upstreams []Upstream) (gw.Config, error) {
-	cfg := gw.DefaultConfig()
-	if settings != nil {
-		cfg = *settings
-	}
-	cfg.Listen = at.Listen
-	cfg.MetricsListen = at.MetricsListen
-	cfg.Auth = gw.Auth{KeysFile: at.KeysFile}
-	cfg.Models = nil
-	index := map[string]int{}
-	for _, u := range upstreams {
-		be := gw.Backend{Name: u.Name, Engine: u.Engine, URL: u.URL, Weight: u.Weight, APIKeyFile: u.APIKeyFile}
-		if u.UpstreamModel != u.PublicModel {
-			be.Model = u.UpstreamModel
-		}
-		i, ok := index[u.PublicModel]
-		if !ok {
-			i = len(cfg.Models)
-			index[u.PublicModel] = i
-			cfg.Models = append(cfg.Models, gw.Model{Name: u.PublicModel})
-		}
-		cfg.Models[i].Backends = append(cfg.Models[i].Backends, be)
-	}
-	if err := cfg.Check(); err != nil {
-		return gw.Config{}, fmt.Errorf("gateway config: %w", err)
-	}
-	return cfg, nil
-}
-
-// BackendKeyFile is where the gateway container holds a backend's key.
-func BackendKeyFile(backend string) string { return BackendKeysDir + "/" + backend }
 
 // NewGateway creates the API key, the config and the gateway container.
 func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pulumi.ResourceOption) (*Gateway, error) {
@@ -240,30 +155,30 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 
 	var after []pulumi.Resource
 	uploads := docker.ContainerUploadArray{
-		docker.ContainerUploadArgs{File: pulumi.String(ConfigPath), Content: pulumi.String(string(cfgJSON) + "\n"), Permissions: pulumi.String("0444")},
-		docker.ContainerUploadArgs{File: pulumi.String(KeysPath), Content: pulumi.Sprintf("%s\n", key.Result), Permissions: pulumi.String("0400")},
+		docker.ContainerUploadArgs{File: pulumi.String(gatewayconfig.ConfigPath), Content: pulumi.String(string(cfgJSON) + "\n"), Permissions: pulumi.String("0444")},
+		docker.ContainerUploadArgs{File: pulumi.String(gatewayconfig.KeysPath), Content: pulumi.Sprintf("%s\n", key.Result), Permissions: pulumi.String("0400")},
 	}
 	for _, b := range a.Backends {
 		after = append(after, b.Framework.Waits()...)
 		if f := b.Framework; f.HasAPIKey {
 			uploads = append(uploads, docker.ContainerUploadArgs{
-				File: pulumi.String(BackendKeyFile(f.Name)), Content: pulumi.Sprintf("%s\n", f.APIKey), Permissions: pulumi.String("0400"),
+				File: pulumi.String(gatewayconfig.BackendKeyFile(f.Name)), Content: pulumi.Sprintf("%s\n", f.APIKey), Permissions: pulumi.String("0400"),
 			})
 		}
 	}
 	container, err := docker.NewContainer(ctx, name+"-container", &docker.ContainerArgs{
-		Name:    pulumi.String(a.Host.DockerName(Alias)),
+		Name:    pulumi.String(a.Host.DockerName(gatewayconfig.Alias)),
 		Image:   a.Image,
-		Command: pulumi.ToStringArray([]string{"gateway", "--config", ConfigPath}),
+		Command: pulumi.ToStringArray([]string{"gateway", "--config", gatewayconfig.ConfigPath}),
 		Uploads: uploads,
 		Ports: docker.ContainerPortArray{docker.ContainerPortArgs{
-			Internal: pulumi.Int(APIPort), External: pulumi.Int(a.Port), Ip: pulumi.String(bind),
+			Internal: pulumi.Int(gatewayconfig.APIPort), External: pulumi.Int(a.Port), Ip: pulumi.String(bind),
 		}},
 		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{docker.ContainerNetworksAdvancedArgs{
-			Name: a.Host.NetworkName, Aliases: pulumi.ToStringArray([]string{Alias}),
+			Name: a.Host.NetworkName, Aliases: pulumi.ToStringArray([]string{gatewayconfig.Alias}),
 		}},
 		Healthcheck: a.Host.Healthcheck(gpuhost.Healthcheck{
-			Test:     []string{"CMD", framework.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(APIPort) + "/readyz"},
+			Test:     []string{"CMD", frameworkspec.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(gatewayconfig.APIPort) + "/readyz"},
 			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 3,
 			StartPeriod: time.Minute, StartInterval: time.Second,
 		}),
@@ -283,15 +198,15 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 		return nil, fmt.Errorf("gateway %s: container: %w", name, err)
 	}
 	ready, err := a.Host.AwaitReady(ctx, name+"-ready", gpuhost.ReadyArgs{
-		Container: container, ContainerName: a.Host.DockerName(Alias), Timeout: ReadyTimeout,
+		Container: container, ContainerName: a.Host.DockerName(gatewayconfig.Alias), Timeout: ReadyTimeout,
 	}, pulumi.Parent(g))
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: %w", name, err)
 	}
 
 	g.URL = pulumi.String(a.Host.PublishedURL(a.Port)).ToStringOutput()
-	g.InternalURL = pulumi.String(InternalBaseURL).ToStringOutput()
-	g.MetricsTarget = pulumi.String(Alias + ":" + strconv.Itoa(MetricsPort)).ToStringOutput()
+	g.InternalURL = pulumi.String(gatewayconfig.InternalBaseURL).ToStringOutput()
+	g.MetricsTarget = pulumi.String(gatewayconfig.Alias + ":" + strconv.Itoa(gatewayconfig.MetricsPort)).ToStringOutput()
 	g.APIKey = pulumi.ToSecret(key.Result).(pulumi.StringOutput)
 	g.Config = pulumi.String(string(cfgJSON)).ToStringOutput()
 	g.Ready = pulumi.All(container.ID(), ready.Stdout).ApplyT(func(v []any) string { return string(v[0].(pulumi.ID)) }).(pulumi.StringOutput)

@@ -9,7 +9,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
@@ -27,21 +29,21 @@ func lab(ctx *pulumi.Context) (*gpuhost.GpuHost, []gateway.Backend, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	mk := func(h *gpuhost.GpuHost, in framework.Instance, img string, port int) (*framework.Framework, error) {
+	mk := func(h *gpuhost.GpuHost, in frameworkspec.Instance, img string, port int) (*framework.Framework, error) {
 		return framework.NewFramework(ctx, in.Name, &framework.FrameworkArgs{Host: h, Instance: in, Image: pulumi.String(img), PublishedPort: port})
 	}
-	ollama, err := mk(a, framework.Instance{Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
-		Args: framework.EngineArgs{Ollama: &framework.OllamaArgs{}}}, "ollama/ollama:0.32.2", 11434)
+	ollama, err := mk(a, frameworkspec.Instance{Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
+		Args: frameworkspec.EngineArgs{Ollama: &frameworkspec.OllamaArgs{}}}, "ollama/ollama:0.32.2", 11434)
 	if err != nil {
 		return nil, nil, err
 	}
-	sim, err := mk(a, framework.Instance{Name: "sim", Engine: engine.Sim, Flavour: engine.SGLang, Model: "m", ServedModelName: "shared",
-		Args: framework.EngineArgs{Sim: &framework.SimArgs{}}}, "servelab:x", 30000)
+	sim, err := mk(a, frameworkspec.Instance{Name: "sim", Engine: engine.Sim, Flavour: engine.SGLang, Model: "m", ServedModelName: "shared",
+		Args: frameworkspec.EngineArgs{Sim: &frameworkspec.SimArgs{}}}, "servelab:x", 30000)
 	if err != nil {
 		return nil, nil, err
 	}
-	llama, err := mk(b, framework.Instance{Name: "llama", Engine: engine.LlamaCpp, Model: "o/r-GGUF:Q4_K_M", ServedModelName: "shared",
-		Args: framework.EngineArgs{LlamaCpp: &framework.LlamaCppArgs{}}}, "ghcr.io/ggml-org/llama.cpp:server-b7100", 8081)
+	llama, err := mk(b, frameworkspec.Instance{Name: "llama", Engine: engine.LlamaCpp, Model: "o/r-GGUF:Q4_K_M", ServedModelName: "shared",
+		Args: frameworkspec.EngineArgs{LlamaCpp: &frameworkspec.LlamaCppArgs{}}}, "ghcr.io/ggml-org/llama.cpp:server-b7100", 8081)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -84,7 +86,7 @@ func TestRenderConfig(t *testing.T) {
 	}
 	// The container listens on every interface (the gateway's own default
 	// is loopback); the published port's bind address decides exposure.
-	if cfg.Auth.KeysFile != gateway.KeysPath || cfg.MetricsListen != "0.0.0.0:9091" || cfg.Listen != "0.0.0.0:8080" {
+	if cfg.Auth.KeysFile != gatewayconfig.KeysPath || cfg.MetricsListen != "0.0.0.0:9091" || cfg.Listen != "0.0.0.0:8080" {
 		t.Errorf("auth %+v metrics %q listen %q", cfg.Auth, cfg.MetricsListen, cfg.Listen)
 	}
 }
@@ -136,7 +138,7 @@ func TestNewGateway(t *testing.T) {
 					t.Errorf("gateway does not wait for %s: %v", fw, c.Dependencies)
 				}
 			}
-			if got := c.Strings("command"); !slices.Equal(got, []string{"gateway", "--config", gateway.ConfigPath}) {
+			if got := c.Strings("command"); !slices.Equal(got, []string{"gateway", "--config", gatewayconfig.ConfigPath}) {
 				t.Errorf("command %v", got)
 			}
 			for _, e := range c.Strings("envs") {
@@ -154,7 +156,7 @@ func TestNewGateway(t *testing.T) {
 			for i, u := range c.Plain("uploads").([]any) {
 				u := u.(map[string]any)
 				file := u["file"].(string)
-				if !strings.HasPrefix(file, gateway.BackendKeysDir+"/") {
+				if !strings.HasPrefix(file, gatewayconfig.BackendKeysDir+"/") {
 					continue
 				}
 				keyFiles[file] = true
@@ -165,7 +167,7 @@ func TestNewGateway(t *testing.T) {
 					t.Errorf("backend key %s is not secret: %v", file, c.Secrets())
 				}
 			}
-			if !keyFiles[gateway.BackendKeyFile("sim")] || !keyFiles[gateway.BackendKeyFile("llama")] || len(keyFiles) != 2 {
+			if !keyFiles[gatewayconfig.BackendKeyFile("sim")] || !keyFiles[gatewayconfig.BackendKeyFile("llama")] || len(keyFiles) != 2 {
 				t.Errorf("backend key files %v, want sim's and llama's", keyFiles)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gpuhost"
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/podmantest"
@@ -85,8 +86,8 @@ func TestReadinessOnPodman(t *testing.T) {
 	const image = "localhost/servelab:podmantest"
 	e.BuildServelabImage(t, "../..", image)
 
-	sim := framework.Instance{Name: "sim-ok", Engine: engine.Sim, Flavour: engine.VLLM, Model: "m", ServedModelName: "m",
-		Args: framework.EngineArgs{Sim: &framework.SimArgs{TTFT: "10ms"}}}
+	sim := frameworkspec.Instance{Name: "sim-ok", Engine: engine.Sim, Flavour: engine.VLLM, Model: "m", ServedModelName: "m",
+		Args: frameworkspec.EngineArgs{Sim: &frameworkspec.SimArgs{TTFT: "10ms"}}}
 	crash := sim
 	crash.Name, crash.ExtraArgs = "sim-crash", []string{"--bogus-flag"}
 	inputs := declared(t, probe, image, sim, crash)
@@ -196,7 +197,7 @@ func TestReadinessOnPodman(t *testing.T) {
 // declared runs the Framework component for each instance under the mock
 // engine, its host probe answering what the real probe printed, and
 // returns the recorded resources by name.
-func declared(t *testing.T, probe, image string, instances ...framework.Instance) map[string]pulumitest.Resource {
+func declared(t *testing.T, probe, image string, instances ...frameworkspec.Instance) map[string]pulumitest.Resource {
 	t.Helper()
 	m := pulumitest.New(func(args pulumi.MockResourceArgs) resource.PropertyMap {
 		if strings.HasSuffix(args.Name, "-probe") {

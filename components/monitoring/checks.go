@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"gopkg.in/yaml.v3"
+
+	mon "github.com/servelab/servelab/internal/monitoring"
 )
 
 // The checks that say Prometheus and Grafana are up, as argv run inside
@@ -29,7 +31,7 @@ func GrafanaHealthcheck() []string {
 // secret.
 func HealthHTTPConfig() (string, error) {
 	b, err := yaml.Marshal(map[string]any{
-		"basic_auth": map[string]string{"username": PrometheusUser, "password_file": PrometheusPasswordFile},
+		"basic_auth": map[string]string{"username": mon.PrometheusUser, "password_file": PrometheusPasswordFile},
 	})
 	return string(b), err
 }

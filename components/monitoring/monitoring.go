@@ -44,8 +44,6 @@ const (
 	PrometheusAlias = "prometheus"
 	GrafanaAlias    = "grafana"
 	DCGMAlias       = "dcgm-exporter"
-	// PrometheusUser is the basic auth user of Prometheus's web config.
-	PrometheusUser = "servelab"
 	// PrometheusPasswordFile holds the clear password inside the
 	// Prometheus container, for its own healthcheck (promtool).
 	PrometheusPasswordFile = "/etc/prometheus/secrets/password"
@@ -118,7 +116,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 	if a.GrafanaEnabled {
 		grafanaFiles, err = mon.GrafanaFiles(a.Lab, mon.Datasource{
 			URL:            "http://" + PrometheusAlias + ":" + strconv.Itoa(PrometheusPort),
-			User:           PrometheusUser,
+			User:           mon.PrometheusUser,
 			ScrapeInterval: a.Lab.ScrapeInterval,
 		})
 		if err != nil {
@@ -146,7 +144,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		return nil, err
 	}
 	webConfig := promPass.BcryptHash.ApplyT(func(hash string) (string, error) {
-		b, err := mon.WebConfig(PrometheusUser, hash)
+		b, err := mon.WebConfig(mon.PrometheusUser, hash)
 		return string(b), err
 	}).(pulumi.StringOutput)
 
@@ -205,7 +203,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		return nil, fmt.Errorf("monitoring %s: %w", name, err)
 	}
 	m.PrometheusURL = pulumi.String(a.Host.PublishedURL(a.PrometheusPort)).ToStringOutput()
-	m.PrometheusUser = pulumi.String(PrometheusUser).ToStringOutput()
+	m.PrometheusUser = pulumi.String(mon.PrometheusUser).ToStringOutput()
 	m.PrometheusPassword = pulumi.ToSecret(promPass.Result).(pulumi.StringOutput)
 	m.GrafanaURL = pulumi.String("").ToStringOutput()
 	m.GrafanaAdminPassword = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/servelab/servelab/components/benchmark"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 	"github.com/servelab/servelab/internal/procs"
 )
 
@@ -32,7 +32,7 @@ func (l *lab) runBench(ctx context.Context) error {
 		w.MaxConcurrency = l.o.MaxConcurrency
 	}
 	targets, env := benchKeys(l.plan.Targets, l.gwKey, l.engineKeys)
-	doc, err := benchmark.TargetsFile(targets)
+	doc, err := benchspec.TargetsFile(targets)
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (l *lab) runBench(ctx context.Context) error {
 		len(targets), labels(targets), levels, w.NumPrompts, w.Dataset)
 
 	argv := append([]string{l.o.Servelab, "bench", "--targets", l.path(targetsFile), "--runs", "--log-level", "warn"},
-		benchmark.WorkloadFlags(w)...)
+		benchspec.WorkloadFlags(w)...)
 	var stdout bytes.Buffer
 	// The bench reads the keys from these variables (the targets file
 	// names them), never from argv.
@@ -74,7 +74,7 @@ func (l *lab) runBench(ctx context.Context) error {
 	if err := os.WriteFile(l.path(benchRunsFile), stdout.Bytes(), 0o600); err != nil {
 		return err
 	}
-	results, err := benchmark.Parse(stdout.String(), targets)
+	results, err := benchspec.Parse(stdout.String(), targets)
 	if err != nil {
 		return fmt.Errorf("benchmark: %w", err)
 	}
@@ -113,7 +113,7 @@ func (l *lab) models() []string {
 	return out
 }
 
-func labels(ts []benchmark.Target) string {
+func labels(ts []benchspec.Target) string {
 	var s []string
 	for _, t := range ts {
 		s = append(s, t.Label)
@@ -130,13 +130,13 @@ func labels(ts []benchmark.Target) string {
 // key (engineKeys, by framework instance), that engine's, at the next
 // index. It returns the targets and the bench's environment, one
 // SERVELAB_BENCH_KEY_<index>=KEY per key.
-func benchKeys(targets []benchmark.Target, gatewayKey string, engineKeys map[string]string) ([]benchmark.Target, []string) {
+func benchKeys(targets []benchspec.Target, gatewayKey string, engineKeys map[string]string) ([]benchspec.Target, []string) {
 	out := slices.Clone(targets)
-	env := []string{benchmark.KeyEnv(0) + "=" + gatewayKey}
+	env := []string{benchspec.KeyEnv(0) + "=" + gatewayKey}
 	for i, t := range out {
 		if key, ok := engineKeys[t.Framework]; ok && t.Direct {
 			out[i].KeyIndex = len(env)
-			env = append(env, benchmark.KeyEnv(len(env))+"="+key)
+			env = append(env, benchspec.KeyEnv(len(env))+"="+key)
 		}
 	}
 	return out, env

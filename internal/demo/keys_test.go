@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/servelab/servelab/components/benchmark"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 )
 
 // TestBenchKeys: as the stack's benchmark, the targets through the gateway
@@ -15,7 +15,7 @@ import (
 // a key that engine's own, and a direct target of an engine without one
 // (Ollama) none; every key reaches the bench by environment only.
 func TestBenchKeys(t *testing.T) {
-	in := []benchmark.Target{
+	in := []benchspec.Target{
 		{Label: "sim-vllm", Framework: "sim-vllm", KeyIndex: 0},
 		{Label: "sim-ollama", Framework: "sim-ollama", KeyIndex: 0},
 		{Label: "sim-vllm-direct", Framework: "sim-vllm", Direct: true, KeyIndex: -1},
@@ -36,7 +36,7 @@ func TestBenchKeys(t *testing.T) {
 	if in[2].KeyIndex != -1 {
 		t.Error("benchKeys changed its input")
 	}
-	doc, err := benchmark.TargetsFile(got)
+	doc, err := benchspec.TargetsFile(got)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,14 +9,14 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/servelab/servelab/components/benchmark"
-	"github.com/servelab/servelab/components/framework"
-	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
 	mon "github.com/servelab/servelab/internal/monitoring"
 	"github.com/servelab/servelab/internal/stackfile"
-	"github.com/servelab/servelab/programs"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // Plan is a stack's lab laid out on loopback: what the stack's containers
@@ -26,7 +26,7 @@ import (
 type Plan struct {
 	// Stack is the stack's name (stacks/Pulumi.<stack>.yaml).
 	Stack string
-	Lab   *programs.Lab
+	Lab   *stackconfig.Lab
 	// Engines are the simulated engines, one per framework instance.
 	Engines []Engine
 	// Gateway is the gateway's config: the stack's, listening on loopback,
@@ -41,8 +41,8 @@ type Plan struct {
 	// PrometheusAddr is where Prometheus listens.
 	PrometheusAddr string
 	// Targets and Workload are the stack's benchmark.
-	Targets  []benchmark.Target
-	Workload benchmark.Workload
+	Targets  []benchspec.Target
+	Workload benchspec.Workload
 }
 
 // Engine is one simulated engine process.
@@ -61,7 +61,7 @@ type Engine struct {
 	// directory, which the gateway and Prometheus read too — and KeyFormat
 	// how it is written; "" for an engine that takes no key (Ollama).
 	KeyFile   string
-	KeyFormat framework.KeyFormat
+	KeyFormat frameworkspec.KeyFormat
 	// ReadySteps are the servelab commands (argv after the binary) that
 	// make the engine ready once it answers, as the stack runs them in
 	// its container, against Addr: an Ollama-flavoured sim's model load.
@@ -94,7 +94,7 @@ var ErrNotSimulated = errors.New("make demo runs simulated engines (engine: sim)
 // LoadStack reads and validates a stack file with programs' own Load and
 // Validate, as `pulumi up` would (a user's salt and secure values are left
 // out: the demo needs no secret).
-func LoadStack(path string) (string, *programs.Lab, error) {
+func LoadStack(path string) (string, *stackconfig.Lab, error) {
 	base := filepath.Base(path)
 	stack := strings.TrimSuffix(strings.TrimPrefix(base, "Pulumi."), ".yaml")
 	if !strings.HasPrefix(base, "Pulumi.") || !strings.HasSuffix(base, ".yaml") || stack == "" {
@@ -104,18 +104,18 @@ func LoadStack(path string) (string, *programs.Lab, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	c, err := programs.Load(func(key string) (string, bool) {
-		v, ok := cfg[programs.Namespace+":"+key]
+	c, err := stackconfig.Load(func(key string) (string, bool) {
+		v, ok := cfg[stackconfig.Namespace+":"+key]
 		return v, ok
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
-	lab, err := programs.Validate(c)
+	lab, err := stackconfig.Validate(c)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if lab.Config.Program == programs.Bench {
+	if lab.Config.Program == stackconfig.Bench {
 		return "", nil, fmt.Errorf("%s: program bench deploys nothing to run: %w", path, ErrNotSimulated)
 	}
 	var errs []error
@@ -136,10 +136,10 @@ func LoadStack(path string) (string, *programs.Lab, error) {
 // StackPorts are the ports the stack publishes its engines, gateway and
 // Prometheus on (the gateway's metrics port is the container's, which the
 // stack does not publish).
-func StackPorts(lab *programs.Lab) Ports {
+func StackPorts(lab *stackconfig.Lab) Ports {
 	p := Ports{
 		Gateway:        loopback(lab.Config.Gateway.Port),
-		GatewayMetrics: loopback(gateway.MetricsPort),
+		GatewayMetrics: loopback(gatewayconfig.MetricsPort),
 		Prometheus:     loopback(lab.Config.Monitoring.Prometheus.Port),
 	}
 	for _, in := range lab.Instances {
@@ -151,7 +151,7 @@ func StackPorts(lab *programs.Lab) Ports {
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // NewPlan lays lab out on ports, its files at files.
-func NewPlan(stack string, lab *programs.Lab, ports Ports, files Files) (*Plan, error) {
+func NewPlan(stack string, lab *stackconfig.Lab, ports Ports, files Files) (*Plan, error) {
 	if len(ports.Engines) != len(lab.Instances) {
 		return nil, fmt.Errorf("%d engine addresses for %d instances", len(ports.Engines), len(lab.Instances))
 	}
@@ -159,9 +159,9 @@ func NewPlan(stack string, lab *programs.Lab, ports Ports, files Files) (*Plan, 
 		Stack: stack, Lab: lab,
 		GatewayAddr: ports.Gateway, GatewayMetricsAddr: ports.GatewayMetrics, PrometheusAddr: ports.Prometheus,
 	}
-	upstreams := make([]gateway.Upstream, len(lab.Instances))
+	upstreams := make([]gatewayconfig.Upstream, len(lab.Instances))
 	for i, in := range lab.Instances {
-		spec, err := framework.BuildSpec(in.Instance)
+		spec, err := frameworkspec.BuildSpec(in.Instance)
 		if err != nil {
 			return nil, err
 		}
@@ -176,29 +176,29 @@ func NewPlan(stack string, lab *programs.Lab, ports Ports, files Files) (*Plan, 
 			return nil, fmt.Errorf("%s: %w", e.Name, err)
 		}
 		p.Engines = append(p.Engines, e)
-		upstreams[i] = gateway.Upstream{
+		upstreams[i] = gatewayconfig.Upstream{
 			Name: e.Name, Engine: e.Flavour, URL: "http://" + e.Addr,
 			PublicModel: in.PublicModel, UpstreamModel: in.Instance.ServedModelName,
 			Weight: lab.Config.Gateway.Weights[in.Framework.Name], APIKeyFile: e.KeyFile,
 		}
 	}
 	var err error
-	p.Gateway, err = gateway.Render(programs.GatewaySettings(lab.Config.Gateway),
-		gateway.Listeners{Listen: ports.Gateway, MetricsListen: ports.GatewayMetrics, KeysFile: files.GatewayKey}, upstreams)
+	p.Gateway, err = gatewayconfig.Render(stackconfig.GatewaySettings(lab.Config.Gateway),
+		gatewayconfig.Listeners{Listen: ports.Gateway, MetricsListen: ports.GatewayMetrics, KeysFile: files.GatewayKey}, upstreams)
 	if err != nil {
 		return nil, err
 	}
-	p.Monitoring = programs.MonitoringLab(stack, lab, ports.GatewayMetrics,
+	p.Monitoring = stackconfig.MonitoringLab(stack, lab, ports.GatewayMetrics,
 		func(i int) string { return p.Engines[i].Addr }, func(i int) string { return p.Engines[i].KeyFile })
 	p.Monitoring.RulesDir = files.Rules
-	p.Targets = programs.ServingTargets(lab, "http://"+ports.Gateway, func(i int) string { return "http://" + ports.Engines[i] })
-	p.Workload = programs.Workload(lab.Config.Benchmark)
+	p.Targets = stackconfig.ServingTargets(lab, "http://"+ports.Gateway, func(i int) string { return "http://" + ports.Engines[i] })
+	p.Workload = stackconfig.Workload(lab.Config.Benchmark)
 	return p, nil
 }
 
 // simArgs is a sim container's argv listening on addr and, for an engine
 // that checks a key, reading it from keyFile; nothing else changes.
-func simArgs(spec framework.Spec, addr, keyFile string) ([]string, error) {
+func simArgs(spec frameworkspec.Spec, addr, keyFile string) ([]string, error) {
 	if len(spec.Command) == 0 || spec.Command[0] != "sim" {
 		return nil, fmt.Errorf("not a sim command: %q", spec.Command)
 	}
@@ -226,11 +226,11 @@ func simArgs(spec framework.Spec, addr, keyFile string) ([]string, error) {
 // readySteps are a container's ready steps run by the servelab binary
 // outside it: the servelab commands, their URLs on the container's port
 // moved to addr.
-func readySteps(spec framework.Spec, addr string) ([][]string, error) {
+func readySteps(spec frameworkspec.Spec, addr string) ([][]string, error) {
 	inside := "http://127.0.0.1:" + strconv.Itoa(spec.Port)
 	var out [][]string
 	for _, step := range spec.ReadySteps {
-		if len(step) < 2 || step[0] != framework.ServelabBinary {
+		if len(step) < 2 || step[0] != frameworkspec.ServelabBinary {
 			return nil, fmt.Errorf("ready step %q is not a servelab command", step)
 		}
 		args := slices.Clone(step[1:])

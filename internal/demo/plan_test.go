@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/servelab/servelab/components/framework"
-	"github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/internal/demo"
 	gw "github.com/servelab/servelab/internal/gateway"
 	mon "github.com/servelab/servelab/internal/monitoring"
@@ -67,7 +67,7 @@ func TestPlanIsTheSimStack(t *testing.T) {
 	if got.Listen != "127.0.0.1:41010" || got.MetricsListen != "127.0.0.1:41011" || got.Auth.KeysFile != "/work/gateway-key" {
 		t.Errorf("gateway listeners %q %q, keys %q", got.Listen, got.MetricsListen, got.Auth.KeysFile)
 	}
-	at := gateway.ContainerListeners()
+	at := gatewayconfig.ContainerListeners()
 	got.Listen, got.MetricsListen, got.Auth.KeysFile = at.Listen, at.MetricsListen, at.KeysFile
 	got.Models = slices.Clone(got.Models)
 	for i, m := range got.Models {
@@ -84,7 +84,7 @@ func TestPlanIsTheSimStack(t *testing.T) {
 				t.Errorf("backend %s reads its key from %q, its engine from %q", b.Name, b.APIKeyFile, e.KeyFile)
 			}
 			if b.APIKeyFile != "" {
-				m.Backends[j].APIKeyFile = gateway.BackendKeyFile(b.Name)
+				m.Backends[j].APIKeyFile = gatewayconfig.BackendKeyFile(b.Name)
 			}
 		}
 		got.Models[i] = m
@@ -106,7 +106,7 @@ func TestPlanIsTheSimStack(t *testing.T) {
 		}
 	}
 	cfg := string(files[mon.PrometheusConfigPath])
-	swap := []string{"/work/rules/", mon.PrometheusRulesDir + "/", p.GatewayMetricsAddr, gateway.Alias + ":9091"}
+	swap := []string{"/work/rules/", mon.PrometheusRulesDir + "/", p.GatewayMetricsAddr, gatewayconfig.Alias + ":9091"}
 	for _, e := range p.Engines {
 		swap = append(swap, e.Addr, e.Name+":"+containerPort(t, e))
 		if e.KeyFile != "" {
@@ -136,7 +136,7 @@ func TestPlanIsTheSimStack(t *testing.T) {
 			if i := slices.Index(args, "--api-key-file"); i < 0 || args[i+1] != e.KeyFile {
 				t.Errorf("%s: argv %q does not read the key from %s", e.Name, e.Args, e.KeyFile)
 			} else {
-				args[i+1] = framework.EngineKeyPath
+				args[i+1] = frameworkspec.EngineKeyPath
 			}
 		}
 		if want := commands[e.Name]; !slices.Equal(args, want) {

@@ -5,12 +5,12 @@ import (
 	"net"
 
 	"github.com/servelab/servelab/internal/procs"
-	"github.com/servelab/servelab/programs"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // ports are the stack's ports, or free ones for those in use (for all
 // of them with FreePorts); moved says which moved.
-func (l *lab) ports(lab *programs.Lab) (Ports, []string, error) {
+func (l *lab) ports(lab *stackconfig.Lab) (Ports, []string, error) {
 	p := StackPorts(lab)
 	type slot struct {
 		who  string

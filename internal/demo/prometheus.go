@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/servelab/servelab/components/monitoring"
 	mon "github.com/servelab/servelab/internal/monitoring"
 	"github.com/servelab/servelab/internal/procs"
 )
@@ -83,7 +82,7 @@ func (l *lab) startPrometheus(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	web, err := mon.WebConfig(monitoring.PrometheusUser, string(hash))
+	web, err := mon.WebConfig(mon.PrometheusUser, string(hash))
 	if err != nil {
 		return err
 	}
@@ -105,7 +104,7 @@ func (l *lab) startPrometheus(ctx context.Context) error {
 	if _, err := l.startProc("prometheus", argv); err != nil {
 		return err
 	}
-	pr := &promRun{url: "http://" + l.plan.PrometheusAddr, user: monitoring.PrometheusUser, password: password, client: l.client}
+	pr := &promRun{url: "http://" + l.plan.PrometheusAddr, user: mon.PrometheusUser, password: password, client: l.client}
 	took, err := procs.Poll(ctx, time.Minute, pollEvery, l.alive, func(ctx context.Context) error {
 		return expect200(ctx, l.client, pr.url+"/-/ready", []string{pr.user, pr.password})
 	})

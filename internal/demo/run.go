@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/internal/procs"
 )
 
@@ -85,7 +85,7 @@ func (l *lab) startEngines() error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(e.KeyFile, []byte(framework.KeyFileContent(e.KeyFormat, key)), 0o400); err != nil {
+		if err := os.WriteFile(e.KeyFile, []byte(frameworkspec.KeyFileContent(e.KeyFormat, key)), 0o400); err != nil {
 			return fmt.Errorf("%s's key: %w", e.Name, err)
 		}
 		l.engineKeys[e.Name] = key

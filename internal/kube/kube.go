@@ -14,6 +14,8 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/servelab/servelab/internal/kubetypes"
 )
 
 // Label keys servelab sets.
@@ -120,17 +122,8 @@ func HashName(name string, content ...[]byte) string {
 	return name + "-" + hex.EncodeToString(h.Sum(nil))[:8]
 }
 
-// Toleration is a Kubernetes toleration, as a stack file writes it.
-type Toleration struct {
-	Key               string `json:"key,omitempty"`
-	Operator          string `json:"operator,omitempty"`
-	Value             string `json:"value,omitempty"`
-	Effect            string `json:"effect,omitempty"`
-	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
-}
-
 // Tolerations renders ts for a pod spec (nil when empty).
-func Tolerations(ts []Toleration) corev1.TolerationArray {
+func Tolerations(ts []kubetypes.Toleration) corev1.TolerationArray {
 	if len(ts) == 0 {
 		return nil
 	}

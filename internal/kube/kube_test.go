@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/servelab/servelab/internal/kube"
+	"github.com/servelab/servelab/internal/kubetypes"
 )
 
 func TestExecCommand(t *testing.T) {
@@ -55,7 +56,7 @@ func TestTolerations(t *testing.T) {
 		t.Error("no tolerations should render none")
 	}
 	secs := int64(30)
-	if got := kube.Tolerations([]kube.Toleration{{Key: "k", Operator: "Exists"}, {Effect: "NoExecute", TolerationSeconds: &secs}}); len(got) != 2 {
+	if got := kube.Tolerations([]kubetypes.Toleration{{Key: "k", Operator: "Exists"}, {Effect: "NoExecute", TolerationSeconds: &secs}}); len(got) != 2 {
 		t.Errorf("%d tolerations", len(got))
 	}
 }

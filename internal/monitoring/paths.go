@@ -15,6 +15,8 @@ const (
 	// PrometheusWebConfigPath is the web config with the basic auth users
 	// (WebConfig), passed as --web.config.file.
 	PrometheusWebConfigPath = "/etc/prometheus/web.yml"
+	// PrometheusUser is the basic auth user of Prometheus's web config.
+	PrometheusUser = "servelab"
 	// PrometheusRulesDir holds the rule files; prometheus.yml loads
 	// PrometheusRulesDir/*.yml.
 	PrometheusRulesDir = "/etc/prometheus/rules"

@@ -2,7 +2,7 @@
 // bench` run as a Job in the cluster, after the gateway and every
 // framework are ready, whose results become the same stack output as the
 // Docker target's. Everything that decides a run is components/benchmark's
-// (Check, Argv, TargetsFile, Triggers, Results): the same checks, argv
+// (Check, Argv, Triggers, Results, and benchspec.TargetsFile): the same checks, argv
 // with --repeats and --deadline, targets file, named triggers and spec
 // hash, and the same outputs — results, provenance and the baseline
 // comparison. Only how the bench is started and its output carried back
@@ -40,6 +40,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/benchmark"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 	"github.com/servelab/servelab/components/kube/cluster"
 	"github.com/servelab/servelab/internal/kube"
 )
@@ -69,7 +70,7 @@ const (
 	// StartMargin is what the Job may spend before the bench's clock
 	// starts — scheduling, pulling the servelab image — on top of the
 	// timeout: the Job's activeDeadlineSeconds is Timeout + StartMargin,
-	// the bench's own --deadline benchmark.Deadline(Timeout), so the bench
+	// the bench's own --deadline benchspec.Deadline(Timeout), so the bench
 	// ends by itself first.
 	StartMargin = 5 * time.Minute
 	// AwaitMargin is how much longer than the Job's deadline `up` waits
@@ -111,7 +112,7 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 	if err != nil {
 		return nil, err
 	}
-	targetsJSON, err := benchmark.TargetsFile(a.Targets)
+	targetsJSON, err := benchspec.TargetsFile(benchmark.Plain(a.Targets))
 	if err != nil {
 		return nil, fmt.Errorf("benchmark %s: %w", name, err)
 	}
@@ -152,7 +153,7 @@ func NewBenchmark(ctx *pulumi.Context, name string, args *BenchmarkArgs, opts ..
 		after = append(after, keys)
 		for i := range a.Keys {
 			env = append(env, corev1.EnvVarArgs{
-				Name: pulumi.String(benchmark.KeyEnv(i)),
+				Name: pulumi.String(benchspec.KeyEnv(i)),
 				ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
 					Name: pulumi.String(KeysSecret), Key: pulumi.String(KeySecretKey(i)),
 				}},

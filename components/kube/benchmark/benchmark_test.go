@@ -16,6 +16,7 @@ import (
 
 	"github.com/servelab/servelab/benchmarks"
 	"github.com/servelab/servelab/components/benchmark"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 	kbench "github.com/servelab/servelab/components/kube/benchmark"
 	"github.com/servelab/servelab/components/kube/cluster"
 	"github.com/servelab/servelab/internal/pulumitest"
@@ -25,12 +26,12 @@ const typeJob = "kubernetes:batch/v1:Job"
 
 var (
 	targets = []benchmark.Target{
-		{Label: "vllm", BaseURL: "http://gateway:8088", Model: "vllm", Engine: "vllm", Framework: "vllm", KeyIndex: 0,
+		{Target: benchspec.Target{Label: "vllm", BaseURL: "http://gateway:8088", Model: "vllm", Engine: "vllm", Framework: "vllm", KeyIndex: 0},
 			Spec: pulumi.String(`{"gateway":1}`)},
-		{Label: "vllm-direct", BaseURL: "http://vllm:8000", Model: "vllm", Engine: "vllm", Framework: "vllm", Direct: true, KeyIndex: 1,
+		{Target: benchspec.Target{Label: "vllm-direct", BaseURL: "http://vllm:8000", Model: "vllm", Engine: "vllm", Framework: "vllm", Direct: true, KeyIndex: 1},
 			Spec: pulumi.String(`{"engine":1}`)},
 	}
-	workload = benchmark.Workload{Dataset: "random", NumPrompts: 10, MaxConcurrency: []int{1, 4}, Seed: 7, Repeats: 3}
+	workload = benchspec.Workload{Dataset: "random", NumPrompts: 10, MaxConcurrency: []int{1, 4}, Seed: 7, Repeats: 3}
 )
 
 func keys(gateway, engine string) []pulumi.StringInput {

@@ -2,7 +2,7 @@
 // engine (vLLM, SGLang, Ollama, llama.cpp or the servelab simulator) as a
 // Deployment of Replicas pods and a Service named after the framework.
 // The container is the Docker target's, built by the same spec
-// (components/framework.BuildSpec): the same argv, environment and
+// (components/frameworkspec.BuildSpec): the same argv, environment and
 // healthcheck command. That command is the pod's readiness probe, and its
 // startup probe for as long as the Docker target waits (5 min + 45 s per
 // GiB of demand), so `up` returns when every pod is ready; the spec's
@@ -40,10 +40,12 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/kube/cluster"
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/imageref"
 	"github.com/servelab/servelab/internal/kube"
+	"github.com/servelab/servelab/internal/kubetypes"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -66,7 +68,7 @@ const ImagePullMargin = 15 * time.Minute
 // planner's, with DevicesByScheduler set.
 type FrameworkArgs struct {
 	Cluster  *cluster.Cluster
-	Instance framework.Instance
+	Instance frameworkspec.Instance
 	// Image is the engine image (a sim's: the servelab image).
 	Image string
 	// Replicas of the Deployment (1 when zero).
@@ -77,7 +79,7 @@ type FrameworkArgs struct {
 	GPUs int
 	// NodeSelector and Tolerations place the pods.
 	NodeSelector map[string]string
-	Tolerations  []kube.Toleration
+	Tolerations  []kubetypes.Toleration
 	// After are resources that must be ready before the Deployment is
 	// created: the planner's start order on a shared (time-sliced) GPU.
 	After []pulumi.Resource
@@ -105,7 +107,7 @@ type Framework struct {
 	// Image is the engine image; Spec the container it runs as (the
 	// Docker target's argv, environment, checks).
 	Image string
-	Spec  framework.Spec
+	Spec  frameworkspec.Spec
 	// HasAPIKey reports whether the engine checks an API key: APIKey,
 	// also under KeySecretKey in the Secret KeySecret().
 	HasAPIKey bool
@@ -113,7 +115,7 @@ type Framework struct {
 	// StringOutput when HasAPIKey is false.
 	APIKey pulumi.StringOutput
 
-	instance framework.Instance
+	instance frameworkspec.Instance
 	key      *random.RandomPassword
 
 	// InternalURL is its URL inside the namespace (the Service's name);
@@ -322,11 +324,11 @@ func NewFramework(ctx *pulumi.Context, name string, args *FrameworkArgs, opts ..
 
 // nonRoot reports whether the engine runs as kube.NonRootUID: the servelab
 // image (sims) does; the engines' own images run as root.
-func nonRoot(in framework.Instance) bool { return in.Engine == engine.Sim }
+func nonRoot(in frameworkspec.Instance) bool { return in.Engine == engine.Sim }
 
 // apiKey generates the engine's key and its Secret (returned): the key
 // alone, and the engine's key file as the Docker target uploads it.
-func (f *Framework) apiKey(ctx *pulumi.Context, c *cluster.Cluster, name string, spec framework.Spec) (pulumi.Resource, error) {
+func (f *Framework) apiKey(ctx *pulumi.Context, c *cluster.Cluster, name string, spec frameworkspec.Spec) (pulumi.Resource, error) {
 	key, err := framework.NewAPIKey(ctx, name, f)
 	if err != nil {
 		return nil, fmt.Errorf("framework %s: api key: %w", name, err)
@@ -339,7 +341,7 @@ func (f *Framework) apiKey(ctx *pulumi.Context, c *cluster.Cluster, name string,
 		Type:     pulumi.String("Opaque"),
 		StringData: pulumi.StringMap{
 			KeySecretKey:  f.APIKey,
-			KeySecretFile: f.APIKey.ApplyT(func(k string) string { return framework.KeyFileContent(format, k) }).(pulumi.StringOutput),
+			KeySecretFile: f.APIKey.ApplyT(func(k string) string { return frameworkspec.KeyFileContent(format, k) }).(pulumi.StringOutput),
 		},
 	}, c.Opts(f)...)
 	if err != nil {
@@ -375,7 +377,7 @@ func (f *Framework) restrictIngress(ctx *pulumi.Context, c *cluster.Cluster, nam
 // (the shared Hugging Face claim, or a claim of the framework's own), the
 // HF token file, and memory-backed /dev/shm where Docker shares the host's
 // IPC namespace (PyTorch's shared memory).
-func (f *Framework) volumes(ctx *pulumi.Context, c *cluster.Cluster, name string, spec framework.Spec) (corev1.VolumeArray, corev1.VolumeMountArray, error) {
+func (f *Framework) volumes(ctx *pulumi.Context, c *cluster.Cluster, name string, spec frameworkspec.Spec) (corev1.VolumeArray, corev1.VolumeMountArray, error) {
 	var vols corev1.VolumeArray
 	var mounts corev1.VolumeMountArray
 	for _, v := range spec.Volumes {
@@ -415,7 +417,7 @@ func (f *Framework) volumes(ctx *pulumi.Context, c *cluster.Cluster, name string
 // the Docker target uploads them: the Hugging Face token and the engine's
 // key file, both 0400 (0440 with the non-root engine's fsGroup); nil when
 // it has neither.
-func runFiles(spec framework.Spec, name string, nonRoot bool) *corev1.ProjectedVolumeSourceArgs {
+func runFiles(spec frameworkspec.Spec, name string, nonRoot bool) *corev1.ProjectedVolumeSourceArgs {
 	mode := 0o400
 	if nonRoot {
 		mode = 0o440
@@ -425,7 +427,7 @@ func runFiles(spec framework.Spec, name string, nonRoot bool) *corev1.ProjectedV
 		sources = append(sources, corev1.VolumeProjectionArgs{Secret: &corev1.SecretProjectionArgs{
 			Name: pulumi.String(cluster.HFTokenSecret),
 			Items: corev1.KeyToPathArray{corev1.KeyToPathArgs{
-				Key: pulumi.String(cluster.HFTokenKey), Path: pulumi.String(path.Base(framework.HFTokenPath)),
+				Key: pulumi.String(cluster.HFTokenKey), Path: pulumi.String(path.Base(frameworkspec.HFTokenPath)),
 			}},
 		}})
 	}
@@ -519,7 +521,7 @@ func (f *Framework) ready(ctx *pulumi.Context, c *cluster.Cluster, name string, 
 
 // env is the engine's environment: the spec's plain variables, and the
 // ones it wants filled with the Hugging Face token from its Secret.
-func env(spec framework.Spec) corev1.EnvVarArray {
+func env(spec frameworkspec.Spec) corev1.EnvVarArray {
 	out := corev1.EnvVarArray{}
 	for _, kv := range spec.Env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -556,9 +558,9 @@ func stringMap(m map[string]string) pulumi.StringMap {
 // serviceName is an RFC 1035 label: a Service's name starts with a letter.
 var serviceName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
-func validate(name string, args *FrameworkArgs) (FrameworkArgs, framework.Spec, error) {
+func validate(name string, args *FrameworkArgs) (FrameworkArgs, frameworkspec.Spec, error) {
 	if args == nil {
-		return FrameworkArgs{}, framework.Spec{}, fmt.Errorf("framework %s: args are required", name)
+		return FrameworkArgs{}, frameworkspec.Spec{}, fmt.Errorf("framework %s: args are required", name)
 	}
 	a := *args
 	var errs []error
@@ -596,11 +598,11 @@ func validate(name string, args *FrameworkArgs) (FrameworkArgs, framework.Spec, 
 	if a.Cluster != nil {
 		a.Instance.HasHFToken = a.Cluster.HFToken
 	}
-	spec, err := framework.BuildSpec(a.Instance)
+	spec, err := frameworkspec.BuildSpec(a.Instance)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("framework %s: %w", name, err))
 	}
-	for _, p := range []string{spec.APIKeyFile, framework.HFTokenPath} {
+	for _, p := range []string{spec.APIKeyFile, frameworkspec.HFTokenPath} {
 		if p != "" && path.Dir(p) != RunDir {
 			errs = append(errs, fmt.Errorf("framework %s: secret file %s is not in %s, where its volume is mounted", name, p, RunDir))
 		}

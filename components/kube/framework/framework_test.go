@@ -8,11 +8,11 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/kube/cluster"
 	kframework "github.com/servelab/servelab/components/kube/framework"
 	"github.com/servelab/servelab/internal/engine"
-	"github.com/servelab/servelab/internal/kube"
+	"github.com/servelab/servelab/internal/kubetypes"
 	"github.com/servelab/servelab/internal/pulumitest"
 )
 
@@ -25,9 +25,9 @@ func newCluster(ctx *pulumi.Context, mode string, token bool) (*cluster.Cluster,
 	return cluster.NewCluster(ctx, "lab", a)
 }
 
-var vllm = framework.Instance{Name: "vllm", Engine: engine.VLLM, Model: "Qwen/Qwen3-8B", ServedModelName: "vllm",
+var vllm = frameworkspec.Instance{Name: "vllm", Engine: engine.VLLM, Model: "Qwen/Qwen3-8B", ServedModelName: "vllm",
 	Devices: []int{0, 1}, MemoryFraction: 0.9, DemandGiB: 40, DevicesByScheduler: true,
-	Args: framework.EngineArgs{VLLM: &framework.VLLMArgs{}}}
+	Args: frameworkspec.EngineArgs{VLLM: &frameworkspec.VLLMArgs{}}}
 
 func run(t *testing.T, mode string, token bool, args kframework.FrameworkArgs) (*pulumitest.Mocks, error) {
 	t.Helper()
@@ -60,7 +60,7 @@ func TestNewFrameworkArgs(t *testing.T) {
 		{"devices without the scheduler", kframework.FrameworkArgs{Instance: noSched, Image: "v:1", GPUs: 2}, "the device plugin assigns GPUs"},
 		{"GPUs and tensor parallelism differ", kframework.FrameworkArgs{Instance: vllm, Image: "v:1", GPUs: 1}, "1 GPUs requested but tensor parallelism over 2"},
 		{"negative replicas", kframework.FrameworkArgs{Instance: vllm, Image: "v:1", GPUs: 2, Replicas: -1}, "replicas -1"},
-		{"engine args missing", kframework.FrameworkArgs{Instance: framework.Instance{Name: "s", Engine: engine.Sim, Flavour: engine.VLLM, ServedModelName: "s"}, Image: "x:1"}, "engine arguments missing"},
+		{"engine args missing", kframework.FrameworkArgs{Instance: frameworkspec.Instance{Name: "s", Engine: engine.Sim, Flavour: engine.VLLM, ServedModelName: "s"}, Image: "x:1"}, "engine arguments missing"},
 		{"valid", kframework.FrameworkArgs{Instance: vllm, Image: "v:1", GPUs: 2}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +83,7 @@ func TestGPUEngine(t *testing.T) {
 	t.Parallel()
 	m, err := run(t, cluster.ReadWriteOnce, true, kframework.FrameworkArgs{
 		Instance: vllm, Image: "vllm/vllm-openai:v0.32.1", GPUs: 2, Replicas: 1,
-		NodeSelector: map[string]string{"pool": "h100"}, Tolerations: []kube.Toleration{{Key: "nvidia.com/gpu", Operator: "Exists"}},
+		NodeSelector: map[string]string{"pool": "h100"}, Tolerations: []kubetypes.Toleration{{Key: "nvidia.com/gpu", Operator: "Exists"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestGPUEngine(t *testing.T) {
 	}
 	in := vllm
 	in.HasHFToken = true
-	spec, err := framework.BuildSpec(in)
+	spec, err := frameworkspec.BuildSpec(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +172,8 @@ func TestSharedCacheAndSim(t *testing.T) {
 		t.Errorf("deployment spec %s", b)
 	}
 
-	sim := framework.Instance{Name: "sim", Engine: engine.Sim, Flavour: engine.SGLang, Model: "m", ServedModelName: "sim",
-		Args: framework.EngineArgs{Sim: &framework.SimArgs{StartupDelay: "5s"}}, DevicesByScheduler: true}
+	sim := frameworkspec.Instance{Name: "sim", Engine: engine.Sim, Flavour: engine.SGLang, Model: "m", ServedModelName: "sim",
+		Args: frameworkspec.EngineArgs{Sim: &frameworkspec.SimArgs{StartupDelay: "5s"}}, DevicesByScheduler: true}
 	m, err = run(t, "", false, kframework.FrameworkArgs{Instance: sim, Image: "servelab:x", ServicePort: 8000})
 	if err != nil {
 		t.Fatal(err)
@@ -204,8 +204,8 @@ func TestSharedCacheAndSim(t *testing.T) {
 // it; llama.cpp gets the HF token from the Secret as HF_TOKEN.
 func TestOllamaReadyAndLlamaCppToken(t *testing.T) {
 	t.Parallel()
-	ollama := framework.Instance{Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
-		Args: framework.EngineArgs{Ollama: &framework.OllamaArgs{}}, DevicesByScheduler: true}
+	ollama := frameworkspec.Instance{Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
+		Args: frameworkspec.EngineArgs{Ollama: &frameworkspec.OllamaArgs{}}, DevicesByScheduler: true}
 	m, err := run(t, "", true, kframework.FrameworkArgs{Instance: ollama, Image: "ollama/ollama:0.32.2"})
 	if err != nil {
 		t.Fatal(err)
@@ -243,8 +243,8 @@ func TestOllamaReadyAndLlamaCppToken(t *testing.T) {
 
 	// A sim of Ollama loads its model the same way, with the servelab
 	// image's probe, at the Service instead of the container's loopback.
-	sim := framework.Instance{Name: "sim-ollama", Engine: engine.Sim, Flavour: engine.Ollama, Model: "m", ServedModelName: "m",
-		Args: framework.EngineArgs{Sim: &framework.SimArgs{}}, DevicesByScheduler: true}
+	sim := frameworkspec.Instance{Name: "sim-ollama", Engine: engine.Sim, Flavour: engine.Ollama, Model: "m", ServedModelName: "m",
+		Args: frameworkspec.EngineArgs{Sim: &frameworkspec.SimArgs{}}, DevicesByScheduler: true}
 	m, err = run(t, "", false, kframework.FrameworkArgs{Instance: sim, Image: "servelab:x"})
 	if err != nil {
 		t.Fatal(err)
@@ -256,8 +256,8 @@ func TestOllamaReadyAndLlamaCppToken(t *testing.T) {
 		t.Errorf("sim ready job %s", b)
 	}
 
-	llama := framework.Instance{Name: "llama", Engine: engine.LlamaCpp, Model: "o/r-GGUF:Q4_K_M", ServedModelName: "llama",
-		Args: framework.EngineArgs{LlamaCpp: &framework.LlamaCppArgs{}}, DevicesByScheduler: true}
+	llama := frameworkspec.Instance{Name: "llama", Engine: engine.LlamaCpp, Model: "o/r-GGUF:Q4_K_M", ServedModelName: "llama",
+		Args: frameworkspec.EngineArgs{LlamaCpp: &frameworkspec.LlamaCppArgs{}}, DevicesByScheduler: true}
 	m, err = run(t, "", true, kframework.FrameworkArgs{Instance: llama, Image: "ghcr.io/ggml-org/llama.cpp:server-b7100"})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 // Package gateway is the Kubernetes Gateway component: the servelab
 // gateway as a Deployment and a Service named "gateway" in front of the
 // cluster's frameworks. Its config is rendered by the Docker target's own
-// code (components/gateway.Render) and mounted from a ConfigMap named by
+// code (components/gatewayconfig.Render) and mounted from a ConfigMap named by
 // its content, so a config change rolls the pod; the API key is generated
 // with random.RandomPassword and mounted from a Secret, never in argv,
 // env, a ConfigMap or a plain output. Each backend's own engine key
@@ -26,8 +26,8 @@ import (
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/servelab/servelab/components/framework"
-	dockergw "github.com/servelab/servelab/components/gateway"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
+	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/components/kube/cluster"
 	kframework "github.com/servelab/servelab/components/kube/framework"
 	gw "github.com/servelab/servelab/internal/gateway"
@@ -63,7 +63,7 @@ type Backend struct {
 type GatewayArgs struct {
 	Cluster *cluster.Cluster
 	// Port is the Service's API port (the container listens on
-	// components/gateway.APIPort).
+	// components/gatewayconfig.APIPort).
 	Port     int
 	Backends []Backend
 	// Settings carry routing, retries, timeouts and cache.
@@ -94,24 +94,24 @@ func (g *Gateway) Waits() []pulumi.Resource { return g.waits }
 func (g *Gateway) InternalBaseURL() string { return "http://" + Name + ":" + strconv.Itoa(g.Port) }
 
 // MetricsAddress is host:port of its /metrics inside the namespace.
-func MetricsAddress() string { return Name + ":" + strconv.Itoa(dockergw.MetricsPort) }
+func MetricsAddress() string { return Name + ":" + strconv.Itoa(gatewayconfig.MetricsPort) }
 
 // Render is the gateway config for backends, by the Docker target's code:
 // backends are reached by their Service names, and the pod holds its
 // listeners and key files where the Docker target's container does.
 func Render(settings *gw.Config, backends []Backend) (gw.Config, error) {
-	ups := make([]dockergw.Upstream, len(backends))
+	ups := make([]gatewayconfig.Upstream, len(backends))
 	for i, b := range backends {
 		f := b.Framework
-		ups[i] = dockergw.Upstream{
+		ups[i] = gatewayconfig.Upstream{
 			Name: f.Name, Engine: f.API, URL: f.InternalBaseURL(),
 			PublicModel: b.PublicModel, UpstreamModel: f.UpstreamModel, Weight: b.Weight,
 		}
 		if f.HasAPIKey {
-			ups[i].APIKeyFile = dockergw.BackendKeyFile(f.Name)
+			ups[i].APIKeyFile = gatewayconfig.BackendKeyFile(f.Name)
 		}
 	}
-	return dockergw.Render(settings, dockergw.ContainerListeners(), ups)
+	return gatewayconfig.Render(settings, gatewayconfig.ContainerListeners(), ups)
 }
 
 // NewGateway creates the key, its Secret, the config's ConfigMap, the
@@ -149,7 +149,7 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: key secret: %w", name, err)
 	}
-	cfgFile := path.Base(dockergw.ConfigPath)
+	cfgFile := path.Base(gatewayconfig.ConfigPath)
 	configMapName := kube.HashName(Name+"-config", cfgJSON)
 	configMap, err := corev1.NewConfigMap(ctx, name+"-config", &corev1.ConfigMapArgs{
 		Metadata:  c.Meta(configMapName, "gateway", nil),
@@ -160,22 +160,22 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 		return nil, fmt.Errorf("gateway %s: config: %w", name, err)
 	}
 
-	probe := []string{framework.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(dockergw.APIPort) + "/readyz"}
+	probe := []string{frameworkspec.ServelabBinary, "probe", "http://127.0.0.1:" + strconv.Itoa(gatewayconfig.APIPort) + "/readyz"}
 	after := []pulumi.Resource{keySecret, configMap}
 	replaceWith := []pulumi.Resource{key}
 	// One projected volume at the keys' directory: the gateway's keys
 	// file, and each keyed backend's engine key (its Secret's key alone)
 	// as BackendKeyFile(backend), all 0440, group-owned by the fsGroup.
-	keysDir := path.Dir(dockergw.KeysPath)
+	keysDir := path.Dir(gatewayconfig.KeysPath)
 	keys := corev1.VolumeProjectionArray{corev1.VolumeProjectionArgs{Secret: &corev1.SecretProjectionArgs{
 		Name:  pulumi.String(KeySecret),
-		Items: corev1.KeyToPathArray{corev1.KeyToPathArgs{Key: pulumi.String(KeySecretKey), Path: pulumi.String(path.Base(dockergw.KeysPath))}},
+		Items: corev1.KeyToPathArray{corev1.KeyToPathArgs{Key: pulumi.String(KeySecretKey), Path: pulumi.String(path.Base(gatewayconfig.KeysPath))}},
 	}}}
 	for _, b := range a.Backends {
 		after = append(after, b.Framework.Waits()...)
 		if f := b.Framework; f.HasAPIKey {
 			replaceWith = append(replaceWith, f.KeyPassword())
-			rel := strings.TrimPrefix(dockergw.BackendKeyFile(f.Name), keysDir+"/")
+			rel := strings.TrimPrefix(gatewayconfig.BackendKeyFile(f.Name), keysDir+"/")
 			keys = append(keys, corev1.VolumeProjectionArgs{Secret: &corev1.SecretProjectionArgs{
 				Name:  pulumi.String(kframework.KeySecret(f.Name)),
 				Items: corev1.KeyToPathArray{corev1.KeyToPathArgs{Key: pulumi.String(kframework.KeySecretKey), Path: pulumi.String(rel)}},
@@ -200,16 +200,16 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 						Name:            pulumi.String("gateway"),
 						Image:           pulumi.String(c.Image),
 						ImagePullPolicy: pulumi.String("IfNotPresent"),
-						Args:            pulumi.ToStringArray([]string{"gateway", "--config", dockergw.ConfigPath}),
+						Args:            pulumi.ToStringArray([]string{"gateway", "--config", gatewayconfig.ConfigPath}),
 						Ports: corev1.ContainerPortArray{
-							corev1.ContainerPortArgs{Name: pulumi.String(kube.PortName), ContainerPort: pulumi.Int(dockergw.APIPort), Protocol: pulumi.String("TCP")},
-							corev1.ContainerPortArgs{Name: pulumi.String(MetricsPortName), ContainerPort: pulumi.Int(dockergw.MetricsPort), Protocol: pulumi.String("TCP")},
+							corev1.ContainerPortArgs{Name: pulumi.String(kube.PortName), ContainerPort: pulumi.Int(gatewayconfig.APIPort), Protocol: pulumi.String("TCP")},
+							corev1.ContainerPortArgs{Name: pulumi.String(MetricsPortName), ContainerPort: pulumi.Int(gatewayconfig.MetricsPort), Protocol: pulumi.String("TCP")},
 						},
 						ReadinessProbe:  kube.ReadinessProbe(probe),
 						StartupProbe:    kube.StartupProbe(probe, StartupWindow),
 						SecurityContext: kube.Restricted(),
 						VolumeMounts: corev1.VolumeMountArray{
-							corev1.VolumeMountArgs{Name: pulumi.String("config"), MountPath: pulumi.String(path.Dir(dockergw.ConfigPath)), ReadOnly: pulumi.Bool(true)},
+							corev1.VolumeMountArgs{Name: pulumi.String("config"), MountPath: pulumi.String(path.Dir(gatewayconfig.ConfigPath)), ReadOnly: pulumi.Bool(true)},
 							corev1.VolumeMountArgs{Name: pulumi.String("keys"), MountPath: pulumi.String(keysDir), ReadOnly: pulumi.Bool(true)},
 						},
 					}},
@@ -238,7 +238,7 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 			Selector: kube.Selector(Name),
 			Ports: corev1.ServicePortArray{
 				corev1.ServicePortArgs{Name: pulumi.String(kube.PortName), Port: pulumi.Int(a.Port), TargetPort: pulumi.String(kube.PortName), Protocol: pulumi.String("TCP")},
-				corev1.ServicePortArgs{Name: pulumi.String(MetricsPortName), Port: pulumi.Int(dockergw.MetricsPort), TargetPort: pulumi.String(MetricsPortName), Protocol: pulumi.String("TCP")},
+				corev1.ServicePortArgs{Name: pulumi.String(MetricsPortName), Port: pulumi.Int(gatewayconfig.MetricsPort), TargetPort: pulumi.String(MetricsPortName), Protocol: pulumi.String("TCP")},
 			},
 		},
 	}, c.Opts(g)...)
@@ -272,19 +272,19 @@ func validate(name string, args *GatewayArgs) (GatewayArgs, error) {
 		errs = append(errs, fmt.Errorf("gateway %s: cluster is required", name))
 	}
 	if a.Port == 0 {
-		a.Port = dockergw.APIPort
+		a.Port = gatewayconfig.APIPort
 	}
 	if a.Port < 1 || a.Port > 65535 {
 		errs = append(errs, fmt.Errorf("gateway %s: port %d out of range 1-65535", name, a.Port))
 	}
-	if a.Port == dockergw.MetricsPort {
+	if a.Port == gatewayconfig.MetricsPort {
 		errs = append(errs, fmt.Errorf("gateway %s: port %d is the metrics port", name, a.Port))
 	}
 	if len(a.Backends) == 0 {
 		errs = append(errs, fmt.Errorf("gateway %s: no backends", name))
 	}
-	if d := path.Dir(dockergw.KeysPath); !strings.HasPrefix(dockergw.BackendKeysDir, d+"/") {
-		errs = append(errs, fmt.Errorf("gateway %s: backend keys (%s) are not under %s, where the keys volume is mounted", name, dockergw.BackendKeysDir, d))
+	if d := path.Dir(gatewayconfig.KeysPath); !strings.HasPrefix(gatewayconfig.BackendKeysDir, d+"/") {
+		errs = append(errs, fmt.Errorf("gateway %s: backend keys (%s) are not under %s, where the keys volume is mounted", name, gatewayconfig.BackendKeysDir, d))
 	}
 	for i, b := range a.Backends {
 		if b.Framework == nil {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/kube/cluster"
 	kframework "github.com/servelab/servelab/components/kube/framework"
 	kgateway "github.com/servelab/servelab/components/kube/gateway"
@@ -25,14 +25,14 @@ func lab(ctx *pulumi.Context) (*cluster.Cluster, []kgateway.Backend, error) {
 		return nil, nil, err
 	}
 	sim, err := kframework.NewFramework(ctx, "sim", &kframework.FrameworkArgs{Cluster: c, Image: "servelab:x", ServicePort: 8001,
-		Instance: framework.Instance{Name: "sim", Engine: engine.Sim, Flavour: engine.VLLM, Model: "m", ServedModelName: "sim",
-			Args: framework.EngineArgs{Sim: &framework.SimArgs{}}, DevicesByScheduler: true}})
+		Instance: frameworkspec.Instance{Name: "sim", Engine: engine.Sim, Flavour: engine.VLLM, Model: "m", ServedModelName: "sim",
+			Args: frameworkspec.EngineArgs{Sim: &frameworkspec.SimArgs{}}, DevicesByScheduler: true}})
 	if err != nil {
 		return nil, nil, err
 	}
 	ollama, err := kframework.NewFramework(ctx, "ollama", &kframework.FrameworkArgs{Cluster: c, Image: "ollama/ollama:0.32.2",
-		Instance: framework.Instance{Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
-			Args: framework.EngineArgs{Ollama: &framework.OllamaArgs{}}, DevicesByScheduler: true}})
+		Instance: frameworkspec.Instance{Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
+			Args: frameworkspec.EngineArgs{Ollama: &frameworkspec.OllamaArgs{}}, DevicesByScheduler: true}})
 	if err != nil {
 		return nil, nil, err
 	}

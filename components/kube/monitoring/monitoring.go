@@ -117,7 +117,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 	if a.GrafanaEnabled {
 		grafanaFiles, err = mon.GrafanaFiles(a.Lab, mon.Datasource{
 			URL:            "http://" + Prometheus + ":" + strconv.Itoa(a.PrometheusPort),
-			User:           dockermon.PrometheusUser,
+			User:           mon.PrometheusUser,
 			ScrapeInterval: a.Lab.ScrapeInterval,
 		})
 		if err != nil {
@@ -137,7 +137,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		return nil, err
 	}
 	webConfig := promPass.BcryptHash.ApplyT(func(hash string) (string, error) {
-		b, err := mon.WebConfig(dockermon.PrometheusUser, hash)
+		b, err := mon.WebConfig(mon.PrometheusUser, hash)
 		return string(b), err
 	}).(pulumi.StringOutput)
 
@@ -146,7 +146,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		return nil, err
 	}
 	m.PrometheusURL = pulumi.Sprintf("http://%s.%s.svc:%d", Prometheus, c.NamespaceName, a.PrometheusPort)
-	m.PrometheusUser = pulumi.String(dockermon.PrometheusUser).ToStringOutput()
+	m.PrometheusUser = pulumi.String(mon.PrometheusUser).ToStringOutput()
 	m.PrometheusPassword = pulumi.ToSecret(promPass.Result).(pulumi.StringOutput)
 	m.GrafanaURL = pulumi.String("").ToStringOutput()
 	m.GrafanaAdminPassword = pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput)

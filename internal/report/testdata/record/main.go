@@ -57,6 +57,7 @@ import (
 	"github.com/servelab/servelab/benchmarks"
 	"github.com/servelab/servelab/benchmarks/dataset"
 	"github.com/servelab/servelab/components/benchmark"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/pulumitest"
@@ -96,7 +97,7 @@ func run() error {
 		{Label: "ollama", BaseURL: "http://gateway:8080", Model: "ollama", Engine: "gateway", Framework: "ollama", KeyIndex: 0,
 			ImageDigest: pulumi.String("localhost/servelab@sha256:" + binHash)},
 	}
-	workload := benchmark.Workload{Dataset: "multilingual", NumPrompts: 22, MaxConcurrency: []int{1, 4}, OutputLen: 16, Seed: 42,
+	workload := benchspec.Workload{Dataset: "multilingual", NumPrompts: 22, MaxConcurrency: []int{1, 4}, OutputLen: 16, Seed: 42,
 		Goodput: map[string]float64{"ttft": 100}}
 
 	recorded, err := os.ReadFile("components/benchmark/testdata/recorded.json")
@@ -177,7 +178,7 @@ func recordSims(quiet *slog.Logger) error {
 // recordRepeats measures vllm (through a real gateway), vllm-direct and
 // ollama (through the gateway) `repeats` times, writes repeats.json and
 // returns the first repeat's runs.
-func recordRepeats(quiet *slog.Logger, w benchmark.Workload, binHash string) ([]benchmarks.Result, error) {
+func recordRepeats(quiet *slog.Logger, w benchspec.Workload, binHash string) ([]benchmarks.Result, error) {
 	vllm, err := serve(sim.Config{Flavour: engine.VLLM, Model: "qwen", TTFT: 15 * time.Millisecond, ITL: 2 * time.Millisecond,
 		Jitter: 0.2, Capacity: 4, Seed: 3, MaxOutputTokens: 16, Logger: quiet})
 	if err != nil {
@@ -282,7 +283,7 @@ func startGateway(ctx context.Context, log *slog.Logger, models []gateway.Model)
 // stdout as the bench's output and returns its results output: what
 // `pulumi stack output benchmark` shows. With a baseline, the baseline
 // stack's benchmark output is baseOut.
-func stackOutput(stdout string, targets []benchmark.Target, w benchmark.Workload, binHash string,
+func stackOutput(stdout string, targets []benchmark.Target, w benchspec.Workload, binHash string,
 	baseline *benchmark.Baseline, baseOut map[string]any) (map[string]any, error) {
 	m := pulumitest.New(func(args pulumi.MockResourceArgs) resource.PropertyMap {
 		switch {

@@ -1,4 +1,4 @@
-package framework
+package frameworkspec
 
 // Engine-specific arguments, as written under `args:` of a framework in a
 // stack file. Each is decoded strictly for its engine, so a key that belongs

@@ -1,4 +1,4 @@
-package programs_test
+package stackconfig_test
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/servelab/servelab/programs"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // hostKey is a syntactically valid placeholder host key (its private half
@@ -33,7 +33,7 @@ var base = map[string]string{
 
 // getter turns YAML values into what Pulumi hands a program: scalars as
 // text, structured values as JSON.
-func getter(t *testing.T, doc map[string]string) programs.Getter {
+func getter(t *testing.T, doc map[string]string) stackconfig.Getter {
 	t.Helper()
 	vals := map[string]string{}
 	for k, src := range doc {
@@ -54,7 +54,7 @@ func getter(t *testing.T, doc map[string]string) programs.Getter {
 	return func(k string) (string, bool) { v, ok := vals[k]; return v, ok }
 }
 
-func load(t *testing.T, overrides map[string]string) (*programs.Lab, error) {
+func load(t *testing.T, overrides map[string]string) (*stackconfig.Lab, error) {
 	t.Helper()
 	doc := maps.Clone(base)
 	maps.Copy(doc, overrides)
@@ -63,7 +63,7 @@ func load(t *testing.T, overrides map[string]string) (*programs.Lab, error) {
 			delete(doc, k)
 		}
 	}
-	return programs.Check(getter(t, doc))
+	return stackconfig.Check(getter(t, doc))
 }
 
 func TestBaseIsValid(t *testing.T) {
@@ -395,7 +395,7 @@ func TestDefaultsAndReplicas(t *testing.T) {
 		}
 	}
 	cfg := lab.Config
-	if cfg.Gateway.Port != programs.DefaultGatewayPort || cfg.Gateway.Routing != "least-outstanding" || cfg.Gateway.Host != "gpu1" {
+	if cfg.Gateway.Port != stackconfig.DefaultGatewayPort || cfg.Gateway.Routing != "least-outstanding" || cfg.Gateway.Host != "gpu1" {
 		t.Errorf("gateway defaults: %+v", cfg.Gateway)
 	}
 }
@@ -448,7 +448,7 @@ func TestUnknownTopLevelKeys(t *testing.T) {
 	doc["gateway"] = `{routing: random}`
 	keys := []string{"servelab:program", "servelab:hosts", "servelab:frameworks", "servelab:gateway",
 		"servelab:benchmrk", "servelab:hfToken", "servelab:sshPrivateKey", "servelab:monitorin", "servelab:zzz", "docker:host"}
-	_, err := programs.CheckStack(getter(t, doc), keys)
+	_, err := stackconfig.CheckStack(getter(t, doc), keys)
 	if err == nil {
 		t.Fatal("accepted")
 	}
@@ -466,7 +466,7 @@ func TestUnknownTopLevelKeys(t *testing.T) {
 	}
 
 	bench := map[string]string{"program": "bench", "targets": `[{name: api, url: "https://api.example/v1", model: m, apiKeySecret: openaiKey}]`}
-	if _, err := programs.CheckStack(getter(t, bench), []string{"servelab:program", "servelab:targets", "servelab:openaiKey"}); err != nil {
+	if _, err := stackconfig.CheckStack(getter(t, bench), []string{"servelab:program", "servelab:targets", "servelab:openaiKey"}); err != nil {
 		t.Errorf("a target's apiKeySecret is reported: %v", err)
 	}
 }

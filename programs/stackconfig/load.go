@@ -1,17 +1,13 @@
-package programs
+package stackconfig
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
-
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/internal/strictjson"
 )
@@ -135,22 +131,6 @@ func unknownKeys(keys []string, cfg *Config) strictjson.Problems {
 		ps = append(ps, strictjson.UnknownKey(name, name, known))
 	}
 	return ps
-}
-
-// EnvConfigKeys are the stack's config keys as the Pulumi language host
-// hands them to pulumi.Run (the PULUMI_CONFIG environment variable), or
-// nil when the program runs otherwise (an Automation API inline program,
-// the mock engine), where the SDK keeps the keys to itself.
-func EnvConfigKeys() []string {
-	raw := os.Getenv(pulumi.EnvConfig)
-	if raw == "" {
-		return nil
-	}
-	var cfg map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-		return nil
-	}
-	return slices.Sorted(maps.Keys(cfg))
 }
 
 // under reports whether key path p is at or below path base.

@@ -1,4 +1,4 @@
-package programs
+package stackconfig
 
 import (
 	"errors"
@@ -13,9 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/servelab/servelab/components/benchmark"
-	"github.com/servelab/servelab/components/framework"
-	"github.com/servelab/servelab/components/gpuhost"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/internal/engine"
 	gw "github.com/servelab/servelab/internal/gateway"
 	"github.com/servelab/servelab/internal/imageref"
@@ -45,7 +44,7 @@ type Lab struct {
 // HostPlan is a host and what the stack needs of it.
 type HostPlan struct {
 	Host     Host
-	Declared []gpuhost.DeclaredGPU
+	Declared []GPUGroup
 	// NeedNvidiaRuntime: an engine here is pinned to GPUs.
 	NeedNvidiaRuntime bool
 }
@@ -55,7 +54,7 @@ type InstancePlan struct {
 	// Framework is the stack entry it comes from; Replica its index.
 	Framework *Framework
 	Replica   int
-	Instance  framework.Instance
+	Instance  frameworkspec.Instance
 	Host      string
 	// PublishedPort is its port on the host.
 	PublishedPort int
@@ -402,27 +401,27 @@ func exampleImage(k engine.Kind) string {
 	return "repo/image:1.2.3"
 }
 
-func engineArgs(path string, f *Framework) (framework.EngineArgs, error) {
-	var a framework.EngineArgs
+func engineArgs(path string, f *Framework) (frameworkspec.EngineArgs, error) {
+	var a frameworkspec.EngineArgs
 	var err error
 	switch f.Engine {
 	case engine.VLLM:
-		a.VLLM = &framework.VLLMArgs{}
+		a.VLLM = &frameworkspec.VLLMArgs{}
 		err = Strict(path, f.Args, a.VLLM)
 	case engine.SGLang:
-		a.SGLang = &framework.SGLangArgs{}
+		a.SGLang = &frameworkspec.SGLangArgs{}
 		err = Strict(path, f.Args, a.SGLang)
 	case engine.Ollama:
-		a.Ollama = &framework.OllamaArgs{}
+		a.Ollama = &frameworkspec.OllamaArgs{}
 		err = Strict(path, f.Args, a.Ollama)
 	case engine.LlamaCpp:
-		a.LlamaCpp = &framework.LlamaCppArgs{}
+		a.LlamaCpp = &frameworkspec.LlamaCppArgs{}
 		err = Strict(path, f.Args, a.LlamaCpp)
 		if err == nil && a.LlamaCpp.FlashAttn != "" && !slices.Contains([]string{"on", "off", "auto"}, a.LlamaCpp.FlashAttn) {
 			err = fmt.Errorf("%s.flashAttn: %q is not on, off or auto", path, a.LlamaCpp.FlashAttn)
 		}
 	case engine.Sim:
-		a.Sim = &framework.SimArgs{}
+		a.Sim = &frameworkspec.SimArgs{}
 		err = Strict(path, f.Args, a.Sim)
 		if err == nil {
 			err = simArgs(path, f.Flavour, a.Sim)
@@ -431,7 +430,7 @@ func engineArgs(path string, f *Framework) (framework.EngineArgs, error) {
 	return a, err
 }
 
-func simArgs(path string, flavour engine.Kind, a *framework.SimArgs) error {
+func simArgs(path string, flavour engine.Kind, a *frameworkspec.SimArgs) error {
 	var errs []error
 	if a.LoadDelay != "" && flavour != engine.Ollama {
 		errs = append(errs, fmt.Errorf("%s.loadDelay: is Ollama's lazy model load; a %s sim loads at start (startupDelay)", path, flavour))
@@ -530,7 +529,7 @@ func modelNames(program Program, f *Framework) (public, upstream string) {
 	return public, upstream
 }
 
-func (v *validator) instance(f *Framework, replica int, args framework.EngineArgs, h *Host) InstancePlan {
+func (v *validator) instance(f *Framework, replica int, args frameworkspec.EngineArgs, h *Host) InstancePlan {
 	name := f.Name
 	if f.Replicas > 1 {
 		name = f.Name + "-" + strconv.Itoa(replica)
@@ -544,7 +543,7 @@ func (v *validator) instance(f *Framework, replica int, args framework.EngineArg
 		Framework: f,
 		Replica:   replica,
 		Host:      h.Name,
-		Instance: framework.Instance{
+		Instance: frameworkspec.Instance{
 			Name:            name,
 			Engine:          f.Engine,
 			Flavour:         f.Flavour,
@@ -762,8 +761,8 @@ func (v *validator) benchmark(ins []InstancePlan) {
 		}
 	}
 	v.duration("benchmark.timeout", b.Timeout)
-	if d, err := time.ParseDuration(b.Timeout); err == nil && d > 0 && d < benchmark.MinTimeout {
-		v.errorf("benchmark.timeout", "%q is too short: at least %v (the bench stops 10-30s before it)", b.Timeout, benchmark.MinTimeout)
+	if d, err := time.ParseDuration(b.Timeout); err == nil && d > 0 && d < benchspec.MinTimeout {
+		v.errorf("benchmark.timeout", "%q is too short: at least %v (the bench stops 10-30s before it)", b.Timeout, benchspec.MinTimeout)
 	}
 	v.benchConnections()
 	if b.Direct && v.cfg.Program == Bench {
@@ -855,7 +854,7 @@ func (v *validator) plan(ins []InstancePlan) []HostPlan {
 		var gpus []planner.GPU
 		idx := 0
 		for _, g := range h.GPUs {
-			hp.Declared = append(hp.Declared, gpuhost.DeclaredGPU{Model: g.Model, MemoryGiB: g.MemoryGiB, Count: g.Count})
+			hp.Declared = append(hp.Declared, g)
 			for range max(g.Count, 0) {
 				gpus = append(gpus, planner.GPU{Index: idx, Model: g.Model, MemoryGiB: g.MemoryGiB})
 				idx++

@@ -1,9 +1,9 @@
-package programs
+package stackconfig
 
 import (
 	"encoding/json"
 
-	"github.com/servelab/servelab/internal/kube"
+	"github.com/servelab/servelab/internal/kubetypes"
 )
 
 // Cluster is a Kubernetes cluster a stack deploys to instead of Docker
@@ -105,7 +105,7 @@ const DefaultDatasourceUID = "prometheus"
 func (p *PrometheusOperator) DashboardsEnabled() bool { return p.Dashboards == nil || *p.Dashboards }
 
 // Toleration is a Kubernetes toleration.
-type Toleration = kube.Toleration
+type Toleration = kubetypes.Toleration
 
 // Defaults of a cluster.
 const (

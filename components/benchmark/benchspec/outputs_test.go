@@ -1,4 +1,4 @@
-package benchmark_test
+package benchspec_test
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/servelab/servelab/benchmarks"
-	"github.com/servelab/servelab/components/benchmark"
+	"github.com/servelab/servelab/components/benchmark/benchspec"
 )
 
 // A failed run fails `up` with a few lines naming target, load level,
@@ -16,11 +16,11 @@ import (
 func TestParseFailuresAreShort(t *testing.T) {
 	t.Parallel()
 	var runs benchmarks.Runs
-	var tgs []benchmark.Target
+	var tgs []benchspec.Target
 	for i := range 7 {
 		c := 8
 		label := string(rune('a' + i))
-		tgs = append(tgs, benchmark.Target{Label: label, BaseURL: "http://x", Model: "m", KeyIndex: -1})
+		tgs = append(tgs, benchspec.Target{Label: label, BaseURL: "http://x", Model: "m", KeyIndex: -1})
 		r := benchmarks.Result{Label: label, MaxConcurrency: &c, RequestRate: benchmarks.Rate(math.Inf(1)), Dataset: "random"}
 		r.Failed = 40
 		if i == 0 {
@@ -36,7 +36,7 @@ func TestParseFailuresAreShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = benchmark.Parse(string(out), tgs)
+	_, err = benchspec.Parse(string(out), tgs)
 	if err == nil {
 		t.Fatal("failed runs accepted")
 	}
@@ -48,7 +48,7 @@ func TestParseFailuresAreShort(t *testing.T) {
 	if len(lines) != 6 || lines[0] != want[0] || lines[1] != want[1] || lines[5] != "and 2 more" {
 		t.Errorf("error:\n%v", err)
 	}
-	if !errors.Is(err, benchmark.ErrPartial) {
+	if !errors.Is(err, benchspec.ErrPartial) {
 		t.Error("an interrupted run is not ErrPartial")
 	}
 	if strings.Contains(err.Error(), "{") {

@@ -1,4 +1,4 @@
-package programs_test
+package stackconfig_test
 
 import (
 	"maps"
@@ -6,10 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
 	"github.com/servelab/servelab/internal/pulumitest"
-	"github.com/servelab/servelab/programs"
+	"github.com/servelab/servelab/programs/stackconfig"
 )
 
 // clusterBase is a valid cluster stack: a pool of two one-GPU H100 nodes
@@ -30,7 +28,7 @@ var clusterBase = map[string]string{
 - {name: ollama, engine: ollama, nodePool: cpu, model: "qwen2.5:0.5b", image: ollama/ollama:0.32.2}`,
 }
 
-func loadCluster(t *testing.T, overrides map[string]string) (*programs.Lab, error) {
+func loadCluster(t *testing.T, overrides map[string]string) (*stackconfig.Lab, error) {
 	t.Helper()
 	doc := maps.Clone(clusterBase)
 	maps.Copy(doc, overrides)
@@ -39,11 +37,11 @@ func loadCluster(t *testing.T, overrides map[string]string) (*programs.Lab, erro
 			delete(doc, k)
 		}
 	}
-	cfg, err := programs.Load(getter(t, doc))
+	cfg, err := stackconfig.Load(getter(t, doc))
 	if err != nil {
 		return nil, err
 	}
-	return programs.Validate(cfg)
+	return stackconfig.Validate(cfg)
 }
 
 func TestClusterBaseIsValid(t *testing.T) {
@@ -56,7 +54,7 @@ func TestClusterBaseIsValid(t *testing.T) {
 		lab.Cluster.ModelCache.AccessMode != "ReadWriteOnce" || lab.Cluster.Image != "servelab" {
 		t.Fatalf("cluster defaults: %+v", lab.Cluster)
 	}
-	if len(lab.Hosts) != 0 || len(lab.Instances) != 3 || lab.Config.Benchmark.RunOn != "" && lab.Config.Benchmark.RunOn != programs.RunOnCluster {
+	if len(lab.Hosts) != 0 || len(lab.Instances) != 3 || lab.Config.Benchmark.RunOn != "" && lab.Config.Benchmark.RunOn != stackconfig.RunOnCluster {
 		t.Fatalf("hosts %d instances %d", len(lab.Hosts), len(lab.Instances))
 	}
 	for _, in := range lab.Instances[:2] {
@@ -76,11 +74,14 @@ func TestClusterBaseIsValid(t *testing.T) {
 // node — gets exactly the fractions the Docker target gives it.
 func TestClusterOriginBox(t *testing.T) {
 	t.Parallel()
-	docker, err := pulumitest.LoadStackConfig("../stacks/Pulumi.rtx5090.yaml")
+	docker, err := pulumitest.LoadStackConfig("../../stacks/Pulumi.rtx5090.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := planStack(t, docker)
+	want, err := stackconfig.Check(func(k string) (string, bool) { v, ok := docker[stackconfig.Namespace+":"+k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
 	lab, err := loadCluster(t, map[string]string{
 		"clusters": `[{name: lab, context: c, nodePools: [{name: rtx, gpus: {model: RTX 5090, memoryGiB: 32}, nodes: 1, timeSlicing: 4}]}]`,
 		"frameworks": `
@@ -102,46 +103,6 @@ func TestClusterOriginBox(t *testing.T) {
 		}
 		if !slices.Equal(in.StartAfter, w.StartAfter) {
 			t.Errorf("%s starts after %v, on Docker after %v", in.Instance.Name, in.StartAfter, w.StartAfter)
-		}
-	}
-
-	// The start order as on Docker: SGLang first, vLLM once SGLang is
-	// ready, Ollama once vLLM is (its Deployment waits for theirs).
-	var m *pulumitest.Mocks
-	m = pulumitest.New(fakeKubeResults(&m))
-	err = m.Run("servelab", "box", nil, nil, func(ctx *pulumi.Context) error {
-		_, err := programs.Deploy(ctx, lab, programs.Secrets{}, programs.Options{ImageTag: "localhost/servelab:test"})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct{ name, after string }{{"vllm", "sglang"}, {"ollama", "vllm"}} {
-		d, _ := m.Get(typeDeployment, c.name+"-deployment")
-		if !dependsOnName(d, c.after+"-deployment") {
-			t.Errorf("%s does not wait for %s: %v", c.name, c.after, d.Dependencies)
-		}
-	}
-	sg, _ := m.Get(typeDeployment, "sglang-deployment")
-	if slices.ContainsFunc(sg.Dependencies, func(d string) bool { return strings.HasSuffix(d, "-deployment") }) {
-		t.Errorf("sglang waits for %v; it starts first", sg.Dependencies)
-	}
-
-	// And when one is created again (its Deployment replaced, e.g. with a
-	// new key), so are those started after it, as containers on Docker
-	// (checkStartOrder): each Deployment is replaced with every Deployment
-	// started before it, and with its own engine's key.
-	for _, c := range []struct {
-		name string
-		want []string
-	}{
-		{"sglang", []string{"sglang-api-key"}},
-		{"vllm", []string{"sglang-deployment", "vllm-api-key"}},
-		{"ollama", []string{"sglang-deployment", "vllm-deployment"}}, // no key of its own
-	} {
-		d, _ := m.Get(typeDeployment, c.name+"-deployment")
-		if got := d.ReplaceWithNames(); !slices.Equal(got, c.want) {
-			t.Errorf("%s's Deployment is replaced with %v, want %v", c.name, got, c.want)
 		}
 	}
 }
@@ -275,44 +236,22 @@ func TestKubePlacementOnDockerStack(t *testing.T) {
 	}
 }
 
-// TestClusterNeedsAContextOrKubeconfig: servelab never deploys to
-// whatever cluster kubectl happens to point at.
-func TestClusterNeedsAContextOrKubeconfig(t *testing.T) {
-	t.Parallel()
-	cfg, err := pulumitest.LoadStackConfig("../stacks/Pulumi.kind.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg["servelab:clusters"] = strings.Replace(cfg["servelab:clusters"], `"context":"kind-servelab",`, "", 1)
-	m := pulumitest.New(nil)
-	err = m.Run("servelab", "kind", cfg, nil, programs.Run)
-	if err == nil || !strings.Contains(err.Error(), "servelab:clusters[0].context: set a kubeconfig context, or store a kubeconfig with `make secret STACK=kind KEY=kubeconfig < ~/.kube/config`") {
-		t.Fatalf("err = %v", err)
-	}
-	if n := len(m.Resources()); n != 0 {
-		t.Errorf("%d resources registered", n)
-	}
-	// With the kubeconfig as a secret instead, the stack deploys and the
-	// providers get it as a secret.
-	cfg["servelab:kubeconfig"] = "apiVersion: v1\nkind: Config\n"
-	m = pulumitest.New(fakeKubeResults(&m))
-	if err := m.Run("servelab", "kind", cfg, []string{"servelab:kubeconfig"}, programs.RunWith(testPaths(t))); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range m.ByType(typeKubeProvider) {
-		if !secretAt(p, "kubeconfig") {
-			t.Errorf("provider %s: kubeconfig not secret (secrets %v)", p.Name, p.Secrets())
-		}
-	}
-}
-
 // The keys a cluster stack sets are keys the program reads: clusters, and
 // the secret kubeconfig (main's unknown-key check, which reads the keys
 // from PULUMI_CONFIG under a real `pulumi up`).
 func TestClusterKeysAreKnown(t *testing.T) {
 	t.Parallel()
 	keys := []string{"servelab:program", "servelab:clusters", "servelab:frameworks", "servelab:kubeconfig", "servelab:hfToken"}
-	if _, err := programs.CheckStack(getter(t, clusterBase), keys); err != nil {
+	if _, err := stackconfig.CheckStack(getter(t, clusterBase), keys); err != nil {
 		t.Errorf("a cluster stack's keys are reported: %v", err)
+	}
+}
+
+// Only a cluster has a Prometheus Operator to hand monitoring to.
+func TestPrometheusOperatorNeedsACluster(t *testing.T) {
+	t.Parallel()
+	if _, err := load(t, map[string]string{"monitoring": `{prometheusOperator: {}}`}); err == nil ||
+		!strings.Contains(err.Error(), "monitoring.prometheusOperator: hands monitoring to a cluster's Prometheus Operator; this stack has Docker hosts") {
+		t.Errorf("on Docker hosts: err = %v", err)
 	}
 }

@@ -1,4 +1,11 @@
-package programs
+// Package stackconfig is a stack's servelab: config, without Pulumi: its
+// typed keys (Config), Load and Check, which decode them with every
+// problem reported at its key path, Validate, which plans the lab (Lab:
+// hosts, framework instances, ports, GPU shares), and what each part of
+// the lab gets from it (GatewaySettings, MonitoringLab, ServingTargets,
+// Workload). The Pulumi program (programs) deploys a Lab; `make demo`
+// (internal/demo) runs one on loopback.
+package stackconfig
 
 import (
 	"encoding/json"
@@ -124,7 +131,7 @@ type Framework struct {
 	Replicas int          `json:"replicas,omitempty"`
 	// Port is the published host port (replica i gets Port+i).
 	Port int `json:"port,omitempty"`
-	// Args are typed per engine (see components/framework/args.go).
+	// Args are typed per engine (see components/framework/frameworkspec/args.go).
 	Args      json.RawMessage   `json:"args,omitempty"`
 	ExtraArgs []string          `json:"extraArgs,omitempty"`
 	Env       map[string]string `json:"env,omitempty"`

@@ -1,4 +1,4 @@
-package programs
+package stackconfig
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/internal/engine"
 	"github.com/servelab/servelab/internal/imageref"
 	"github.com/servelab/servelab/internal/planner"
@@ -271,7 +271,7 @@ func (v *validator) clusterFramework(p string, f *Framework) bool {
 // clusterInstance checks a framework against its node pool and returns its
 // one instance (a Deployment of f.Replicas pods); the planner sizes it in
 // planCluster.
-func (v *validator) clusterInstance(p string, f *Framework, args framework.EngineArgs) (InstancePlan, bool) {
+func (v *validator) clusterInstance(p string, f *Framework, args frameworkspec.EngineArgs) (InstancePlan, bool) {
 	c := v.cluster
 	if c == nil {
 		return InstancePlan{}, false // reported by clusterList
@@ -334,7 +334,7 @@ func (v *validator) clusterInstance(p string, f *Framework, args framework.Engin
 	return InstancePlan{
 		Framework: f,
 		Host:      c.Name,
-		Instance: framework.Instance{
+		Instance: frameworkspec.Instance{
 			Name:            f.Name,
 			Engine:          f.Engine,
 			Flavour:         f.Flavour,

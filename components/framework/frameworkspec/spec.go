@@ -1,4 +1,10 @@
-package framework
+// Package frameworkspec is what a framework instance runs as, without
+// Pulumi: the engines' typed arguments (EngineArgs), an Instance as the
+// stack and the planner decide it, and BuildSpec, which turns it into the
+// container's argv, environment, volumes, healthcheck and ready steps.
+// The Framework component (components/framework), the Kubernetes target
+// and `make demo` all run what BuildSpec gives.
+package frameworkspec
 
 import (
 	"encoding/json"

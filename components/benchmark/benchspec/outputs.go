@@ -1,4 +1,4 @@
-package benchmark
+package benchspec
 
 import (
 	"errors"
@@ -20,11 +20,12 @@ const maxProblems = 5
 // run, a run whose every request failed, or a target that never ran is an
 // error naming the target and load level, with counts and the first error.
 func Parse(stdout string, targets []Target) (summary.Results, error) {
-	res, _, err := parse(stdout, targets)
+	res, _, err := ParseRuns(stdout, targets)
 	return res, err
 }
 
-func parse(stdout string, targets []Target) (summary.Results, []benchmarks.Result, error) {
+// ParseRuns is Parse, with the runs it decoded.
+func ParseRuns(stdout string, targets []Target) (summary.Results, []benchmarks.Result, error) {
 	runs, err := benchmarks.Decode(strings.NewReader(stdout))
 	if err != nil {
 		return summary.Results{}, nil, err

@@ -1,4 +1,4 @@
-package framework_test
+package frameworkspec_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/servelab/servelab/components/framework"
+	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/internal/engine"
 )
 
@@ -17,19 +17,19 @@ func TestBuildSpec(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		in      framework.Instance
+		in      frameworkspec.Instance
 		command []string
 		env     []string
 		health  []string
 		port    int
-		check   func(t *testing.T, s framework.Spec)
+		check   func(t *testing.T, s frameworkspec.Spec)
 	}{
 		{
 			name: "vllm on two GPUs",
-			in: framework.Instance{
+			in: frameworkspec.Instance{
 				Name: "vllm", Engine: engine.VLLM, Model: "Qwen/Qwen2.5-7B-Instruct", ServedModelName: "qwen",
 				Devices: []int{0, 1}, MemoryFraction: 0.4, DemandGiB: 40, HasHFToken: true,
-				Args:      framework.EngineArgs{VLLM: &framework.VLLMArgs{MaxModelLen: 8192, EnablePrefixCaching: ptr(false)}},
+				Args:      frameworkspec.EngineArgs{VLLM: &frameworkspec.VLLMArgs{MaxModelLen: 8192, EnablePrefixCaching: ptr(false)}},
 				ExtraArgs: []string{"--enforce-eager"},
 			},
 			command: []string{"Qwen/Qwen2.5-7B-Instruct", "--config", "/run/servelab/engine-auth.yaml", "--served-model-name", "qwen",
@@ -40,11 +40,11 @@ func TestBuildSpec(t *testing.T) {
 				"NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_VISIBLE_DEVICES=0,1", "VLLM_CACHE_ROOT=/root/.cache/vllm", "VLLM_NO_USAGE_STATS=1"},
 			health: []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8000/health"},
 			port:   8000,
-			check: func(t *testing.T, s framework.Spec) {
+			check: func(t *testing.T, s frameworkspec.Spec) {
 				if !s.IPCHost || s.Runtime != "nvidia" || !s.UploadHFToken || len(s.ReadySteps) != 0 {
 					t.Errorf("spec %+v", s)
 				}
-				if s.APIKeyFile != "/run/servelab/engine-auth.yaml" || s.APIKeyFormat != framework.KeyYAML || s.LoopbackOnly() {
+				if s.APIKeyFile != "/run/servelab/engine-auth.yaml" || s.APIKeyFormat != frameworkspec.KeyYAML || s.LoopbackOnly() {
 					t.Errorf("api key file %q format %q", s.APIKeyFile, s.APIKeyFormat)
 				}
 				if !s.UsesModelCache() || s.Volumes[0].Path != "/root/.cache" {
@@ -57,9 +57,9 @@ func TestBuildSpec(t *testing.T) {
 		},
 		{
 			name: "sglang",
-			in: framework.Instance{
+			in: frameworkspec.Instance{
 				Name: "sglang", Engine: engine.SGLang, Model: "m/m", ServedModelName: "sg", Devices: []int{0}, MemoryFraction: 0.35,
-				Args: framework.EngineArgs{SGLang: &framework.SGLangArgs{ContextLength: 4096, DisableRadixCache: true}},
+				Args: frameworkspec.EngineArgs{SGLang: &frameworkspec.SGLangArgs{ContextLength: 4096, DisableRadixCache: true}},
 			},
 			command: []string{"python3", "-m", "sglang.launch_server", "--config", "/run/servelab/engine-auth.yaml", "--model-path", "m/m", "--host", "0.0.0.0", "--port", "30000",
 				"--mem-fraction-static", "0.35", "--tp", "1", "--served-model-name", "sg", "--enable-metrics",
@@ -68,7 +68,7 @@ func TestBuildSpec(t *testing.T) {
 			health: []string{"CMD", "python3", "-c",
 				"import urllib.request; urllib.request.urlopen('http://127.0.0.1:30000/health_generate', timeout=20)"},
 			port: 30000,
-			check: func(t *testing.T, s framework.Spec) {
+			check: func(t *testing.T, s frameworkspec.Spec) {
 				if s.UploadHFToken {
 					t.Error("token upload without a token")
 				}
@@ -76,15 +76,15 @@ func TestBuildSpec(t *testing.T) {
 		},
 		{
 			name: "ollama on CPU",
-			in: framework.Instance{
+			in: frameworkspec.Instance{
 				Name: "ollama", Engine: engine.Ollama, Model: "qwen2.5:0.5b", ServedModelName: "qwen2.5:0.5b",
-				Args: framework.EngineArgs{Ollama: &framework.OllamaArgs{NumParallel: 4, KeepAlive: "24h", FlashAttention: ptr(true)}},
+				Args: frameworkspec.EngineArgs{Ollama: &frameworkspec.OllamaArgs{NumParallel: 4, KeepAlive: "24h", FlashAttention: ptr(true)}},
 			},
 			command: nil,
 			env:     []string{"OLLAMA_FLASH_ATTENTION=true", "OLLAMA_HOST=0.0.0.0:11434", "OLLAMA_KEEP_ALIVE=24h", "OLLAMA_NUM_PARALLEL=4"},
 			health:  []string{"CMD", "ollama", "list"},
 			port:    11434,
-			check: func(t *testing.T, s framework.Spec) {
+			check: func(t *testing.T, s frameworkspec.Spec) {
 				if s.Runtime != "" || len(s.Volumes) != 1 || s.Volumes[0].Shared || s.Volumes[0].Path != "/root/.ollama" {
 					t.Errorf("spec %+v", s)
 				}
@@ -101,21 +101,21 @@ func TestBuildSpec(t *testing.T) {
 		},
 		{
 			name: "llama.cpp from the hub on CPU",
-			in: framework.Instance{
+			in: frameworkspec.Instance{
 				Name: "llamacpp", Engine: engine.LlamaCpp, Model: "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M", ServedModelName: "llamacpp",
 				HasHFToken: true,
-				Args:       framework.EngineArgs{LlamaCpp: &framework.LlamaCppArgs{CtxSize: 16384, Parallel: 4}},
+				Args:       frameworkspec.EngineArgs{LlamaCpp: &frameworkspec.LlamaCppArgs{CtxSize: 16384, Parallel: 4}},
 			},
 			command: []string{"-hf", "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M", "--host", "0.0.0.0", "--port", "8080", "--metrics",
 				"--api-key-file", "/run/servelab/engine-api-key", "-ngl", "0", "--alias", "llamacpp", "-c", "16384", "-np", "4"},
 			env:    []string{"LLAMA_CACHE=/root/.cache/llama.cpp"},
 			health: []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/health"},
 			port:   8080,
-			check: func(t *testing.T, s framework.Spec) {
+			check: func(t *testing.T, s frameworkspec.Spec) {
 				if !slices.Equal(s.SecretEnv, []string{"HF_TOKEN"}) {
 					t.Errorf("secret env %v", s.SecretEnv)
 				}
-				if s.APIKeyFile != "/run/servelab/engine-api-key" || s.APIKeyFormat != framework.KeyLine {
+				if s.APIKeyFile != "/run/servelab/engine-api-key" || s.APIKeyFormat != frameworkspec.KeyLine {
 					t.Errorf("api key file %q format %q", s.APIKeyFile, s.APIKeyFormat)
 				}
 				if len(s.Volumes) != 1 || !s.Volumes[0].Shared {
@@ -125,9 +125,9 @@ func TestBuildSpec(t *testing.T) {
 		},
 		{
 			name: "llama.cpp file on GPU offloads every layer",
-			in: framework.Instance{
+			in: frameworkspec.Instance{
 				Name: "l", Engine: engine.LlamaCpp, Model: "/models/m.gguf", ServedModelName: "l", Devices: []int{1},
-				Args: framework.EngineArgs{LlamaCpp: &framework.LlamaCppArgs{}},
+				Args: frameworkspec.EngineArgs{LlamaCpp: &frameworkspec.LlamaCppArgs{}},
 			},
 			command: []string{"-m", "/models/m.gguf", "--host", "0.0.0.0", "--port", "8080", "--metrics",
 				"--api-key-file", "/run/servelab/engine-api-key", "-ngl", "999", "--alias", "l"},
@@ -137,9 +137,9 @@ func TestBuildSpec(t *testing.T) {
 		},
 		{
 			name: "sim with the sglang flavour",
-			in: framework.Instance{
+			in: frameworkspec.Instance{
 				Name: "sim-sglang", Engine: engine.Sim, Flavour: engine.SGLang, Model: "sim", ServedModelName: "sim-sglang",
-				Args: framework.EngineArgs{Sim: &framework.SimArgs{TTFT: "50ms", ITL: "10ms", Jitter: 0.1, Capacity: 64, StartupDelay: "3s", Seed: 7}},
+				Args: frameworkspec.EngineArgs{Sim: &frameworkspec.SimArgs{TTFT: "50ms", ITL: "10ms", Jitter: 0.1, Capacity: 64, StartupDelay: "3s", Seed: 7}},
 			},
 			command: []string{"sim", "--flavour", "sglang", "--listen", "0.0.0.0:30000", "--model", "sim-sglang",
 				"--ttft", "50ms", "--itl", "10ms", "--jitter", "0.1", "--capacity", "64", "--startup-delay", "3s", "--seed", "7",
@@ -147,7 +147,7 @@ func TestBuildSpec(t *testing.T) {
 			env:    []string{},
 			health: []string{"CMD", "/servelab", "probe", "http://127.0.0.1:30000/health_generate"},
 			port:   30000,
-			check: func(t *testing.T, s framework.Spec) {
+			check: func(t *testing.T, s frameworkspec.Spec) {
 				if s.WaitTimeout != 2*time.Minute+3*time.Second {
 					t.Errorf("wait %v", s.WaitTimeout)
 				}
@@ -155,9 +155,9 @@ func TestBuildSpec(t *testing.T) {
 		},
 		{
 			name: "sim with the vllm flavour probes /health, open with a key",
-			in: framework.Instance{
+			in: frameworkspec.Instance{
 				Name: "sim-vllm", Engine: engine.Sim, Flavour: engine.VLLM, Model: "sim", ServedModelName: "sim-vllm",
-				Args: framework.EngineArgs{Sim: &framework.SimArgs{}},
+				Args: frameworkspec.EngineArgs{Sim: &frameworkspec.SimArgs{}},
 			},
 			command: []string{"sim", "--flavour", "vllm", "--listen", "0.0.0.0:8000", "--model", "sim-vllm",
 				"--api-key-file", "/run/servelab/engine-api-key"},
@@ -167,15 +167,15 @@ func TestBuildSpec(t *testing.T) {
 		},
 		{
 			name: "sim with the ollama flavour loads its model lazily, as Ollama",
-			in: framework.Instance{
+			in: frameworkspec.Instance{
 				Name: "sim-ollama", Engine: engine.Sim, Flavour: engine.Ollama, Model: "sim", ServedModelName: "sim:latest",
-				Args: framework.EngineArgs{Sim: &framework.SimArgs{LoadDelay: "2s"}},
+				Args: frameworkspec.EngineArgs{Sim: &frameworkspec.SimArgs{LoadDelay: "2s"}},
 			},
 			command: []string{"sim", "--flavour", "ollama", "--listen", "0.0.0.0:11434", "--model", "sim:latest", "--load-delay", "2s"},
 			env:     []string{},
 			health:  []string{"CMD", "/servelab", "probe", "http://127.0.0.1:11434/api/tags"},
 			port:    11434,
-			check: func(t *testing.T, s framework.Spec) {
+			check: func(t *testing.T, s frameworkspec.Spec) {
 				want := [][]string{{"/servelab", "probe", "--body", `{"model":"sim:latest"}`, "http://127.0.0.1:11434/api/generate"}}
 				if !slices.EqualFunc(s.ReadySteps, want, slices.Equal) || !s.LoopbackOnly() {
 					t.Errorf("ready steps %q loopback %v", s.ReadySteps, s.LoopbackOnly())
@@ -186,7 +186,7 @@ func TestBuildSpec(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := framework.BuildSpec(tt.in)
+			s, err := frameworkspec.BuildSpec(tt.in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,16 +214,16 @@ func TestBuildSpec(t *testing.T) {
 // sends no key), and the key file is where the argv points.
 func TestHealthchecksNeedNoKey(t *testing.T) {
 	t.Parallel()
-	ins := []framework.Instance{
-		{Name: "v", Engine: engine.VLLM, Model: "m", ServedModelName: "v", Devices: []int{0}, MemoryFraction: 0.5, Args: framework.EngineArgs{VLLM: &framework.VLLMArgs{}}},
-		{Name: "s", Engine: engine.SGLang, Model: "m", ServedModelName: "s", Devices: []int{0}, MemoryFraction: 0.5, Args: framework.EngineArgs{SGLang: &framework.SGLangArgs{}}},
-		{Name: "l", Engine: engine.LlamaCpp, Model: "a/b", ServedModelName: "l", Args: framework.EngineArgs{LlamaCpp: &framework.LlamaCppArgs{}}},
+	ins := []frameworkspec.Instance{
+		{Name: "v", Engine: engine.VLLM, Model: "m", ServedModelName: "v", Devices: []int{0}, MemoryFraction: 0.5, Args: frameworkspec.EngineArgs{VLLM: &frameworkspec.VLLMArgs{}}},
+		{Name: "s", Engine: engine.SGLang, Model: "m", ServedModelName: "s", Devices: []int{0}, MemoryFraction: 0.5, Args: frameworkspec.EngineArgs{SGLang: &frameworkspec.SGLangArgs{}}},
+		{Name: "l", Engine: engine.LlamaCpp, Model: "a/b", ServedModelName: "l", Args: frameworkspec.EngineArgs{LlamaCpp: &frameworkspec.LlamaCppArgs{}}},
 	}
 	for _, k := range engine.Flavours {
-		ins = append(ins, framework.Instance{Name: "sim-" + string(k), Engine: engine.Sim, Flavour: k, Model: "m", ServedModelName: "m", Args: framework.EngineArgs{Sim: &framework.SimArgs{}}})
+		ins = append(ins, frameworkspec.Instance{Name: "sim-" + string(k), Engine: engine.Sim, Flavour: k, Model: "m", ServedModelName: "m", Args: frameworkspec.EngineArgs{Sim: &frameworkspec.SimArgs{}}})
 	}
 	for _, in := range ins {
-		s, err := framework.BuildSpec(in)
+		s, err := frameworkspec.BuildSpec(in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,10 +248,10 @@ func TestHealthchecksNeedNoKey(t *testing.T) {
 
 func TestKeyFileContent(t *testing.T) {
 	t.Parallel()
-	if got := framework.KeyFileContent(framework.KeyYAML, "abc"); got != "api-key: \"abc\"\n" {
+	if got := frameworkspec.KeyFileContent(frameworkspec.KeyYAML, "abc"); got != "api-key: \"abc\"\n" {
 		t.Errorf("yaml key file %q", got)
 	}
-	if got := framework.KeyFileContent(framework.KeyLine, "abc"); got != "abc\n" {
+	if got := frameworkspec.KeyFileContent(frameworkspec.KeyLine, "abc"); got != "abc\n" {
 		t.Errorf("line key file %q", got)
 	}
 }
@@ -260,26 +260,26 @@ func TestBuildSpecErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		in   framework.Instance
+		in   frameworkspec.Instance
 		want string
 	}{
-		{"empty instance", framework.Instance{}, `instance : no engine spec for ""`},
-		{"no served name", framework.Instance{Name: "o", Engine: engine.Ollama}, "served model name is empty"},
-		{"args of another engine", framework.Instance{Name: "o", Engine: engine.Ollama, ServedModelName: "o", Args: framework.EngineArgs{VLLM: &framework.VLLMArgs{}}}, "ollama: engine arguments missing"},
-		{"vllm without GPUs", framework.Instance{Name: "v", Engine: engine.VLLM, ServedModelName: "v", Args: framework.EngineArgs{VLLM: &framework.VLLMArgs{}}}, "vllm needs GPUs and a memory fraction"},
-		{"sim bad delay", framework.Instance{Name: "s", Engine: engine.Sim, Flavour: engine.VLLM, ServedModelName: "s", Args: framework.EngineArgs{Sim: &framework.SimArgs{StartupDelay: "soon"}}}, `startupDelay: "soon" is not a non-negative duration`},
+		{"empty instance", frameworkspec.Instance{}, `instance : no engine spec for ""`},
+		{"no served name", frameworkspec.Instance{Name: "o", Engine: engine.Ollama}, "served model name is empty"},
+		{"args of another engine", frameworkspec.Instance{Name: "o", Engine: engine.Ollama, ServedModelName: "o", Args: frameworkspec.EngineArgs{VLLM: &frameworkspec.VLLMArgs{}}}, "ollama: engine arguments missing"},
+		{"vllm without GPUs", frameworkspec.Instance{Name: "v", Engine: engine.VLLM, ServedModelName: "v", Args: frameworkspec.EngineArgs{VLLM: &frameworkspec.VLLMArgs{}}}, "vllm needs GPUs and a memory fraction"},
+		{"sim bad delay", frameworkspec.Instance{Name: "s", Engine: engine.Sim, Flavour: engine.VLLM, ServedModelName: "s", Args: frameworkspec.EngineArgs{Sim: &frameworkspec.SimArgs{StartupDelay: "soon"}}}, `startupDelay: "soon" is not a non-negative duration`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := framework.BuildSpec(tt.in)
+			_, err := frameworkspec.BuildSpec(tt.in)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
 		})
 	}
-	_, err := framework.BuildSpec(framework.Instance{Name: "o", Engine: engine.Ollama, ServedModelName: "o"})
-	if !errors.Is(err, framework.ErrNoArgs) {
+	_, err := frameworkspec.BuildSpec(frameworkspec.Instance{Name: "o", Engine: engine.Ollama, ServedModelName: "o"})
+	if !errors.Is(err, frameworkspec.ErrNoArgs) {
 		t.Errorf("err = %v, want ErrNoArgs", err)
 	}
 }
