@@ -634,6 +634,9 @@ func (v *validator) gateway() {
 	if g.Cache.MaxEntries < 0 || g.Cache.MaxBytes < 0 {
 		v.errorf("gateway.cache", "maxEntries and maxBytes must not be negative")
 	}
+	if len(g.Weights) > 0 && g.Routing != "weighted" {
+		v.errorf("gateway.weights", "only weighted routing uses weights, and routing is %s: set gateway.routing: weighted, or remove the weights", g.Routing)
+	}
 	for _, name := range slices.Sorted(maps.Keys(g.Weights)) {
 		w := g.Weights[name]
 		if !slices.ContainsFunc(v.cfg.Frameworks, func(f Framework) bool { return f.Name == name }) {
