@@ -56,11 +56,11 @@ func TestFindsBrokenReferences(t *testing.T) {
 	write("README.md", "# Top\n\n## Set `up` twice\n\n## Set `up` twice\n\n"+
 		"[ok](docs/a.md#part-one) [ok](#set-up-twice-1) [ok](docs/) [ok](https://example.com/x.md)\n"+
 		"[bad file](docs/missing.md) [bad anchor](docs/a.md#part-two) ![img](img/none.png)\n"+
-		"`[not a link](nowhere.md)` see DESIGN.md and docs/a.md; the tool writes report.md\n"+
+		"`[not a link](nowhere.md)` see ARCHITECTURE.md and docs/a.md; the tool writes report.md\n"+
 		"```\n[in a fence](nowhere.md)\n```\n"+
 		"[ref]: docs/gone.md\n")
 	write("docs/a.md", "Part one\n========\n\n[up](../README.md#top) [out](../../x.md)\n")
-	write("main.go", "package main\n\n// See docs/a.md#part-one and docs/b.md, and ../shared/DESIGN.md.\nfunc main() {}\n")
+	write("main.go", "package main\n\n// See docs/a.md#part-one and docs/b.md, and ../elsewhere/ARCHITECTURE.md.\nfunc main() {}\n")
 	problems, err := mdlinks.Check(root)
 	if err != nil {
 		t.Fatal(err)
@@ -72,9 +72,9 @@ func TestFindsBrokenReferences(t *testing.T) {
 	want := []string{
 		"README.md:docs/gone.md", // reference definitions come first on their line
 		"README.md:docs/missing.md", "README.md:docs/a.md#part-two", "README.md:img/none.png",
-		"README.md:DESIGN.md",
+		"README.md:ARCHITECTURE.md",
 		"docs/a.md:../../x.md",
-		"main.go:docs/b.md", "main.go:../shared/DESIGN.md",
+		"main.go:docs/b.md", "main.go:../elsewhere/ARCHITECTURE.md",
 	}
 	if strings.Join(got, "\n") != strings.Join(sortLike(got, want), "\n") || len(got) != len(want) {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
