@@ -466,24 +466,7 @@ func TestKubeServe(t *testing.T) {
 	cfg["servelab:program"] = "serve"
 	cfg["servelab:frameworks"] = `[{"name":"sim","engine":"sim","flavour":"vllm","model":"org/model-8b","replicas":3}]`
 	cfg["servelab:benchmark"] = `{"enabled":true,"numPrompts":10,"maxConcurrency":[4]}`
-	var m *pulumitest.Mocks
-	m = pulumitest.New(fakeKubeResults(&m))
-	var outputs map[string]any
-	err = m.Run("servelab", "kind", cfg, nil, func(ctx *pulumi.Context) error {
-		lab, err := stackconfig.Validate(mustLoad(t, cfg))
-		if err != nil {
-			return err
-		}
-		out, err := programs.Deploy(ctx, lab, programs.Secrets{}, programs.Options{ImageTag: "servelab:test"})
-		if err != nil {
-			return err
-		}
-		outputs, err = awaitMap(out)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, outputs := deployKind(t, cfg)
 	if outputs["model"] != "org/model-8b" || fmt.Sprint(outputs["replicas"]) != "[sim]" {
 		t.Errorf("outputs model %v replicas %v", outputs["model"], outputs["replicas"])
 	}
@@ -515,24 +498,7 @@ func TestKubePrometheusOperator(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg["servelab:monitoring"] = `{"prometheusOperator":{"labels":{"release":"kube-prometheus-stack"}}}`
-	var m *pulumitest.Mocks
-	m = pulumitest.New(fakeKubeResults(&m))
-	var outputs map[string]any
-	err = m.Run("servelab", "kind", cfg, nil, func(ctx *pulumi.Context) error {
-		lab, err := stackconfig.Validate(mustLoad(t, cfg))
-		if err != nil {
-			return err
-		}
-		out, err := programs.Deploy(ctx, lab, programs.Secrets{}, programs.Options{ImageTag: "servelab:test"})
-		if err != nil {
-			return err
-		}
-		outputs, err = awaitMap(out)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, outputs := deployKind(t, cfg)
 	if _, ok := m.Get(typeDeployment, "monitoring-prometheus"); ok {
 		t.Error("Prometheus deployed next to the operator's")
 	}
@@ -748,19 +714,7 @@ func TestKubeOperatorDashboardSettings(t *testing.T) {
 		{`{"prometheusOperator":{"dashboards":false}}`, "", ""},
 	} {
 		cfg["servelab:monitoring"] = c.monitoring
-		var m *pulumitest.Mocks
-		m = pulumitest.New(fakeKubeResults(&m))
-		err = m.Run("servelab", "kind", cfg, nil, func(ctx *pulumi.Context) error {
-			lab, err := stackconfig.Validate(mustLoad(t, cfg))
-			if err != nil {
-				return err
-			}
-			_, err = programs.Deploy(ctx, lab, programs.Secrets{}, programs.Options{ImageTag: "servelab:test"})
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, _ := deployKind(t, cfg)
 		dash, ok := m.Get(typeConfigMap, "monitoring-dashboards")
 		if ok != (c.label != "") {
 			t.Fatalf("%s: dashboards ConfigMap %v", c.monitoring, ok)
@@ -858,4 +812,29 @@ func TestClusterNeedsAContextOrKubeconfig(t *testing.T) {
 			t.Errorf("provider %s: kubeconfig not secret (secrets %v)", p.Name, p.Secrets())
 		}
 	}
+}
+
+// deployKind deploys cfg, a kind stack's config, under the mocks with a
+// cluster's answers faked, and returns the mocks and the stack's outputs.
+func deployKind(t *testing.T, cfg map[string]string) (*pulumitest.Mocks, map[string]any) {
+	t.Helper()
+	var m *pulumitest.Mocks
+	m = pulumitest.New(fakeKubeResults(&m))
+	var outputs map[string]any
+	err := m.Run("servelab", "kind", cfg, nil, func(ctx *pulumi.Context) error {
+		lab, err := stackconfig.Validate(mustLoad(t, cfg))
+		if err != nil {
+			return err
+		}
+		out, err := programs.Deploy(ctx, lab, programs.Secrets{}, programs.Options{ImageTag: "servelab:test"})
+		if err != nil {
+			return err
+		}
+		outputs, err = awaitMap(out)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, outputs
 }

@@ -28,18 +28,7 @@ const (
 
 func TestRerunAndOneKeyChanges(t *testing.T) {
 	t.Parallel()
-	base, err := pulumitest.LoadStackConfig("../stacks/Pulumi.sim.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(cfg map[string]string) []pulumitest.Resource {
-		t.Helper()
-		r, err := runConfig(t, "sim", cfg, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.mocks.Resources()
-	}
+	base, run := stackRunner(t, "sim")
 	first := run(clone(base))
 
 	var doc strings.Builder
@@ -319,18 +308,7 @@ func jsonPath(path []any) string {
 // sizes itself; a change to the last one replaces only it.
 func TestOneEngineChangeKeepsTheStartOrder(t *testing.T) {
 	t.Parallel()
-	base, err := pulumitest.LoadStackConfig("../stacks/Pulumi.rtx5090.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(cfg map[string]string) []pulumitest.Resource {
-		t.Helper()
-		r, err := runConfig(t, "rtx5090", cfg, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.mocks.Resources()
-	}
+	base, run := stackRunner(t, "rtx5090")
 	first := run(clone(base))
 	replaced := func(changes []change) []string {
 		var out []string
@@ -357,5 +335,24 @@ func TestOneEngineChangeKeepsTheStartOrder(t *testing.T) {
 		if got := replaced(plannedChanges(first, run(cfg))); !slices.Equal(got, c.want) {
 			t.Errorf("frameworks[%d].args.%s: containers replaced %v, want %v", c.index, c.key, got, c.want)
 		}
+	}
+}
+
+// stackRunner loads stacks/Pulumi.<stack>.yaml and returns its config and
+// a function running the program with a config under the mocks, giving
+// the resources it registered.
+func stackRunner(t *testing.T, stack string) (map[string]string, func(map[string]string) []pulumitest.Resource) {
+	t.Helper()
+	base, err := pulumitest.LoadStackConfig("../stacks/Pulumi." + stack + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base, func(cfg map[string]string) []pulumitest.Resource {
+		t.Helper()
+		r, err := runConfig(t, stack, cfg, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.mocks.Resources()
 	}
 }
