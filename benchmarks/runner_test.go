@@ -238,23 +238,7 @@ func TestRunSeveralTargetsAndAPIKey(t *testing.T) {
 			w.WriteHeader(401)
 			return
 		}
-		r2, _ := http.NewRequestWithContext(r.Context(), r.Method, simA.URL+r.URL.Path, r.Body)
-		resp, err := http.DefaultClient.Do(r2)
-		if err != nil {
-			w.WriteHeader(502)
-			return
-		}
-		defer resp.Body.Close()
-		w.WriteHeader(resp.StatusCode)
-		buf := make([]byte, 4096)
-		for {
-			n, err := resp.Body.Read(buf)
-			_, _ = w.Write(buf[:n])
-			w.(http.Flusher).Flush()
-			if err != nil {
-				return
-			}
-		}
+		proxy(t, w, r, simA.URL)
 	}))
 	defer guard.Close()
 	cfg := baseConfig(simA.URL, 4)
