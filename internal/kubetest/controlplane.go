@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/servelab/servelab/internal/procs"
 )
 
 // Service network of the control plane: configuration only, nothing is
@@ -114,7 +116,7 @@ func startEtcd(ctx context.Context, bin, dir string) (*proc, string, error) {
 	defer plain.CloseIdleConnections()
 	var last error
 	for attempt := 1; attempt <= startAttempts; attempt++ {
-		ports, err := freePorts(2)
+		ports, err := procs.FreeAddrs(2)
 		if err != nil {
 			return nil, "", err
 		}
@@ -155,7 +157,7 @@ func startEtcd(ctx context.Context, bin, dir string) (*proc, string, error) {
 func startAPIServer(ctx context.Context, bin, dir, etcdURL string, p *pki, client *http.Client, etcd *proc) (*proc, string, error) {
 	var last error
 	for attempt := 1; attempt <= startAttempts; attempt++ {
-		ports, err := freePorts(1)
+		ports, err := procs.FreeAddrs(1)
 		if err != nil {
 			return nil, "", err
 		}
@@ -249,27 +251,4 @@ func getOK(ctx context.Context, client *http.Client, url string) error {
 		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
 	}
 	return nil
-}
-
-// freePorts returns n distinct free loopback addresses. The listeners are
-// held until all n are chosen, so the addresses differ; another process
-// could still take one before our child binds it, which the child then
-// reports as "address already in use" (and the caller retries).
-func freePorts(n int) ([]string, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	addrs := make([]string, n)
-	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("pick a free loopback port: %w", err)
-		}
-		lns = append(lns, ln)
-		addrs[i] = ln.Addr().String()
-	}
-	return addrs, nil
 }
