@@ -246,16 +246,7 @@ func (k *kubeDeployment) deployMonitoring(out pulumi.Map) error {
 	if err != nil {
 		return err
 	}
-	monOut := pulumi.Map{
-		"prometheusUrl":      mo.PrometheusURL,
-		"prometheusUser":     mo.PrometheusUser,
-		"prometheusPassword": mo.PrometheusPassword,
-	}
-	if cfg.GrafanaEnabled() {
-		monOut["grafanaUrl"] = mo.GrafanaURL
-		monOut["grafanaAdminPassword"] = mo.GrafanaAdminPassword
-	}
-	out["monitoring"] = monOut
+	out["monitoring"] = mo.Outputs(cfg.GrafanaEnabled())
 	return nil
 }
 

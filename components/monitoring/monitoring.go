@@ -81,13 +81,33 @@ type MonitoringArgs struct {
 // Monitoring is the deployed monitoring.
 type Monitoring struct {
 	pulumi.ResourceState
+	Endpoints
+}
 
+// Endpoints are what a monitoring deployment gives the stack, on Docker
+// hosts or in a cluster: Prometheus's URL and credentials, and Grafana's.
+type Endpoints struct {
 	PrometheusURL      pulumi.StringOutput
 	PrometheusUser     pulumi.StringOutput
 	PrometheusPassword pulumi.StringOutput // secret
 	// GrafanaURL and GrafanaAdminPassword are empty without Grafana.
 	GrafanaURL           pulumi.StringOutput
 	GrafanaAdminPassword pulumi.StringOutput // secret
+}
+
+// Outputs are the endpoints as an outputs map, Grafana's only when
+// withGrafana.
+func (e Endpoints) Outputs(withGrafana bool) pulumi.Map {
+	out := pulumi.Map{
+		"prometheusUrl":      e.PrometheusURL,
+		"prometheusUser":     e.PrometheusUser,
+		"prometheusPassword": e.PrometheusPassword,
+	}
+	if withGrafana {
+		out["grafanaUrl"] = e.GrafanaURL
+		out["grafanaAdminPassword"] = e.GrafanaAdminPassword
+	}
+	return out
 }
 
 // NewMonitoring creates Prometheus, Grafana and the DCGM exporters.
@@ -267,13 +287,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		}
 	}
 
-	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{
-		"prometheusUrl":        m.PrometheusURL,
-		"prometheusUser":       m.PrometheusUser,
-		"prometheusPassword":   m.PrometheusPassword,
-		"grafanaUrl":           m.GrafanaURL,
-		"grafanaAdminPassword": m.GrafanaAdminPassword,
-	}); err != nil {
+	if err := ctx.RegisterResourceOutputs(m, m.Outputs(true)); err != nil {
 		return nil, err
 	}
 	return m, nil

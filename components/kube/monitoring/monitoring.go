@@ -83,12 +83,7 @@ type MonitoringArgs struct {
 // Monitoring is the deployed monitoring.
 type Monitoring struct {
 	pulumi.ResourceState
-
-	PrometheusURL        pulumi.StringOutput
-	PrometheusUser       pulumi.StringOutput
-	PrometheusPassword   pulumi.StringOutput // secret
-	GrafanaURL           pulumi.StringOutput
-	GrafanaAdminPassword pulumi.StringOutput // secret
+	dockermon.Endpoints
 }
 
 // Discovery is how Prometheus finds framework pods in namespace.
@@ -165,13 +160,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		m.GrafanaAdminPassword = pulumi.ToSecret(admin.Result).(pulumi.StringOutput)
 	}
 
-	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{
-		"prometheusUrl":        m.PrometheusURL,
-		"prometheusUser":       m.PrometheusUser,
-		"prometheusPassword":   m.PrometheusPassword,
-		"grafanaUrl":           m.GrafanaURL,
-		"grafanaAdminPassword": m.GrafanaAdminPassword,
-	}); err != nil {
+	if err := ctx.RegisterResourceOutputs(m, m.Outputs(true)); err != nil {
 		return nil, err
 	}
 	return m, nil
