@@ -375,9 +375,9 @@ func validate(name string, args *FrameworkArgs) (FrameworkArgs, frameworkspec.Sp
 	return a, spec, errors.Join(errs...)
 }
 
-// NewAPIKey generates framework name's own API key, <name>-api-key (48
-// letters and digits; its result is a secret), as a child of parent. Both
-// targets key their engines with it.
+// NewAPIKey generates the API key of the component name, <name>-api-key
+// (48 letters and digits; its result is a secret), as a child of parent:
+// each engine's own key and the gateway's, on both targets.
 func NewAPIKey(ctx *pulumi.Context, name string, parent pulumi.Resource) (*random.RandomPassword, error) {
 	return random.NewRandomPassword(ctx, name+"-api-key", &random.RandomPasswordArgs{
 		Length:  pulumi.Int(48),

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
-	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/servelab/servelab/components/framework"
@@ -145,10 +144,7 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	if err := ctx.RegisterComponentResource(TypeToken, name, g, opts...); err != nil {
 		return nil, err
 	}
-	key, err := random.NewRandomPassword(ctx, name+"-api-key", &random.RandomPasswordArgs{
-		Length:  pulumi.Int(48),
-		Special: pulumi.Bool(false),
-	}, pulumi.Parent(g))
+	key, err := framework.NewAPIKey(ctx, name, g)
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: api key: %w", name, err)
 	}

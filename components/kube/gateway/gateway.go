@@ -23,9 +23,9 @@ import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/servelab/servelab/components/framework"
 	"github.com/servelab/servelab/components/framework/frameworkspec"
 	"github.com/servelab/servelab/components/gateway/gatewayconfig"
 	"github.com/servelab/servelab/components/kube/cluster"
@@ -134,10 +134,7 @@ func NewGateway(ctx *pulumi.Context, name string, args *GatewayArgs, opts ...pul
 	if err := ctx.RegisterComponentResource(TypeToken, name, g, opts...); err != nil {
 		return nil, err
 	}
-	key, err := random.NewRandomPassword(ctx, name+"-api-key", &random.RandomPasswordArgs{
-		Length:  pulumi.Int(48),
-		Special: pulumi.Bool(false),
-	}, pulumi.Parent(g))
+	key, err := framework.NewAPIKey(ctx, name, g)
 	if err != nil {
 		return nil, fmt.Errorf("gateway %s: api key: %w", name, err)
 	}
